@@ -1,0 +1,187 @@
+"""The practice's workspace: finding it, and reading `practice.toml`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+
+from chairside.errors import WorkspaceError
+from chairside.tomlfile import Problems, get_str, load_toml
+
+PRACTICE_FILE = "practice.toml"
+# `chairside init` without a terminal writes this in front of every value it had to guess.
+TODO = "TODO"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A folder holding `practice.toml`, and the places Chairside reads and writes in it."""
+
+    root: Path
+
+    @property
+    def practice_file(self) -> Path:
+        return self.root / PRACTICE_FILE
+
+    @property
+    def campaigns_dir(self) -> Path:
+        return self.root / "campaigns"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def audiences_dir(self) -> Path:
+        return self.root / "audiences"
+
+    @property
+    def segments_file(self) -> Path:
+        return self.audiences_dir / "segments.toml"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "build"
+
+    def campaign_dir(self, name: str) -> Path:
+        return self.campaigns_dir / name
+
+    def relative(self, path: Path) -> str:
+        """`path` as the user sees it from the workspace root, for messages."""
+        try:
+            return str(path.resolve().relative_to(self.root.resolve()))
+        except ValueError:
+            return str(path)
+
+
+def find_workspace(start: Path) -> Workspace:
+    """The nearest folder at or above `start` that holds `practice.toml` (like git does)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / PRACTICE_FILE).is_file():
+            return Workspace(folder)
+    raise WorkspaceError(
+        f"No {PRACTICE_FILE} found in {start} or any folder above it. "
+        "Run Chairside inside your practice's folder (or pass -C FOLDER), "
+        "or create a new practice with `chairside init FOLDER`."
+    )
+
+
+@dataclass(frozen=True)
+class Practice:
+    """Who sends the newsletter; every email shows the name, postal address and phone."""
+
+    name: str
+    address: str
+    phone: str
+    website: str
+    booking_url: str
+    from_email: str
+    from_name: str
+    reply_to: str
+    unsubscribe_url: str
+    """An https URL template with `{token}`, or "" when unsubscribes go by email only."""
+    unsubscribe_email: str
+    brand_color: str
+    logo_url: str
+    logo_alt: str
+    greeting_fallback: str
+    todo: tuple[str, ...] = ()
+    """Settings still holding a `TODO` placeholder from `chairside init`."""
+
+
+# How practice.toml spells the settings whose Python names differ.
+SHOWN = {
+    "from_email": "[email] from",
+    "from_name": "[email] from_name",
+    "reply_to": "[email] reply_to",
+    "unsubscribe_url": "[email] unsubscribe_url",
+    "unsubscribe_email": "[email] unsubscribe_email",
+    "brand_color": "[brand] color",
+    "logo_url": "[brand] logo",
+    "logo_alt": "[brand] logo_alt",
+}
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+
+
+def _check_url(value: str, key: str, problems: Problems) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        problems.add(f"{key}: {value!r} is not a web address; write it like https://example.com")
+
+
+def _check_email(value: str, key: str, problems: Problems) -> str:
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        problems.add(f"{key}: {value!r} is not an email address ({exc})")
+        return value
+
+
+def load_practice(workspace: Workspace) -> Practice:
+    """Read and check `practice.toml`, reporting every problem at once."""
+    data = load_toml(workspace.practice_file, label=PRACTICE_FILE)
+    problems = Problems(PRACTICE_FILE)
+    email = data.get("email", {})
+    brand = data.get("brand", {})
+    for section, table in (("email", email), ("brand", brand)):
+        if not isinstance(table, dict):
+            problems.add(f"[{section}] must be a section, written [{section}] on its own line")
+    problems.raise_if_any()
+
+    def top(key: str, default: str = "") -> str:
+        return get_str(data, key, problems, where="", default=default)
+
+    def sub(table: dict, section: str, key: str, default: str = "") -> str:
+        return get_str(table, key, problems, where=f"[{section}] ", default=default)
+
+    name = top("name")
+    values = {
+        "name": name,
+        "address": top("address"),
+        "phone": top("phone"),
+        "website": top("website"),
+        "booking_url": top("booking_url"),
+        "from_email": sub(email, "email", "from"),
+        "from_name": sub(email, "email", "from_name", name),
+        "reply_to": sub(email, "email", "reply_to"),
+        "unsubscribe_url": sub(email, "email", "unsubscribe_url"),
+        "unsubscribe_email": sub(email, "email", "unsubscribe_email"),
+        "brand_color": sub(brand, "brand", "color", "#0B5D6B"),
+        "logo_url": sub(brand, "brand", "logo"),
+        "logo_alt": sub(brand, "brand", "logo_alt", name),
+        "greeting_fallback": top("greeting_fallback", "there"),
+    }
+    todo = tuple(key for key, value in values.items() if value.startswith(TODO))
+    shown_todo = tuple(SHOWN.get(key, key) for key in todo)
+
+    for key in ("name", "address", "from_email"):
+        if not values[key]:
+            problems.add(f"{SHOWN.get(key, key)}: missing; every newsletter must show it")
+    if values["website"] and "website" not in todo:
+        _check_url(values["website"], "website", problems)
+    if values["booking_url"]:
+        _check_url(values["booking_url"], "booking_url", problems)
+    else:
+        values["booking_url"] = values["website"]
+    for key in ("from_email", "reply_to", "unsubscribe_email"):
+        if values[key] and key not in todo:
+            values[key] = _check_email(values[key], SHOWN[key], problems)
+    values["reply_to"] = values["reply_to"] or values["from_email"]
+    values["unsubscribe_email"] = values["unsubscribe_email"] or values["reply_to"]
+    unsubscribe = values["unsubscribe_url"]
+    if unsubscribe and (not unsubscribe.startswith("https://") or "{token}" not in unsubscribe):
+        problems.add(
+            "[email] unsubscribe_url: must be an https:// address containing {token}, "
+            'like "https://example.com/unsubscribe?token={token}"'
+        )
+    if not _COLOR.match(values["brand_color"]):
+        problems.add(f'[brand] color: {values["brand_color"]!r} is not a colour like "#0B5D6B"')
+    if values["logo_url"]:
+        _check_url(values["logo_url"], "[brand] logo", problems)
+    problems.raise_if_any()
+    return Practice(**values, todo=shown_todo)
