@@ -1,0 +1,138 @@
+"""Markdown posts with YAML front matter (the Jekyll / Hugo / Pelican convention).
+
+Front matter keys: `title`, `date`, `author`, `author_bio`, `url`, `image`, `image_alt`,
+`tags` (or `categories`/`keywords`; a list or a comma-separated string) and `summary`.
+The body is CommonMark with tables; raw HTML is allowed, then sanitised like any post.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import frontmatter
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from chairside.content.article import Article, Image
+from chairside.content.base import BaseReader
+from chairside.content.dates import parse_date
+from chairside.content.sanitize import clean_html, read_text, summarize, title_from_filename
+from chairside.errors import ContentError, where
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
+
+
+class MarkdownReader(BaseReader):
+    """Reads `.md` / `.markdown` posts."""
+
+    file_extensions = (".md", ".markdown")
+
+    def read(self, path: Path) -> Article:
+        meta, content = _front_matter(path, read_text(path))
+        env: dict[str, Any] = {}
+        tokens = _MARKDOWN.parse(content, env)
+        title = _string(meta.get("title"))
+        heading = _first_h1(tokens)
+        if heading is not None:
+            index, text = heading
+            # Without a front-matter title the first `#` heading is the title; with one, a
+            # leading `#` heading that repeats it would print the title twice.
+            if not title or (index == 0 and text.casefold() == title.casefold()):
+                title = title or text
+                del tokens[index : index + 3]
+        url = _string(meta.get("url"))
+        body_html, images = clean_html(
+            _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, env), base_url=url
+        )
+        return Article(
+            title=title or title_from_filename(path),
+            body_html=body_html,
+            source=str(path),
+            url=url,
+            date=_date(path, meta),
+            author=_author(meta.get("author")),
+            author_bio=_string(meta.get("author_bio")),
+            summary=_string(meta.get("summary")) or summarize(body_html),
+            image=_image(meta, url),
+            images=images,
+            keywords=_keywords(meta),
+        )
+
+
+def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
+    try:
+        post = frontmatter.loads(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        # frontmatter hands YAML the text after the opening `---`, starting on that line.
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ContentError(
+            f"{where(path, line)}: the front matter is not valid YAML ({problem}). "
+            "Check the lines between the two '---' lines; quote values that contain ':'."
+        ) from None
+    except Exception as error:  # any other parser failure is bad input too
+        raise ContentError(
+            f"{path}: the front matter cannot be read ({error}). "
+            "Write it as 'key: value' lines between two '---' lines."
+        ) from None
+    return dict(post.metadata), post.content
+
+
+def _first_h1(tokens: list[Token]) -> tuple[int, str] | None:
+    """(token index, plain text) of the first top-level `#` heading."""
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.tag == "h1" and token.level == 0:
+            inline = tokens[index + 1]
+            parts = [
+                " " if child.type in ("softbreak", "hardbreak") else child.content
+                for child in inline.children or ()
+                if child.type in ("text", "code_inline", "softbreak", "hardbreak")
+            ]
+            return index, " ".join("".join(parts).split())
+    return None
+
+
+def _string(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _date(path: Path, meta: dict[str, Any]) -> date | None:
+    value = meta.get("date")
+    if value is None or value == "":
+        return None
+    parsed = parse_date(value)
+    if parsed is None:
+        raise ContentError(
+            f"{path}: front matter 'date: {value}' is not a date. Write it as 2026-12-03."
+        )
+    return parsed
+
+
+def _author(value: object) -> str | None:
+    if isinstance(value, dict):  # `author: {name: ..., url: ...}`
+        value = value.get("name")
+    return _string(value)
+
+
+def _image(meta: dict[str, Any], url: str | None) -> Image | None:
+    src = _string(meta.get("image"))
+    if not src:
+        return None
+    return Image(urljoin(url, src) if url else src, _string(meta.get("image_alt")) or "")
+
+
+def _keywords(meta: dict[str, Any]) -> tuple[str, ...]:
+    found: list[str] = []
+    for key in ("tags", "categories", "keywords"):
+        value = meta.get(key)
+        values = value.split(",") if isinstance(value, str) else value or []
+        found += values if isinstance(values, list | tuple) else [values]
+    return tuple(dict.fromkeys(text for text in map(_string, found) if text))
