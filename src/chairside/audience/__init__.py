@@ -1,0 +1,1 @@
+"""The audience: patients, the concerns (segments) they are grouped by, and suppression."""

@@ -1,0 +1,91 @@
+"""The patient concerns a campaign has a variant for, from `audiences/segments.toml`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from chairside.tomlfile import Problems, get_str, get_str_list, line_of, load_toml
+
+GENERAL = "general"
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def phrase_pattern(phrases: list[str] | tuple[str, ...]) -> re.Pattern[str] | None:
+    """One case-insensitive regex matching any phrase as whole words.
+
+    Spaces, hyphens and slashes between words are interchangeable ("trigger point" matches
+    "trigger-point"), and a plural "s" is allowed, so lists stay short.
+    """
+    parts = []
+    for phrase in sorted(set(phrases), key=len, reverse=True):
+        words = [re.escape(word) for word in re.split(r"[\s\-/]+", phrase.strip()) if word]
+        if words:
+            parts.append(r"[\s\-/]+".join(words) + r"(?:e?s)?")
+    if not parts:
+        return None
+    return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")(?![\w])", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A group of patients with one concern, and the words that recognise it.
+
+    `patient_tags` match what the front desk typed in a patient's concerns;
+    `keywords` match a post's text when tagging posts. The highest `priority` wins when a
+    patient matches several segments.
+    """
+
+    id: str
+    name: str
+    priority: int
+    patient_tags: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+    @property
+    def is_general(self) -> bool:
+        return self.id == GENERAL
+
+    def keyword_pattern(self) -> re.Pattern[str] | None:
+        return phrase_pattern(self.keywords)
+
+
+def load_segments(path: Path, *, label: str = "audiences/segments.toml") -> tuple[Segment, ...]:
+    """The segments, highest priority first, `general` (everyone else) always last."""
+    data = load_toml(path, label=label)
+    problems = Problems(label)
+    table = data.get("segments")
+    if not isinstance(table, dict) or not table:
+        problems.add('no segments: add sections like [segments.tmj] with name = "..."')
+        problems.raise_if_any()
+    segments: list[Segment] = []
+    for seg_id, body in table.items():
+        line = line_of(path, rf"^\s*\[segments\.{re.escape(seg_id)}\]")
+        where = f"[segments.{seg_id}] "
+        if not _ID.match(seg_id):
+            problems.add(
+                f"{where}the id must be lowercase letters, digits and _ (like neck_shoulder)",
+                line=line,
+            )
+        if not isinstance(body, dict):
+            problems.add(f"{where}must be a section with name, priority and keywords", line=line)
+            continue
+        priority = body.get("priority", 0)
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            problems.add(f"{where}priority: must be a whole number", line=line)
+            priority = 0
+        segments.append(
+            Segment(
+                id=seg_id,
+                name=get_str(body, "name", problems, where=where, default=seg_id),
+                priority=priority,
+                patient_tags=tuple(get_str_list(body, "patient_tags", problems, where=where)),
+                keywords=tuple(get_str_list(body, "keywords", problems, where=where)),
+            )
+        )
+    problems.raise_if_any()
+    if not any(segment.is_general for segment in segments):
+        segments.append(Segment(GENERAL, "Everyone else", priority=0))
+    segments.sort(key=lambda s: (s.is_general, -s.priority, s.id))
+    return tuple(segments)

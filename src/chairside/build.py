@@ -1,0 +1,95 @@
+"""`chairside build`: the whole program in one function.
+
+load workspace → read posts → tag → plan variants → render each → write. Every variant is
+rendered in memory before anything is written, so a bad post or template leaves the
+previous build untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from chairside import placeholders
+from chairside.audience.segments import load_segments
+from chairside.campaign import Campaign, load_campaign
+from chairside.fsutil import replacing_dir
+from chairside.render.env import make_env
+from chairside.render.pipeline import Rendered, render_variant
+from chairside.workspace import Practice, Workspace, load_practice
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    campaign: Campaign
+    practice: Practice
+    rendered: tuple[Rendered, ...]
+    out_dir: Path
+
+
+def sample_values(practice: Practice) -> dict[str, str]:
+    """Placeholder values for the preview: a made-up patient, never a real one."""
+    return placeholders.values_for(
+        placeholders.SAMPLE,
+        fallback_name=practice.greeting_fallback,
+        unsubscribe_url=practice.unsubscribe_url,
+        unsubscribe_email=practice.unsubscribe_email,
+    )
+
+
+def render_campaign(
+    workspace: Workspace, name: str
+) -> tuple[Practice, Campaign, tuple[Rendered, ...]]:
+    """Read everything and render every variant, in memory."""
+    practice = load_practice(workspace)
+    segments = load_segments(workspace.segments_file)
+    campaign = load_campaign(workspace, name, segments)
+    rendered = tuple(
+        render_variant(practice, campaign, variant, templates_dir=workspace.templates_dir)
+        for variant in campaign.variants
+    )
+    return practice, campaign, rendered
+
+
+def build(workspace: Workspace, name: str) -> BuildResult:
+    """Build `campaigns/NAME` into `build/NAME/`, replacing any earlier build whole."""
+    practice, campaign, rendered = render_campaign(workspace, name)
+    values = sample_values(practice)
+    out_dir = workspace.build_dir / name
+    pages = {r.segment: placeholders.fill_html(r.html, values) for r in rendered}
+    texts = {r.segment: placeholders.fill_text(r.text, values) for r in rendered}
+    manifest = {
+        "campaign": name,
+        "format": campaign.format,
+        "variants": [
+            {
+                "segment": r.segment,
+                "subject": r.subject,
+                "preheader": r.preheader,
+                "articles": list(r.article_titles),
+                "html": f"{r.segment}.html",
+                "text": f"{r.segment}.txt",
+                "html_bytes": len(pages[r.segment].encode("utf-8")),
+            }
+            for r in rendered
+        ],
+    }
+    index = (
+        make_env(workspace.templates_dir)
+        .get_template("preview.html")
+        .render(
+            practice=practice,
+            campaign=campaign,
+            manifest=manifest,
+            texts=texts,
+            segments={v.segment.id: v.segment for v in campaign.variants},
+        )
+    )
+    with replacing_dir(out_dir) as staging:
+        for segment, page in pages.items():
+            (staging / f"{segment}.html").write_text(page, encoding="utf-8")
+            (staging / f"{segment}.txt").write_text(texts[segment], encoding="utf-8")
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+        (staging / "index.html").write_text(index, encoding="utf-8")
+    return BuildResult(campaign, practice, rendered, out_dir)

@@ -1,0 +1,239 @@
+"""A campaign: its settings, its posts, and one `Variant` per segment."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chairside.audience.segments import Segment
+from chairside.content import POST_EXTENSIONS, Article, read_post
+from chairside.content.topics import tag_article
+from chairside.errors import WorkspaceError
+from chairside.tomlfile import Problems, get_str, get_str_list, line_of, load_toml
+from chairside.workspace import Workspace
+
+CAMPAIGN_FILE = "campaign.toml"
+FORMATS = ("full", "excerpt")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class PostEntry:
+    """A post the campaign carries; `tags` None means "tag it from its words"."""
+
+    file: str
+    tags: tuple[str, ...] | None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """What `campaign.toml` says."""
+
+    subject: str
+    preheader: str
+    intro: str
+    format: str
+    posts: tuple[PostEntry, ...]
+    segment_subjects: dict[str, str]
+    segment_intros: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The newsletter one segment's patients receive."""
+
+    segment: Segment
+    subject: str
+    preheader: str
+    intro: str
+    articles: tuple[Article, ...]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    name: str
+    settings: CampaignSettings
+    articles: tuple[Article, ...]
+    variants: tuple[Variant, ...]
+
+    @property
+    def format(self) -> str:
+        return self.settings.format
+
+
+def check_name(name: str) -> str:
+    """A campaign name is a folder name and a UTM value: letters, digits, `-`, `_`, `.`."""
+    if not _NAME.match(name):
+        raise WorkspaceError(
+            f"{name!r} cannot be a campaign name: use letters, digits, '-', '_' or '.', "
+            "like 2026-12."
+        )
+    return name
+
+
+def campaign_file(workspace: Workspace, name: str) -> Path:
+    path = workspace.campaign_dir(check_name(name)) / CAMPAIGN_FILE
+    if not path.is_file():
+        existing = sorted(p.parent.name for p in workspace.campaigns_dir.glob(f"*/{CAMPAIGN_FILE}"))
+        known = f" Campaigns here: {', '.join(existing)}." if existing else ""
+        raise WorkspaceError(
+            f"No campaign {name!r}: {workspace.relative(path)} does not exist.{known} "
+            f"Create it with `chairside new {name} --post FILE`."
+        )
+    return path
+
+
+def load_settings(
+    workspace: Workspace, name: str, segments: tuple[Segment, ...]
+) -> CampaignSettings:
+    """Read `campaigns/NAME/campaign.toml`, reporting every problem at once."""
+    path = campaign_file(workspace, name)
+    label = workspace.relative(path)
+    data = load_toml(path, label=label)
+    problems = Problems(label)
+    known = {segment.id for segment in segments}
+
+    fmt = get_str(data, "format", problems, where="", default="full")
+    if fmt not in FORMATS:
+        problems.add(
+            f'format: must be "full" or "excerpt", not {fmt!r}',
+            line=line_of(path, r"^\s*format\s*="),
+        )
+    posts = _post_entries(path, data.get("posts"), known, problems)
+
+    subjects: dict[str, str] = {}
+    intros: dict[str, str] = {}
+    overrides = data.get("segments", {})
+    if not isinstance(overrides, dict):
+        overrides = {}
+        problems.add("segments: write per-segment settings as [segments.ID] sections")
+    for seg_id, body in overrides.items():
+        line = line_of(path, rf"^\s*\[segments\.{re.escape(seg_id)}\]")
+        if seg_id not in known:
+            problems.add(
+                f"[segments.{seg_id}]: there is no segment {seg_id!r} in "
+                f"audiences/segments.toml (known: {', '.join(sorted(known))})",
+                line=line,
+            )
+            continue
+        if not isinstance(body, dict):
+            problems.add(f"[segments.{seg_id}] must be a section", line=line)
+            continue
+        where = f"[segments.{seg_id}] "
+        if subject := get_str(body, "subject", problems, where=where):
+            subjects[seg_id] = subject
+        if intro := get_str(body, "intro", problems, where=where):
+            intros[seg_id] = intro
+
+    settings = CampaignSettings(
+        subject=get_str(data, "subject", problems, where=""),
+        preheader=get_str(data, "preheader", problems, where=""),
+        intro=get_str(data, "intro", problems, where=""),
+        format=fmt,
+        posts=posts,
+        segment_subjects=subjects,
+        segment_intros=intros,
+    )
+    if not settings.subject:
+        problems.add('subject: missing; add a line like subject = "December news"')
+    problems.raise_if_any()
+    return settings
+
+
+def _post_entries(
+    path: Path, raw: Any, known: set[str], problems: Problems
+) -> tuple[PostEntry, ...]:
+    if raw is None:  # no [[posts]]: every post in the folder, tagged from its words
+        folder = path.parent / "posts"
+        files = sorted(p.name for p in folder.glob("*") if p.suffix.lower() in POST_EXTENSIONS)
+        return tuple(PostEntry(file=name, tags=None) for name in files)
+    if not isinstance(raw, list):
+        problems.add('posts: write each post as a [[posts]] section with file = "..."')
+        return ()
+    lines = iter(_lines_of_posts(path))
+    entries = []
+    for number, item in enumerate(raw, 1):
+        line = next(lines, None)
+        if not isinstance(item, dict) or not isinstance(item.get("file"), str):
+            problems.add(f'post #{number}: needs file = "name of the post in posts/"', line=line)
+            continue
+        tags = None
+        if "tags" in item:
+            tags = tuple(get_str_list(item, "tags", problems, where=f"post {item['file']}: "))
+            for tag in tags:
+                if tag not in known:
+                    problems.add(
+                        f"post {item['file']}: tags: there is no segment {tag!r} in "
+                        f"audiences/segments.toml (known: {', '.join(sorted(known))})",
+                        line=line,
+                    )
+        entries.append(PostEntry(file=item["file"], tags=tags, line=line))
+    return tuple(entries)
+
+
+def _lines_of_posts(path: Path) -> list[int]:
+    text = path.read_text(encoding="utf-8-sig").splitlines()
+    return [n for n, line in enumerate(text, 1) if re.match(r"^\s*\[\[posts\]\]", line)]
+
+
+def read_articles(
+    workspace: Workspace, name: str, settings: CampaignSettings, segments: tuple[Segment, ...]
+) -> tuple[Article, ...]:
+    """Read every post of the campaign, in order, and tag it with its concerns."""
+    folder = workspace.campaign_dir(name) / "posts"
+    label = workspace.relative(folder.parent / CAMPAIGN_FILE)
+    if not settings.posts:
+        raise WorkspaceError(
+            f"{label}: the campaign has no posts. Put posts in {workspace.relative(folder)}/ "
+            "or list them as [[posts]] sections."
+        )
+    articles = []
+    for entry in settings.posts:
+        path = folder / entry.file
+        if not path.is_file():
+            place = f"{label}, line {entry.line}" if entry.line else label
+            raise WorkspaceError(
+                f"{place}: the post {entry.file!r} is not in {workspace.relative(folder)}/. "
+                "Check the file name, or remove its [[posts]] section."
+            )
+        article = read_post(path)
+        tags = entry.tags if entry.tags is not None else tag_article(article, segments)
+        articles.append(article.with_tags(tags))
+    return tuple(articles)
+
+
+def plan_variants(
+    settings: CampaignSettings, articles: tuple[Article, ...], segments: tuple[Segment, ...]
+) -> tuple[Variant, ...]:
+    """One variant per segment.
+
+    A concern segment leads with the posts tagged for it; `general` carries every concern
+    post; posts tagged for no concern (office news) follow in every variant. Within each
+    group the campaign's order is kept.
+    """
+    office_news = [a for a in articles if not a.tags]
+    variants = []
+    for segment in segments:
+        if segment.is_general:
+            lead = [a for a in articles if a.tags]
+        else:
+            lead = [a for a in articles if segment.id in a.tags]
+        variants.append(
+            Variant(
+                segment=segment,
+                subject=settings.segment_subjects.get(segment.id, settings.subject),
+                preheader=settings.preheader,
+                intro=settings.segment_intros.get(segment.id, settings.intro),
+                articles=tuple(lead + office_news),
+            )
+        )
+    return tuple(variants)
+
+
+def load_campaign(workspace: Workspace, name: str, segments: tuple[Segment, ...]) -> Campaign:
+    settings = load_settings(workspace, name, segments)
+    articles = read_articles(workspace, name, settings, segments)
+    return Campaign(name, settings, articles, plan_variants(settings, articles, segments))

@@ -1,0 +1,1 @@
+"""Rendering: variant → Jinja (sandboxed) → MJML → HTML → premailer, plus the text part."""

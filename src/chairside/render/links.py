@@ -1,0 +1,41 @@
+"""Campaign tracking on links: UTM parameters that never name a concern."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from lxml import html as lxml_html
+
+
+def with_utm(url: str, campaign: str) -> str:
+    """`url` with utm_source/medium/campaign added (existing utm_* values are kept).
+
+    Only web links are tagged: mailto:, tel: and placeholder links stay as they are.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    present = {key for key, _ in query}
+    for key, value in (
+        ("utm_source", "newsletter"),
+        ("utm_medium", "email"),
+        ("utm_campaign", campaign),
+    ):
+        if key not in present:
+            query.append((key, value))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def tag_links(fragment: str, campaign: str) -> str:
+    """Every web link in an HTML fragment, with UTM parameters."""
+    if "href" not in fragment:
+        return fragment
+    root = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    for anchor in root.iter("a"):
+        href = anchor.get("href")
+        if href:
+            anchor.set("href", with_utm(href, campaign))
+    inner = [root.text or ""] if root.text else []
+    inner += [lxml_html.tostring(child, encoding="unicode") for child in root]
+    return "".join(inner)

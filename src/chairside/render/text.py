@@ -1,0 +1,155 @@
+"""HTML fragments to the plain text a patient reads in the text part of an email.
+
+HTML-to-text libraries emit Markdown (`### Heading`, `[text](url)` split across lines), which
+reads badly in a mail client. Email text wants headings underlined, links written out after
+their text, bullets, and lines wrapped without breaking a URL; that is this small walker.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+from lxml import html as lxml_html
+
+WIDTH = 76
+_BLOCKS = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "figure",
+    "figcaption",
+    "blockquote",
+    "table",
+    "tr",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "pre",
+}
+_SPACE = re.compile(r"\s+")
+
+
+def _inline(element) -> str:
+    """The text of an element's inline content, links written as "text (url)"."""
+    if element.tag == "a":
+        return _link(element)
+    parts: list[str] = [element.text or ""]
+    for child in element:
+        if not isinstance(child.tag, str):  # comments, processing instructions
+            parts.append(child.tail or "")
+            continue
+        if child.tag == "br":
+            parts.append("\n")
+        elif child.tag != "img":  # an image has no text of its own in the text part
+            parts.append(_inline(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _link(anchor) -> str:
+    label = " ".join(_inline_children(anchor).split())
+    href = (anchor.get("href") or "").strip()
+    target = href.removeprefix("mailto:").split("?")[0] if href.startswith("mailto:") else href
+    if not href or not label:
+        return label or target
+    if label.rstrip("/") == target.rstrip("/"):
+        return target
+    return f"{label} ({target})"
+
+
+def _inline_children(anchor) -> str:
+    parts = [anchor.text or ""]
+    for child in anchor:
+        if isinstance(child.tag, str) and child.tag != "img":
+            parts.append(_inline(child))
+        elif isinstance(child.tag, str) and child.get("alt"):
+            parts.append(child.get("alt"))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _wrap(text: str, first: str = "", rest: str = "") -> str:
+    lines = []
+    for piece in text.split("\n"):
+        piece = _SPACE.sub(" ", piece).strip()
+        if not piece:
+            continue
+        lines.append(
+            textwrap.fill(
+                piece,
+                WIDTH,
+                initial_indent=first,
+                subsequent_indent=rest,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+        first = rest
+    return "\n".join(lines)
+
+
+def _blocks(element, out: list[str], quote: str = "") -> None:
+    """Append the blocks of `element`; loose inline content between blocks is a paragraph."""
+    loose: list[str] = [element.text or ""]
+
+    def flush() -> None:
+        text = _wrap("".join(loose), quote, quote)
+        if text:
+            out.append(text)
+        loose.clear()
+
+    for child in element:
+        if not isinstance(child.tag, str) or child.tag not in _BLOCKS:
+            if isinstance(child.tag, str):
+                loose.append("\n" if child.tag == "br" else _inline(child))
+            loose.append(child.tail or "")
+            continue
+        flush()
+        _block(child, out, quote)
+        loose.append(child.tail or "")
+    flush()
+
+
+def _block(child, out: list[str], quote: str) -> None:
+    tag = child.tag
+    if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        title = _SPACE.sub(" ", _inline(child)).strip()
+        if title:
+            underline = "=" if tag in ("h1", "h2") else "-"
+            out.append(f"{quote}{title}\n{quote}{underline * min(len(title), WIDTH)}")
+    elif tag in ("ul", "ol"):
+        items = [li for li in child if isinstance(li.tag, str) and li.tag == "li"]
+        lines = []
+        for number, item in enumerate(items, 1):
+            mark = f"{number}. " if tag == "ol" else "• "
+            hang = " " * (len(mark) + 2)
+            lines.append(_wrap(_inline(item), f"{quote}  {mark}", f"{quote}{hang}"))
+        if any(lines):
+            out.append("\n".join(line for line in lines if line))
+    elif tag == "blockquote":
+        _blocks(child, out, quote + "> ")
+    elif tag == "hr":
+        out.append(quote + "-" * 20)
+    elif tag == "pre":
+        out.append(child.text_content().strip("\n"))
+    else:
+        _blocks(child, out, quote)
+
+
+def html_to_text(fragment: str) -> str:
+    """Readable plain text for an HTML fragment: one blank line between blocks."""
+    if not fragment.strip():
+        return ""
+    root = lxml_html.fragment_fromstring(fragment, create_parent="div")
+    out: list[str] = []
+    _blocks(root, out)
+    return "\n\n".join(block for block in out if block.strip())

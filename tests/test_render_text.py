@@ -1,0 +1,36 @@
+from chairside.render.text import html_to_text
+
+
+def test_headings_lists_and_links_read_well_as_plain_text():
+    text = html_to_text(
+        "<h3>How it works</h3>"
+        '<p>Read <a href="https://x.example.com/a?b=1&amp;c=2">our guide</a> today. '
+        "Tom &amp; Jerry.</p>"
+        "<ul><li><strong>TMJ pain</strong> – the jaw joint " + "and more " * 12 + "</li>"
+        "<li>two</li></ul>"
+        "<ol><li>first</li><li>second</li></ol>"
+        '<figure><img src="https://x.example.com/i.png" alt="A guard"><figcaption>'
+        "Caption</figcaption></figure><blockquote><p>Quoted</p></blockquote>"
+        'Loose <a href="mailto:desk@example.com">desk@example.com</a>'
+    )
+    blocks = text.split("\n\n")
+    assert blocks[0] == "How it works\n------------"
+    assert "our guide (https://x.example.com/a?b=1&c=2) today. Tom & Jerry." in blocks[1]
+    items = blocks[2].splitlines()
+    assert items[0].startswith("  • TMJ pain – the jaw joint")
+    assert all(len(line) <= 76 for line in items)
+    assert items[1].startswith("    and more")  # wrapped under the item, not the bullet
+    assert blocks[3] == "  1. first\n  2. second"
+    assert blocks[4] == "Caption"
+    assert blocks[5] == "> Quoted"
+    assert blocks[6] == "Loose desk@example.com"
+
+
+def test_a_long_url_is_never_broken():
+    url = "https://x.example.com/" + "a" * 90
+    text = html_to_text(f'<p>See <a href="{url}">this page</a></p>')
+    assert f"({url})" in text.splitlines()
+
+
+def test_empty_fragment_is_empty_text():
+    assert html_to_text("  ") == ""
