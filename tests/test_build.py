@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
-from tests.conftest import assert_user_error
+
+from tests.support import assert_user_error
 
 SEGMENTS = ("tmj", "neck_shoulder", "general")
 CONCERN_WORDS = ("tmj", "neck_shoulder", "neck", "jaw", "myofascial")

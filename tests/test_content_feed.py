@@ -1,11 +1,11 @@
 from datetime import date
 
 import pytest
-from tests.conftest import CONTENT, tree
 
 from chairside.content import read_feed
 from chairside.content.article import Image
 from chairside.errors import ContentError
+from tests.support import CONTENT, tree
 
 RSS = CONTENT / "harborview-wordpress.rss"
 ATOM = CONTENT / "harborview-atom.xml"

@@ -3,12 +3,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from tests.conftest import CONTENT, read_written, tree
 
 from chairside.content import read_post
 from chairside.content.article import Article, Image
 from chairside.content.html import HtmlReader, to_html_document
 from chairside.errors import ContentError
+from tests.support import CONTENT, read_written, tree
 
 SITE = "https://harborview.example.com"
 UPLOADS = f"{SITE}/wp-content/uploads/2026/10"

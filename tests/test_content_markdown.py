@@ -2,11 +2,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from tests.conftest import CONTENT, read_written, tree
 
 from chairside.content import Article, read_post
 from chairside.content.article import Image
 from chairside.errors import ContentError
+from tests.support import CONTENT, read_written, tree
 
 SITE = "https://harborview.example.com"
 

@@ -1,11 +1,11 @@
 from pathlib import Path
 
 import pytest
-from tests.conftest import CONTENT, read_written, tree
 
 from chairside.content import Article, read_post
 from chairside.content.text import TextReader
 from chairside.errors import ContentError
+from tests.support import CONTENT, read_written, tree
 
 
 def post(tmp_path: Path, text: str, name: str = "a-post.txt") -> Article:

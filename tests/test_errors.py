@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import assert_user_error
+from tests.support import assert_user_error
 
 
 def no_build(root: Path) -> None:

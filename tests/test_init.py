@@ -6,9 +6,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from tests.conftest import assert_user_error
 
 from chairside.scaffold import next_month
+from tests.support import assert_user_error
 
 OPTIONS = (
     "--name",

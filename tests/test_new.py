@@ -7,7 +7,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from tests.conftest import assert_user_error
+
+from tests.support import assert_user_error
 
 FEED = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"

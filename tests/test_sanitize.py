@@ -3,7 +3,6 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from tests.conftest import tree
 
 from chairside.content.article import Image
 from chairside.content.dates import parse_date
@@ -15,6 +14,7 @@ from chairside.content.sanitize import (
     title_from_filename,
 )
 from chairside.errors import ContentError
+from tests.support import tree
 
 BASE = "https://harborview.example.com/blog/post/"
 

@@ -134,7 +134,8 @@ def new(
         feeds=feeds,
         since=since.date() if since else None,
     )
-    click.echo(f"Created {result.folder} with {len(result.posts)} posts:")
+    count = len(result.posts)
+    click.echo(f"Created {result.folder} with {count} post{'' if count == 1 else 's'}:")
     for post in result.posts:
         tags = ", ".join(post.tags) or "office news (everyone)"
         click.echo(f"  {post.file}: {tags}")
@@ -168,7 +169,7 @@ def build(options: Options, name: str) -> None:
     for variant, rendered in zip(result.campaign.variants, result.rendered, strict=True):
         size = len(rendered.html.encode()) / 1024
         click.echo(
-            f"  {variant.segment.id:<16} {len(variant.articles)} posts  {size:5.1f} KB  "
+            f"  {variant.segment.id:<16} {len(variant.articles)} post(s)  {size:5.1f} KB  "
             f"{variant.segment.name}"
         )
     if result.practice.todo:
