@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,23 +9,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from chairside.cli import cli
-from tests.support import REPO
-
-DEMO_PARTS = ("practice.toml", "audiences", "campaigns", "templates")
+from tests.support import copy_demo
 
 
 @pytest.fixture
 def tmp_workspace(tmp_path: Path) -> Path:
     """A copy of the demo practice in the repository, safe to change."""
-    root = tmp_path / "practice"
-    root.mkdir()
-    for part in DEMO_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part)
-        else:
-            shutil.copy(source, root / part)
-    return root
+    return copy_demo(tmp_path / "practice")
 
 
 @pytest.fixture

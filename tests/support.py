@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import lxml.html
@@ -12,6 +13,19 @@ from chairside.content import Article, read_post
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 CONTENT = DATA / "content"
+DEMO_PARTS = ("practice.toml", "audiences", "campaigns", "templates")
+
+
+def copy_demo(root: Path) -> Path:
+    """Copy the demo practice in the repository into `root` (created), safe to change."""
+    root.mkdir(parents=True, exist_ok=True)
+    for part in DEMO_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, root / part)
+        else:
+            shutil.copy(source, root / part)
+    return root
 
 
 def assert_user_error(result: Result, *fragments: str) -> None:

@@ -252,5 +252,88 @@ def templates(options: Options, to_copy: tuple[str, ...]) -> None:
         click.echo(f"  {name:<18} {'yours: templates/' + name if mine else 'built-in'}")
 
 
+def audience_option(command):
+    """`--audience FILE`, for every command that reads the patient list."""
+    return click.option(
+        "--audience",
+        "audience_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Read patients from this CSV instead of audiences/patients.csv.",
+    )(command)
+
+
+@cli.command()
+@audience_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@click.option("--show", is_flag=True, help="Also print addresses and names (masked otherwise).")
+@pass_options
+def audience(options: Options, audience_file: Path | None, as_json: bool, show: bool) -> None:
+    """Check the patient list: who can be emailed, in which segment, and which rows can't.
+
+    Reads audiences/patients.csv as your practice software exported it (any common
+    encoding, separator and column names), and reports rows read, patients per segment,
+    rejected rows with their line and reason, duplicates merged, suppressed patients and
+    patients without consent. Addresses are masked unless you pass --show.
+
+    \b
+    Examples:
+      chairside audience
+      chairside audience --audience ~/Downloads/export.csv --json
+    """
+    import json
+
+    from chairside.audience import report
+    from chairside.audience.patients import load_audience
+    from chairside.audience.segments import load_segments
+
+    workspace = options.workspace()
+    found = load_audience(workspace, audience_file)
+    segments = load_segments(workspace.segments_file)
+    label = workspace.relative(found.source)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(found, segments, label=label, show=show), indent=2))
+    else:
+        click.echo("\n".join(report.as_lines(found, segments, label=label, show=show)))
+
+
+@cli.command()
+@click.argument("emails", nargs=-1)
+@click.option(
+    "--import",
+    "import_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A provider's unsubscribe or bounce export (CSV with an email column).",
+)
+@click.option("--reason", default="unsubscribed", show_default=True, help="Why, for the record.")
+@pass_options
+def unsubscribe(
+    options: Options, emails: tuple[str, ...], import_file: Path | None, reason: str
+) -> None:
+    """Never email these addresses again: add them to audiences/suppressed.csv.
+
+    Safe to repeat: addresses already there are left as they are.
+
+    \b
+    Examples:
+      chairside unsubscribe maria.lopez@example.com
+      chairside unsubscribe --import ~/Downloads/mailchimp-unsubscribed.csv
+    """
+    from chairside.audience.suppression import add_suppressions, entries_from_export
+    from chairside.errors import ChairsideError
+
+    if not emails and import_file is None:
+        raise click.UsageError("give one or more addresses, or --import FILE")
+    workspace = options.workspace()
+    entries = [(email, reason, repr(email)) for email in emails]
+    if import_file is not None:
+        entries += entries_from_export(import_file)
+    result = add_suppressions(workspace.suppressed_file, entries)
+    target = workspace.relative(workspace.suppressed_file)
+    click.echo(f"{target}: {len(result.added)} added, {result.already} already there.")
+    if result.invalid:
+        listed = "\n".join(f"  {where}: {why}" for where, why in result.invalid)
+        raise ChairsideError(f"{len(result.invalid)} not added, not an address:\n{listed}")
+
+
 def main() -> None:
     cli(prog_name="chairside")

@@ -44,6 +44,14 @@ class Workspace:
         return self.audiences_dir / "segments.toml"
 
     @property
+    def patients_file(self) -> Path:
+        return self.audiences_dir / "patients.csv"
+
+    @property
+    def suppressed_file(self) -> Path:
+        return self.audiences_dir / "suppressed.csv"
+
+    @property
     def build_dir(self) -> Path:
         return self.root / "build"
 

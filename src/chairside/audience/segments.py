@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chairside.tomlfile import Problems, get_str, get_str_list, line_of, load_toml
@@ -16,13 +16,14 @@ def phrase_pattern(phrases: list[str] | tuple[str, ...]) -> re.Pattern[str] | No
     """One case-insensitive regex matching any phrase as whole words.
 
     Spaces, hyphens and slashes between words are interchangeable ("trigger point" matches
-    "trigger-point"), and a plural "s" is allowed, so lists stay short.
+    "trigger-point"), and the last word may end in -s, -es, -ing or -ed ("clench" matches
+    "clenches" and "clenching"), so lists stay short.
     """
     parts = []
     for phrase in sorted(set(phrases), key=len, reverse=True):
         words = [re.escape(word) for word in re.split(r"[\s\-/]+", phrase.strip()) if word]
         if words:
-            parts.append(r"[\s\-/]+".join(words) + r"(?:e?s)?")
+            parts.append(r"[\s\-/]+".join(words) + r"(?:e?s|ing|ed)?")
     if not parts:
         return None
     return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")(?![\w])", re.IGNORECASE)
@@ -89,3 +90,46 @@ def load_segments(path: Path, *, label: str = "audiences/segments.toml") -> tupl
         segments.append(Segment(GENERAL, "Everyone else", priority=0))
     segments.sort(key=lambda s: (s.is_general, -s.priority, s.id))
     return tuple(segments)
+
+
+COLUMN_FIELDS = ("email", "first_name", "name", "concerns", "consent", "opt_out")
+
+
+@dataclass(frozen=True)
+class PatientSettings:
+    """The `[patients]` section: how to read the practice's patient export."""
+
+    require_consent: bool = True
+    columns: dict[str, str] = field(default_factory=dict)
+    """Field → the export's header for it, for exports whose names Chairside can't guess."""
+
+
+def load_patient_settings(path: Path, *, label: str = "audiences/segments.toml") -> PatientSettings:
+    data = load_toml(path, label=label)
+    problems = Problems(label)
+    table = data.get("patients", {})
+    if not isinstance(table, dict):
+        problems.add("[patients] must be a section")
+        problems.raise_if_any()
+    require = table.get("require_consent", True)
+    if not isinstance(require, bool):
+        problems.add(
+            "[patients] require_consent: must be true or false",
+            line=line_of(path, r"^\s*require_consent\s*="),
+        )
+        require = True
+    columns = table.get("columns", {})
+    if not isinstance(columns, dict):
+        problems.add('[patients.columns] must be a section of field = "Column Name" lines')
+        columns = {}
+    for key, value in columns.items():
+        line = line_of(path, rf"^\s*{re.escape(key)}\s*=")
+        if key not in COLUMN_FIELDS:
+            problems.add(
+                f"[patients.columns] {key}: unknown field; use one of {', '.join(COLUMN_FIELDS)}",
+                line=line,
+            )
+        elif not isinstance(value, str) or not value.strip():
+            problems.add(f"[patients.columns] {key}: must be a column name in quotes", line=line)
+    problems.raise_if_any()
+    return PatientSettings(require_consent=require, columns=dict(columns))

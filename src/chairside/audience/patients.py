@@ -1,0 +1,254 @@
+"""The patient list: every row used correctly or reported with its line and reason.
+
+Each data row ends in exactly one bucket, so the counts always add up:
+
+    rows = rejected + duplicates + suppressed + no_consent + sendable
+
+A row is *rejected* when its address is blank, invalid, or several addresses; a *duplicate*
+when an earlier row has the same address (any case) and it was merged into that patient.
+After merging, a patient is *suppressed* (unsubscribed or bounced), else *without consent*,
+else *sendable*, with exactly one segment: the highest-priority one any of its rows matches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chairside.audience.addresses import InvalidAddress, normalise_address
+from chairside.audience.csvfile import CsvSource, open_csv
+from chairside.audience.segments import (
+    Segment,
+    load_patient_settings,
+    load_segments,
+    phrase_pattern,
+)
+from chairside.audience.suppression import read_suppressed
+from chairside.workspace import Workspace
+
+# What front desks type for "yes, email me" (compared without case or punctuation).
+YES = frozenset(
+    {
+        "y",
+        "yes",
+        "true",
+        "t",
+        "1",
+        "x",
+        "on",
+        "ok",
+        "okay",
+        "optin",
+        "optedin",
+        "subscribed",
+        "agree",
+        "agreed",
+        "granted",
+        "allowed",
+        "allow",
+        "checked",
+        "emailok",
+        "si",
+        "oui",
+        "ja",
+    }
+)
+_PUNCT = re.compile(r"[^0-9a-z]+")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(slots=True)
+class Patient:
+    """One person (one address) to write to.
+
+    Mutable only while the list is read (duplicate rows are merged into the first one), so
+    a million patients need one small object each; treat it as read-only afterwards.
+    """
+
+    email: str
+    first_name: str
+    """"" when unknown, or when the address is shared by people with different names."""
+    segment: str
+    line: int
+    """The first line of the file that names this address."""
+
+    @property
+    def key(self) -> str:
+        """The identity of a patient across rows, runs and files: the address, any case."""
+        return self.email.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    line: int
+    reason: str
+    value: str
+    """The cell as typed; printed only when the user asks to see addresses."""
+
+
+@dataclass
+class Audience:
+    """What a patient export holds, counted."""
+
+    source: Path
+    encoding: str
+    delimiter: str
+    rows: int = 0
+    patients: list[Patient] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    duplicates: int = 0
+    suppressed: int = 0
+    no_consent: int = 0
+    notes: list[str] = field(default_factory=list)
+    """Things about the file worth telling the office (e.g. no consent column)."""
+
+    @property
+    def sendable(self) -> int:
+        return len(self.patients)
+
+    def segment_counts(self, segments: Iterable[Segment]) -> dict[str, int]:
+        counts = Counter(p.segment for p in self.patients)
+        return {s.id: counts.get(s.id, 0) for s in segments}
+
+
+def is_yes(value: str) -> bool:
+    """A clear yes; blank or anything unclear is no (consent must be given, not assumed)."""
+    return _PUNCT.sub("", value.strip().lower()) in YES
+
+
+def clean_name(value: str) -> str:
+    """A name as data: no control characters or line breaks, spaces collapsed."""
+    if value.isprintable():
+        return _SPACES.sub(" ", value).strip()
+    return _SPACES.sub(" ", "".join(c if c.isprintable() else " " for c in value)).strip()
+
+
+class SegmentMatcher:
+    """Finds a patient's segment from the free text the front desk typed as concerns."""
+
+    def __init__(self, segments: tuple[Segment, ...]) -> None:
+        self.segments = segments
+        self.patterns = [(i, phrase_pattern(s.patient_tags)) for i, s in enumerate(segments)]
+        self.general = next(i for i, s in enumerate(segments) if s.is_general)
+        self._cache: dict[str, int] = {}
+
+    def index(self, concerns: str) -> int:
+        """The position of the highest-priority matching segment (segments are sorted)."""
+        found = self._cache.get(concerns)
+        if found is None:
+            found = next(
+                (
+                    i
+                    for i, pattern in self.patterns
+                    if pattern is not None and pattern.search(concerns)
+                ),
+                self.general,
+            )
+            if (
+                len(self._cache) < 100_000
+            ):  # concerns repeat; a pathological list must not grow it forever
+                self._cache[concerns] = found
+        return found
+
+
+def _first_name(fields: list[str], source: CsvSource) -> str:
+    column = source.columns.get("first_name")
+    if column is not None and column < len(fields):
+        return clean_name(fields[column])
+    column = source.columns.get("name")
+    if column is not None and column < len(fields):
+        full = clean_name(fields[column])
+        if "," in full:  # "Lopez, Maria"
+            full = full.split(",", 1)[1].strip()
+        return full.split(" ", 1)[0] if full else ""
+    return ""
+
+
+def read_audience(
+    path: Path,
+    segments: tuple[Segment, ...],
+    *,
+    mapping: dict[str, str] | None = None,
+    mapping_label: str = "audiences/segments.toml",
+    suppressed: frozenset[str] = frozenset(),
+    require_consent: bool = True,
+) -> Audience:
+    """Read, validate, merge and assign every row of a patient export (streaming)."""
+    source = open_csv(path, mapping=mapping or {}, mapping_label=mapping_label)
+    audience = Audience(path, source.encoding_name, source.delimiter)
+    matcher = SegmentMatcher(segments)
+    col = source.columns
+    email_col = col.get("email")
+    concerns_col, consent_col, opt_out_col = (
+        col.get("concerns"),
+        col.get("consent"),
+        col.get("opt_out"),
+    )
+    if require_consent and consent_col is None and opt_out_col is None:
+        audience.notes.append(
+            "no consent column (such as 'Email Opt In'): nobody can be emailed while "
+            "require_consent is on. Add the column to the export, or set require_consent = "
+            "false under [patients] in audiences/segments.toml if every patient agreed."
+        )
+    names: dict[str, str] = {}  # one string object per distinct name keeps a big list small
+    ids = [s.id for s in segments]
+    merged: dict[str, Patient] = {}  # address, any case -> the patient its first row made
+    withheld: set[str] = set()  # addresses some row gave no consent for
+    rows = 0
+    for line, fields in source.rows():
+        rows += 1
+        width = len(fields)
+        raw = fields[email_col] if email_col < width else ""
+        try:
+            email = normalise_address(raw)
+        except InvalidAddress as exc:
+            audience.rejected.append(Rejection(line, str(exc), raw.strip()))
+            continue
+        concerns = fields[concerns_col] if concerns_col is not None and concerns_col < width else ""
+        segment = matcher.index(concerns)
+        if consent_col is not None and consent_col < width:
+            consented = is_yes(fields[consent_col])
+        elif opt_out_col is not None:
+            consented = not (opt_out_col < width and is_yes(fields[opt_out_col]))
+        else:
+            consented = not require_consent
+        name = _first_name(fields, source)
+        name = names.setdefault(name, name) if len(names) < 200_000 else name
+        key = email.lower()
+        key = email if key == email else key  # most addresses are lowercase: share the string
+        if not consented:
+            withheld.add(key)  # the most restrictive consent wins
+        seen = merged.get(key)
+        if seen is None:
+            merged[key] = Patient(email, name, ids[segment], line)
+            continue
+        audience.duplicates += 1
+        if seen.first_name.casefold() != name.casefold():
+            seen.first_name = ""  # a shared family address: never greet one by another's name
+        if segment < ids.index(seen.segment):
+            seen.segment = ids[segment]
+    audience.rows = rows
+    for key, patient in merged.items():
+        if key in suppressed:
+            audience.suppressed += 1
+        elif require_consent and key in withheld:
+            audience.no_consent += 1
+        else:
+            audience.patients.append(patient)
+    return audience
+
+
+def load_audience(workspace: Workspace, path: Path | None = None) -> Audience:
+    """The workspace's patient list (or `path`), with its segments, settings and suppressions."""
+    segments = load_segments(workspace.segments_file)
+    settings = load_patient_settings(workspace.segments_file)
+    return read_audience(
+        path or workspace.patients_file,
+        segments,
+        mapping=settings.columns,
+        suppressed=read_suppressed(workspace.suppressed_file),
+        require_consent=settings.require_consent,
+    )
