@@ -47,3 +47,39 @@ def read_written(tmp_path: Path, name: str, text: str) -> Article:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return read_post(path)
+
+
+class SmtpRecorder:
+    """An aiosmtpd handler that keeps what it receives and fails on demand.
+
+    `refuse[address] = [451, 0]` answers RCPT for that address with 451 once, then accepts
+    (0 = accept); `delay` slows every DATA reply, to catch a sender mid-run.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, bytes]] = []
+        self.refuse: dict[str, list[int]] = {}
+        self.delay = 0.0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        codes = self.refuse.get(address.lower())
+        if codes:
+            code = codes.pop(0)
+            if code:
+                return f"{code} {'try again later' if code < 500 else 'no such user'}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        # The message counts as taken once its data has arrived, as at a real server; the
+        # reply comes after `delay`, so a sender killed meanwhile never learns it was taken.
+        for rcpt in envelope.rcpt_tos:
+            self.received.append((rcpt.lower(), envelope.original_content))
+        if self.delay:
+            import asyncio
+
+            await asyncio.sleep(self.delay)
+        return "250 Message accepted for delivery"
+
+    def recipients(self) -> list[str]:
+        return [rcpt for rcpt, _ in self.received]

@@ -29,7 +29,9 @@ def test_text_fill_keeps_the_name_as_typed_but_never_a_line_break():
 def test_blank_name_falls_back_and_no_url_means_mailto():
     got = values("  ", url="")
     assert got[ph.FIRST_NAME] == "there"
-    assert got[ph.UNSUBSCRIBE_URL] == "mailto:unsub@p.example.com?subject=Unsubscribe"
+    assert (
+        got[ph.UNSUBSCRIBE_URL] == "mailto:unsub@p.example.com?subject=unsubscribe%20tok%20en%2F1"
+    )
 
 
 def test_unknown_tokens_are_left_for_the_checks_to_find():

@@ -64,6 +64,7 @@ def build(workspace: Workspace, name: str) -> BuildResult:
         "format": campaign.format,
         "variants": [
             {
+                "id": r.variant_id,
                 "segment": r.segment,
                 "subject": r.subject,
                 "preheader": r.preheader,

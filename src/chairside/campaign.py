@@ -45,6 +45,8 @@ class CampaignSettings:
 class Variant:
     """The newsletter one segment's patients receive."""
 
+    id: str
+    """Opaque (`2026-12-a`): what leaves the machine instead of the segment's name."""
     segment: Segment
     subject: str
     preheader: str
@@ -205,8 +207,21 @@ def read_articles(
     return tuple(articles)
 
 
+def variant_id(campaign: str, index: int) -> str:
+    """`2026-12-a`, `2026-12-b`, …: a variant's name that says nothing about a concern."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("a") + rest) + letters
+    return f"{campaign}-{letters}"
+
+
 def plan_variants(
-    settings: CampaignSettings, articles: tuple[Article, ...], segments: tuple[Segment, ...]
+    name: str,
+    settings: CampaignSettings,
+    articles: tuple[Article, ...],
+    segments: tuple[Segment, ...],
 ) -> tuple[Variant, ...]:
     """One variant per segment.
 
@@ -216,13 +231,14 @@ def plan_variants(
     """
     office_news = [a for a in articles if not a.tags]
     variants = []
-    for segment in segments:
+    for index, segment in enumerate(segments):
         if segment.is_general:
             lead = [a for a in articles if a.tags]
         else:
             lead = [a for a in articles if segment.id in a.tags]
         variants.append(
             Variant(
+                id=variant_id(name, index),
                 segment=segment,
                 subject=settings.segment_subjects.get(segment.id, settings.subject),
                 preheader=settings.preheader,
@@ -236,4 +252,4 @@ def plan_variants(
 def load_campaign(workspace: Workspace, name: str, segments: tuple[Segment, ...]) -> Campaign:
     settings = load_settings(workspace, name, segments)
     articles = read_articles(workspace, name, settings, segments)
-    return Campaign(name, settings, articles, plan_variants(settings, articles, segments))
+    return Campaign(name, settings, articles, plan_variants(name, settings, articles, segments))

@@ -30,9 +30,24 @@ class Recipient:
 SAMPLE = Recipient(first_name="Jordan", unsubscribe_token="preview")
 
 
-def _clean_name(name: str) -> str:
-    # CR/LF or control characters must never reach a header or break a line of text.
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in name).split())
+_SPACES = re.compile(r"\s+")
+
+
+def clean_name(value: str) -> str:
+    """A name as data: no control characters or line breaks (never into a header), spaces
+    collapsed."""
+    if not value.isprintable():
+        value = "".join(c if c.isprintable() else " " for c in value)
+    return _SPACES.sub(" ", value).strip()
+
+
+def unsubscribe_links(
+    token: str, *, unsubscribe_url: str, unsubscribe_email: str
+) -> tuple[str, str | None]:
+    """(mailto, https or None): where a recipient unsubscribes; the token names nobody."""
+    mailto = f"mailto:{unsubscribe_email}?subject=unsubscribe%20{quote(token, safe='')}"
+    https = unsubscribe_url.replace("{token}", quote(token, safe="")) if unsubscribe_url else None
+    return mailto, https
 
 
 def values_for(
@@ -43,13 +58,14 @@ def values_for(
     `unsubscribe_url` is the practice's template with `{token}`; without one, the visible
     link is a mailto: to the practice's unsubscribe address.
     """
-    if unsubscribe_url:
-        link = unsubscribe_url.replace("{token}", quote(recipient.unsubscribe_token, safe=""))
-    else:
-        link = f"mailto:{unsubscribe_email}?subject=Unsubscribe"
+    mailto, https = unsubscribe_links(
+        recipient.unsubscribe_token,
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_email=unsubscribe_email,
+    )
     return {
-        FIRST_NAME: _clean_name(recipient.first_name) or fallback_name,
-        UNSUBSCRIBE_URL: link,
+        FIRST_NAME: clean_name(recipient.first_name) or fallback_name,
+        UNSUBSCRIBE_URL: https or mailto,
     }
 
 

@@ -79,6 +79,21 @@ def find_workspace(start: Path) -> Workspace:
     )
 
 
+SECURITY = ("starttls", "ssl", "none")
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """`[smtp]` in practice.toml: the server `chairside send` delivers through."""
+
+    host: str = ""
+    port: int = 0
+    """0 means the usual port for `security`: 465 for ssl, 587 for starttls, 25 for none."""
+    user: str = ""
+    """Empty means the server needs no login."""
+    security: str = "starttls"
+
+
 @dataclass(frozen=True)
 class Practice:
     """Who sends the newsletter; every email shows the name, postal address and phone."""
@@ -98,6 +113,7 @@ class Practice:
     logo_url: str
     logo_alt: str
     greeting_fallback: str
+    smtp: SmtpConfig = SmtpConfig()
     todo: tuple[str, ...] = ()
     """Settings still holding a `TODO` placeholder from `chairside init`."""
 
@@ -136,7 +152,8 @@ def load_practice(workspace: Workspace) -> Practice:
     problems = Problems(PRACTICE_FILE)
     email = data.get("email", {})
     brand = data.get("brand", {})
-    for section, table in (("email", email), ("brand", brand)):
+    smtp = data.get("smtp", {})
+    for section, table in (("email", email), ("brand", brand), ("smtp", smtp)):
         if not isinstance(table, dict):
             problems.add(f"[{section}] must be a section, written [{section}] on its own line")
     problems.raise_if_any()
@@ -191,5 +208,22 @@ def load_practice(workspace: Workspace) -> Practice:
         problems.add(f'[brand] color: {values["brand_color"]!r} is not a colour like "#0B5D6B"')
     if values["logo_url"]:
         _check_url(values["logo_url"], "[brand] logo", problems)
+    smtp_config = _smtp(smtp, problems)
     problems.raise_if_any()
-    return Practice(**values, todo=shown_todo)
+    return Practice(**values, smtp=smtp_config, todo=shown_todo)
+
+
+def _smtp(table: dict, problems: Problems) -> SmtpConfig:
+    port = table.get("port", 0)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        problems.add("[smtp] port: must be a number such as 587")
+        port = 0
+    security = get_str(table, "security", problems, where="[smtp] ", default="starttls")
+    if security not in SECURITY:
+        problems.add(f'[smtp] security: must be "starttls", "ssl" or "none", not {security!r}')
+    return SmtpConfig(
+        host=get_str(table, "host", problems, where="[smtp] "),
+        port=port,
+        user=get_str(table, "user", problems, where="[smtp] "),
+        security=security,
+    )

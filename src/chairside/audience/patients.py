@@ -27,6 +27,7 @@ from chairside.audience.segments import (
     phrase_pattern,
 )
 from chairside.audience.suppression import read_suppressed
+from chairside.placeholders import clean_name
 from chairside.workspace import Workspace
 
 # What front desks type for "yes, email me" (compared without case or punctuation).
@@ -57,7 +58,6 @@ YES = frozenset(
     }
 )
 _PUNCT = re.compile(r"[^0-9a-z]+")
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(slots=True)
@@ -117,13 +117,6 @@ class Audience:
 def is_yes(value: str) -> bool:
     """A clear yes; blank or anything unclear is no (consent must be given, not assumed)."""
     return _PUNCT.sub("", value.strip().lower()) in YES
-
-
-def clean_name(value: str) -> str:
-    """A name as data: no control characters or line breaks, spaces collapsed."""
-    if value.isprintable():
-        return _SPACES.sub(" ", value).strip()
-    return _SPACES.sub(" ", "".join(c if c.isprintable() else " " for c in value)).strip()
 
 
 class SegmentMatcher:

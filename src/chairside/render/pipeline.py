@@ -38,6 +38,7 @@ _LEFTOVER_MJ = re.compile(r"</?mj-[a-z-]+", re.IGNORECASE)
 class Rendered:
     """A variant ready for per-recipient filling."""
 
+    variant_id: str
     segment: str
     subject: str
     preheader: str
@@ -174,6 +175,7 @@ def render_variant(
     html = _IMG_WITHOUT_ALT.sub('<img alt=""', _inline_css(html))
     text = _jinja(env, TEXT_TEMPLATE, values, templates_dir)
     return Rendered(
+        variant_id=variant.id,
         segment=variant.segment.id,
         subject=variant.subject,
         preheader=variant.preheader,

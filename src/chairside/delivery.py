@@ -1,0 +1,80 @@
+"""Everything sending and exporting share: render every variant, read the audience, then
+hand out one filled message per sendable patient.
+
+Every variant is rendered before any message is made, so a template error can never leave
+half a campaign delivered. The audience is read fresh each time (consent and the
+suppression list are checked at send time, not when the campaign was built).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from chairside.audience.patients import Audience, Patient, load_audience
+from chairside.build import render_campaign
+from chairside.campaign import Campaign
+from chairside.message import Filled, MessageTemplate, Person
+from chairside.render.pipeline import Rendered
+from chairside.tokens import Tokens, load_key
+from chairside.workspace import Practice, Workspace
+
+STATE_DIR = ".chairside"
+
+
+def state_dir(workspace: Workspace) -> Path:
+    return workspace.root / STATE_DIR
+
+
+@dataclass
+class Prepared:
+    """A campaign ready to go out: its messages, and who receives which."""
+
+    practice: Practice
+    campaign: Campaign
+    rendered: dict[str, Rendered]
+    """Segment id → its rendered variant."""
+    templates: dict[str, MessageTemplate]
+    audience: Audience
+    tokens: Tokens
+
+    def person(self, patient: Patient) -> Person:
+        return Person(patient.email, patient.first_name, self.tokens(patient.email))
+
+    def message(self, patient: Patient) -> Filled:
+        return self.templates[patient.segment].fill(self.person(patient))
+
+    def variant_id(self, patient: Patient) -> str:
+        return self.rendered[patient.segment].variant_id
+
+    def messages(self) -> Iterator[tuple[Patient, Filled]]:
+        for patient in self.audience.patients:
+            yield patient, self.message(patient)
+
+
+def templates_for(
+    practice: Practice, rendered: tuple[Rendered, ...], *, subject_prefix: str = ""
+) -> dict[str, MessageTemplate]:
+    return {
+        r.segment: MessageTemplate(
+            practice=practice,
+            subject=subject_prefix.format(segment=r.segment) + r.subject,
+            html_body=r.html,
+            text_body=r.text,
+        )
+        for r in rendered
+    }
+
+
+def prepare(workspace: Workspace, name: str, *, audience_file: Path | None = None) -> Prepared:
+    practice, campaign, rendered = render_campaign(workspace, name)
+    audience = load_audience(workspace, audience_file)
+    return Prepared(
+        practice=practice,
+        campaign=campaign,
+        rendered={r.segment: r for r in rendered},
+        templates=templates_for(practice, rendered),
+        audience=audience,
+        tokens=Tokens(load_key(state_dir(workspace))),
+    )

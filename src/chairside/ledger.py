@@ -1,0 +1,164 @@
+"""The ledger: who has been sent which campaign, kept in `.chairside/state.db` (SQLite).
+
+One row per (campaign, patient), enforced by the primary key, so a patient can never be
+recorded twice. The order of writes is what makes a crash safe:
+
+    sending   committed *before* the SMTP transaction starts
+    sent      committed after the server accepted the message (with its reply)
+    failed    the server refused it for good (5xx)
+    deferred  the server refused it for now (4xx) after every retry: tried again next run
+
+A row left in `sending` means the process stopped mid-transaction: the message may or may
+not have been delivered. It is reported as unknown and resent only when asked.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from chairside.errors import ChairsideError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    campaign   TEXT NOT NULL,
+    patient    TEXT NOT NULL,           -- the address, lowercased
+    email      TEXT NOT NULL,
+    variant    TEXT NOT NULL,           -- opaque variant id, never a concern
+    status     TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'deferred')),
+    message_id TEXT,
+    reply      TEXT,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (campaign, patient)
+);
+"""
+SENDING, SENT, FAILED, DEFERRED = "sending", "sent", "failed", "deferred"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Row:
+    patient: str
+    email: str
+    variant: str
+    status: str
+    reply: str | None
+    attempts: int
+
+
+class Ledger:
+    """The deliveries table; every method commits before it returns."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a committed "sending" must survive a power cut, not only a crash.
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def statuses(self, campaign: str) -> dict[str, str]:
+        query = "SELECT patient, status FROM deliveries WHERE campaign = ?"
+        return dict(self.db.execute(query, (campaign,)))
+
+    def rows(self, campaign: str) -> list[Row]:
+        query = (
+            "SELECT patient, email, variant, status, reply, attempts FROM deliveries "
+            "WHERE campaign = ? ORDER BY updated_at, patient"
+        )
+        return [Row(*row) for row in self.db.execute(query, (campaign,))]
+
+    def emails(self) -> set[str]:
+        """Every address any campaign was sent (or tried) to."""
+        return {email for (email,) in self.db.execute("SELECT DISTINCT email FROM deliveries")}
+
+    def mark_sending(self, campaign: str, patient: str, email: str, variant: str) -> None:
+        self.db.execute(
+            "INSERT INTO deliveries (campaign, patient, email, variant, status, attempts, "
+            "updated_at) VALUES (?, ?, ?, ?, 'sending', 1, ?) "
+            "ON CONFLICT (campaign, patient) DO UPDATE SET status = 'sending', "
+            "variant = excluded.variant, attempts = attempts + 1, updated_at = excluded.updated_at "
+            "WHERE status != 'sent'",
+            (campaign, patient, email, variant, _now()),
+        )
+
+    def finish(
+        self, campaign: str, patient: str, status: str, *, reply: str, message_id: str | None = None
+    ) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET status = ?, reply = ?, message_id = coalesce(?, message_id), "
+            "updated_at = ? WHERE campaign = ? AND patient = ?",
+            (status, reply, message_id, _now(), campaign, patient),
+        )
+
+
+@contextmanager
+def open_ledger(state_dir: Path) -> Iterator[Ledger]:
+    ledger = Ledger(state_dir / "state.db")
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+@contextmanager
+def campaign_lock(state_dir: Path, campaign: str) -> Iterator[None]:
+    """Only one send of a campaign at a time; the OS releases the lock if the process dies."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / f"send-{campaign}.lock"
+    handle = path.open("a+")
+    try:
+        if not _try_lock(handle):
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise ChairsideError(
+                f"A send of {campaign} is already running ({holder}). Wait for it to finish, "
+                f"or check it with `chairside status {campaign}`."
+            )
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"process {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def is_locked(state_dir: Path, campaign: str) -> bool:
+    """Whether a send of `campaign` is running now."""
+    path = state_dir / f"send-{campaign}.lock"
+    if not path.exists():
+        return False
+    with path.open("a+") as handle:
+        return not _try_lock(handle)
+
+
+def _try_lock(handle) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True

@@ -1,0 +1,79 @@
+"""Exports to files: one `.eml` per patient (with a manifest), or one mbox file.
+
+Both are written beside their destination and moved into place only when complete, so a
+failed export leaves no half-written folder or file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from chairside.csvsafe import safe_row
+from chairside.delivery import Prepared
+from chairside.errors import ChairsideError
+from chairside.fsutil import replacing_dir
+
+MANIFEST = "manifest.csv"
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    messages: int
+
+
+def _check_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ChairsideError(f"{out} is a file; give --out a folder for .eml files.")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise ChairsideError(
+            f"{out} already holds other files. Give --out a new or empty folder "
+            "(an earlier Chairside export there is replaced whole)."
+        )
+
+
+def export_eml(prepared: Prepared, out: Path) -> Exported:
+    """`out/000001.eml`, … (file names carry no address) and `out/manifest.csv`."""
+    _check_folder(out)
+    manifest = io.StringIO()
+    writer = csv.writer(manifest, lineterminator="\n")
+    writer.writerow(["file", "recipient", "variant"])
+    count = 0
+    with replacing_dir(out) as staging:
+        for number, (patient, message) in enumerate(prepared.messages(), 1):
+            name = f"{number:06d}.eml"
+            with open(staging / name, "wb") as handle:
+                handle.write(message.data)
+            writer.writerow(safe_row([name, patient.email, prepared.variant_id(patient)]))
+            count = number
+        (staging / MANIFEST).write_text(manifest.getvalue(), encoding="utf-8")
+    return Exported(out, count)
+
+
+def export_mbox(prepared: Prepared, out: Path) -> Exported:
+    """One mbox file (mboxrd-safe: message bodies never start a line with "From ")."""
+    if out.is_dir():
+        raise ChairsideError(f"{out} is a folder; give --out a file name such as campaign.mbox.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime()).encode()
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    count = 0
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for _patient, message in prepared.messages():
+                sender = prepared.practice.from_email.encode()
+                handle.write(b"From " + sender + b" " + stamp + b"\n")
+                handle.write(message.data.replace(b"\r\n", b"\n"))
+                handle.write(b"\n")
+                count += 1
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Exported(out, count)

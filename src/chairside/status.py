@@ -1,0 +1,60 @@
+"""`chairside status`: where a campaign's sending stands, from the ledger and the list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chairside.audience.addresses import mask
+from chairside.audience.patients import Audience
+from chairside.ledger import DEFERRED, FAILED, SENDING, SENT, Row, is_locked, open_ledger
+from chairside.workspace import Workspace
+
+
+@dataclass
+class Status:
+    campaign: str
+    running: bool
+    sent: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    deferred: list[dict[str, str]] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    pending: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "campaign": self.campaign,
+            "running": self.running,
+            "sent": self.sent,
+            "failed": self.failed,
+            "deferred": self.deferred,
+            "unknown": self.unknown,
+            "pending": self.pending,
+        }
+
+
+def campaign_status(
+    workspace: Workspace, name: str, audience: Audience, *, state, show: bool = False
+) -> Status:
+    """Counts from the ledger; `pending` = sendable patients it has no row for yet.
+
+    `deferred` rows are tried again by the next send. Rows in `sending` are in flight while
+    a send runs, and unknown otherwise (a crash left their delivery in doubt).
+    """
+    shown = (lambda a: a) if show else mask
+    with open_ledger(state) as ledger:
+        rows: list[Row] = ledger.rows(name)
+    running = is_locked(state, name)
+    status = Status(name, running)
+    recorded = set()
+    for row in rows:
+        recorded.add(row.patient)
+        if row.status == SENT:
+            status.sent += 1
+        elif row.status == FAILED:
+            status.failed.append({"email": shown(row.email), "reason": row.reply or ""})
+        elif row.status == DEFERRED:
+            status.deferred.append({"email": shown(row.email), "reason": row.reply or ""})
+        elif row.status == SENDING:
+            status.unknown.append(shown(row.email))
+    status.pending = sum(1 for p in audience.patients if p.key not in recorded)
+    return status

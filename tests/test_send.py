@@ -1,0 +1,289 @@
+"""`chairside send` against a real SMTP server (aiosmtpd on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import csv
+import email
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from tests.support import assert_user_error
+
+FAST = ("--retry-delay", "0.01")
+
+
+def sendable(run, root: Path) -> dict[str, str]:
+    """address → segment, as `chairside audience --show` reports them."""
+    result = run("audience", "--json", "--show", cwd=root)
+    return {p["email"].lower(): p["segment"] for p in json.loads(result.output)["patients"]}
+
+
+def status(run, root: Path) -> dict:
+    result = run("status", "2026-12", "--json", "--show", cwd=root)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def send(run, root: Path, port: int, *args: str):
+    return run("send", "2026-12", "--smtp-port", str(port), *FAST, *args, cwd=root)
+
+
+def titles_by_segment(root: Path, run) -> dict[str, list[str]]:
+    assert run("build", "2026-12", cwd=root).exit_code == 0
+    manifest = json.loads((root / "build/2026-12/manifest.json").read_text())
+    return {v["segment"]: v["articles"] for v in manifest["variants"]}
+
+
+def test_everyone_gets_exactly_one_message_with_their_variant(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    expected = sendable(run, tmp_workspace)
+    result = send(run, tmp_workspace, port)
+    assert result.exit_code == 0, result.output
+    assert Counter(server.recipients()) == Counter(set(expected))  # each once, nobody else
+    titles = titles_by_segment(tmp_workspace, run)
+    for rcpt, data in server.received:
+        message = email.message_from_bytes(data, policy=policy.default)
+        html = message.get_body(("html",)).get_content()
+        for title in titles[expected[rcpt]]:
+            assert title.replace("&", "&amp;") in html  # the patient's own variant
+        other = {t for s, ts in titles.items() for t in ts} - set(titles[expected[rcpt]])
+        assert not any(t in html for t in other)
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    again = send(run, tmp_workspace, port)
+    assert "0 sent now, 31 sent before" in again.output
+    assert len(server.received) == len(expected)
+    assert status(run, tmp_workspace)["sent"] == len(expected)
+
+
+def test_a_permanent_refusal_fails_one_and_suppresses_it(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    server.refuse["maria.lopez@example.com"] = [550]
+    result = send(run, tmp_workspace, port)
+    assert result.exit_code == 0, result.output
+    assert "failed (suppressed from now on): ma***@example.com: 550 no such user" in result.output
+    assert "maria.lopez@example.com" not in server.recipients()
+    assert len(server.received) == len(sendable(run, tmp_workspace))  # everyone else got it
+    report = status(run, tmp_workspace)
+    assert report["failed"] == [{"email": "maria.lopez@example.com", "reason": "550 no such user"}]
+    with (tmp_workspace / "audiences/suppressed.csv").open() as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert last["email"] == "maria.lopez@example.com" and "550" in last["reason"]
+
+
+def test_a_temporary_refusal_is_retried_then_delivered_once(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    server.refuse["priya.raman@example.com"] = [451, 451]
+    result = send(run, tmp_workspace, port)
+    assert result.exit_code == 0, result.output
+    assert server.recipients().count("priya.raman@example.com") == 1
+    assert status(run, tmp_workspace)["deferred"] == []
+
+
+def test_a_refusal_that_outlasts_the_retries_is_deferred_to_the_next_run(
+    tmp_workspace, smtp_server, run
+):
+    server, port = smtp_server
+    server.refuse["priya.raman@example.com"] = [451, 451, 451]
+    result = send(run, tmp_workspace, port, "--retries", "1")
+    assert "deferred (tried again next run): pr***@example.com: 451" in result.output
+    assert status(run, tmp_workspace)["deferred"][0]["email"] == "priya.raman@example.com"
+    send(run, tmp_workspace, port, "--retries", "1")
+    assert server.recipients().count("priya.raman@example.com") == 1
+    assert status(run, tmp_workspace)["deferred"] == []
+
+
+def spawn_send(root: Path, port: int, *args: str) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "chairside",
+        "-C",
+        str(root),
+        "send",
+        "2026-12",
+        "--smtp-port",
+        str(port),
+        *FAST,
+        *args,
+    ]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_killed_send_resumes_without_duplicates_or_losses(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    server.delay = 0.05
+    everyone = set(sendable(run, tmp_workspace))
+    process = spawn_send(tmp_workspace, port)
+    wait_for(lambda: len(server.received) >= 10)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = Counter(server.recipients())
+    assert 10 <= len(before) < len(everyone)
+
+    rerun = send(run, tmp_workspace, port)
+    assert rerun.exit_code == 0, rerun.output
+    delivered = Counter(server.recipients())
+    assert max(delivered.values()) == 1  # nobody twice
+    report = status(run, tmp_workspace)
+    unknown = set(report["unknown"])
+    assert set(delivered) | unknown == everyone  # nobody lost: delivered or reported unknown
+    assert report["pending"] == 0 and len(unknown) <= 1
+    if unknown:
+        assert "--resend-unknown" in rerun.output
+        send(run, tmp_workspace, port, "--resend-unknown")
+        assert set(server.recipients()) == everyone
+        assert status(run, tmp_workspace)["unknown"] == []
+
+
+def test_a_kill_while_the_server_answers_leaves_an_unknown_never_resent(
+    tmp_workspace, smtp_server, run
+):
+    server, port = smtp_server
+    server.delay = 1.0
+    process = spawn_send(tmp_workspace, port)
+    wait_for(lambda: len(server.received) >= 1)  # the first message taken, its reply not yet
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    (first,) = server.recipients()
+    server.delay = 0
+    rerun = send(run, tmp_workspace, port)
+    assert "unknown: 1 messages may or may not have arrived" in rerun.output
+    assert server.recipients().count(first) == 1  # in doubt, so not sent again
+    assert status(run, tmp_workspace)["unknown"] == [first]
+    assert len(server.received) == len(sendable(run, tmp_workspace))
+
+
+def test_ctrl_c_finishes_the_current_message_and_stops(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    server.delay = 0.05
+    process = spawn_send(tmp_workspace, port)
+    wait_for(lambda: len(server.received) >= 5)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=20)
+    assert process.returncode == 130, err
+    report = status(run, tmp_workspace)
+    assert report["unknown"] == []  # the message in hand was finished, not abandoned
+    assert report["sent"] == len(server.received)
+    assert send(run, tmp_workspace, port).exit_code == 0
+    assert max(Counter(server.recipients()).values()) == 1
+
+
+def test_a_second_send_of_the_same_campaign_refuses_to_start(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    server.delay = 0.05
+    process = spawn_send(tmp_workspace, port)
+    try:
+        wait_for(lambda: len(server.received) >= 2)
+        second = send(run, tmp_workspace, port)
+        assert_user_error(second, "already running")
+        assert status(run, tmp_workspace)["running"] is True
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    assert max(Counter(server.recipients()).values()) == 1
+    assert len(server.received) == len(sendable(run, tmp_workspace))
+
+
+def test_test_sends_each_variant_and_records_nothing(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    result = send(run, tmp_workspace, port, "--test", "office@example.com")
+    assert result.exit_code == 0, result.output
+    subjects = sorted(
+        email.message_from_bytes(d, policy=policy.default)["Subject"] for _, d in server.received
+    )
+    assert [s.split("]")[0] for s in subjects] == [
+        "[TEST general",
+        "[TEST neck_shoulder",
+        "[TEST tmj",
+    ]
+    assert server.recipients() == ["office@example.com"] * 3
+    assert status(run, tmp_workspace)["sent"] == 0
+    one = send(run, tmp_workspace, port, "--test", "office@example.com", "--segment", "tmj")
+    assert one.exit_code == 0 and len(server.received) == 4
+
+
+def test_dry_run_sends_nothing(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    result = send(run, tmp_workspace, port, "--dry-run")
+    assert result.exit_code == 0
+    assert "would send 31 messages" in result.output
+    assert server.received == [] and status(run, tmp_workspace)["pending"] == 31
+
+
+def test_consent_and_suppressions_are_checked_at_send_time(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    assert run("unsubscribe", "maria.lopez@example.com", cwd=tmp_workspace).exit_code == 0
+    send(run, tmp_workspace, port)
+    received = set(server.recipients())
+    assert "maria.lopez@example.com" not in received
+    assert "kevin.tran@example.com" not in received  # suppressed in the demo
+    with (tmp_workspace / "audiences/patients.csv").open(encoding="utf-8") as handle:
+        declined = {r["Email"].lower() for r in csv.DictReader(handle) if r["Email Opt In"] != "Y"}
+    assert declined and not declined & received
+
+
+def test_server_errors_stop_cleanly(tmp_workspace, run):
+    from tests.conftest import free_port
+
+    result = run("send", "2026-12", "--smtp-port", str(free_port()), cwd=tmp_workspace)
+    assert_user_error(result, "Cannot connect to the mail server 127.0.0.1:")
+    assert status(run, tmp_workspace)["sent"] == 0
+
+
+def test_a_login_without_a_password_is_refused_before_connecting(tmp_workspace, smtp_server, run):
+    _server, port = smtp_server
+    os.environ.pop("CHAIRSIDE_SMTP_PASSWORD", None)
+    result = send(run, tmp_workspace, port, "--smtp-user", "office")
+    assert_user_error(result, "CHAIRSIDE_SMTP_PASSWORD")
+
+
+@pytest.fixture
+def auth_server():
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    from tests.conftest import free_port
+    from tests.support import SmtpRecorder
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"office" and auth_data.password == b"right"
+        return AuthResult(success=ok, handled=False)
+
+    recorder = SmtpRecorder()
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=authenticator,
+        auth_require_tls=False,
+    )
+    controller.start()
+    yield recorder, controller.port
+    controller.stop()
+
+
+def test_authentication(tmp_workspace, auth_server, run, monkeypatch):
+    server, port = auth_server
+    monkeypatch.setenv("CHAIRSIDE_SMTP_PASSWORD", "wrong")
+    result = send(run, tmp_workspace, port, "--smtp-user", "office")
+    assert_user_error(result, "refused the login for 'office'", "535")
+    assert server.received == []
+    monkeypatch.setenv("CHAIRSIDE_SMTP_PASSWORD", "right")
+    assert send(run, tmp_workspace, port, "--smtp-user", "office").exit_code == 0
+    assert len(server.received) == 31
