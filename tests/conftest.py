@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from chairside.cli import cli
-from tests.support import SmtpRecorder, copy_demo
+from tests.support import HttpRecorder, SmtpRecorder, copy_demo
 
 
 def free_port() -> int:
@@ -49,3 +49,13 @@ def run() -> Callable[..., Result]:
         return runner.invoke(cli, argv, input=input, catch_exceptions=True)
 
     return invoke
+
+
+@pytest.fixture
+def http_server() -> Iterator[HttpRecorder]:
+    """A real HTTP server on 127.0.0.1 standing in for a provider's API."""
+    server = HttpRecorder()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -83,3 +86,83 @@ class SmtpRecorder:
 
     def recipients(self) -> list[str]:
         return [rcpt for rcpt, _ in self.received]
+
+
+class HttpRecorder:
+    """A real HTTP server on 127.0.0.1 that records requests and answers as told.
+
+    `route(method, pattern, answer)` maps a path regex to `answer(request) -> (status, body)`
+    (a dict body is sent as JSON); `fail_next` holds answers given first, in order, whatever
+    the path: `(429, {...}, {"Retry-After": "0"})` makes a provider wait and retry.
+    """
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[RecordedRequest] = []
+        self.routes: list[tuple[str, re.Pattern[str], object]] = []
+        self.fail_next: list[tuple] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                request = RecordedRequest(
+                    self.command, self.path.split("?")[0], self.path.partition("?")[2],
+                    {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length),
+                )
+                recorder.requests.append(request)
+                status, body, headers = recorder.answer(request)
+                data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def route(self, method: str, pattern: str, answer) -> None:
+        self.routes.append((method, re.compile(pattern + r"$"), answer))
+
+    def answer(self, request: RecordedRequest) -> tuple[int, object, dict]:
+        if self.fail_next:
+            status, body, *headers = self.fail_next.pop(0)
+            return status, body, (headers[0] if headers else {})
+        for method, pattern, answer in self.routes:
+            if method == request.method and pattern.match(request.path):
+                status, body = answer(request)
+                return status, body, {}
+        return 404, {"detail": f"no route for {request.method} {request.path}"}, {}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclasses.dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, list[str]]:
+        from urllib.parse import parse_qs
+
+        return parse_qs(self.body.decode(), keep_blank_values=True)

@@ -382,40 +382,142 @@ def _resolve_tokens(workspace, tokens, reason: str, audience_file: Path | None) 
 @click.option(
     "--to",
     "destination",
-    type=click.Choice(["eml", "mbox"]),
+    type=click.Choice(["eml", "mbox", "mailchimp", "sendgrid", "mailgun"]),
     required=True,
-    help="eml: one .eml file per patient in a folder; mbox: one mailbox file.",
+    help="eml: a folder of .eml files; mbox: one mailbox file; mailchimp, sendgrid, "
+    "mailgun: a bundle to upload to that provider (or --push it).",
 )
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
-    required=True,
-    help="The folder (eml) or file (mbox) to write.",
+    help="The folder (eml and providers) or file (mbox) to write.",
+)
+@click.option(
+    "--push",
+    is_flag=True,
+    help="Send to the provider's API instead of writing files (key from "
+    "MAILCHIMP_API_KEY, SENDGRID_API_KEY or MAILGUN_API_KEY).",
+)
+@click.option(
+    "--api-base",
+    metavar="URL",
+    help="Push to this API address instead (or CHAIRSIDE_<PROVIDER>_API_BASE).",
+)
+@click.option(
+    "--audience-id",
+    help="Mailchimp audience (list) id (or [providers.mailchimp] "
+    "audience_id, or MAILCHIMP_AUDIENCE_ID).",
+)
+@click.option(
+    "--domain", help="Mailgun sending domain (or [providers.mailgun] domain, or MAILGUN_DOMAIN)."
+)
+@click.option(
+    "--schedule",
+    metavar="TIME",
+    help="Mailchimp: schedule the campaigns (ISO time, e.g. 2026-12-01T15:00:00Z) "
+    "instead of leaving drafts.",
+)
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Also push patients a crashed push left in doubt (they may get it twice).",
+)
+@click.option(
+    "--without-baa",
+    is_flag=True,
+    help="Push concern variants to a provider without a business associate agreement.",
+)
+@click.option(
+    "--concern-tags",
+    is_flag=True,
+    help="Name tags after segments (2026-12-tmj) instead of opaque ids (2026-12-a).",
+)
+@click.option(
+    "--retry-delay",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="First wait after a provider error (5xx); doubles each time.",
 )
 @audience_option
 @pass_options
 def export(
-    options: Options, name: str, destination: str, out: Path, audience_file: Path | None
+    options: Options,
+    name: str,
+    destination: str,
+    out: Path | None,
+    push: bool,
+    api_base: str | None,
+    audience_id: str | None,
+    domain: str | None,
+    schedule: str | None,
+    resend_unknown: bool,
+    without_baa: bool,
+    concern_tags: bool,
+    retry_delay: float,
+    audience_file: Path | None,
 ) -> None:
-    """Write campaign NAME's messages, one per sendable patient, to files.
+    """Write campaign NAME for another program: files, or an email provider.
 
-    Each message is exactly what `chairside send` would deliver. With --to eml, the folder
-    gets 000001.eml, 000002.eml, ... (no addresses in file names) and manifest.csv
-    (file, recipient, variant). Nothing is half-written if it fails.
+    --to eml/mbox writes the exact messages `chairside send` would deliver, one per
+    sendable patient (file names carry no address). --to mailchimp/sendgrid/mailgun writes
+    a bundle to upload by hand: each variant's HTML and text with the provider's merge
+    tags, the audience in the provider's import format, and README.txt saying which file
+    goes where; with --push it goes through the provider's API instead, resumably.
+
+    Only address, first name and an opaque variant tag leave the computer. Pushing a
+    concern's variant needs baa = true under [providers.NAME] in practice.toml (a business
+    associate agreement) or --without-baa.
 
     \b
     Examples:
       chairside export 2026-12 --to eml --out ~/Desktop/december
       chairside export 2026-12 --to mbox --out ~/Desktop/december.mbox
+      chairside export 2026-12 --to mailchimp --out ~/Desktop/december-mailchimp
+      MAILCHIMP_API_KEY=... chairside export 2026-12 --to mailchimp --push --audience-id a1b2c3
     """
     from chairside.delivery import prepare
-    from chairside.providers.files import export_eml, export_mbox
+    from chairside.providers import provider_class
+    from chairside.providers.base import check_baa, echo_report
+    from chairside.providers.base import push as run_push
 
+    if push == (out is not None):
+        raise click.UsageError("give --out FOLDER to write files, or --push (not both)")
+    if push and destination in ("eml", "mbox"):
+        raise click.UsageError(f"--push goes to a provider; {destination} is written with --out")
     workspace = options.workspace()
     prepared = prepare(workspace, name, audience_file=audience_file)
-    writer = export_eml if destination == "eml" else export_mbox
-    result = writer(prepared, out)
-    click.echo(f"Wrote {result.messages} messages to {result.path}")
+    provider = provider_class(destination)(
+        prepared,
+        concern_tags=concern_tags,
+        options={"audience_id": audience_id, "domain": domain, "retry_delay": str(retry_delay)},
+    )
+    if not push:
+        click.echo(f"Wrote {provider.export(out)}")
+        return
+    warning = check_baa(provider, without_baa=without_baa)
+    if warning:
+        click.echo(warning, err=True)
+    report = run_push(
+        workspace, provider, api_base=api_base, schedule=schedule, resend_unknown=resend_unknown
+    )
+    echo_report(report)
+
+
+@cli.command()
+def providers() -> None:
+    """List where a campaign can go, and what each destination supports.
+
+    \b
+    Example:
+      chairside providers
+    """
+    from chairside.providers import MODULES, provider_class
+
+    for name in MODULES:
+        cls = provider_class(name)
+        click.echo(f"  {name:<10} {cls.title:<14} {'; '.join(cls.features())}")
 
 
 def smtp_options(command):

@@ -31,12 +31,20 @@ CREATE TABLE IF NOT EXISTS deliveries (
     patient    TEXT NOT NULL,           -- the address, lowercased
     email      TEXT NOT NULL,
     variant    TEXT NOT NULL,           -- opaque variant id, never a concern
+    via        TEXT NOT NULL DEFAULT 'smtp',  -- smtp, or the provider it was handed to
     status     TEXT NOT NULL CHECK (status IN ('sending', 'sent', 'failed', 'deferred')),
     message_id TEXT,
     reply      TEXT,
     attempts   INTEGER NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (campaign, patient)
+);
+CREATE TABLE IF NOT EXISTS steps (        -- provider objects made once per campaign
+    campaign   TEXT NOT NULL,
+    provider   TEXT NOT NULL,
+    step       TEXT NOT NULL,           -- e.g. "campaign 2026-12-a"
+    value      TEXT NOT NULL,           -- what the provider answered (e.g. its id)
+    PRIMARY KEY (campaign, provider, step)
 );
 """
 SENDING, SENT, FAILED, DEFERRED = "sending", "sent", "failed", "deferred"
@@ -93,6 +101,69 @@ class Ledger:
             "variant = excluded.variant, attempts = attempts + 1, updated_at = excluded.updated_at "
             "WHERE status != 'sent'",
             (campaign, patient, email, variant, _now()),
+        )
+
+    def mark_batch_sending(
+        self, campaign: str, via: str, batch: str, members: list[tuple[str, str, str]]
+    ) -> None:
+        """Record (patient key, email, variant) as `sending` in one transaction, before the
+        request that hands them to a provider; `batch` is kept as their message id."""
+        now = _now()
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT INTO deliveries (campaign, patient, email, variant, via, status, "
+                "message_id, attempts, updated_at) VALUES (?, ?, ?, ?, ?, 'sending', ?, 1, ?) "
+                "ON CONFLICT (campaign, patient) DO UPDATE SET status = 'sending', "
+                "via = excluded.via, message_id = excluded.message_id, "
+                "attempts = attempts + 1, updated_at = excluded.updated_at WHERE status != 'sent'",
+                [
+                    (campaign, key, email, variant, via, batch, now)
+                    for key, email, variant in members
+                ],
+            )
+
+    def finish_batch(
+        self, campaign: str, batch: str, *, reply: str, failed: dict[str, str] | None = None
+    ) -> None:
+        """The provider accepted the batch: `sent`, except `failed` (patient key → reason)."""
+        now = _now()
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "UPDATE deliveries SET status = 'sent', reply = ?, updated_at = ? "
+                "WHERE campaign = ? AND message_id = ? AND status = 'sending'",
+                (reply, now, campaign, batch),
+            )
+            self.db.executemany(
+                "UPDATE deliveries SET status = 'failed', reply = ?, updated_at = ? "
+                "WHERE campaign = ? AND patient = ?",
+                [(reason, now, campaign, key) for key, reason in (failed or {}).items()],
+            )
+
+    def abandon_batch(self, campaign: str, batch: str, *, reply: str) -> None:
+        """The request certainly failed: the batch goes back to be tried again (deferred)."""
+        self.db.execute(
+            "UPDATE deliveries SET status = 'deferred', reply = ?, updated_at = ? "
+            "WHERE campaign = ? AND message_id = ? AND status = 'sending'",
+            (reply, _now(), campaign, batch),
+        )
+
+    def step(self, campaign: str, provider: str, step: str) -> str | None:
+        row = self.db.execute(
+            "SELECT value FROM steps WHERE campaign = ? AND provider = ? AND step = ?",
+            (campaign, provider, step),
+        ).fetchone()
+        return row[0] if row else None
+
+    def steps_like(self, campaign: str, provider: str, prefix: str) -> list[str]:
+        query = "SELECT value FROM steps WHERE campaign = ? AND provider = ? AND step LIKE ?"
+        return [v for (v,) in self.db.execute(query, (campaign, provider, prefix + " %"))]
+
+    def record_step(self, campaign: str, provider: str, step: str, value: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO steps (campaign, provider, step, value) VALUES (?, ?, ?, ?)",
+            (campaign, provider, step, value),
         )
 
     def finish(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -114,6 +114,8 @@ class Practice:
     logo_alt: str
     greeting_fallback: str
     smtp: SmtpConfig = SmtpConfig()
+    providers: dict[str, dict] = field(default_factory=dict)
+    """`[providers.NAME]` tables: settings for email providers (baa, audience_id, domain…)."""
     todo: tuple[str, ...] = ()
     """Settings still holding a `TODO` placeholder from `chairside init`."""
 
@@ -209,8 +211,15 @@ def load_practice(workspace: Workspace) -> Practice:
     if values["logo_url"]:
         _check_url(values["logo_url"], "[brand] logo", problems)
     smtp_config = _smtp(smtp, problems)
+    providers = data.get("providers", {})
+    if not isinstance(providers, dict) or not all(isinstance(v, dict) for v in providers.values()):
+        problems.add("[providers.NAME] must be sections, like [providers.mailchimp]")
+        providers = {}
+    for name, table in providers.items():
+        if not isinstance(table.get("baa", False), bool):
+            problems.add(f"[providers.{name}] baa: must be true or false")
     problems.raise_if_any()
-    return Practice(**values, smtp=smtp_config, todo=shown_todo)
+    return Practice(**values, smtp=smtp_config, providers=providers, todo=shown_todo)
 
 
 def _smtp(table: dict, problems: Problems) -> SmtpConfig:

@@ -18,6 +18,7 @@ from chairside.csvsafe import safe_row
 from chairside.delivery import Prepared
 from chairside.errors import ChairsideError
 from chairside.fsutil import replacing_dir
+from chairside.providers.base import Provider
 
 MANIFEST = "manifest.csv"
 
@@ -77,3 +78,29 @@ def export_mbox(prepared: Prepared, out: Path) -> Exported:
         Path(tmp).unlink(missing_ok=True)
         raise
     return Exported(out, count)
+
+
+class EmlFiles(Provider):
+    name = "eml"
+    title = ".eml files"
+
+    @classmethod
+    def features(cls) -> list[str]:
+        return ["files: one .eml per patient, and manifest.csv", "final messages, filled in"]
+
+    def export(self, out: Path) -> str:
+        result = export_eml(self.prepared, out)
+        return f"{result.messages} messages in {result.path}"
+
+
+class MboxFile(Provider):
+    name = "mbox"
+    title = "mbox file"
+
+    @classmethod
+    def features(cls) -> list[str]:
+        return ["one mailbox file for mail programs", "final messages, filled in"]
+
+    def export(self, out: Path) -> str:
+        result = export_mbox(self.prepared, out)
+        return f"{result.messages} messages in {result.path}"

@@ -15,6 +15,7 @@ import ssl
 from dataclasses import dataclass
 
 from chairside.errors import ChairsideError
+from chairside.providers.base import Provider
 
 DEFAULT_PORTS = {"ssl": 465, "starttls": 587, "none": 25}
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
@@ -185,3 +186,18 @@ def resolve(
             "variable CHAIRSIDE_SMTP_PASSWORD (passwords are never kept in files)."
         )
     return SmtpSettings(chosen_host, chosen_port, chosen_security, chosen_user, password)
+
+
+class SmtpServer(Provider):
+    """Listed with the others; `chairside send` drives it (see `chairside.sending`)."""
+
+    name = "smtp"
+    title = "SMTP server"
+
+    @classmethod
+    def features(cls) -> list[str]:
+        return [
+            "chairside send: your own mail server",
+            "resumable, one message per patient",
+            "retries, bounces suppressed",
+        ]
