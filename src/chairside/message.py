@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import html
 import re
+import textwrap
 import time
 import uuid
 from dataclasses import dataclass
 from email import policy
-from email.header import Header
 from email.headerregistry import Address
-from email.quoprimime import body_encode
+from email.quoprimime import body_encode, header_encode
 from email.utils import formatdate
 from functools import lru_cache
 from secrets import token_hex
@@ -34,20 +34,27 @@ from chairside.workspace import Practice
 
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
-_FROM_LINE = re.compile(rb"^From ", re.MULTILINE)
+# mboxrd escapes lines matching ^>*From  (and unescapes them when read): encode their first
+# character, so a message body never has such a line and survives mbox unchanged.
+_FROM_LINE = re.compile(rb"^(>*)From ", re.MULTILINE)
 _ATEXT_WORDS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 
 
 def qp(text: str) -> bytes:
     """Quoted-printable of UTF-8 text: CRLF line ends, 76-character lines, "From " escaped."""
     encoded = body_encode(text.encode("utf-8").decode("latin-1"), 76, eol="\r\n")
-    return _FROM_LINE.sub(b"=46rom ", encoded.encode("ascii"))
+    return _FROM_LINE.sub(_escape_from, encoded.encode("ascii"))
+
+
+def _escape_from(match: re.Match[bytes]) -> bytes:
+    quotes = match.group(1)
+    return b"=3E" + quotes[1:] + b"From " if quotes else b"=46rom "
 
 
 def _qp_value(value: str) -> bytes:
     """A one-line value for between two soft breaks (the common case costs no encoder)."""
     plain = value.isascii() and len(value) < 70 and value.isprintable() and "=" not in value
-    if plain and not value.startswith("From ") and not value.endswith((" ", "\t")):
+    if plain and not value.lstrip(">").startswith("From ") and not value.endswith((" ", "\t")):
         return value.encode("ascii")
     return qp(value)
 
@@ -97,15 +104,36 @@ def _header(name: str, value: str) -> bytes:
 
 
 @lru_cache(maxsize=8192)
-def _display_name(name: str) -> bytes:
+def _to_line(name: str) -> tuple[bytes, bytes]:
+    """The To header around the address: (what comes before it, what comes after it).
+
+    A short plain-ASCII name is written bare or quoted; anything else — non-ASCII, long,
+    or looking like an RFC 2047 encoded word — is encoded and folded, so it decodes back to
+    the name as typed and no line breaks the length limits.
+    """
     if not name:
-        return b""
-    if name.isascii() and _ATEXT_WORDS.fullmatch(name):
-        return name.encode("ascii") + b" "
-    if name.isascii():
-        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
-        return b'"' + escaped.encode("ascii") + b'" '
-    return Header(name, "utf-8").encode(linesep="\r\n").encode("ascii") + b" "
+        return b"To: <", b">\r\n"
+    if name.isascii() and "=?" not in name:
+        if _ATEXT_WORDS.fullmatch(name) and max(map(len, name.split(" "))) <= 60:
+            folded = textwrap.wrap(name, 70, break_on_hyphens=False)
+            return b"To: " + "\r\n ".join(folded).encode("ascii") + b" <", b">\r\n"
+        if len(name) <= 64:
+            quoted = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            return b"To: " + quoted.encode("ascii") + b" <", b">\r\n"
+    # RFC 2047 encoded words, one per folded line. Readers drop the fold between adjacent
+    # encoded words, so each word carries its own trailing space. (The stdlib writes an
+    # ASCII name bare even when it looks like an encoded word, which readers then decode.)
+    chunks = [""]
+    for index, char in enumerate(name):
+        chunks[-1] += char
+        if (
+            len(chunks[-1]) >= 20
+            and (char == " " or len(chunks[-1]) >= 40)
+            and index + 1 < len(name)
+        ):
+            chunks.append("")
+    words = [header_encode(chunk.encode("utf-8"), "utf-8") for chunk in chunks]
+    return b"To: " + "\r\n ".join(words).encode("ascii") + b"\r\n <", b">\r\n"
 
 
 @dataclass(frozen=True)
@@ -177,15 +205,14 @@ class MessageTemplate:
             placeholders.UNSUBSCRIBE_URL: https or mailto,
         }
         message_id = f"<{uuid.uuid4().hex}@{self.domain}>"
+        to_before, to_after = _to_line(name)
         email = person.email
         smtputf8 = not email.isascii()
         out = [
             self.head,
-            b"To: ",
-            _display_name(name),
-            b"<",
+            to_before,
             email.encode("utf-8"),
-            b">\r\n",
+            to_after,
             self._date_header(),
             b"Message-ID: ",
             message_id.encode("ascii"),
