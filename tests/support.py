@@ -112,8 +112,11 @@ class HttpRecorder:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 request = RecordedRequest(
-                    self.command, self.path.split("?")[0], self.path.partition("?")[2],
-                    {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length),
+                    self.command,
+                    self.path.split("?")[0],
+                    self.path.partition("?")[2],
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length),
                 )
                 recorder.requests.append(request)
                 status, body, headers = recorder.answer(request)
@@ -130,7 +133,9 @@ class HttpRecorder:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def route(self, method: str, pattern: str, answer) -> None:

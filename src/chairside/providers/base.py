@@ -26,7 +26,7 @@ from chairside.delivery import Prepared, state_dir
 from chairside.errors import ChairsideError
 from chairside.fsutil import replacing_dir
 from chairside.ledger import FAILED, SENDING, SENT, Ledger, open_ledger
-from chairside.providers.http import Http, RequestFailed, RequestUnknown
+from chairside.providers.http import Http, ProviderError, RequestFailed, RequestUnknown
 from chairside.workspace import Workspace
 
 
@@ -314,9 +314,10 @@ def push(
             f"{exc}. The batch in flight may or may not have been accepted: it is recorded as "
             f"unknown and will not be resent unless you run again with --resend-unknown."
         ) from None
-    except RequestFailed as exc:
+    except (RequestFailed, ProviderError) as exc:
         raise ChairsideError(
-            f"{exc}. Nothing in that batch was handed over; run again to resume."
+            f"{exc.message if isinstance(exc, ProviderError) else exc} Nothing in that batch "
+            "was handed over; fix the problem and run the same command again to resume."
         ) from None
     finally:
         http.close()

@@ -22,14 +22,17 @@ TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 class ProviderError(ChairsideError):
     """The provider refused a request for a reason retrying will not fix.
 
-    `status` and `payload` (the parsed JSON, or the text) let a provider find which
-    recipient a 400 names, drop it and resend the rest.
+    `status`, `payload` (the parsed JSON, or the text) and `detail` (the provider's own
+    message) let a provider find which recipient a 400 names, drop it and resend the rest.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, payload: object = None):
+    def __init__(
+        self, message: str, *, status: int | None = None, payload: object = None, detail: str = ""
+    ):
         super().__init__(message)
         self.status = status
         self.payload = payload
+        self.detail = detail
 
 
 class RequestUnknown(Exception):
@@ -111,6 +114,7 @@ class Http:
                 f"({status} {_summary(response)}).",
                 status=status,
                 payload=_payload(response),
+                detail=_summary(response),
             )
 
     def _sleep(self, seconds: float) -> None:
