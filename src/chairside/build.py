@@ -27,6 +27,16 @@ class BuildResult:
     rendered: tuple[Rendered, ...]
     out_dir: Path
 
+    def check(self, workspace: Workspace):
+        """The pre-send findings for what was just built (rendered again: never)."""
+        from chairside.checks import run_checks
+
+        return run_checks(
+            workspace,
+            self.campaign.name,
+            rendered_campaign=(self.practice, self.campaign, self.rendered),
+        )
+
 
 def sample_values(practice: Practice) -> dict[str, str]:
     """Placeholder values for the preview: a made-up patient, never a real one."""

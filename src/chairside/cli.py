@@ -23,6 +23,16 @@ class Options:
 pass_options = click.make_pass_decorator(Options)
 
 
+def audience_option(command):
+    """`--audience FILE`, for every command that reads the patient list."""
+    return click.option(
+        "--audience",
+        "audience_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Read patients from this CSV instead of audiences/patients.csv.",
+    )(command)
+
+
 def stdin_is_terminal() -> bool:
     """Whether a person can answer questions (not a script, a pipe or CI)."""
     return click.get_text_stream("stdin").isatty()
@@ -176,7 +186,53 @@ def build(options: Options, name: str) -> None:
         click.echo(
             f"warning: practice.toml still has TODO values: {', '.join(result.practice.todo)}"
         )
+    from chairside.checks import summary
+
+    click.echo(f"Checks: {summary(result.check(workspace))} (details: chairside check {name})")
     click.echo(f"Preview: chairside preview {name} --open")
+
+
+@cli.command()
+@click.argument("name")
+@audience_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of findings.")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too, not only errors.")
+@pass_options
+def check(
+    options: Options, name: str, audience_file: Path | None, as_json: bool, strict: bool
+) -> None:
+    """Check campaign NAME before it goes out: deliverability, compliance, privacy,
+    accessibility and reading level.
+
+    Errors (the newsletter must not go out like this) stop `send` and `export` until fixed,
+    unless they are given --force. Warnings are worth fixing; --strict makes them count as
+    errors. Exit code 1 when there are errors.
+
+    \b
+    Examples:
+      chairside check 2026-12
+      chairside check 2026-12 --strict --json
+    """
+    import json
+
+    from chairside.checks import ERROR, run_checks, summary
+
+    workspace = options.workspace()
+    findings = run_checks(workspace, name, audience_file=audience_file)
+    if as_json:
+        click.echo(json.dumps([f.as_dict() for f in findings], indent=2))
+    else:
+        current = None
+        for finding in findings:
+            if finding.variant != current:
+                current = finding.variant
+                click.echo(f"{current}:")
+            click.echo(f"  {finding.severity:<7} {finding.rule:<20} {finding.where}")
+            click.echo(f"          {finding.message}")
+        click.echo(f"{name}: {summary(findings)}.")
+    failing = [f for f in findings if f.severity == ERROR or strict]
+    if failing:
+        raise SystemExit(1)
 
 
 @cli.command()
@@ -250,16 +306,6 @@ def templates(options: Options, to_copy: tuple[str, ...]) -> None:
     for name in theme_files():
         mine = (workspace.templates_dir / name).is_file()
         click.echo(f"  {name:<18} {'yours: templates/' + name if mine else 'built-in'}")
-
-
-def audience_option(command):
-    """`--audience FILE`, for every command that reads the patient list."""
-    return click.option(
-        "--audience",
-        "audience_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Read patients from this CSV instead of audiences/patients.csv.",
-    )(command)
 
 
 @cli.command()
@@ -432,6 +478,7 @@ def _resolve_tokens(workspace, tokens, reason: str, audience_file: Path | None) 
     is_flag=True,
     help="Name tags after segments (2026-12-tmj) instead of opaque ids (2026-12-a).",
 )
+@click.option("--force", is_flag=True, help="Export even while `chairside check` finds errors.")
 @click.option(
     "--retry-delay",
     type=click.FloatRange(min=0),
@@ -455,6 +502,7 @@ def export(
     resend_unknown: bool,
     without_baa: bool,
     concern_tags: bool,
+    force: bool,
     retry_delay: float,
     audience_file: Path | None,
 ) -> None:
@@ -486,7 +534,10 @@ def export(
         raise click.UsageError("give --out FOLDER to write files, or --push (not both)")
     if push and destination in ("eml", "mbox"):
         raise click.UsageError(f"--push goes to a provider; {destination} is written with --out")
+    from chairside.checks import refuse_if_errors
+
     workspace = options.workspace()
+    refuse_if_errors(workspace, name, force=force, audience_file=audience_file)
     prepared = prepare(workspace, name, audience_file=audience_file)
     provider = provider_class(destination)(
         prepared,
@@ -580,6 +631,7 @@ def smtp_options(command):
     help="Send each variant once to ADDRESS, subject marked [TEST ...]; nothing is recorded.",
 )
 @click.option("--segment", help="With --test: only this segment's variant.")
+@click.option("--force", is_flag=True, help="Send even while `chairside check` finds errors.")
 @click.option(
     "--retries",
     type=click.IntRange(0, 20),
@@ -609,6 +661,7 @@ def send(
     resend_unknown: bool,
     test_address: str | None,
     segment: str | None,
+    force: bool,
     retries: int,
     retry_delay: float,
 ) -> None:
@@ -633,6 +686,7 @@ def send(
     import sys
     import threading
 
+    from chairside.checks import refuse_if_errors
     from chairside.delivery import prepare
     from chairside.errors import ChairsideError
     from chairside.providers.smtp import resolve
@@ -641,6 +695,8 @@ def send(
     if segment and not test_address:
         raise click.UsageError("--segment goes with --test")
     workspace = options.workspace()
+    if not (test_address or dry_run):  # a test or a dry run is how errors get looked at
+        refuse_if_errors(workspace, name, force=force, audience_file=audience_file)
     prepared = prepare(workspace, name, audience_file=audience_file)
     if segment and segment not in prepared.rendered:
         raise ChairsideError(f"No segment {segment!r}. Segments: {', '.join(prepared.rendered)}.")

@@ -110,6 +110,8 @@ class Practice:
     """An https URL template with `{token}`, or "" when unsubscribes go by email only."""
     unsubscribe_email: str
     brand_color: str
+    brand_text_color: str
+    """Text on the brand colour (header, button); "" = white or dark, whichever reads better."""
     logo_url: str
     logo_alt: str
     greeting_fallback: str
@@ -128,6 +130,7 @@ SHOWN = {
     "unsubscribe_url": "[email] unsubscribe_url",
     "unsubscribe_email": "[email] unsubscribe_email",
     "brand_color": "[brand] color",
+    "brand_text_color": "[brand] text_color",
     "logo_url": "[brand] logo",
     "logo_alt": "[brand] logo_alt",
 }
@@ -179,6 +182,7 @@ def load_practice(workspace: Workspace) -> Practice:
         "unsubscribe_url": sub(email, "email", "unsubscribe_url"),
         "unsubscribe_email": sub(email, "email", "unsubscribe_email"),
         "brand_color": sub(brand, "brand", "color", "#0B5D6B"),
+        "brand_text_color": sub(brand, "brand", "text_color"),
         "logo_url": sub(brand, "brand", "logo"),
         "logo_alt": sub(brand, "brand", "logo_alt", name),
         "greeting_fallback": top("greeting_fallback", "there"),
@@ -205,6 +209,10 @@ def load_practice(workspace: Workspace) -> Practice:
         problems.add(
             "[email] unsubscribe_url: must be an https:// address containing {token}, "
             'like "https://example.com/unsubscribe?token={token}"'
+        )
+    if values["brand_text_color"] and not _COLOR.match(values["brand_text_color"]):
+        problems.add(
+            f'[brand] text_color: {values["brand_text_color"]!r} is not a colour like "#ffffff"'
         )
     if not _COLOR.match(values["brand_color"]):
         problems.add(f'[brand] color: {values["brand_color"]!r} is not a colour like "#0B5D6B"')

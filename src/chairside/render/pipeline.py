@@ -106,7 +106,7 @@ def context(practice: Practice, campaign: Campaign, variant: Variant) -> dict:
         "website_url": with_utm(practice.website, campaign.name) if practice.website else "",
         "colors": {
             "brand": brand,
-            "on_brand": text_on(brand),
+            "on_brand": practice.brand_text_color or text_on(brand),
             "accent": readable_on_white(brand),
             "text": "#1f2933",
             "muted": "#4b5563",

@@ -1,0 +1,205 @@
+"""Pre-send checks: deliverability, compliance, privacy, accessibility, health literacy.
+
+Each rule is a function of the `CheckContext` that yields `Finding`s; the modules below
+register theirs with `@rule`. `run_checks` renders every variant (nothing is written),
+fills it for the patient with the longest first name, builds a sample message, and runs
+every rule on all of it.
+"""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from functools import cached_property
+from pathlib import Path
+
+from lxml import html as lxml_html
+
+from chairside import placeholders
+from chairside.audience.segments import Segment, load_segments
+from chairside.campaign import Campaign, Variant
+from chairside.content import Article
+from chairside.errors import ChairsideError
+from chairside.render.pipeline import Rendered
+from chairside.workspace import Practice, Workspace
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: which rule, how bad, in which variant, where, and how to fix it."""
+
+    rule: str
+    severity: str
+    variant: str
+    """The segment id of the variant, or "campaign" for what all variants share."""
+    where: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "variant": self.variant,
+            "where": self.where,
+            "message": self.message,
+        }
+
+
+@dataclass
+class VariantView:
+    """A variant as a patient would receive it."""
+
+    variant: Variant
+    rendered: Rendered
+    html: str
+    """Filled for the patient with the longest first name (the largest real message)."""
+    text: str
+    message: EmailMessage
+    """A sample message, parsed back: its headers are what the providers see."""
+
+    @property
+    def segment(self) -> Segment:
+        return self.variant.segment
+
+    @property
+    def name(self) -> str:
+        return self.variant.segment.id
+
+    @property
+    def articles(self) -> tuple[Article, ...]:
+        return self.variant.articles
+
+    @cached_property
+    def doc(self) -> lxml_html.HtmlElement:
+        return lxml_html.document_fromstring(self.html)
+
+
+@dataclass
+class CheckContext:
+    workspace: Workspace
+    practice: Practice
+    campaign: Campaign
+    segments: tuple[Segment, ...]
+    variants: list[VariantView]
+    leaving_names: list[str] = field(default_factory=list)
+    """Names that leave the machine: variant tags and exported file names."""
+
+
+Rule = Callable[[CheckContext], Iterable[Finding]]
+RULES: list[Rule] = []
+
+
+def rule(function: Rule) -> Rule:
+    """Register a rule; its findings name the rule ids it checks."""
+    RULES.append(function)
+    return function
+
+
+def _longest_first_name(workspace: Workspace, audience_file: Path | None) -> str:
+    from chairside.audience.patients import load_audience
+
+    try:
+        patients = load_audience(workspace, audience_file).patients
+    except ChairsideError:
+        return placeholders.SAMPLE.first_name
+    return max((p.first_name for p in patients), key=len, default="") or "there"
+
+
+def build_context(
+    workspace: Workspace,
+    name: str,
+    *,
+    audience_file: Path | None = None,
+    rendered_campaign: tuple[Practice, Campaign, tuple[Rendered, ...]] | None = None,
+) -> CheckContext:
+    """Everything the rules look at; `rendered_campaign` saves rendering it again."""
+    from chairside.build import render_campaign
+    from chairside.delivery import templates_for
+    from chairside.message import Person
+
+    practice, campaign, rendered = rendered_campaign or render_campaign(workspace, name)
+    longest = _longest_first_name(workspace, audience_file)
+    values = placeholders.values_for(
+        placeholders.Recipient(first_name=longest, unsubscribe_token="x" * 24),
+        fallback_name=practice.greeting_fallback,
+        unsubscribe_url=practice.unsubscribe_url,
+        unsubscribe_email=practice.unsubscribe_email,
+    )
+    templates = templates_for(practice, rendered)
+    views = []
+    for variant, result in zip(campaign.variants, rendered, strict=True):
+        filled = templates[result.segment].fill(Person("patient@example.com", longest, "x" * 24))
+        views.append(
+            VariantView(
+                variant=variant,
+                rendered=result,
+                html=placeholders.fill_html(result.html, values),
+                text=placeholders.fill_text(result.text, values),
+                message=email.message_from_bytes(filled.data, policy=policy.default),
+            )
+        )
+    tags = [r.variant_id for r in rendered]
+    files = [f"{tag}.{ext}" for tag in tags for ext in ("html", "txt")]
+    return CheckContext(
+        workspace,
+        practice,
+        campaign,
+        load_segments(workspace.segments_file),
+        views,
+        leaving_names=tags + files,
+    )
+
+
+def run_checks(
+    workspace: Workspace,
+    name: str,
+    *,
+    audience_file: Path | None = None,
+    rendered_campaign: tuple[Practice, Campaign, tuple[Rendered, ...]] | None = None,
+) -> list[Finding]:
+    """Every finding for campaign `name`, errors first, in variant order."""
+    from chairside.checks import (  # noqa: F401  (importing registers the rules)
+        accessibility,
+        compliance,
+        deliverability,
+        privacy,
+        readability,
+        subject,
+    )
+
+    context = build_context(
+        workspace, name, audience_file=audience_file, rendered_campaign=rendered_campaign
+    )
+    findings = [finding for check in RULES for finding in check(context)]
+    order = {v.name: i for i, v in enumerate(context.variants)}
+    return sorted(findings, key=lambda f: (f.severity != ERROR, order.get(f.variant, -1), f.rule))
+
+
+def summary(findings: list[Finding]) -> str:
+    errors = sum(1 for f in findings if f.severity == ERROR)
+    warnings = len(findings) - errors
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+def refuse_if_errors(
+    workspace: Workspace,
+    name: str,
+    *,
+    force: bool,
+    audience_file: Path | None = None,
+) -> list[Finding]:
+    """Stop a send or export while `chairside check` finds errors, unless forced."""
+    findings = run_checks(workspace, name, audience_file=audience_file)
+    errors = [f for f in findings if f.severity == ERROR]
+    if errors and not force:
+        listed = "\n".join(f"  {f.variant}: {f.rule}: {f.message}" for f in errors[:10])
+        raise ChairsideError(
+            f"{name} has {summary(findings)}; nothing was sent.\n{listed}\n"
+            f"See them all with `chairside check {name}`; fix them, or pass --force."
+        )
+    return findings

@@ -1,0 +1,92 @@
+"""`reading-grade`: posts and intros above grade 8, reported once per campaign."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chairside.checks import WARNING, build_context, readability
+from chairside.workspace import Workspace
+
+CAMPAIGN = "2026-12"
+
+DENSE = """---
+title: "Temporomandibular Disorders"
+author: "Dr. Owen Reyes"
+---
+
+Temporomandibular joint dysfunction encompasses a heterogeneous constellation of
+musculoskeletal and neuromuscular conditions affecting the masticatory musculature.
+
+Parafunctional activities, particularly nocturnal bruxism, precipitate cumulative
+microtrauma of the articular disc, with consequent inflammation and degenerative remodeling.
+
+Management is predominantly conservative, incorporating occlusal splint therapy,
+pharmacological intervention with nonsteroidal anti-inflammatory medications, and
+physiotherapeutic modalities.
+
+Call us to book a visit.
+"""
+
+
+def findings_for(root: Path) -> list:
+    return list(readability.reading_grade(build_context(Workspace(root), CAMPAIGN)))
+
+
+def add_post(root: Path, name: str, text: str, tags: list[str]) -> None:
+    (root / "campaigns" / CAMPAIGN / "posts" / name).write_text(text, encoding="utf-8")
+    with (root / "campaigns" / CAMPAIGN / "campaign.toml").open("a", encoding="utf-8") as f:
+        f.write(f'\n[[posts]]\nfile = "{name}"\ntags = {tags!r}\n'.replace("'", '"'))
+
+
+def plain_tmj_intro(root: Path) -> None:
+    """The demo's tmj intro is one 28-word sentence (grade 9.7); split it."""
+    path = root / "campaigns" / CAMPAIGN / "campaign.toml"
+    text = path.read_text(encoding="utf-8")
+    old = "a headache, with simple steps that help and treatments we offer."
+    assert old in text
+    path.write_text(text.replace(old, "a headache. We share simple steps that help."), "utf-8")
+
+
+def test_reading_grade_warns_about_a_dense_post_once(tmp_workspace: Path) -> None:
+    plain_tmj_intro(tmp_workspace)
+    add_post(tmp_workspace, "tmd.md", DENSE, ["neck_shoulder"])
+    [finding] = findings_for(tmp_workspace)
+    # The post goes to neck_shoulder and general: reported in the first, naming the other.
+    assert (finding.rule, finding.severity, finding.variant) == (
+        "reading-grade",
+        WARNING,
+        "neck_shoulder",
+    )
+    assert finding.where == "tmd.md “Temporomandibular Disorders”"
+    assert "Reading grade 2" in finding.message  # in the twenties: a scientific paper
+    assert '"Temporomandibular joint dysfunction encompasses' in finding.message
+    assert '"Management is predominantly conservative' in finding.message
+    assert "Call us" not in finding.message  # the easy sentence is not among the hardest
+    assert "in the post tmd.md" in finding.message and "general" in finding.message
+
+
+def test_reading_grade_passes_for_plain_language(tmp_workspace: Path) -> None:
+    plain_tmj_intro(tmp_workspace)
+    assert findings_for(tmp_workspace) == []
+
+
+def test_the_demo_tmj_intro_is_one_long_sentence(tmp_workspace: Path) -> None:
+    [finding] = findings_for(tmp_workspace)
+    assert (finding.variant, finding.where) == ("tmj", "campaign.toml [segments.tmj] intro")
+    assert "Reading grade 9.7" in finding.message
+
+
+def test_sentences_are_split_at_sentence_ends_and_between_blocks() -> None:
+    text = (
+        "Call Dr. J. Reyes at 8 a.m. on Monday. We open at 8. Is it sore? Yes!\n\n"
+        "Monday, December 28: Open regular hours\n\n"
+        "Thank you."
+    )
+    assert readability.sentences(text) == [
+        "Call Dr. J. Reyes at 8 a.m. on Monday.",
+        "We open at 8.",
+        "Is it sore?",
+        "Yes!",
+        "Monday, December 28: Open regular hours",
+        "Thank you.",
+    ]
