@@ -376,7 +376,7 @@ def unsubscribe(
     \b
     Examples:
       chairside unsubscribe maria.lopez@example.com
-      chairside unsubscribe --token 7k2mq4x9c3vbn8rt5wyz6hjd
+      chairside unsubscribe --token 3f9a0c7e21b84d56a9e0c1f2b7
       chairside unsubscribe --import ~/Downloads/mailchimp-unsubscribed.csv
     """
     from chairside.audience.suppression import add_suppressions, entries_from_export
@@ -537,8 +537,14 @@ def export(
     from chairside.checks import refuse_if_errors
 
     workspace = options.workspace()
-    refuse_if_errors(workspace, name, force=force, audience_file=audience_file)
     prepared = prepare(workspace, name, audience_file=audience_file)
+    refuse_if_errors(
+        workspace,
+        name,
+        force=force,
+        audience_file=audience_file,
+        rendered_campaign=prepared.rendered_campaign,
+    )
     provider = provider_class(destination)(
         prepared,
         concern_tags=concern_tags,
@@ -695,9 +701,15 @@ def send(
     if segment and not test_address:
         raise click.UsageError("--segment goes with --test")
     workspace = options.workspace()
-    if not (test_address or dry_run):  # a test or a dry run is how errors get looked at
-        refuse_if_errors(workspace, name, force=force, audience_file=audience_file)
     prepared = prepare(workspace, name, audience_file=audience_file)
+    if not (test_address or dry_run):  # a test or a dry run is how errors get looked at
+        refuse_if_errors(
+            workspace,
+            name,
+            force=force,
+            audience_file=audience_file,
+            rendered_campaign=prepared.rendered_campaign,
+        )
     if segment and segment not in prepared.rendered:
         raise ChairsideError(f"No segment {segment!r}. Segments: {', '.join(prepared.rendered)}.")
     if dry_run:

@@ -39,6 +39,11 @@ class Prepared:
     audience: Audience
     tokens: Tokens
 
+    @property
+    def rendered_campaign(self) -> tuple[Practice, Campaign, tuple[Rendered, ...]]:
+        """What the checks need, so they don't render the campaign a second time."""
+        return self.practice, self.campaign, tuple(self.rendered.values())
+
     def person(self, patient: Patient) -> Person:
         return Person(patient.email, patient.first_name, self.tokens(patient.email))
 

@@ -51,21 +51,36 @@ def _escape_from(match: re.Match[bytes]) -> bytes:
     return b"=3E" + quotes[1:] + b"From " if quotes else b"=46rom "
 
 
+_QP_PLAIN = re.compile(r"[!-<>-~][ -<>-~]*[!-<>-~]|[!-<>-~]")  # printable ASCII but "="
+
+
 def _qp_value(value: str) -> bytes:
-    """A one-line value for between two soft breaks (the common case costs no encoder)."""
-    plain = value.isascii() and len(value) < 70 and value.isprintable() and "=" not in value
-    if plain and not value.lstrip(">").startswith("From ") and not value.endswith((" ", "\t")):
-        return value.encode("ascii")
+    """A one-line value for between two soft breaks (the common cases cost no encoder).
+
+    Printable ASCII needs only its "=" escaped; it is cut into lines of at most 75
+    characters (never inside an escape) with soft breaks.
+    """
+    escaped = value.replace("=", "=3D")
+    plain = value.isascii() and _QP_PLAIN.fullmatch(value.replace("=", "x"))
+    if plain and not value.lstrip(">").startswith("From "):
+        if len(escaped) <= 75:
+            return escaped.encode("ascii")
+        lines, rest = [], escaped
+        while len(rest) > 75:
+            cut = 75 - (2 if rest[73] == "=" else 1 if rest[74] == "=" else 0)
+            lines.append(rest[:cut])
+            rest = rest[cut:]
+        return "=\r\n".join([*lines, rest]).encode("ascii")
     return qp(value)
 
 
 @lru_cache(maxsize=8192)
-def _html_value(value: str) -> bytes:
+def _html_name(value: str) -> bytes:
     return _qp_value(html.escape(value, quote=True))
 
 
 @lru_cache(maxsize=8192)
-def _text_value(value: str) -> bytes:
+def _text_name(value: str) -> bytes:
     return _qp_value(value)
 
 
@@ -124,14 +139,11 @@ def _to_line(name: str) -> tuple[bytes, bytes]:
     # encoded words, so each word carries its own trailing space. (The stdlib writes an
     # ASCII name bare even when it looks like an encoded word, which readers then decode.)
     chunks = [""]
-    for index, char in enumerate(name):
-        chunks[-1] += char
-        if (
-            len(chunks[-1]) >= 20
-            and (char == " " or len(chunks[-1]) >= 40)
-            and index + 1 < len(name)
-        ):
+    for char in name:
+        # RFC 2047: an encoded word is at most 75 characters; start a new one before that.
+        if len(header_encode((chunks[-1] + char).encode("utf-8"), "utf-8")) > 75:
             chunks.append("")
+        chunks[-1] += char
     words = [header_encode(chunk.encode("utf-8"), "utf-8") for chunk in chunks]
     return b"To: " + "\r\n ".join(words).encode("ascii") + b"\r\n <", b">\r\n"
 
@@ -200,10 +212,8 @@ class MessageTemplate:
             unsubscribe_email=practice.unsubscribe_email,
         )
         name = placeholders.clean_name(person.first_name)
-        values = {
-            placeholders.FIRST_NAME: name or practice.greeting_fallback,
-            placeholders.UNSUBSCRIBE_URL: https or mailto,
-        }
+        greeting = name or practice.greeting_fallback
+        link = https or mailto  # unique per patient: encoded directly, never cached
         message_id = f"<{uuid.uuid4().hex}@{self.domain}>"
         to_before, to_after = _to_line(name)
         email = person.email
@@ -231,8 +241,20 @@ class MessageTemplate:
             out += [b"List-Unsubscribe:\r\n <", mailto.encode(), b">\r\n"]
         out.append(CRLF)
         out.append(self.text_head)
-        self.text.fill(out, {t: _text_value(v) for t, v in values.items()})
+        self.text.fill(
+            out,
+            {
+                placeholders.FIRST_NAME: _text_name(greeting),
+                placeholders.UNSUBSCRIBE_URL: _qp_value(link),
+            },
+        )
         out.append(self.html_head)
-        self.html.fill(out, {t: _html_value(v) for t, v in values.items()})
+        self.html.fill(
+            out,
+            {
+                placeholders.FIRST_NAME: _html_name(greeting),
+                placeholders.UNSUBSCRIBE_URL: _qp_value(html.escape(link, quote=True)),
+            },
+        )
         out.append(self.tail)
         return Filled(b"".join(out), message_id, smtputf8)

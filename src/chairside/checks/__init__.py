@@ -192,9 +192,12 @@ def refuse_if_errors(
     *,
     force: bool,
     audience_file: Path | None = None,
+    rendered_campaign: tuple[Practice, Campaign, tuple[Rendered, ...]] | None = None,
 ) -> list[Finding]:
     """Stop a send or export while `chairside check` finds errors, unless forced."""
-    findings = run_checks(workspace, name, audience_file=audience_file)
+    findings = run_checks(
+        workspace, name, audience_file=audience_file, rendered_campaign=rendered_campaign
+    )
     errors = [f for f in findings if f.severity == ERROR]
     if errors and not force:
         listed = "\n".join(f"  {f.variant}: {f.rule}: {f.message}" for f in errors[:10])
