@@ -27,7 +27,6 @@ import json
 import os
 import random
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CAMPAIGN = "2026-12"
-DEMO_PARTS = ("practice.toml", "audiences", "campaigns", "templates")
 NAIVE_SAMPLE = 2_000
 
 TARGET_RATE = 20_000  # messages/s in memory, one core
@@ -81,18 +79,6 @@ CONCERNS = [
     "whitening",
     "Perio maint.",
 ]
-
-
-def copy_demo(root: Path) -> Path:
-    """Copy the demo practice (the repository root) into `root`."""
-    root.mkdir(parents=True, exist_ok=True)
-    for part in DEMO_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part)
-        else:
-            shutil.copy(source, root / part)
-    return root
 
 
 def generate(path: Path, rows: int, seed: int = 7) -> None:
@@ -257,6 +243,9 @@ def main() -> None:
     size = args.size
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         print(f"{size:,} patients in {folder} (demo campaign {CAMPAIGN})")
+        sys.path.insert(0, str(REPO))
+        from tests.support import copy_demo
+
         root = copy_demo(Path(folder) / "practice")
         generate(root / "audiences" / "patients.csv", size)
 
