@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chairside.checks import ERROR, WARNING, CheckContext, Finding, build_context
+from chairside.checks import ERROR, WARNING, CheckContext, Finding, build_context, styles
 from chairside.checks import accessibility as a11y
 from chairside.workspace import Workspace
 from tests.support import REPO, copy_demo
@@ -79,13 +79,13 @@ def test_contrast_passes_for_the_demo_and_ignores_the_hidden_preheader(
 
 
 def test_colours_are_parsed_in_every_common_spelling() -> None:
-    assert a11y.parse_color("#FFF") == (255, 255, 255, 1.0)
-    assert a11y.parse_color("#0b5d6b") == (11, 93, 107, 1.0)
-    assert a11y.parse_color("rgb(11, 93, 107)") == (11, 93, 107, 1.0)
-    assert a11y.parse_color("rgba(0,0,0,0.5)") == (0, 0, 0, 0.5)
-    assert a11y.parse_color(" Navy ") == (0, 0, 128, 1.0)
-    assert a11y.hex_of(a11y.parse_color("hsl(0, 100%, 50%)")) == "#ff0000"
-    assert a11y.parse_color("var(--brand)") is None
+    assert styles.parse_color("#FFF") == (255, 255, 255, 1.0)
+    assert styles.parse_color("#0b5d6b") == (11, 93, 107, 1.0)
+    assert styles.parse_color("rgb(11, 93, 107)") == (11, 93, 107, 1.0)
+    assert styles.parse_color("rgba(0,0,0,0.5)") == (0, 0, 0, 0.5)
+    assert styles.parse_color(" Navy ") == (0, 0, 128, 1.0)
+    assert styles.hex_of(styles.parse_color("hsl(0, 100%, 50%)")) == "#ff0000"
+    assert styles.parse_color("var(--brand)") is None
 
 
 # --- brand-contrast ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import textstat
 
 from chairside.checks import WARNING, CheckContext, Finding, VariantView, rule
-from chairside.checks.accessibility import article_label, merge_variants
+from chairside.checks.places import article_label, merge_variants, short
 from chairside.content.sanitize import plain_text, squash
 
 GRADE_LIMIT = 8.0
@@ -81,12 +81,8 @@ def grade(text: str) -> tuple[float, list[tuple[float, str]]]:
     return overall, ranked[:SHOWN_SENTENCES]
 
 
-def _short(sentence: str, limit: int = 160) -> str:
-    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
-
-
 def _message(score: float, hardest: list[tuple[float, str]], fix: str) -> str:
-    shown = "; ".join(f'"{_short(s)}" (grade {g:.1f})' for g, s in hardest)
+    shown = "; ".join(f'"{short(s, 160)}" (grade {g:.1f})' for g, s in hardest)
     return (
         f"Reading grade {score:.1f} (Flesch-Kincaid); patient-education material aims at "
         f"grades 6-8, so many patients will struggle. Hardest sentences: {shown}. {fix}"
