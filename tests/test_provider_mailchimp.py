@@ -6,7 +6,12 @@ import base64
 import csv
 import io
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -284,3 +289,69 @@ def test_bundle_parses_back_with_merge_tags_and_nothing_about_health(tmp_workspa
         assert not any(c in name.lower() for c in CONCERNS)
     readme = (out / "README.txt").read_text().lower()
     assert "audience.csv" in readme and not any(f" {c} " in readme for c in CONCERNS)
+
+
+def test_a_push_killed_mid_request_reports_the_batch_unknown(
+    tmp_workspace, tmp_path, http_server, mailchimp, run
+):
+    audience = big_list(tmp_path, 1200)
+    slow = []
+
+    def hold_second(request):
+        slow.append(len(request.json()["members"]))
+        if len(slow) == 2:
+            time.sleep(3)  # the push is killed while it waits for this answer
+        return mailchimp.subscribe(request)
+
+    http_server.routes.insert(0, ("POST", re.compile(f"/lists/{LIST}$"), hold_second))
+    env = {**os.environ, "MAILCHIMP_API_KEY": KEY}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chairside",
+            "-C",
+            str(tmp_workspace),
+            "export",
+            "2026-12",
+            "--to",
+            "mailchimp",
+            "--push",
+            "--api-base",
+            http_server.url,
+            "--audience-id",
+            LIST,
+            "--audience",
+            str(audience),
+            "--retry-delay",
+            "0",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while len(slow) < 2:
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    time.sleep(3.2)  # the server finishes the held request: those members are in Mailchimp
+    in_doubt = slow[1]
+
+    rerun = push(run, tmp_workspace, http_server, "--audience", str(audience))
+    assert rerun.exit_code == 0, rerun.output
+    assert f"unknown: {in_doubt} may or may not have been handed over" in rerun.output
+    assert max(mailchimp.members.values()) == 1  # the batch in doubt was not sent again
+    assert sum(mailchimp.members.values()) == 1200
+    status = json.loads(
+        run("status", "2026-12", "--json", "--audience", str(audience), cwd=tmp_workspace).output
+    )
+    assert len(status["unknown"]) == in_doubt
+
+    again = push(run, tmp_workspace, http_server, "--audience", str(audience), "--resend-unknown")
+    assert again.exit_code == 0
+    status = json.loads(
+        run("status", "2026-12", "--json", "--audience", str(audience), cwd=tmp_workspace).output
+    )
+    assert status["unknown"] == [] and status["sent"] == 1200
