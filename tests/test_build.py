@@ -147,11 +147,19 @@ def test_a_practice_template_overrides_the_theme(tmp_workspace: Path, run):
 
 def test_preview_prints_the_text_and_opens_the_page(tmp_workspace: Path, run, monkeypatch):
     opened = []
-    monkeypatch.setattr("click.launch", lambda target, **kw: opened.append(target))
+    monkeypatch.setattr("webbrowser.open", lambda uri: opened.append(uri) or True)
     result = run("preview", "2026-12", "--segment", "tmj", cwd=tmp_workspace)
     assert result.exit_code == 0
     assert result.output.startswith("Harbor Lane Dental\n")
     result = run("preview", "2026-12", "--open", cwd=tmp_workspace)
     assert result.exit_code == 0
-    assert opened == [str(tmp_workspace.resolve() / "build/2026-12/index.html")]
+    assert opened == [(tmp_workspace.resolve() / "build/2026-12/index.html").as_uri()]
     assert_user_error(run("preview", "2026-12", "-s", "nope", cwd=tmp_workspace), "nope")
+
+
+def test_preview_without_a_browser_says_where_the_page_is(tmp_workspace: Path, run, monkeypatch):
+    monkeypatch.setattr("webbrowser.open", lambda uri: False)
+    result = run("preview", "2026-12", "--open", cwd=tmp_workspace)
+    assert result.exit_code == 0
+    assert "No web browser found here: open " in result.output
+    assert "build/2026-12/index.html in one." in result.output

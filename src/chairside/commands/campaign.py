@@ -1,0 +1,192 @@
+"""Making a campaign: `new`, then `build`, `check` and `preview` it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chairside.commands.options import Options, audience_option, pass_options
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "--post",
+    "posts",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A blog post file (.txt, .md, .html) to include. Repeat for several.",
+)
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A saved RSS or Atom feed (e.g. your blog's /feed/ saved as feed.xml). Repeatable.",
+)
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="With --feed: only posts published on or after this date (YYYY-MM-DD).",
+)
+@pass_options
+def new(
+    options: Options, name: str, posts: tuple[Path, ...], feeds: tuple[Path, ...], since
+) -> None:
+    """Start campaign NAME from blog posts and saved feeds.
+
+    Copies the posts into campaigns/NAME/posts/, and writes campaigns/NAME/campaign.toml
+    with a subject, preheader and intro to edit, and each post's concerns (tags) found
+    from its words.
+
+    \b
+    Example:
+      chairside new 2027-01 --feed ~/Downloads/feed.xml --since 2026-12-01 \\
+          --post ~/notes/jaw.md
+    """
+    from chairside.newcampaign import create_campaign
+
+    if since and not feeds:
+        raise click.UsageError("--since filters feed entries; give it with --feed.")
+    result = create_campaign(
+        options.workspace(),
+        name,
+        posts=posts,
+        feeds=feeds,
+        since=since.date() if since else None,
+    )
+    count = len(result.posts)
+    click.echo(f"Created {result.folder} with {count} post{'' if count == 1 else 's'}:")
+    for post in result.posts:
+        tags = ", ".join(post.tags) or "office news (everyone)"
+        click.echo(f"  {post.file}: {tags}")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    click.echo(
+        f"Edit the subject and intro in {result.folder}/campaign.toml, then: chairside build {name}"
+    )
+
+
+@click.command()
+@click.argument("name")
+@pass_options
+def build(options: Options, name: str) -> None:
+    """Build campaign NAME into build/NAME/: one email per segment, and a preview page.
+
+    Writes build/NAME/<segment>.html and .txt (as a sample patient would see them; never a
+    real patient's details), manifest.json and index.html.
+
+    \b
+    Example:
+      chairside build 2026-12
+    """
+    from chairside.build import build as run_build
+
+    workspace = options.workspace()
+    result = run_build(workspace, name)
+    click.echo(
+        f"Built {name}: {len(result.rendered)} variants in {workspace.relative(result.out_dir)}/"
+    )
+    for variant, rendered in zip(result.campaign.variants, result.rendered, strict=True):
+        size = len(rendered.html.encode()) / 1024
+        click.echo(
+            f"  {variant.segment.id:<16} {len(variant.articles)} post(s)  {size:5.1f} KB  "
+            f"{variant.segment.name}"
+        )
+    if result.practice.todo:
+        click.echo(
+            f"warning: practice.toml still has TODO values: {', '.join(result.practice.todo)}"
+        )
+    from chairside.checks import summary
+
+    click.echo(f"Checks: {summary(result.check(workspace))} (details: chairside check {name})")
+    click.echo(f"Preview: chairside preview {name} --open")
+
+
+@click.command()
+@click.argument("name")
+@audience_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of findings.")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too, not only errors.")
+@pass_options
+def check(
+    options: Options, name: str, audience_file: Path | None, as_json: bool, strict: bool
+) -> None:
+    """Check campaign NAME before it goes out: deliverability, compliance, privacy,
+    accessibility and reading level.
+
+    Errors (the newsletter must not go out like this) stop `send` and `export` until fixed,
+    unless they are given --force. Warnings are worth fixing; --strict makes them count as
+    errors. Exit code 1 when there are errors.
+
+    \b
+    Examples:
+      chairside check 2026-12
+      chairside check 2026-12 --strict --json
+    """
+    import json
+
+    from chairside.checks import ERROR, run_checks, summary
+
+    workspace = options.workspace()
+    findings = run_checks(workspace, name, audience_file=audience_file)
+    if as_json:
+        click.echo(json.dumps([f.as_dict() for f in findings], indent=2))
+    else:
+        current = None
+        for finding in findings:
+            if finding.variant != current:
+                current = finding.variant
+                click.echo(f"{current}:")
+            click.echo(f"  {finding.severity:<7} {finding.rule:<20} {finding.where}")
+            click.echo(f"          {finding.message}")
+        click.echo(f"{name}: {summary(findings)}.")
+    failing = [f for f in findings if f.severity == ERROR or strict]
+    if failing:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("name")
+@click.option("--segment", "-s", help="Show this segment's variant (default: general).")
+@click.option(
+    "--text", "show_text", is_flag=True, help="Print the plain-text version (the default)."
+)
+@click.option(
+    "--open", "open_browser", is_flag=True, help="Open the preview page in your web browser."
+)
+@pass_options
+def preview(
+    options: Options, name: str, segment: str | None, show_text: bool, open_browser: bool
+) -> None:
+    """Build campaign NAME and show it: the text version here, or the page in a browser.
+
+    The preview page shows every variant's subject, preheader, and the email at desktop
+    (600 px) and mobile (375 px) width, beside its text version.
+
+    \b
+    Examples:
+      chairside preview 2026-12 --open
+      chairside preview 2026-12 --segment tmj --text
+    """
+    from chairside.build import build as run_build
+    from chairside.errors import ChairsideError
+
+    workspace = options.workspace()
+    result = run_build(workspace, name)
+    ids = [v.segment.id for v in result.campaign.variants]
+    chosen = segment or "general"
+    if chosen not in ids:
+        raise ChairsideError(f"No segment {chosen!r} in {name}. Segments: {', '.join(ids)}.")
+    if open_browser:
+        page = result.out_dir / ("index.html" if segment is None else f"{chosen}.html")
+        import webbrowser
+
+        if webbrowser.open(page.resolve().as_uri()):
+            click.echo(f"Opening {workspace.relative(page)}")
+        else:
+            click.echo(f"No web browser found here: open {page.resolve()} in one.")
+        if not show_text:
+            return
+    click.echo((result.out_dir / f"{chosen}.txt").read_text(encoding="utf-8"), nl=False)

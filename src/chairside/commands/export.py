@@ -1,0 +1,163 @@
+"""Handing a campaign to another program: `export`, and `providers` to list where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chairside.commands.options import Options, audience_option, pass_options
+
+
+@click.command()
+@click.argument("name")
+@click.option(
+    "--to",
+    "destination",
+    type=click.Choice(["eml", "mbox", "mailchimp", "sendgrid", "mailgun"]),
+    required=True,
+    help="eml: a folder of .eml files; mbox: one mailbox file; mailchimp, sendgrid, "
+    "mailgun: a bundle to upload to that provider (or --push it).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="The folder (eml and providers) or file (mbox) to write.",
+)
+@click.option(
+    "--push",
+    is_flag=True,
+    help="Send to the provider's API instead of writing files (key from "
+    "MAILCHIMP_API_KEY, SENDGRID_API_KEY or MAILGUN_API_KEY).",
+)
+@click.option(
+    "--api-base",
+    metavar="URL",
+    help="Push to this API address instead (or CHAIRSIDE_<PROVIDER>_API_BASE).",
+)
+@click.option(
+    "--audience-id",
+    help="Mailchimp audience (list) id (or [providers.mailchimp] "
+    "audience_id, or MAILCHIMP_AUDIENCE_ID).",
+)
+@click.option(
+    "--domain", help="Mailgun sending domain (or [providers.mailgun] domain, or MAILGUN_DOMAIN)."
+)
+@click.option(
+    "--schedule",
+    metavar="TIME",
+    help="Mailchimp: schedule the campaigns (ISO time, e.g. 2026-12-01T15:00:00Z) "
+    "instead of leaving drafts.",
+)
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Also push patients a crashed push left in doubt (they may get it twice).",
+)
+@click.option(
+    "--without-baa",
+    is_flag=True,
+    help="Push concern variants to a provider without a business associate agreement.",
+)
+@click.option(
+    "--concern-tags",
+    is_flag=True,
+    help="Name tags after segments (2026-12-tmj) instead of opaque ids (2026-12-a).",
+)
+@click.option("--force", is_flag=True, help="Export even while `chairside check` finds errors.")
+@click.option(
+    "--retry-delay",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="First wait after a provider error (5xx); doubles each time.",
+)
+@audience_option
+@pass_options
+def export(
+    options: Options,
+    name: str,
+    destination: str,
+    out: Path | None,
+    push: bool,
+    api_base: str | None,
+    audience_id: str | None,
+    domain: str | None,
+    schedule: str | None,
+    resend_unknown: bool,
+    without_baa: bool,
+    concern_tags: bool,
+    force: bool,
+    retry_delay: float,
+    audience_file: Path | None,
+) -> None:
+    """Write campaign NAME for another program: files, or an email provider.
+
+    --to eml/mbox writes the exact messages `chairside send` would deliver, one per
+    sendable patient (file names carry no address). --to mailchimp/sendgrid/mailgun writes
+    a bundle to upload by hand: each variant's HTML and text with the provider's merge
+    tags, the audience in the provider's import format, and README.txt saying which file
+    goes where; with --push it goes through the provider's API instead, resumably.
+
+    Only address, first name and an opaque variant tag leave the computer. Pushing a
+    concern's variant needs baa = true under [providers.NAME] in practice.toml (a business
+    associate agreement) or --without-baa.
+
+    \b
+    Examples:
+      chairside export 2026-12 --to eml --out ~/Desktop/december
+      chairside export 2026-12 --to mbox --out ~/Desktop/december.mbox
+      chairside export 2026-12 --to mailchimp --out ~/Desktop/december-mailchimp
+      MAILCHIMP_API_KEY=... chairside export 2026-12 --to mailchimp --push --audience-id a1b2c3
+    """
+    from chairside.delivery import prepare
+    from chairside.providers import provider_class
+    from chairside.providers.base import check_baa, echo_report
+    from chairside.providers.base import push as run_push
+
+    if push == (out is not None):
+        raise click.UsageError("give --out FOLDER to write files, or --push (not both)")
+    if push and destination in ("eml", "mbox"):
+        raise click.UsageError(f"--push goes to a provider; {destination} is written with --out")
+    from chairside.checks import refuse_if_errors
+
+    workspace = options.workspace()
+    prepared = prepare(workspace, name, audience_file=audience_file)
+    refuse_if_errors(
+        workspace,
+        name,
+        force=force,
+        audience_file=audience_file,
+        rendered_campaign=prepared.rendered_campaign,
+    )
+    provider = provider_class(destination)(
+        prepared,
+        concern_tags=concern_tags,
+        options={"audience_id": audience_id, "domain": domain, "retry_delay": str(retry_delay)},
+    )
+    if not push:
+        click.echo(f"Wrote {provider.export(out)}")
+        return
+    warning = check_baa(provider, without_baa=without_baa)
+    if warning:
+        click.echo(warning, err=True)
+    report = run_push(
+        workspace, provider, api_base=api_base, schedule=schedule, resend_unknown=resend_unknown
+    )
+    echo_report(report)
+
+
+@click.command()
+def providers() -> None:
+    """List where a campaign can go, and what each destination supports.
+
+    \b
+    Example:
+      chairside providers
+    """
+    from chairside.providers import MODULES, provider_class
+
+    for name in MODULES:
+        cls = provider_class(name)
+        click.echo(f"  {name:<10} {cls.title:<14} {'; '.join(cls.features())}")

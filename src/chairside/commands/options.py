@@ -1,0 +1,31 @@
+"""What several commands share: the practice folder (`-C`), and `--audience FILE`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+
+@dataclass
+class Options:
+    directory: Path
+
+    def workspace(self):
+        from chairside.workspace import find_workspace
+
+        return find_workspace(self.directory)
+
+
+pass_options = click.make_pass_decorator(Options)
+
+
+def audience_option(command):
+    """`--audience FILE`, for every command that reads the patient list."""
+    return click.option(
+        "--audience",
+        "audience_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Read patients from this CSV instead of audiences/patients.csv.",
+    )(command)

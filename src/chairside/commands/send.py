@@ -1,0 +1,283 @@
+"""Delivering over SMTP: `send`, and `status` to see how far it has got."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chairside.commands.options import Options, audience_option, pass_options
+
+
+def smtp_options(command):
+    """The SMTP server options of `send`; each overrides [smtp] in practice.toml."""
+    for option in reversed(
+        [
+            click.option("--smtp-host", help="Mail server name (default: [smtp] host)."),
+            click.option(
+                "--smtp-port",
+                type=click.IntRange(1, 65535),
+                help="Mail server port (default: [smtp] port, or the usual one).",
+            ),
+            click.option(
+                "--smtp-user", help="Login name; the password is read from CHAIRSIDE_SMTP_PASSWORD."
+            ),
+            click.option(
+                "--starttls",
+                "security",
+                flag_value="starttls",
+                help="Upgrade the connection with STARTTLS (usually port 587).",
+            ),
+            click.option(
+                "--ssl",
+                "security",
+                flag_value="ssl",
+                help="Connect over TLS from the start (usually port 465).",
+            ),
+            click.option(
+                "--no-tls",
+                "security",
+                flag_value="none",
+                help="No encryption: only for a test server on this computer.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@click.command()
+@click.argument("name")
+@audience_option
+@smtp_options
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0.1),
+    metavar="N",
+    help="Send at most N messages per minute (many providers limit this).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
+@click.option(
+    "--resend-unknown",
+    is_flag=True,
+    help="Also resend messages a crash left in doubt (they may arrive twice).",
+)
+@click.option(
+    "--test",
+    "test_address",
+    metavar="ADDRESS",
+    help="Send each variant once to ADDRESS, subject marked [TEST ...]; nothing is recorded.",
+)
+@click.option("--segment", help="With --test: only this segment's variant.")
+@click.option("--force", is_flag=True, help="Send even while `chairside check` finds errors.")
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=4,
+    show_default=True,
+    help="Retries after a temporary refusal (4xx) or a dropped connection.",
+)
+@click.option(
+    "--retry-delay",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="First retry delay; doubled each time, at most 60 s.",
+)
+@pass_options
+def send(
+    options: Options,
+    name: str,
+    audience_file: Path | None,
+    smtp_host: str | None,
+    smtp_port: int | None,
+    smtp_user: str | None,
+    security: str | None,
+    rate: float | None,
+    dry_run: bool,
+    resend_unknown: bool,
+    test_address: str | None,
+    segment: str | None,
+    force: bool,
+    retries: int,
+    retry_delay: float,
+) -> None:
+    """Send campaign NAME over SMTP: each sendable patient gets exactly one message.
+
+    Safe to stop (Ctrl-C finishes the current message) and to run again: every patient is
+    recorded in .chairside/state.db, and a rerun sends only to those not yet sent. If the
+    computer crashed mid-message, that patient is reported as unknown and resent only with
+    --resend-unknown. Permanent refusals (5xx) are added to audiences/suppressed.csv.
+
+    The server comes from [smtp] in practice.toml (or the options); the password only
+    from the environment variable CHAIRSIDE_SMTP_PASSWORD.
+
+    \b
+    Examples:
+      chairside send 2026-12 --test office@example.com
+      chairside send 2026-12 --dry-run
+      chairside send 2026-12 --rate 120
+    """
+    import os
+    import signal
+    import sys
+    import threading
+
+    from chairside.checks import refuse_if_errors
+    from chairside.delivery import prepare
+    from chairside.errors import ChairsideError
+    from chairside.providers.smtp import resolve
+    from chairside.sending import RetryPolicy, send_campaign, send_tests
+
+    if segment and not test_address:
+        raise click.UsageError("--segment goes with --test")
+    workspace = options.workspace()
+    prepared = prepare(workspace, name, audience_file=audience_file)
+    if not (test_address or dry_run):  # a test or a dry run is how errors get looked at
+        refuse_if_errors(
+            workspace,
+            name,
+            force=force,
+            audience_file=audience_file,
+            rendered_campaign=prepared.rendered_campaign,
+        )
+    if segment and segment not in prepared.rendered:
+        raise ChairsideError(f"No segment {segment!r}. Segments: {', '.join(prepared.rendered)}.")
+    if dry_run:
+        _print_dry_run(workspace, prepared, resend_unknown)
+        return
+    settings = resolve(
+        host=smtp_host,
+        port=smtp_port,
+        user=smtp_user,
+        security=security,
+        practice_smtp=prepared.practice.smtp,
+        password=os.environ.get("CHAIRSIDE_SMTP_PASSWORD", ""),
+    )
+    if test_address:
+        for variant, reply in send_tests(prepared, settings, test_address, segment=segment):
+            click.echo(f"  [TEST {variant}] to {test_address}: {reply}")
+        return
+
+    stop = threading.Event()
+
+    def finish_current(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nStopping after the current message (Ctrl-C again to stop now)...", err=True)
+
+    previous = {sig: signal.signal(sig, finish_current) for sig in (signal.SIGINT, signal.SIGTERM)}
+    bar = None
+
+    def on_start(total: int) -> None:
+        nonlocal bar
+        bar = click.progressbar(length=total, label=f"Sending {name}", file=sys.stderr)
+        bar.__enter__()
+
+    try:
+        report = send_campaign(
+            workspace,
+            prepared,
+            settings,
+            retry=RetryPolicy(retries=retries, base=retry_delay),
+            rate=rate,
+            resend_unknown=resend_unknown,
+            stop=stop,
+            on_start=on_start,
+            on_message=lambda: bar.update(1) if bar else None,
+        )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _print_send_report(report)
+    if report.stopped:
+        raise SystemExit(130)
+
+
+def _print_dry_run(workspace, prepared, resend_unknown: bool) -> None:
+    from chairside.delivery import state_dir
+    from chairside.ledger import open_ledger
+    from chairside.sending import plan
+
+    with open_ledger(state_dir(workspace)) as ledger:
+        work = plan(
+            prepared, ledger.statuses(prepared.campaign.name), resend_unknown=resend_unknown
+        )
+    click.echo(f"Dry run of {prepared.campaign.name}: nothing is sent.")
+    click.echo(f"  would send {len(work.to_send)} messages from {prepared.practice.from_email}")
+    counts: dict[str, int] = {}
+    for patient in work.to_send:
+        counts[patient.segment] = counts.get(patient.segment, 0) + 1
+    for segment, rendered in prepared.rendered.items():
+        click.echo(f"    {segment:<16} {counts.get(segment, 0):>6}  subject: {rendered.subject}")
+    click.echo(
+        f"  already sent {work.already_sent}, unknown {len(work.unknown)}, "
+        f"failed before {work.failed_before}"
+    )
+
+
+def _print_send_report(report) -> None:
+    from chairside.audience.addresses import mask
+
+    click.echo(f"{report.campaign}: {report.sent} sent now, {report.already_sent} sent before.")
+    for email, reply in report.failed:
+        click.echo(f"  failed (suppressed from now on): {mask(email)}: {reply}")
+    for email, reply in report.deferred:
+        click.echo(f"  deferred (tried again next run): {mask(email)}: {reply}")
+    if report.suppressed_midway:
+        click.echo(f"  {report.suppressed_midway} unsubscribed while sending: skipped")
+    if report.unknown:
+        click.echo(
+            f"  unknown: {len(report.unknown)} messages may or may not have arrived "
+            "(the connection or the program stopped mid-message). They are not resent "
+            "unless you run again with --resend-unknown."
+        )
+    if report.stopped:
+        click.echo(f"Stopped. Run `chairside send {report.campaign}` again to continue.")
+
+
+@click.command()
+@click.argument("name")
+@audience_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@click.option("--show", is_flag=True, help="Show full addresses (masked otherwise).")
+@pass_options
+def status(
+    options: Options, name: str, audience_file: Path | None, as_json: bool, show: bool
+) -> None:
+    """Show how far sending campaign NAME has got: sent, failed, unknown, pending.
+
+    \b
+    Examples:
+      chairside status 2026-12
+      chairside status 2026-12 --json
+    """
+    import json
+
+    from chairside.audience.patients import load_audience
+    from chairside.campaign import campaign_file
+    from chairside.delivery import state_dir
+    from chairside.status import campaign_status
+
+    workspace = options.workspace()
+    campaign_file(workspace, name)  # a typo in NAME is an error, not an empty status
+    audience = load_audience(workspace, audience_file)
+    found = campaign_status(workspace, name, audience, state=state_dir(workspace), show=show)
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=2))
+        return
+    click.echo(f"{name}{' (sending now)' if found.running else ''}:")
+    click.echo(f"  sent      {found.sent:>7}")
+    click.echo(f"  failed    {len(found.failed):>7}")
+    for item in found.failed:
+        click.echo(f"    {item['email']}: {item['reason']}")
+    click.echo(f"  deferred  {len(found.deferred):>7}  (tried again by the next send)")
+    click.echo(
+        f"  unknown   {len(found.unknown):>7}"
+        + ("  (in flight)" if found.running else "  (resend with --resend-unknown)")
+    )
+    click.echo(f"  pending   {found.pending:>7}")
