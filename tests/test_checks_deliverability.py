@@ -293,7 +293,7 @@ def test_css_support_warns_about_css_that_major_clients_ignore(tmp_path_factory)
     assert "Outlook for Windows" in flex["tmj"].message
     assert "templates/article.mjml" in flex["tmj"].message
     position = by_declaration["position: absolute"][0]
-    assert position.where == "<style> block 5, .badge {…}"
+    assert position.where == "<style> block 6, .badge {…}"
     assert "Gmail" in position.message and "templates/newsletter.mjml" in position.message
     background = by_declaration["background-image: url(https://x.example/a.png)"][0]
     assert background.where == '<td class="footer" style>'
