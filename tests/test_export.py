@@ -121,3 +121,55 @@ def test_an_unsubscribe_token_from_a_message_resolves_to_its_patient(tmp_workspa
     assert result.exit_code == 0 and "1 added" in result.output
     assert "priya.raman@example.com" in (tmp_workspace / "audiences/suppressed.csv").read_text()
     assert_user_error(run("unsubscribe", "--token", "nope", cwd=tmp_workspace), "'nope'")
+
+
+def big_list(tmp_path: Path, count: int) -> Path:
+    path = tmp_path / "many.csv"
+    rows = ["Email,First Name,Concerns,Consent"]
+    rows += [f"p{i}@example.com,P{i},{('TMJ', 'neck pain', '')[i % 3]},Y" for i in range(count)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_large_export_written_by_two_processes_is_complete(tmp_workspace, tmp_path, run):
+    from chairside.providers.files import PARALLEL_FROM
+
+    audience = big_list(tmp_path, PARALLEL_FROM + 1)
+    out = tmp_path / "out"
+    result = run(
+        "export",
+        "2026-12",
+        "--to",
+        "eml",
+        "--out",
+        str(out),
+        "--audience",
+        str(audience),
+        cwd=tmp_workspace,
+    )
+    assert result.exit_code == 0, result.output
+    with (out / "manifest.csv").open(encoding="utf-8") as handle:
+        manifest = list(csv.DictReader(handle))
+    assert len(manifest) == PARALLEL_FROM + 1 == len(list(out.glob("*.eml")))
+    for row in manifest[:3] + manifest[-3:]:  # both writers' files, first and last
+        message = email.message_from_bytes((out / row["file"]).read_bytes(), policy=policy.default)
+        assert message["To"].addresses[0].addr_spec == row["recipient"]
+
+
+def test_a_failing_writer_leaves_no_half_export(tmp_workspace, tmp_path, run, monkeypatch):
+    from chairside.providers import files
+
+    real = files._write_file
+
+    def full_disk(path, data):
+        if path.name == "000002.eml":  # written by the forked child
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(files, "_write_file", full_disk)
+    monkeypatch.setattr(files, "PARALLEL_FROM", 2)
+    out = tmp_path / "out"
+    result = run("export", "2026-12", "--to", "eml", "--out", str(out), cwd=tmp_workspace)
+    assert_user_error(result, "Writing the .eml files", "export again")
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["practice"]
