@@ -38,17 +38,21 @@ def add_post(root: Path, name: str, text: str, tags: list[str]) -> None:
         f.write(f'\n[[posts]]\nfile = "{name}"\ntags = {tags!r}\n'.replace("'", '"'))
 
 
-def plain_tmj_intro(root: Path) -> None:
-    """The demo's tmj intro is one 28-word sentence (grade 9.7); split it."""
+def long_tmj_intro(root: Path) -> None:
+    """Make the tmj intro one 28-word sentence (grade 9.7)."""
     path = root / "campaigns" / CAMPAIGN / "campaign.toml"
     text = path.read_text(encoding="utf-8")
-    old = "a headache, with simple steps that help and treatments we offer."
-    assert old in text
-    path.write_text(text.replace(old, "a headache. We share simple steps that help."), "utf-8")
+    start = text.index("[segments.tmj]\nintro = ")
+    end = text.index("[segments.neck_shoulder]")
+    long = (
+        '[segments.tmj]\nintro = """\nThis month we start with two posts for anyone who wakes '
+        "up with a sore jaw or\na headache, with simple steps that help and treatments we "
+        'offer.\n"""\n\n'
+    )
+    path.write_text(text[:start] + long + text[end:], "utf-8")
 
 
 def test_reading_grade_warns_about_a_dense_post_once(tmp_workspace: Path) -> None:
-    plain_tmj_intro(tmp_workspace)
     add_post(tmp_workspace, "tmd.md", DENSE, ["neck_shoulder"])
     [finding] = findings_for(tmp_workspace)
     # The post goes to neck_shoulder and general: reported in the first, naming the other.
@@ -66,11 +70,11 @@ def test_reading_grade_warns_about_a_dense_post_once(tmp_workspace: Path) -> Non
 
 
 def test_reading_grade_passes_for_plain_language(tmp_workspace: Path) -> None:
-    plain_tmj_intro(tmp_workspace)
-    assert findings_for(tmp_workspace) == []
+    assert findings_for(tmp_workspace) == []  # the demo is written at grades 3-8
 
 
-def test_the_demo_tmj_intro_is_one_long_sentence(tmp_workspace: Path) -> None:
+def test_a_long_intro_sentence_is_flagged(tmp_workspace: Path) -> None:
+    long_tmj_intro(tmp_workspace)
     [finding] = findings_for(tmp_workspace)
     assert (finding.variant, finding.where) == ("tmj", "campaign.toml [segments.tmj] intro")
     assert "Reading grade 9.7" in finding.message

@@ -232,3 +232,16 @@ def test_a_clutter_class_on_a_link_in_a_sentence_keeps_its_words(tmp_path):
     article = read_post(page)
     assert "Try our three neck stretches each morning." in article.body_html
     assert "Share" not in article.body_html and "javascript" not in article.body_html
+
+
+def test_a_share_image_that_is_also_in_the_post_is_shown_once(tmp_path):
+    page = tmp_path / "post.html"
+    page.write_text(
+        '<html><head><link rel="canonical" href="https://blog.example.com/p/">'
+        '<meta property="og:image" content="/img/desk.jpg"></head><body><article>'
+        "<h1>Desk setup</h1><p>Raise your screen.</p>"
+        '<img src="/img/desk.jpg" alt="A raised screen"></article></body></html>'
+    )
+    article = read_post(page)
+    assert article.image is None
+    assert [i.src for i in article.images] == ["https://blog.example.com/img/desk.jpg"]

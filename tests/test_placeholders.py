@@ -1,6 +1,6 @@
 from chairside import placeholders as ph
 from chairside.render.colors import contrast_ratio, readable_on_white, text_on
-from chairside.render.links import tag_links, with_utm
+from chairside.render.links import prepare_body, with_utm
 
 
 def values(name: str, url: str = "https://p.example.com/u?token={token}") -> dict[str, str]:
@@ -46,7 +46,7 @@ def test_utm_added_to_web_links_only_and_existing_values_kept():
     )
     assert "utm_source=blog" in with_utm("https://a.example.com/?utm_source=blog", "c")
     assert with_utm("mailto:a@example.com", "c") == "mailto:a@example.com"
-    html = tag_links(
+    html = prepare_body(
         '<p>See <a href="https://a.example.com/">this</a> or <a href="tel:+15550100">call</a>.</p>',
         "2026-12",
     )
@@ -61,3 +61,13 @@ def test_contrast_follows_wcag_and_picks_readable_colours():
     assert text_on("#F5D76E") != "#ffffff"
     assert readable_on_white("#F5D76E") == "#0B5D6B"
     assert readable_on_white("#0B5D6B") == "#0B5D6B"
+
+
+def test_images_wider_than_the_column_are_narrowed():
+    html = prepare_body(
+        '<p><img src="https://a.example.com/big.jpg" width="800" height="600" alt="">'
+        '<img src="https://a.example.com/small.jpg" width="200" alt=""></p>',
+        "2026-12",
+    )
+    assert '<img src="https://a.example.com/big.jpg" width="544" alt="">' in html
+    assert 'width="200"' in html

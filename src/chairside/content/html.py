@@ -112,7 +112,9 @@ class HtmlReader(BaseReader):
             or _strip_site(meta.get("title"), sites, None)
             or title_from_filename(path)
         )
-        image_src = meta.get("og:image")
+        image_src = urljoin(base or "", meta["og:image"]) if meta.get("og:image") else None
+        if image_src in {image.src for image in images}:
+            image_src = None  # the share picture is already in the post: show it once
         tags = [meta.get("keywords", "").split(","), meta.get("article:tag", [])]
         return Article(
             title=title,
@@ -125,9 +127,7 @@ class HtmlReader(BaseReader):
             author=ld.get("author") or meta.get("author") or byline_author,
             author_bio=author_bio,
             summary=meta.get("og:description") or meta.get("description") or summarize(body_html),
-            image=Image(urljoin(base or "", image_src), meta.get("og:image:alt", ""))
-            if image_src
-            else None,
+            image=Image(image_src, meta.get("og:image:alt", "")) if image_src else None,
             images=images,
             keywords=tuple(dict.fromkeys(t.strip() for group in tags for t in group if t.strip())),
         )

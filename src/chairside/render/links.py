@@ -1,4 +1,5 @@
-"""Campaign tracking on links: UTM parameters that never name a concern."""
+"""Preparing a post's body for the email: campaign tracking on links (UTM parameters that
+never name a concern) and images no wider than the email's text column."""
 
 from __future__ import annotations
 
@@ -27,15 +28,22 @@ def with_utm(url: str, campaign: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def tag_links(fragment: str, campaign: str) -> str:
-    """Every web link in an HTML fragment, with UTM parameters."""
-    if "href" not in fragment:
+def prepare_body(fragment: str, campaign: str, *, column: int = 544) -> str:
+    """Every web link with UTM parameters; every image declared wider than `column` pixels
+    narrowed to it (Outlook for Windows shows an image at its declared width, whatever the
+    CSS says, so an 800 px picture would push the email off the screen)."""
+    if "href" not in fragment and "<img" not in fragment:
         return fragment
     root = lxml_html.fragment_fromstring(fragment, create_parent="div")
     for anchor in root.iter("a"):
         href = anchor.get("href")
         if href:
             anchor.set("href", with_utm(href, campaign))
+    for image in root.iter("img"):
+        width = image.get("width", "")
+        if width.isdigit() and int(width) > column:
+            image.set("width", str(column))
+            image.attrib.pop("height", None)  # the browser keeps the proportions
     inner = [root.text or ""] if root.text else []
     inner += [lxml_html.tostring(child, encoding="unicode") for child in root]
     return "".join(inner)

@@ -23,7 +23,7 @@ from chairside.content import Article
 from chairside.errors import RenderError
 from chairside.render.colors import readable_on_white, text_on
 from chairside.render.env import long_date, make_env, template_origin
-from chairside.render.links import tag_links, with_utm
+from chairside.render.links import prepare_body, with_utm
 from chairside.render.text import html_to_text
 from chairside.workspace import Practice
 
@@ -73,7 +73,7 @@ def byline(article: Article) -> str:
 
 
 def _article_view(article: Article, campaign: str) -> ArticleView:
-    body = tag_links(article.body_html, campaign)
+    body = prepare_body(article.body_html, campaign)
     return ArticleView(
         title=article.title,
         url=with_utm(article.url, campaign) if article.url else None,
