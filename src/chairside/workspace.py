@@ -190,8 +190,13 @@ def load_practice(workspace: Workspace) -> Practice:
     todo = tuple(key for key, value in values.items() if value.startswith(TODO))
     shown_todo = tuple(SHOWN.get(key, key) for key in todo)
 
-    for key in ("name", "address", "from_email"):
-        if not values[key]:
+    raw = {
+        "name": data.get("name"),
+        "address": data.get("address"),
+        "from_email": email.get("from"),
+    }
+    for key, given in raw.items():
+        if not values[key] and (given is None or isinstance(given, str)):  # else: wrong type
             problems.add(f"{SHOWN.get(key, key)}: missing; every newsletter must show it")
     if values["website"] and "website" not in todo:
         _check_url(values["website"], "website", problems)
