@@ -99,7 +99,8 @@ def test_usage_errors_exit_2(tmp_workspace: Path, run):
 
 def test_a_setting_of_the_wrong_type_is_reported_once(tmp_workspace: Path, run):
     practice = tmp_workspace / "practice.toml"
-    practice.write_text(practice.read_text().replace('name = "Harbor Lane Dental"', "name = 3"))
+    text = practice.read_text().replace('name = "Harbor Lane Dental"', "name = 3", 1)
+    practice.write_text(text)
     result = run("build", "2026-12", cwd=tmp_workspace)
     assert_user_error(result, "practice.toml: name: must be text in quotes")
     assert "missing" not in result.output
