@@ -68,10 +68,10 @@ class Campaign:
 
 def check_name(name: str) -> str:
     """A campaign name is a folder name and a UTM value: letters, digits, `-`, `_`, `.`."""
-    if not _NAME.match(name):
+    if not _NAME.match(name) or len(name) > 64:
         raise WorkspaceError(
-            f"{name!r} cannot be a campaign name: use letters, digits, '-', '_' or '.', "
-            "like 2026-12."
+            f"{name!r} cannot be a campaign name: use up to 64 letters, digits, '-', '_' "
+            "or '.', like 2026-12."
         )
     return name
 
@@ -141,6 +141,11 @@ def load_settings(
     )
     if not settings.subject:
         problems.add('subject: missing; add a line like subject = "December news"')
+    one_line = {"subject": settings.subject, "preheader": settings.preheader}
+    one_line |= {f"[segments.{k}] subject": v for k, v in subjects.items()}
+    for key, value in one_line.items():
+        if "\n" in value or "\r" in value:
+            problems.add(f"{key}: must be one line (it becomes an email header)")
     problems.raise_if_any()
     return settings
 
@@ -150,7 +155,11 @@ def _post_entries(
 ) -> tuple[PostEntry, ...]:
     if raw is None:  # no [[posts]]: every post in the folder, tagged from its words
         folder = path.parent / "posts"
-        files = sorted(p.name for p in folder.glob("*") if p.suffix.lower() in POST_EXTENSIONS)
+        files = sorted(
+            p.name
+            for p in folder.glob("*")
+            if p.suffix.lower() in POST_EXTENSIONS and not p.name.startswith(".")
+        )
         return tuple(PostEntry(file=name, tags=None) for name in files)
     if not isinstance(raw, list):
         problems.add('posts: write each post as a [[posts]] section with file = "..."')

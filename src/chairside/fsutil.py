@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from chairside.errors import ChairsideError
+
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write `text` to `path` via a temporary file in the same folder and a rename."""
@@ -29,8 +31,18 @@ def replacing_dir(target: Path) -> Iterator[Path]:
 
     If the block fails, `target` is left exactly as it was and the staging folder is removed.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".new"))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(
+            tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".new")
+        )
+    except OSError as exc:
+        raise ChairsideError(
+            f"Cannot write {target} ({exc.strerror or exc}). Choose a folder you can write to."
+        ) from None
+    if target.exists() and not target.is_dir():
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ChairsideError(f"{target} is a file, where Chairside writes a folder. Move it away.")
     try:
         yield staging
     except BaseException:

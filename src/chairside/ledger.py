@@ -70,10 +70,17 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a committed "sending" must survive a power cut, not only a crash.
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed "sending" must survive a power cut, not only a crash.
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise ChairsideError(
+                f"{path} is damaged ({exc}). It records who has been sent what, so Chairside "
+                "stops rather than risk sending twice: restore it from a backup, or ask for help."
+            ) from None
 
     def close(self) -> None:
         self.db.close()

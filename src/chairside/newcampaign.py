@@ -113,6 +113,11 @@ def _read_sources(
     entries: list[Article] = []
     notes = []
     for feed in feeds:
+        if "://" in str(feed) or str(feed).startswith(("http:", "https:")):
+            raise WorkspaceError(
+                f"{feed}: Chairside does not download feeds. Open the address in your browser, "
+                "save the page (File > Save As, e.g. feed.xml), and give that file to --feed."
+            )
         if not feed.is_file():
             raise WorkspaceError(f"{feed}: no such file. Check the path given to --feed.")
         found = read_feed(feed, since=since)

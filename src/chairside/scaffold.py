@@ -131,6 +131,11 @@ def scaffold(
     """Create the practice folder; refuse if any file it would write already exists."""
     root = directory.expanduser()
     existing = [p for p in (PRACTICE_FILE, *FILES) if (root / p).exists()]
+    if not existing and root.is_dir() and any(root.iterdir()):
+        raise WorkspaceError(
+            f"{root} already holds other files. Create the practice in a new or empty folder, "
+            f"for example {root / 'newsletter'}."
+        )
     if existing:
         raise WorkspaceError(
             f"{root} already holds a practice ({', '.join(existing)}). Chairside never "

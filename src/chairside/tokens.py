@@ -14,6 +14,8 @@ import os
 import secrets
 from pathlib import Path
 
+from chairside.errors import ChairsideError
+
 KEY_FILE = "secret.key"
 
 
@@ -21,7 +23,13 @@ def load_key(state_dir: Path) -> bytes:
     """The workspace's token key, created (readable by its owner only) if missing."""
     path = state_dir / KEY_FILE
     if path.is_file():
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+        try:
+            return bytes.fromhex(path.read_text(encoding="ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            raise ChairsideError(
+                f"{path} is damaged. It is the key behind the unsubscribe codes in emails "
+                "already sent: restore it from a backup (deleting it makes old codes unusable)."
+            ) from None
     state_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

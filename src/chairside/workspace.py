@@ -190,6 +190,9 @@ def load_practice(workspace: Workspace) -> Practice:
     todo = tuple(key for key, value in values.items() if value.startswith(TODO))
     shown_todo = tuple(SHOWN.get(key, key) for key in todo)
 
+    for key in ("name", "from_name", "reply_to", "from_email"):
+        if "\n" in values[key] or "\r" in values[key]:
+            problems.add(f"{SHOWN.get(key, key)}: must be one line (it goes into email headers)")
     raw = {
         "name": data.get("name"),
         "address": data.get("address"),

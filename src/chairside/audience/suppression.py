@@ -18,8 +18,8 @@ HEADER = ("email", "reason", "date")
 
 def read_suppressed(path: Path) -> frozenset[str]:
     """Every suppressed address, lowercased; a missing file suppresses nobody."""
-    if not path.is_file():
-        return frozenset()
+    if not path.is_file() or not path.read_bytes().strip(b"\xef\xbb\xbf \r\n"):
+        return frozenset()  # missing or emptied: nobody suppressed (appending recreates it)
     source = open_csv(path, mapping={}, mapping_label=str(path))
     column = source.columns.get("email")
     found = set()

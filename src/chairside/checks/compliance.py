@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from chairside import placeholders
-from chairside.checks import ERROR, CheckContext, Finding, VariantView, rule
+from chairside.checks import ERROR, WARNING, CheckContext, Finding, VariantView, rule
 
 _LEFTOVER = re.compile(r"\{\{|\{%|</?mj-[a-z-]+|" + placeholders.TOKEN_PATTERN.pattern)
 
@@ -128,4 +128,44 @@ def from_address(context: CheckContext) -> Iterator[Finding]:
                 "From header",
                 "No From address: set from under [email] in practice.toml to an address "
                 "the practice owns.",
+            )
+
+
+@rule
+def placeholders_left(context: CheckContext) -> Iterator[Finding]:
+    """`practice-todo`: settings `chairside init` left as TODO must not reach patients."""
+    for key in context.practice.todo:
+        yield Finding(
+            "practice-todo",
+            ERROR,
+            "campaign",
+            f"practice.toml {key}",
+            f"{key} still holds the placeholder chairside init wrote. Fill it in: it "
+            "appears in every email.",
+        )
+    for view in context.variants:
+        if "TODO" in view.variant.subject or "TODO" in view.variant.preheader:
+            yield Finding(
+                "practice-todo",
+                ERROR,
+                view.name,
+                "subject or preheader in campaign.toml",
+                "The subject or preheader still says TODO (campaigns made before practice.toml "
+                "was filled in keep the placeholder). Write them in campaign.toml.",
+            )
+
+
+@rule
+def empty_variant(context: CheckContext) -> Iterator[Finding]:
+    """`empty-variant`: a segment whose version carries no post at all."""
+    for view in context.variants:
+        if not view.articles:
+            yield Finding(
+                "empty-variant",
+                WARNING,
+                view.name,
+                "campaign.toml [[posts]]",
+                f"The {view.segment.name} version has no posts: its patients would get only "
+                "the greeting and the footer. Tag a post for it, or add office news "
+                "(tags = []) that every version carries.",
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from pathlib import Path
 
 import click
@@ -86,7 +87,8 @@ def unsubscribe(
     if not emails and import_file is None and not tokens:
         raise click.UsageError("give one or more addresses, --token CODE or --import FILE")
     workspace = options.workspace()
-    entries = [(email, reason, repr(email)) for email in emails]
+    # "Maria Lopez <maria@example.com>", as copied from a mail program, means the address.
+    entries = [(parseaddr(email)[1] or email, reason, repr(email)) for email in emails]
     if tokens:
         entries += _resolve_tokens(workspace, tokens, reason, audience_file)
     if import_file is not None:

@@ -156,6 +156,12 @@ def send(
         password=os.environ.get("CHAIRSIDE_SMTP_PASSWORD", ""),
     )
     if test_address:
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            validate_email(test_address, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise click.BadParameter(str(exc), param_hint="--test") from None
         for variant, reply in send_tests(prepared, settings, test_address, segment=segment):
             click.echo(f"  [TEST {variant}] to {test_address}: {reply}")
         return

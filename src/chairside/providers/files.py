@@ -103,6 +103,11 @@ def export_mbox(prepared: Prepared, out: Path) -> Exported:
     """One mbox file (mboxrd-safe: message bodies never start a line with "From ")."""
     if out.is_dir():
         raise ChairsideError(f"{out} is a folder; give --out a file name such as campaign.mbox.")
+    if out.is_file() and out.stat().st_size and not out.read_bytes()[:5] == b"From ":
+        raise ChairsideError(
+            f"{out} already exists and is not a mailbox file; Chairside will not overwrite it. "
+            "Give --out a new file name such as december.mbox."
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime()).encode()
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")

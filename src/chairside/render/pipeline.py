@@ -125,6 +125,11 @@ def _jinja(env, name: str, values: dict, templates_dir: Path | None) -> str:
             f"{origin}, line {exc.lineno}: template error: {exc.message}. "
             "Fix the template, or delete it to use the built-in one."
         ) from None
+    except UnicodeDecodeError:
+        raise RenderError(
+            f"{template_origin(name, templates_dir)} (or a template it includes) is not saved "
+            "as UTF-8. Open it in your editor and save it as UTF-8."
+        ) from None
     except TemplateError as exc:
         raise RenderError(
             f"{template_origin(name, templates_dir)}: template error: {exc}. "
