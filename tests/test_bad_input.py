@@ -164,3 +164,29 @@ def test_a_version_with_no_posts_is_a_warning(tmp_workspace, run):
     assert [(f["rule"], f["variant"]) for f in findings if f["rule"] == "empty-variant"] == [
         ("empty-variant", "tmj")
     ]
+
+
+def test_a_misspelt_setting_is_named_with_the_right_one(tmp_workspace, run):
+    replace(tmp_workspace / CAMPAIGN, 'format = "full"', 'fromat = "excerpt"')
+    result = run("build", "2026-12", cwd=tmp_workspace)
+    assert_user_error(result, "fromat: unknown setting (did you mean format?)", "line ")
+    replace(tmp_workspace / CAMPAIGN, 'fromat = "excerpt"', 'format = "full"')
+    replace(tmp_workspace / "practice.toml", 'color = "#0B5D6B"', 'colour = "#0B5D6B"')
+    assert_user_error(
+        run("build", "2026-12", cwd=tmp_workspace),
+        "[brand] colour: unknown setting (did you mean color?)",
+    )
+
+
+def test_front_matter_that_never_closes(tmp_workspace, run):
+    post = tmp_workspace / "campaigns/2026-12/posts/holiday-hours.md"
+    post.write_text("---\ntitle: Hello\ndate: 2026-12-01\nBody text without a closing line.\n")
+    assert_user_error(
+        run("build", "2026-12", cwd=tmp_workspace),
+        "holiday-hours.md, line 1: the front matter opens with '---' but never closes",
+    )
+
+
+def test_dash_c_to_a_folder_that_does_not_exist(tmp_workspace, run):
+    result = run("status", "2026-12", cwd=tmp_workspace / "typo-folder")
+    assert_user_error(result, "typo-folder: there is no such folder")

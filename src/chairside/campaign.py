@@ -11,11 +11,19 @@ from chairside.audience.segments import Segment
 from chairside.content import POST_EXTENSIONS, Article, read_post
 from chairside.content.topics import tag_article
 from chairside.errors import WorkspaceError
-from chairside.tomlfile import Problems, get_str, get_str_list, line_of, load_toml
+from chairside.tomlfile import (
+    Problems,
+    get_str,
+    get_str_list,
+    line_of,
+    load_toml,
+    unknown_keys,
+)
 from chairside.workspace import Workspace
 
 CAMPAIGN_FILE = "campaign.toml"
 FORMATS = ("full", "excerpt")
+CAMPAIGN_KEYS = ("subject", "preheader", "intro", "format", "posts", "segments")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -98,6 +106,7 @@ def load_settings(
     problems = Problems(label)
     known = {segment.id for segment in segments}
 
+    unknown_keys(data, CAMPAIGN_KEYS, problems, where="", path=path)
     fmt = get_str(data, "format", problems, where="", default="full")
     if fmt not in FORMATS:
         problems.add(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from pathlib import Path
@@ -83,3 +84,18 @@ def get_str_list(table: dict[str, Any], key: str, problems: Problems, *, where: 
         return [item.strip() for item in value if item.strip()]
     problems.add(f'{where}{key}: must be a list of words in quotes, like {key} = ["a", "b"]')
     return []
+
+
+def unknown_keys(
+    table: dict[str, Any], known: tuple[str, ...], problems: Problems, *, where: str, path: Path
+) -> None:
+    """Report keys the file does not use (typos: "fromat"), with the nearest known one."""
+    for key in table:
+        if key in known:
+            continue
+        near = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]}?)" if near else f" (known: {', '.join(known)})"
+        problems.add(
+            f"{where}{key}: unknown setting{hint}",
+            line=line_of(path, rf"^\s*{re.escape(key)}\s*="),
+        )

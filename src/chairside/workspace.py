@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from chairside.errors import WorkspaceError
-from chairside.tomlfile import Problems, get_str, load_toml
+from chairside.tomlfile import Problems, get_str, load_toml, unknown_keys
 
 PRACTICE_FILE = "practice.toml"
 # `chairside init` without a terminal writes this in front of every value it had to guess.
@@ -80,6 +80,24 @@ def find_workspace(start: Path) -> Workspace:
 
 
 SECURITY = ("starttls", "ssl", "none")
+# Every setting practice.toml may hold, by section ("" = the top of the file).
+PRACTICE_KEYS = {
+    "": (
+        "name",
+        "address",
+        "phone",
+        "website",
+        "booking_url",
+        "greeting_fallback",
+        "email",
+        "brand",
+        "smtp",
+        "providers",
+    ),
+    "email": ("from", "from_name", "reply_to", "unsubscribe_url", "unsubscribe_email"),
+    "brand": ("color", "text_color", "logo", "logo_alt"),
+    "smtp": ("host", "port", "user", "security"),
+}
 
 
 @dataclass(frozen=True)
@@ -226,6 +244,13 @@ def load_practice(workspace: Workspace) -> Practice:
         problems.add(f'[brand] color: {values["brand_color"]!r} is not a colour like "#0B5D6B"')
     if values["logo_url"]:
         _check_url(values["logo_url"], "[brand] logo", problems)
+    path = workspace.practice_file
+    unknown_keys(data, PRACTICE_KEYS[""], problems, where="", path=path)
+    for section in ("email", "brand", "smtp"):
+        if isinstance(data.get(section), dict):
+            unknown_keys(
+                data[section], PRACTICE_KEYS[section], problems, where=f"[{section}] ", path=path
+            )
     smtp_config = _smtp(smtp, problems)
     providers = data.get("providers", {})
     if not isinstance(providers, dict) or not all(isinstance(v, dict) for v in providers.values()):

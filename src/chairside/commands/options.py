@@ -13,8 +13,11 @@ class Options:
     directory: Path
 
     def workspace(self):
+        from chairside.errors import WorkspaceError
         from chairside.workspace import find_workspace
 
+        if not self.directory.is_dir():
+            raise WorkspaceError(f"-C {self.directory}: there is no such folder.")
         return find_workspace(self.directory)
 
 

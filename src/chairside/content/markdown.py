@@ -80,6 +80,15 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
             f"{path}: the front matter cannot be read ({error}). "
             "Write it as 'key: value' lines between two '---' lines."
         ) from None
+    if (
+        not post.metadata
+        and text.lstrip("\ufeff").startswith("---\n")
+        and ("\n---" not in text[4:])
+    ):
+        raise ContentError(
+            f"{where(path, 1)}: the front matter opens with '---' but never closes. Add a "
+            "line with only '---' after the last 'key: value' line."
+        )
     return dict(post.metadata), post.content
 
 
