@@ -190,3 +190,15 @@ def test_front_matter_that_never_closes(tmp_workspace, run):
 def test_dash_c_to_a_folder_that_does_not_exist(tmp_workspace, run):
     result = run("status", "2026-12", cwd=tmp_workspace / "typo-folder")
     assert_user_error(result, "typo-folder: there is no such folder")
+
+
+def test_an_emptied_ledger_is_not_read_as_nothing_sent(tmp_workspace, run):
+    state = tmp_workspace / ".chairside"
+    state.mkdir()
+    (state / "state.db").write_bytes(b"")  # e.g. a sync service's conflict copy
+    assert_user_error(run("status", "2026-12", cwd=tmp_workspace), "state.db is empty")
+    assert_user_error(
+        run("send", "2026-12", "--smtp-port", "9", cwd=tmp_workspace),
+        "state.db is empty",
+        "nothing was sent",
+    )

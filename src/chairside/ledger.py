@@ -69,6 +69,15 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists() and path.stat().st_size == 0:
+            # Chairside writes its tables the moment it creates the file, so an empty file
+            # was emptied by something else (a sync conflict, a failed copy). Reading it as
+            # "nothing sent yet" would send everyone the campaign again.
+            raise ChairsideError(
+                f"{path} is empty, but Chairside never leaves it so: it records who has been "
+                "sent what. Restore it from a backup (or from your sync service's history) "
+                "before sending; nothing was sent."
+            )
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
