@@ -248,3 +248,23 @@ def test_the_demo_list_adds_up(tmp_workspace: Path, run):
     assert report["file"] == "audiences/patients.csv"
     assert_counts_add_up(report)
     assert all(report[k] for k in ("duplicates", "suppressed", "no_consent", "rejected"))
+
+
+def test_an_excel_sep_line_names_the_delimiter(practice: Path, run):
+    export = write(
+        practice,
+        "p.csv",
+        b"sep=;\r\nEmail;First Name;Consent\r\nann@example.com;Ann;Y\r\nbad;Bo;Y\r\n",
+    )
+    report = audience_json(run, practice, "--audience", str(export))
+    assert (report["delimiter"], report["sendable"]) == ("semicolon", 1)
+    assert report["rejected"][0]["line"] == 4
+
+
+def test_an_email_column_blank_in_every_row_gets_one_hint(practice: Path, run):
+    export = write(
+        practice, "p.csv", b"Email,Mail Address,Consent\n,ann@example.com,Y\n,bo@example.com,Y\n"
+    )
+    report = audience_json(run, practice, "--audience", str(export))
+    assert report["sendable"] == 0 and len(report["rejected"]) == 2
+    assert "'Email' is empty in every row" in report["notes"][0]

@@ -165,6 +165,8 @@ class CsvSource:
     encoding: str
     delimiter: str
     columns: Columns
+    skip: int = 0
+    """Lines before the header (Excel's "sep=;" line)."""
 
     @property
     def encoding_name(self) -> str:
@@ -181,7 +183,8 @@ class CsvSource:
         with self.path.open(encoding=self.encoding, errors=errors, newline="") as handle:
             reader = csv.reader(handle, delimiter=self.delimiter)
             try:
-                next(reader)  # the header, already read by open_csv
+                for _ in range(self.skip + 1):  # the header, already read by open_csv
+                    next(reader)
                 while True:
                     start = reader.line_num + 1
                     try:
@@ -209,9 +212,14 @@ def open_csv(path: Path, *, mapping: dict[str, str], mapping_label: str) -> CsvS
     errors = "replace" if encoding == "windows-1252" else "strict"
     with path.open(encoding=encoding, errors=errors, newline="") as handle:
         header_line = handle.readline()
-        delimiter = detect_delimiter(header_line)
-        handle.seek(0)
-        headers = next(csv.reader(handle, delimiter=delimiter), [])
+        # Excel's "sep=;" first line names the delimiter; the column names follow it.
+        excel_sep = re.fullmatch(r"sep=(.)\s*", header_line, re.IGNORECASE)
+        if excel_sep:
+            delimiter = excel_sep.group(1)
+            header_line = handle.readline()
+        else:
+            delimiter = detect_delimiter(header_line)
+        headers = next(csv.reader([header_line], delimiter=delimiter), [])
     if not any(h.strip() for h in headers):
         raise AudienceError(
             f"{path}: the file is empty. Export your patient list again, with its header row."
@@ -223,4 +231,4 @@ def open_csv(path: Path, *, mapping: dict[str, str], mapping_label: str) -> CsvS
             "Rename the column to Email, or say which it is in audiences/segments.toml:\n"
             '  [patients.columns]\n  email = "Your Column Name"'
         )
-    return CsvSource(path, encoding, delimiter, columns)
+    return CsvSource(path, encoding, delimiter, columns, skip=1 if excel_sep else 0)

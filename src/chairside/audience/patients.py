@@ -224,6 +224,13 @@ def read_audience(
         if segment < ids.index(seen.segment):
             seen.segment = ids[segment]
     audience.rows = rows
+    blank = sum(1 for r in audience.rejected if r.reason == "no email address")
+    if rows and blank == rows:
+        audience.notes.append(
+            f"the column {source.columns.headers[email_col]!r} is empty in every row: is it "
+            "the email column? If not, name the right one under [patients.columns] in "
+            "audiences/segments.toml."
+        )
     for key, patient in merged.items():
         if key in suppressed:
             audience.suppressed += 1
