@@ -40,14 +40,12 @@ class RetryPolicy:
 @dataclass
 class SendReport:
     campaign: str
-    planned: int = 0
     sent: int = 0
     already_sent: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     deferred: list[tuple[str, str]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     """Addresses whose delivery a crash left in doubt (not resent unless asked)."""
-    skipped_failed: int = 0
     suppressed_midway: int = 0
     stopped: bool = False
 
@@ -97,8 +95,6 @@ def send_campaign(
         work = plan(prepared, ledger.statuses(name), resend_unknown=resend_unknown)
         report.already_sent = work.already_sent
         report.unknown = [p.email for p in work.unknown]
-        report.skipped_failed = work.failed_before
-        report.planned = len(work.to_send)
         if not work.to_send:
             return report
         connection = SmtpConnection(settings)

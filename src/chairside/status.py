@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from chairside.audience.addresses import mask
 from chairside.audience.patients import Audience
 from chairside.ledger import DEFERRED, FAILED, SENDING, SENT, Row, is_locked, open_ledger
-from chairside.workspace import Workspace
 
 
 @dataclass
@@ -32,9 +32,7 @@ class Status:
         }
 
 
-def campaign_status(
-    workspace: Workspace, name: str, audience: Audience, *, state, show: bool = False
-) -> Status:
+def campaign_status(name: str, audience: Audience, *, state: Path, show: bool = False) -> Status:
     """Counts from the ledger; `pending` = sendable patients it has no row for yet.
 
     `deferred` rows are tried again by the next send. Rows in `sending` are in flight while

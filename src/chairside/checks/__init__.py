@@ -15,16 +15,21 @@ from email import policy
 from email.message import EmailMessage
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lxml import html as lxml_html
 
 from chairside import placeholders
+from chairside.audience.patients import Audience
 from chairside.audience.segments import Segment, load_segments
 from chairside.campaign import Campaign, Variant
 from chairside.content import Article
 from chairside.errors import ChairsideError
 from chairside.render.pipeline import Rendered
 from chairside.workspace import Practice, Workspace
+
+if TYPE_CHECKING:
+    from chairside.delivery import Prepared
 
 ERROR, WARNING = "error", "warning"
 
@@ -100,14 +105,17 @@ def rule(function: Rule) -> Rule:
     return function
 
 
-def _longest_first_name(workspace: Workspace, audience_file: Path | None) -> str:
+def _longest_first_name(
+    workspace: Workspace, audience_file: Path | None, audience: Audience | None
+) -> str:
     from chairside.audience.patients import load_audience
 
-    try:
-        patients = load_audience(workspace, audience_file).patients
-    except ChairsideError:
-        return placeholders.SAMPLE.first_name
-    return max((p.first_name for p in patients), key=len, default="") or "there"
+    if audience is None:
+        try:
+            audience = load_audience(workspace, audience_file)
+        except ChairsideError:
+            return placeholders.SAMPLE.first_name
+    return max((p.first_name for p in audience.patients), key=len, default="") or "there"
 
 
 def build_context(
@@ -116,14 +124,16 @@ def build_context(
     *,
     audience_file: Path | None = None,
     rendered_campaign: tuple[Practice, Campaign, tuple[Rendered, ...]] | None = None,
+    audience: Audience | None = None,
 ) -> CheckContext:
-    """Everything the rules look at; `rendered_campaign` saves rendering it again."""
+    """Everything the rules look at; `rendered_campaign` and `audience`, when the caller
+    has them already, save rendering the campaign and reading the patient list again."""
     from chairside.build import render_campaign
     from chairside.delivery import templates_for
     from chairside.message import Person
 
     practice, campaign, rendered = rendered_campaign or render_campaign(workspace, name)
-    longest = _longest_first_name(workspace, audience_file)
+    longest = _longest_first_name(workspace, audience_file, audience)
     values = placeholders.values_for(
         placeholders.Recipient(first_name=longest, unsubscribe_token="x" * 24),
         fallback_name=practice.greeting_fallback,
@@ -161,6 +171,7 @@ def run_checks(
     *,
     audience_file: Path | None = None,
     rendered_campaign: tuple[Practice, Campaign, tuple[Rendered, ...]] | None = None,
+    audience: Audience | None = None,
 ) -> list[Finding]:
     """Every finding for campaign `name`, errors first, in variant order."""
     from chairside.checks import (  # noqa: F401  (importing registers the rules)
@@ -173,7 +184,11 @@ def run_checks(
     )
 
     context = build_context(
-        workspace, name, audience_file=audience_file, rendered_campaign=rendered_campaign
+        workspace,
+        name,
+        audience_file=audience_file,
+        rendered_campaign=rendered_campaign,
+        audience=audience,
     )
     findings = [finding for check in RULES for finding in check(context)]
     order = {v.name: i for i, v in enumerate(context.variants)}
@@ -186,17 +201,17 @@ def summary(findings: list[Finding]) -> str:
     return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
 
 
-def refuse_if_errors(
-    workspace: Workspace,
-    name: str,
-    *,
-    force: bool,
-    audience_file: Path | None = None,
-    rendered_campaign: tuple[Practice, Campaign, tuple[Rendered, ...]] | None = None,
-) -> list[Finding]:
-    """Stop a send or export while `chairside check` finds errors, unless forced."""
+def refuse_if_errors(workspace: Workspace, prepared: Prepared, *, force: bool) -> list[Finding]:
+    """Stop a send or export while `chairside check` finds errors, unless forced.
+
+    Checks what `prepared` holds: the campaign is not rendered, nor the list read, twice.
+    """
+    name = prepared.campaign.name
     findings = run_checks(
-        workspace, name, audience_file=audience_file, rendered_campaign=rendered_campaign
+        workspace,
+        name,
+        rendered_campaign=prepared.rendered_campaign,
+        audience=prepared.audience,
     )
     errors = [f for f in findings if f.severity == ERROR]
     if errors and not force:

@@ -124,13 +124,7 @@ def export(
 
     workspace = options.workspace()
     prepared = prepare(workspace, name, audience_file=audience_file)
-    refuse_if_errors(
-        workspace,
-        name,
-        force=force,
-        audience_file=audience_file,
-        rendered_campaign=prepared.rendered_campaign,
-    )
+    refuse_if_errors(workspace, prepared, force=force)
     provider = provider_class(destination)(
         prepared,
         concern_tags=concern_tags,

@@ -135,13 +135,7 @@ def send(
     workspace = options.workspace()
     prepared = prepare(workspace, name, audience_file=audience_file)
     if not (test_address or dry_run):  # a test or a dry run is how errors get looked at
-        refuse_if_errors(
-            workspace,
-            name,
-            force=force,
-            audience_file=audience_file,
-            rendered_campaign=prepared.rendered_campaign,
-        )
+        refuse_if_errors(workspace, prepared, force=force)
     if segment and segment not in prepared.rendered:
         raise ChairsideError(f"No segment {segment!r}. Segments: {', '.join(prepared.rendered)}.")
     if dry_run:
@@ -272,7 +266,7 @@ def status(
     workspace = options.workspace()
     campaign_file(workspace, name)  # a typo in NAME is an error, not an empty status
     audience = load_audience(workspace, audience_file)
-    found = campaign_status(workspace, name, audience, state=state_dir(workspace), show=show)
+    found = campaign_status(name, audience, state=state_dir(workspace), show=show)
     if as_json:
         click.echo(json.dumps(found.as_dict(), indent=2))
         return

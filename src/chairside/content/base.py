@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
 from chairside.content.article import Article
 
 
-class BaseReader:
+class BaseReader(ABC):
     """Reads one post file into an `Article`.
 
     Subclasses declare the file extensions they read and implement `read`. A file that
@@ -17,5 +18,5 @@ class BaseReader:
 
     file_extensions: ClassVar[tuple[str, ...]] = ()
 
-    def read(self, path: Path) -> Article:
-        raise NotImplementedError
+    @abstractmethod
+    def read(self, path: Path) -> Article: ...
