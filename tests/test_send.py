@@ -191,7 +191,7 @@ def test_a_second_send_of_the_same_campaign_refuses_to_start(tmp_workspace, smtp
     try:
         wait_for(lambda: len(server.received) >= 2)
         second = send(run, tmp_workspace, port)
-        assert_user_error(second, "already running")
+        assert_user_error(second, "already being delivered by `chairside send`")
         assert status(run, tmp_workspace)["running"] is True
     finally:
         process.wait(timeout=30)

@@ -202,22 +202,26 @@ def open_ledger(state_dir: Path) -> Iterator[Ledger]:
 
 
 @contextmanager
-def campaign_lock(state_dir: Path, campaign: str) -> Iterator[None]:
-    """Only one send of a campaign at a time; the OS releases the lock if the process dies."""
+def campaign_lock(state_dir: Path, campaign: str, *, holder: str = "send") -> Iterator[None]:
+    """Only one delivery of a campaign at a time, on any route (SMTP or a provider push).
+
+    `holder` says what took the lock ("send", "push to mailgun"), so a refused second run
+    can name it. The OS releases the lock if the process dies.
+    """
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / f"send-{campaign}.lock"
     handle = path.open("a+")
     try:
         if not _try_lock(handle):
             handle.seek(0)
-            holder = handle.read().strip() or "another process"
+            running = handle.read().strip() or "another chairside command"
             raise ChairsideError(
-                f"A send of {campaign} is already running ({holder}). Wait for it to finish, "
+                f"{campaign} is already being delivered by {running}. Wait for it to finish, "
                 f"or check it with `chairside status {campaign}`."
             )
         handle.seek(0)
         handle.truncate()
-        handle.write(f"process {os.getpid()}")
+        handle.write(f"`chairside {holder}` (process {os.getpid()})")
         handle.flush()
         yield
     finally:
