@@ -37,3 +37,10 @@ def where(path: Path | str, line: int | None = None) -> str:
     """`campaigns/2026-12/campaign.toml, line 4` — the prefix of a message about a file."""
     text = str(path)
     return f"{text}, line {line}" if line else text
+
+
+class DeliveryIncomplete(ChairsideError):
+    """A send or push that ran to its end, but left patients failed, deferred, unknown or
+    pending. Its message is the run's summary; exit code 3 tells scripts to look."""
+
+    exit_code = 3
