@@ -12,6 +12,7 @@ else *sendable*, with exactly one segment: the highest-priority one any of its r
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chairside.audience.addresses import InvalidAddress, normalise_address
-from chairside.audience.csvfile import CsvSource, open_csv
+from chairside.audience.encoding import undecodable
+from chairside.audience.names import name_case
 from chairside.audience.segments import (
     Segment,
     load_patient_settings,
@@ -27,6 +29,7 @@ from chairside.audience.segments import (
     phrase_pattern,
 )
 from chairside.audience.suppression import read_suppressed
+from chairside.audience.table import AudienceError, Table, open_table
 from chairside.placeholders import clean_name
 from chairside.workspace import Workspace
 
@@ -147,17 +150,59 @@ class SegmentMatcher:
         return found
 
 
-def _first_name(fields: list[str], source: CsvSource) -> str:
-    column = source.columns.get("first_name")
-    if column is not None and column < len(fields):
-        return clean_name(fields[column])
+def _first_name(fields: list[str], source: Table) -> str:
+    """The name to greet: a preferred name or nickname, else the first name, in name case."""
+    width = len(fields)
+    for wanted in ("preferred_name", "first_name"):
+        column = source.columns.get(wanted)
+        if column is not None and column < width and fields[column].strip():
+            return name_case(clean_name(fields[column]))
     column = source.columns.get("name")
-    if column is not None and column < len(fields):
+    if column is not None and column < width:
         full = clean_name(fields[column])
         if "," in full:  # "Lopez, Maria"
             full = full.split(",", 1)[1].strip()
-        return full.split(" ", 1)[0] if full else ""
+        return name_case(full.split(" ", 1)[0]) if full else ""
     return ""
+
+
+def _suggest(columns, words: tuple[str, ...], field: str) -> str:
+    """The line of segments.toml that names a column, with the likeliest header filled in."""
+    used = set(columns.index.values())
+    guess = next(
+        (
+            h
+            for i, h in enumerate(columns.headers)
+            if i not in used and any(w in h.lower() for w in words)
+        ),
+        "Your Column Name",
+    )
+    return f"{field} = {json.dumps(guess, ensure_ascii=False)}"  # a TOML basic string
+
+
+def _check_columns(source: Table, segments: tuple[Segment, ...], *, require_consent: bool) -> str:
+    """AudienceError when consent is required and no column records it; a warning (returned)
+    when no column holds concerns although segments other than `general` exist."""
+    col = source.columns
+    if require_consent and col.get("consent") is None and col.get("opt_out") is None:
+        line = _suggest(col, ("email", "ok", "allow", "opt", "consent", "marketing"), "consent")
+        raise AudienceError(
+            f"{source.path}: no column says which patients agreed to email, so nobody can be "
+            f"emailed. Its columns are: {col.listed()}.\nIf one of them records consent (Y/N), "
+            f"add this line under [patients.columns] in audiences/segments.toml:\n  {line}\n"
+            "If every patient on the list agreed to email, set require_consent = false under "
+            "[patients] there instead."
+        )
+    if col.concerns or all(s.is_general for s in segments):
+        return ""
+    line = _suggest(
+        col, ("concern", "alert", "note", "complaint", "condition", "medical", "dx"), "concerns"
+    )
+    return (
+        "no concerns column: every patient gets the general version. Its columns are: "
+        f"{col.listed()}. If one of them holds the patients' concerns, add this line under "
+        f"[patients.columns] in audiences/segments.toml:\n  {line}"
+    )
 
 
 def read_audience(
@@ -170,22 +215,16 @@ def read_audience(
     require_consent: bool = True,
 ) -> Audience:
     """Read, validate, merge and assign every row of a patient export (streaming)."""
-    source = open_csv(path, mapping=mapping or {}, mapping_label=mapping_label)
+    source = open_table(path, mapping=mapping or {}, mapping_label=mapping_label)
     audience = Audience(path, source.encoding_name, source.delimiter)
+    warning = _check_columns(source, segments, require_consent=require_consent)
     matcher = SegmentMatcher(segments)
     col = source.columns
     email_col = col.get("email")
-    concerns_col, consent_col, opt_out_col = (
-        col.get("concerns"),
-        col.get("consent"),
-        col.get("opt_out"),
-    )
-    if require_consent and consent_col is None and opt_out_col is None:
-        audience.notes.append(
-            "no consent column (such as 'Email Opt In'): nobody can be emailed while "
-            "require_consent is on. Add the column to the export, or set require_consent = "
-            "false under [patients] in audiences/segments.toml if every patient agreed."
-        )
+    consent_col, opt_out_col = col.get("consent"), col.get("opt_out")
+    concerns_cols = col.concerns
+    concerns_col = concerns_cols[0] if len(concerns_cols) == 1 else None
+    damaged = source.damaged
     names: dict[str, str] = {}  # one string object per distinct name keeps a big list small
     ids = [s.id for s in segments]
     merged: dict[str, Patient] = {}  # address, any case -> the patient its first row made
@@ -194,13 +233,26 @@ def read_audience(
     for line, fields in source.rows():
         rows += 1
         width = len(fields)
+        if damaged and (bad := undecodable("\x1f".join(fields))):
+            audience.rejected.append(
+                Rejection(
+                    line,
+                    f"{bad} is not UTF-8 text; correct this line, or save the file again as "
+                    "CSV UTF-8",
+                    "",
+                )
+            )
+            continue
         raw = fields[email_col] if email_col < width else ""
         try:
             email = normalise_address(raw)
         except InvalidAddress as exc:
             audience.rejected.append(Rejection(line, str(exc), raw.strip()))
             continue
-        concerns = fields[concerns_col] if concerns_col is not None and concerns_col < width else ""
+        if concerns_col is not None:
+            concerns = fields[concerns_col] if concerns_col < width else ""
+        else:  # several columns (alerts and notes), or none
+            concerns = "; ".join(fields[c] for c in concerns_cols if c < width)
         segment = matcher.index(concerns)
         if consent_col is not None and consent_col < width:
             consented = is_yes(fields[consent_col])
@@ -231,6 +283,8 @@ def read_audience(
             "the email column? If not, name the right one under [patients.columns] in "
             "audiences/segments.toml."
         )
+    if warning:
+        audience.notes.append(warning)
     for key, patient in merged.items():
         if key in suppressed:
             audience.suppressed += 1
