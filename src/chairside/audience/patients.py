@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chairside.audience.addresses import InvalidAddress, normalise_address
-from chairside.audience.encoding import undecodable
+from chairside.audience.encoding import SINGLE_BYTE, undecodable
 from chairside.audience.names import name_case
 from chairside.audience.segments import (
     Segment,
@@ -285,6 +285,12 @@ def read_audience(
         )
     if warning:
         audience.notes.append(warning)
+    if source.encoding and source.encoding.codec in SINGLE_BYTE:
+        audience.notes.append(
+            f"the file is not UTF-8; it was read as {source.encoding.name}, the encoding in "
+            "which its accented letters make sense. If names look wrong (see --show), save "
+            "it from Excel as 'CSV UTF-8'."
+        )
     for key, patient in merged.items():
         if key in suppressed:
             audience.suppressed += 1
