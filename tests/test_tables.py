@@ -62,6 +62,17 @@ def test_mac_roman_is_told_from_windows_1252_by_its_letters(tmp_path: Path):
     assert detect_encoding(path).codec == "cp1252"
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["José", "O’Brien", "Jürgen", "Björn", "Müller", "Søren", "“VIP”", "JOSÉ", "D’ANGELO", "Noël"],
+)
+@pytest.mark.parametrize("codec", ["cp1252", "mac_roman"])
+def test_one_accented_name_is_enough_to_tell_the_encoding(tmp_path: Path, name: str, codec: str):
+    path = tmp_path / "one.csv"
+    path.write_bytes(f"Email,First Name\na@example.com,{name}\n".encode(codec))
+    assert detect_encoding(path).codec == codec
+
+
 def test_a_stray_byte_in_a_utf8_file_is_reported_with_its_line(tmp_workspace: Path, run):
     data = (
         b"First Name,Email,Email Opt In\n"

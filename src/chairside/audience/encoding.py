@@ -33,8 +33,8 @@ NAMES = {
     "mac_roman": "Mac Roman",
 }
 SINGLE_BYTE = ("cp1252", "mac_roman")
-# Punctuation Word and Excel type into names and notes ("O’Brien", "Ann–Marie").
-_TYPOGRAPHIC = frozenset("’‘“”–—…·")
+# Accented letters common in patients' names, worth more than rare ones (Õ, Ÿ, Ž, ƒ...).
+_COMMON = frozenset("éèëêüöäñçáíóúàâîôûïøåæßãõÉÈÖÜÄÅØÑÇÁÍÓÚ")
 _HIGH = re.compile(rb"[\x80-\xff]")
 _DAMAGED = re.compile("[\udc80-\udcff]")
 
@@ -75,11 +75,26 @@ def _utf16_without_bom(start: bytes) -> str | None:
     return None
 
 
+def _char_score(char: str, before: str, after: str) -> float:
+    """How well a decoded character fits where it stands in a name or a word (< 0: not)."""
+    if char.isalpha() and unicodedata.category(char) in ("Lu", "Ll"):
+        if char.isupper() and before.isalpha() and (before.islower() or after.islower()):
+            return -1  # "JosŽ", "JŸrgen": a capital inside a word
+        return 2 if char in _COMMON else 1
+    if char == "’":  # an apostrophe (O’Brien) or a closing quote
+        return 2 if before.isalpha() else -1
+    if char in "‘“":  # opening quotes start a word
+        return 2 if not before.isalnum() and after.isalnum() else -1
+    if char == "”":
+        return 2 if not after.isalnum() else -1
+    if char in "–—…":
+        return 0.5 if not (before.isalpha() and after.isalpha()) else 0
+    return -1
+
+
 def _plausibility(data: bytes, codec: str) -> float:
     """How much the non-ASCII bytes read as letters of names and words in `codec`.
 
-    Each high byte scores +1 when it decodes to a letter whose case fits the letter before
-    it (no capital right after a small letter) or to typographic punctuation, else -1.
     A byte the codec cannot decode rules the codec out.
     """
     score = 0.0
@@ -90,12 +105,8 @@ def _plausibility(data: bytes, codec: str) -> float:
         except UnicodeDecodeError:
             return float("-inf")
         before = chr(data[at - 1]) if at else " "
-        if char in _TYPOGRAPHIC:
-            score += 1
-        elif char.isalpha() and unicodedata.category(char) in ("Lu", "Ll"):
-            score += -1 if (before.islower() and char.isupper()) else 1
-        else:
-            score -= 1
+        after = chr(data[at + 1]) if at + 1 < len(data) else " "
+        score += _char_score(char, before, after)
     return score
 
 

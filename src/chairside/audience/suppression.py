@@ -168,7 +168,8 @@ def _encoded_rows(path: Path, table: Table | None, rows: list[tuple[str, str, st
         ) from None
     before = path.read_bytes()
     ending = table.newline.encode(codec)
-    return data if not before or before.endswith("\n".encode(codec)) else ending + data
+    ended = before.endswith(("\n".encode(codec), "\r".encode(codec)))
+    return data if not before or ended else ending + data
 
 
 def _utf16_order(path: Path) -> str:

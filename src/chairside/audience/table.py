@@ -187,7 +187,8 @@ def _open_text(path: Path, encoding: Encoding, mapping: dict[str, str]):
             head.append(line)
             if len(head) >= HEADER_SEARCH:
                 break
-    newline = "\r\n" if head and head[0].endswith("\r\n") else "\n"
+    first = head[0] if head else ""
+    newline = "\r\n" if first.endswith("\r\n") else "\r" if first.endswith("\r") else "\n"
     excel_sep = bool(head) and _EXCEL_SEP.fullmatch(head[0]) is not None
     start = 1 if excel_sep else 0
     delimiters = (_EXCEL_SEP.fullmatch(head[0]).group(1),) if excel_sep else DELIMITERS
