@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -216,3 +219,38 @@ def test_a_provider_export_with_tags_is_not_a_patient_list(
 def test_undo_and_add_cannot_be_mixed(tmp_workspace: Path, run):
     result = run("unsubscribe", "a@example.com", "--undo", "b@example.com", cwd=tmp_workspace)
     assert result.exit_code == 2
+
+
+def test_a_bounce_during_send_lands_in_an_excel_saved_utf16_file(
+    tmp_workspace: Path, smtp_server, run
+):
+    server, port = smtp_server
+    server.refuse["maria.lopez@example.com"] = [550]
+    path = tmp_workspace / "audiences/suppressed.csv"
+    before = "sep=;\r\nemail;reason;date\r\nkevin.tran@example.com;unsubscribed;\r\n"
+    path.write_bytes(before.encode("utf-16"))
+    result = run(
+        "send", "2026-12", "--smtp-port", str(port), "--retry-delay", "0.01", cwd=tmp_workspace
+    )
+    assert "ma***@example.com: 550" in result.output, result.output
+    text = path.read_bytes().decode("utf-16")
+    assert text.startswith(before)
+    assert text[len(before) :].startswith("maria.lopez@example.com;bounced: 550")
+    assert read_suppressed(path) == {"kevin.tran@example.com", "maria.lopez@example.com"}
+
+
+def test_appends_from_two_processes_at_once_are_all_kept(tmp_path: Path):
+    path = tmp_path / "suppressed.csv"
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from chairside.audience.suppression import add_suppressions\n"
+        "for i in range(25):\n"
+        "    add_suppressions(Path(sys.argv[1]), [(f'{sys.argv[2]}{i}@example.com', 'x', '')])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, str(path), who], env=env)
+        for who in ("a", "b")
+    ]
+    assert [w.wait(timeout=60) for w in workers] == [0, 0]
+    assert len(read_suppressed(path)) == 50
