@@ -180,14 +180,16 @@ def _suggest(columns, words: tuple[str, ...], field: str) -> str:
     return f"{field} = {json.dumps(guess, ensure_ascii=False)}"  # a TOML basic string
 
 
-def _check_columns(source: Table, segments: tuple[Segment, ...], *, require_consent: bool) -> str:
+def _check_columns(
+    source: Table, segments: tuple[Segment, ...], *, require_consent: bool, label: str
+) -> str:
     """AudienceError when consent is required and no column records it; a warning (returned)
     when no column holds concerns although segments other than `general` exist."""
     col = source.columns
     if require_consent and col.get("consent") is None and col.get("opt_out") is None:
         line = _suggest(col, ("email", "ok", "allow", "opt", "consent", "marketing"), "consent")
         raise AudienceError(
-            f"{source.path}: no column says which patients agreed to email, so nobody can be "
+            f"{label}: no column says which patients agreed to email, so nobody can be "
             f"emailed. Its columns are: {col.listed()}.\nIf one of them records consent (Y/N), "
             f"add this line under [patients.columns] in audiences/segments.toml:\n  {line}\n"
             "If every patient on the list agreed to email, set require_consent = false under "
@@ -213,11 +215,14 @@ def read_audience(
     mapping_label: str = "audiences/segments.toml",
     suppressed: frozenset[str] = frozenset(),
     require_consent: bool = True,
+    label: str = "",
 ) -> Audience:
     """Read, validate, merge and assign every row of a patient export (streaming)."""
     source = open_table(path, mapping=mapping or {}, mapping_label=mapping_label)
     audience = Audience(path, source.encoding_name, source.delimiter)
-    warning = _check_columns(source, segments, require_consent=require_consent)
+    warning = _check_columns(
+        source, segments, require_consent=require_consent, label=label or str(path)
+    )
     matcher = SegmentMatcher(segments)
     col = source.columns
     email_col = col.get("email")
@@ -305,9 +310,11 @@ def load_audience(workspace: Workspace, path: Path | None = None) -> Audience:
     """The workspace's patient list (or `path`), with its segments, settings and suppressions."""
     segments = load_segments(workspace.segments_file)
     settings = load_patient_settings(workspace.segments_file)
+    path = path or workspace.patients_file
     return read_audience(
-        path or workspace.patients_file,
+        path,
         segments,
+        label=workspace.relative(path),
         mapping=settings.columns,
         suppressed=read_suppressed(workspace.suppressed_file),
         require_consent=settings.require_consent,

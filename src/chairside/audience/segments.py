@@ -93,8 +93,6 @@ def load_segments(path: Path, *, label: str = "audiences/segments.toml") -> tupl
     return tuple(segments)
 
 
-
-
 @dataclass(frozen=True)
 class PatientSettings:
     """The `[patients]` section: how to read the practice's patient export."""
