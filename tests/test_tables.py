@@ -249,10 +249,14 @@ def test_alerts_and_notes_both_count(tmp_workspace: Path, run):
 
 def test_no_consent_column_says_which_line_to_add(tmp_workspace: Path, run):
     path = tmp_workspace / "p.csv"
-    path.write_text("Email,First Name,Newsletter OK?,Concerns\na@example.com,Ann,Y,TMJ\n")
+    path.write_text(
+        "Email,Home Email,First Name,Newsletter OK?,Concerns\na@example.com,,Ann,Y,TMJ\n"
+    )
     result = run("audience", "--audience", str(path), cwd=tmp_workspace)
     assert_user_error(
-        result, "'Email', 'First Name', 'Newsletter OK?', 'Concerns'", 'consent = "Newsletter OK?"'
+        result,
+        "'Email', 'Home Email', 'First Name', 'Newsletter OK?'",
+        'consent = "Newsletter OK?"',
     )
     segments = tmp_workspace / "audiences/segments.toml"
     segments.write_text(segments.read_text() + '\n[patients.columns]\nconsent = "Newsletter OK?"\n')
@@ -298,3 +302,16 @@ def test_a_provider_style_tags_column_is_not_mistaken_for_consent(tmp_workspace:
 )
 def test_names_in_one_case_are_put_in_name_case(typed: str, greeted: str):
     assert name_case(typed) == greeted
+
+
+@pytest.mark.parametrize(
+    ("damage", "line"),
+    [(lambda data: data[:-1], 6), (lambda data: data[:40] + b"\x00\xd8" + data[40:], 2)],
+    ids=["cut-short", "lone-surrogate"],
+)
+def test_a_damaged_utf16_file_names_the_line(tmp_workspace: Path, run, damage, line: int):
+    text = "Email\tConsent\r\n" + "".join(f"p{i}@example.com\tY\r\n" for i in range(5))
+    path = tmp_workspace / "export.txt"
+    path.write_bytes(damage(text.encode("utf-16")))
+    result = run("audience", "--audience", str(path), cwd=tmp_workspace)
+    assert_user_error(result, f"export.txt, line {line}: bytes that are not UTF-16 text")

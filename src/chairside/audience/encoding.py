@@ -75,6 +75,17 @@ def _utf16_without_bom(start: bytes) -> str | None:
     return None
 
 
+def first_bad_line(path: Path, codec: str) -> int:
+    """The line of the first byte that `codec` cannot decode (for an error message)."""
+    data = path.read_bytes()
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start - (exc.start % 2 if codec.startswith("utf-16") else 0)]
+        return good.decode(codec, errors="replace").count("\n") + 1
+    return 1
+
+
 def _char_score(char: str, before: str, after: str) -> float:
     """How well a decoded character fits where it stands in a name or a word (< 0: not)."""
     if char.isalpha() and unicodedata.category(char) in ("Lu", "Ll"):

@@ -167,14 +167,12 @@ def _first_name(fields: list[str], source: Table) -> str:
 
 
 def _suggest(columns, words: tuple[str, ...], field: str) -> str:
-    """The line of segments.toml that names a column, with the likeliest header filled in."""
-    used = set(columns.index.values())
+    """The line of segments.toml that names a column: the first unused header holding the
+    likeliest word (in the order given), else a placeholder."""
+    used = set(columns.index.values()) | set(columns.concerns)
+    free = [h for i, h in enumerate(columns.headers) if i not in used and h.strip()]
     guess = next(
-        (
-            h
-            for i, h in enumerate(columns.headers)
-            if i not in used and any(w in h.lower() for w in words)
-        ),
+        (h for word in words for h in free if word in h.lower()),
         "Your Column Name",
     )
     return f"{field} = {json.dumps(guess, ensure_ascii=False)}"  # a TOML basic string
@@ -187,7 +185,8 @@ def _check_columns(
     when no column holds concerns although segments other than `general` exist."""
     col = source.columns
     if require_consent and col.get("consent") is None and col.get("opt_out") is None:
-        line = _suggest(col, ("email", "ok", "allow", "opt", "consent", "marketing"), "consent")
+        words = ("consent", "opt", "allow", "permission", "marketing", "newsletter", "ok")
+        line = _suggest(col, words, "consent")
         raise AudienceError(
             f"{label}: no column says which patients agreed to email, so nobody can be "
             f"emailed. Its columns are: {col.listed()}.\nIf one of them records consent (Y/N), "
@@ -197,9 +196,8 @@ def _check_columns(
         )
     if col.concerns or all(s.is_general for s in segments):
         return ""
-    line = _suggest(
-        col, ("concern", "alert", "note", "complaint", "condition", "medical", "dx"), "concerns"
-    )
+    words = ("concern", "complaint", "alert", "condition", "diagnos", "medical", "note", "dx")
+    line = _suggest(col, words, "concerns")
     return (
         "no concerns column: every patient gets the general version. Its columns are: "
         f"{col.listed()}. If one of them holds the patients' concerns, add this line under "

@@ -98,6 +98,7 @@ def _locked(path: Path) -> Iterator[None]:
     """One writer at a time (a bounce during `send` and an `unsubscribe` at once)."""
     lock = path.with_name(f".{path.name}.lock")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         handle = lock.open("a+")
     except OSError as exc:
         raise SuppressionError(f"Cannot write beside {path} ({exc.strerror or exc}).") from None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chairside.audience.columns import Columns, find_columns, names_email
-from chairside.audience.encoding import Encoding, detect_encoding
+from chairside.audience.encoding import Encoding, detect_encoding, first_bad_line
 from chairside.errors import ChairsideError
 
 DELIMITERS = (",", ";", "\t", "|")
@@ -91,10 +91,15 @@ class Table:
                     "or export the list again."
                 ) from None
             except UnicodeDecodeError:
-                raise AudienceError(
-                    f"{self.path}, line {offset + reader.line_num + 1}: the file stops being "
-                    f"{self.encoding.name} text here. Export it again (as CSV UTF-8)."
-                ) from None
+                raise _not_text(self.path, self.encoding) from None
+
+
+def _not_text(path: Path, encoding: Encoding) -> AudienceError:
+    line = first_bad_line(path, encoding.codec)
+    return AudienceError(
+        f"{path}, line {line}: bytes that are not {encoding.name} text (the file is damaged "
+        "from here). Correct that line, or export the file again (as CSV UTF-8)."
+    )
 
 
 def _cell(value: object) -> str:
@@ -228,9 +233,7 @@ def open_table(
         try:
             delimiter, skip, headers, excel_sep, newline = _open_text(path, encoding, mapping)
         except UnicodeDecodeError:
-            raise AudienceError(
-                f"{path}: cannot be read as {encoding.name} text. Export it again (as CSV UTF-8)."
-            ) from None
+            raise _not_text(path, encoding) from None
         table = Table(path, Columns((), {}), encoding, delimiter, skip, excel_sep, newline)
     if not any(h.strip() for h in headers):
         raise AudienceError(
