@@ -203,6 +203,16 @@ def test_importing_the_patient_list_is_refused_then_undone(tmp_workspace: Path, 
     assert sendable(run, tmp_workspace) == before  # kevin.tran, unsubscribed before, stays so
 
 
+def test_an_import_of_most_of_the_list_is_refused(tmp_workspace: Path, tmp_path: Path, run):
+    export = tmp_path / "contacts.csv"
+    everyone = sorted(sendable(run, tmp_workspace))
+    export.write_text("Email\n" + "\n".join(everyone[:20]) + "\n")
+    result = run("unsubscribe", "--import", str(export), cwd=tmp_workspace)
+    assert_user_error(result, f"20 of the {len(everyone)} patients who can be emailed now")
+    export.write_text("Email\n" + "\n".join(everyone[:10]) + "\n")  # a month's unsubscribes
+    assert run("unsubscribe", "--import", str(export), cwd=tmp_workspace).exit_code == 0
+
+
 def test_a_provider_export_with_tags_is_not_a_patient_list(
     tmp_workspace: Path, tmp_path: Path, run
 ):
