@@ -195,6 +195,12 @@ def test_an_old_xls_export(tmp_workspace: Path, run):
     check_sheet(audience(run, tmp_workspace, path), 8)
 
 
+def test_csv_text_saved_as_xls_is_read_as_text(tmp_workspace: Path, run):
+    path = tmp_workspace / "export.xls"
+    path.write_text("Email\tConsent\r\na@example.com\tY\r\n", encoding="cp1252")
+    assert audience(run, tmp_workspace, path)["sendable"] == 1
+
+
 def test_a_broken_spreadsheet_is_a_clear_error(tmp_workspace: Path, run):
     path = tmp_workspace / "patients.xlsx"
     path.write_bytes(b"PK\x03\x04 not really a zip")

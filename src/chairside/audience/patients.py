@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chairside.audience.addresses import InvalidAddress, normalise_address
+from chairside.audience.columns import Columns
 from chairside.audience.encoding import SINGLE_BYTE, undecodable
 from chairside.audience.names import name_case
 from chairside.audience.segments import (
@@ -166,7 +167,7 @@ def _first_name(fields: list[str], source: Table) -> str:
     return ""
 
 
-def _suggest(columns, words: tuple[str, ...], field: str) -> str:
+def _suggest(columns: Columns, words: tuple[str, ...], field: str) -> str:
     """The line of segments.toml that names a column: the first unused header holding the
     likeliest word (in the order given), else a placeholder."""
     used = set(columns.index.values()) | set(columns.concerns)

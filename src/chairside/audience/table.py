@@ -23,7 +23,6 @@ from chairside.errors import ChairsideError
 
 DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe", "": "spreadsheet"}
-SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 # Zip (xlsx, ods) and OLE2 (xls) signatures: a spreadsheet saved under a .csv name is still one.
 _SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 HEADER_SEARCH = 30
@@ -141,8 +140,8 @@ def _sheet_rows(path: Path, sheet: str, skip: int) -> Iterator[tuple[int, list[s
 
 
 def is_spreadsheet(path: Path) -> bool:
-    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
-        return True
+    """By the bytes, not the name: some practice software saves CSV text as `.xls`, and a
+    spreadsheet saved as `patients.csv` is still a spreadsheet."""
     with path.open("rb") as handle:
         return handle.read(8).startswith(_SPREADSHEET_MAGIC)
 
