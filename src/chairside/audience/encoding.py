@@ -151,19 +151,3 @@ def detect_encoding(path: Path, chunk_size: int = 1 << 20) -> Encoding:
     if scores[best] <= 0:
         return Encoding("utf-8", damaged=True)
     return Encoding(best)
-
-
-def bom_for(codec: str, head: bytes) -> tuple[str, bytes]:
-    """(codec to encode appended text with, bytes that end a line) for a file of `codec`.
-
-    An append never writes a second BOM: UTF-8-with-BOM continues as UTF-8, and UTF-16 with
-    a BOM continues in the byte order the BOM names.
-    """
-    if codec == "utf-8-sig":
-        return "utf-8", b"\n"
-    if codec == "utf-16":
-        le = head.startswith(codecs.BOM_UTF16_LE)
-        return ("utf-16-le" if le else "utf-16-be"), "\n".encode("utf-16-le" if le else "utf-16-be")
-    if codec in ("utf-16-le", "utf-16-be"):
-        return codec, "\n".encode(codec)
-    return codec, b"\n"
