@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,20 +151,45 @@ class SegmentMatcher:
         return found
 
 
-def _first_name(fields: list[str], source: Table) -> str:
-    """The name to greet: a preferred name or nickname, else the first name, in name case."""
-    width = len(fields)
-    for wanted in ("preferred_name", "first_name"):
-        column = source.columns.get(wanted)
-        if column is not None and column < width and fields[column].strip():
-            return name_case(clean_name(fields[column]))
-    column = source.columns.get("name")
-    if column is not None and column < width:
-        full = clean_name(fields[column])
-        if "," in full:  # "Lopez, Maria"
-            full = full.split(",", 1)[1].strip()
-        return name_case(full.split(" ", 1)[0]) if full else ""
-    return ""
+def _namer(source: Table) -> Callable[[list[str]], str]:
+    """A function giving the name to greet from a row: a preferred name or nickname, else
+    the first name (else the first word of a full name), in name case.
+
+    Names repeat, so each distinct cell is cleaned once, and equal names share one string
+    object, which keeps a big list small.
+    """
+    columns = [source.columns.get(f) for f in ("preferred_name", "first_name")]
+    own = [c for c in columns if c is not None]
+    full = source.columns.get("name")
+    cache: dict[str, str] = {}  # cell as typed -> name to greet
+    shared: dict[str, str] = {}  # name to greet -> its one string object
+
+    def clean(raw: str, *, first_word: bool = False) -> str:
+        found = None if first_word else cache.get(raw)
+        if found is not None:
+            return found
+        found = clean_name(raw)
+        if first_word:
+            if "," in found:  # "Lopez, Maria"
+                found = found.split(",", 1)[1].strip()
+            found = found.split(" ", 1)[0] if found else ""
+        found = name_case(found)
+        if len(shared) < 200_000:  # a pathological list must not grow these forever
+            found = shared.setdefault(found, found)
+            if not first_word:
+                cache[raw] = found
+        return found
+
+    def first_name(fields: list[str]) -> str:
+        width = len(fields)
+        for column in own:
+            if column < width and fields[column].strip():
+                return clean(fields[column])
+        if full is not None and full < width:
+            return clean(fields[full], first_word=True)
+        return ""
+
+    return first_name
 
 
 def _suggest(columns: Columns, words: tuple[str, ...], field: str) -> str:
@@ -229,7 +254,7 @@ def read_audience(
     concerns_cols = col.concerns
     concerns_col = concerns_cols[0] if len(concerns_cols) == 1 else None
     damaged = source.damaged
-    names: dict[str, str] = {}  # one string object per distinct name keeps a big list small
+    first_name = _namer(source)
     ids = [s.id for s in segments]
     merged: dict[str, Patient] = {}  # address, any case -> the patient its first row made
     withheld: set[str] = set()  # addresses some row gave no consent for
@@ -264,8 +289,7 @@ def read_audience(
             consented = not (opt_out_col < width and is_yes(fields[opt_out_col]))
         else:
             consented = not require_consent
-        name = _first_name(fields, source)
-        name = names.setdefault(name, name) if len(names) < 200_000 else name
+        name = first_name(fields)
         key = email.lower()
         key = email if key == email else key  # most addresses are lowercase: share the string
         if not consented:
