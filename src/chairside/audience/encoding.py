@@ -37,6 +37,8 @@ SINGLE_BYTE = ("cp1252", "mac_roman")
 _COMMON = frozenset("éèëêüöäñçáíóúàâîôûïøåæßãõÉÈÖÜÄÅØÑÇÁÍÓÚ")
 _HIGH = re.compile(rb"[\x80-\xff]")
 _DAMAGED = re.compile("[\udc80-\udcff]")
+_WELL_FORMED = re.compile("[^\x00-\x7f\udc80-\udcff]")
+SCORED_CHUNKS = 4
 
 
 @dataclass(frozen=True)
@@ -140,13 +142,17 @@ def detect_encoding(path: Path, chunk_size: int = 1 << 20) -> Encoding:
             return Encoding("utf-8")
         except UnicodeDecodeError:
             pass
-    # Not UTF-8: a rare, slower path that may read the whole file.
-    data = path.read_bytes()
-    text = data.decode("utf-8", errors="surrogateescape")
-    well_formed = sum(1 for c in text if ord(c) > 0x7F and not 0xDC80 <= ord(c) <= 0xDCFF)
-    if well_formed:
-        return Encoding("utf-8", damaged=True)
-    scores = {codec: _plausibility(data, codec) for codec in SINGLE_BYTE}
+    # Not UTF-8: read again, in chunks, for well-formed UTF-8 characters anywhere, and score
+    # the single-byte readings on the first few megabytes (plenty of letters to judge by).
+    scores = dict.fromkeys(SINGLE_BYTE, 0.0)
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+    with path.open("rb") as handle:
+        for count, chunk in enumerate(iter(lambda: handle.read(chunk_size), b"")):
+            if _WELL_FORMED.search(decoder.decode(chunk)):
+                return Encoding("utf-8", damaged=True)
+            if count < SCORED_CHUNKS:
+                for codec in SINGLE_BYTE:
+                    scores[codec] += _plausibility(chunk, codec)
     best = max(SINGLE_BYTE, key=lambda codec: scores[codec])
     if scores[best] <= 0:
         return Encoding("utf-8", damaged=True)
