@@ -18,15 +18,18 @@ from chairside.commands.options import Options, audience_option, pass_options
 def audience(options: Options, audience_file: Path | None, as_json: bool, show: bool) -> None:
     """Check the patient list: who can be emailed, in which segment, and which rows can't.
 
-    Reads audiences/patients.csv as your practice software exported it (any common
-    encoding, separator and column names), and reports rows read, patients per segment,
-    rejected rows with their line and reason, duplicates merged, suppressed patients and
-    patients without consent. Addresses are masked unless you pass --show.
+    Reads audiences/patients.csv as your practice software or Excel saved it (CSV in any
+    common encoding and separator, or .xlsx/.xls/.ods; column names as Dentrix, Eaglesoft
+    and Open Dental give them), and reports rows read, patients per segment, rejected rows
+    with their line and reason, duplicates merged, suppressed patients and patients
+    without consent. Without a consent column it stops and says which line to add to
+    audiences/segments.toml. Addresses are masked unless you pass --show.
 
     \b
     Examples:
       chairside audience
       chairside audience --audience ~/Downloads/export.csv --json
+      chairside audience --audience ~/Downloads/Patients.xlsx --show
     """
     import json
 
@@ -93,7 +96,7 @@ def unsubscribe(
     Safe to repeat: addresses already there are left as they are. Each email's unsubscribe
     link (and its List-Unsubscribe mailto) carries a code that names nobody; --token finds
     the patient it belongs to. A file that looks like your patient list (a consent or
-    concerns column) is refused by --import unless you add --yes.
+    concerns column, or most of your patients) is refused by --import unless you add --yes.
 
     Nothing is ever deleted from the file: --undo adds a "resubscribed" line, which
     later reads honour (the latest line for an address counts), and a new unsubscribe
