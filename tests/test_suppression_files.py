@@ -264,3 +264,13 @@ def test_appends_from_two_processes_at_once_are_all_kept(tmp_path: Path):
     ]
     assert [w.wait(timeout=60) for w in workers] == [0, 0]
     assert len(read_suppressed(path)) == 50
+
+
+def test_an_undo_that_a_file_without_reasons_cannot_hold_is_an_error(tmp_workspace: Path, run):
+    path = tmp_workspace / "audiences/suppressed.csv"
+    before = b"Email\r\nkevin.tran@example.com\r\n"  # a provider's bare list, saved over it
+    path.write_bytes(before)
+    result = run("unsubscribe", "--undo", "kevin.tran@example.com", cwd=tmp_workspace)
+    assert_user_error(result, "has no reason column", "Add a column named reason")
+    assert path.read_bytes() == before
+    assert "kevin.tran@example.com" not in sendable(run, tmp_workspace)

@@ -260,6 +260,11 @@ def undo_suppressions(
             result.resubscribed.append(entry.email)
             current.pop(address.lower())
         if rows:
+            if _open(path).columns.get("reason") is None:
+                raise SuppressionError(
+                    f"{path} has no reason column, where an undo is written. Add a column "
+                    "named reason to it (in Excel), save it, and run the command again."
+                )
             _append(path, rows, dict.fromkeys(result.resubscribed, False))
     return result
 
