@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chairside.audience.encoding import detect_encoding
 from chairside.audience.names import name_case
@@ -321,3 +323,10 @@ def test_a_damaged_utf16_file_names_the_line(tmp_workspace: Path, run, damage, l
     path.write_bytes(damage(text.encode("utf-16")))
     result = run("audience", "--audience", str(path), cwd=tmp_workspace)
     assert_user_error(result, f"export.txt, line {line}: bytes that are not UTF-16 text")
+
+
+@given(st.text(alphabet=st.sampled_from("abcxyzÉéÖö'’- MCmc"), max_size=20))
+def test_name_case_keeps_the_letters_and_settles(typed: str):
+    cased = name_case(typed)
+    assert cased.lower() == typed.lower() and len(cased) == len(typed)
+    assert name_case(cased) == cased
