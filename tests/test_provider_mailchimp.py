@@ -498,8 +498,9 @@ def test_the_tag_is_found_by_paging_when_tag_search_misses_it(
     assert len(pages) >= 3  # 2,503 segments, 1,000 a page
     for campaign in mailchimp.campaigns.values():
         create = campaign["create"]
-        assert mailchimp.tags[create["settings"]["title"]] == (
-            create["recipients"]["segment_opts"]["saved_segment_id"]
+        assert (
+            mailchimp.tags[create["settings"]["title"]]
+            == (create["recipients"]["segment_opts"]["saved_segment_id"])
         )
 
 

@@ -82,7 +82,7 @@ class Mailgun(Provider):
                 f"practice.toml: [providers.mailgun] schedule_days = {days!r}: write a whole "
                 "number of days from 1 to 7 (3 unless your Mailgun plan stores messages 7 days)."
             )
-        return Window(latest=timedelta(days=days))
+        return Window(latest=timedelta(days=days), days=True)
 
     # -- push ------------------------------------------------------------------------------
     def connect(self, api_base: str | None) -> Http:

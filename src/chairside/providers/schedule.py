@@ -25,6 +25,8 @@ class Window:
 
     latest: timedelta | None
     quarter_hour: bool = False
+    days: bool = False
+    """Say the limit in days (Mailgun's documentation does), not hours (SendGrid's)."""
 
 
 def parse_schedule(
@@ -57,7 +59,7 @@ def parse_schedule(
         )
     if window.latest is not None and when > now + window.latest:
         hours = window.latest.total_seconds() / 3600
-        limit = f"{hours:.0f} hours" if hours <= 72 else f"{hours / 24:.0f} days"
+        limit = f"{hours / 24:.0f} days" if window.days else f"{hours:.0f} hours"
         raise ChairsideError(
             f"--schedule {text!r} is too far ahead: {provider} schedules at most {limit} "
             f"ahead (until {(now + window.latest).isoformat(timespec='minutes')}). "
