@@ -30,7 +30,7 @@ from chairside.providers.base import (
     setting,
     write_csv,
 )
-from chairside.providers.http import Http
+from chairside.providers.http import Http, ProviderError
 from chairside.providers.schedule import Window
 
 PAGE = 1000  # the most Mailchimp lists per page
@@ -231,9 +231,14 @@ class Mailchimp(Provider):
 
     def _tag_id(self, http: Http, tag: str) -> str:
         """The id of the tag (a static segment) the batch subscribe created; never a new one."""
-        found = http.request(
-            "GET", f"/lists/{self.list_id}/tag-search", params={"name": tag}
-        ).json()
+        try:
+            found = http.request(
+                "GET", f"/lists/{self.list_id}/tag-search", params={"name": tag}
+            ).json()
+        except ProviderError as exc:
+            if exc.status != 404:
+                raise
+            found = {}  # no tag search here: page through the segments instead
         for item in found.get("tags") or []:
             if item.get("name") == tag:
                 return str(item["id"])

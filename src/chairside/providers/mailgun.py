@@ -100,9 +100,12 @@ class Mailgun(Provider):
                 f"Mailgun sending domain {self.domain!r} is not a domain name "
                 "(e.g. mg.example.com, as Mailgun's Domains page shows it)."
             )
+        self.tracking: str | None = None  # checked before the first batch
         return self.http(api_base, auth=("api", self.api_key()))
 
     def send_batch(self, http: Http, content: Content, members: list[Member]) -> BatchResult:
+        if self.tracking is None:
+            self.tracking = self._unsubscribe_tracking(http)
         rejected: dict[str, str] = {}
         remaining = list(members)
         while remaining:
@@ -125,6 +128,32 @@ class Mailgun(Provider):
                 continue
             return BatchResult(reply=_queued(response), rejected=rejected)
         return BatchResult(reply="", rejected=rejected)
+
+    def _unsubscribe_tracking(self, http: Http) -> str:
+        """Whether the domain's unsubscribe tracking is on: without it the emails would have
+        no working unsubscribe link and no List-Unsubscribe. Off stops the push; a key that
+        may not read the setting (a sending key) only earns a reminder."""
+        path = f"/v3/domains/{quote(self.domain, safe='')}/tracking"
+        try:
+            answer = http.request("GET", path).json()
+        except (ProviderError, ValueError):
+            return (
+                "Chairside could not read the domain's tracking settings: make sure "
+                "Unsubscribes tracking is on in Mailgun, or the emails have no unsubscribe link."
+            )
+        tracking = answer.get("tracking") if isinstance(answer, dict) else None
+        unsubscribe = tracking.get("unsubscribe") if isinstance(tracking, dict) else None
+        if isinstance(unsubscribe, dict) and unsubscribe.get("active") is False:
+            raise ChairsideError(
+                f"Unsubscribes tracking is off for {self.domain} in Mailgun, so the emails "
+                "would have no working unsubscribe link and no List-Unsubscribe header. Turn "
+                "it on (Sending > Domain settings > Tracking > Unsubscribes, with HTTPS), then "
+                "run the same command again. Nothing was sent."
+            )
+        return ""
+
+    def after_batches(self, http: Http, contents: list[Content], ledger) -> list[str]:
+        return [self.tracking] if self.tracking else []
 
     def _path(self) -> str:
         return f"/v3/{quote(self.domain, safe='')}/messages"
