@@ -554,3 +554,15 @@ def test_the_greeting_fallback_is_escaped_in_the_html(tmp_workspace, http_server
         assert "*|ELSE:|*friends &amp; &lt;b&gt;family&lt;/b&gt;*|END:IF|*" in body
         assert "<b>family" not in body
         assert "*|ELSE:|*friends & <b>family</b>*|END:IF|*" in plain
+
+
+def test_a_second_schedule_does_not_pretend_to_move_the_first(
+    tmp_workspace, http_server, mailchimp, run
+):
+    first, second = quarter_hour(6), quarter_hour(9)
+    assert push(run, tmp_workspace, http_server, "--schedule", first.isoformat()).exit_code == 0
+    again = push(run, tmp_workspace, http_server, "--schedule", second.isoformat())
+    assert again.exit_code == 0, again.output
+    utc = first.astimezone(UTC).isoformat()
+    assert {c["schedule"] for c in mailchimp.campaigns.values()} == {utc}
+    assert again.output.count(f"scheduled for {utc} by an earlier run") == 3

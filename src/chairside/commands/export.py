@@ -129,10 +129,15 @@ def export(
         raise click.UsageError("give --out FOLDER to write files, or --push (not both)")
     if push and destination in ("eml", "mbox"):
         raise click.UsageError(f"--push goes to a provider; {destination} is written with --out")
+    if schedule and destination in ("eml", "mbox"):
+        raise click.UsageError(
+            f"--to {destination} cannot schedule: files are sent when someone sends them. "
+            "Leave out --schedule. Nothing was written."
+        )
     if schedule and not push:
         raise click.UsageError(
-            "--schedule needs --push: files cannot schedule themselves (schedule the send in "
-            "the provider, or in your mail program). Nothing was written."
+            "--schedule needs --push: an upload bundle cannot schedule itself (schedule the "
+            "send in the provider after uploading). Nothing was written."
         )
     from chairside.checks import refuse_if_errors
 

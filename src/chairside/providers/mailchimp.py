@@ -185,8 +185,11 @@ class Mailchimp(Provider):
         )
         if self.schedule:
             when = self.schedule.astimezone(UTC).isoformat(timespec="seconds")
-            once("schedule", lambda: self._schedule(http, campaign_id, when))
-            return f"campaign {content.tag} ({campaign_id}) scheduled for {when}"
+            done = once("schedule", lambda: self._schedule(http, campaign_id, when))
+            note = f"campaign {content.tag} ({campaign_id}) scheduled for {done}"
+            if done != when:
+                note += " by an earlier run (to change it, unschedule it in Mailchimp first)"
+            return note
         return f"campaign {content.tag} ({campaign_id}) is a draft in Mailchimp: review, then send"
 
     def _new_campaign(self, http: Http, content: Content, segment_id: int) -> str:
