@@ -75,7 +75,12 @@ def test_request_shape_and_bearer_key(run, tmp_workspace, sendgrid):
         b for b in sendgrid.accepted
         if any(p["to"][0]["email"] == "maria.lopez@example.com" for p in b["personalizations"])
     )  # fmt: skip
-    assert set(body) == {"personalizations", "from", "reply_to", "subject", "content", "categories"}
+    assert set(body) == {
+        "personalizations", "from", "reply_to", "subject", "content", "categories",
+        "tracking_settings",
+    }  # fmt: skip
+    # Our own List-Unsubscribe is the only one: SendGrid's subscription tracking is off.
+    assert body["tracking_settings"] == {"subscription_tracking": {"enable": False}}
     assert body["from"] == {
         "email": "news@harborlanedental.example.com",
         "name": "Harbor Lane Dental",

@@ -5,8 +5,10 @@ SendGrid's legacy substitutions. Substitutions are inserted raw in both parts, s
 has keys of its own whose values are HTML-escaped here. SendGrid refuses a whole request
 for one bad address; the recipients it names are dropped and the rest sent again once.
 `--schedule` becomes `send_at` (at most 72 hours ahead). Unsubscribes go to the practice's
-own link and address; `[providers.sendgrid] unsubscribe_group` (an unsubscribe group id)
-is sent as `asm.group_id`, so SendGrid also skips and records that group's unsubscribes.
+own link and address, in the body and in List-Unsubscribe; SendGrid's subscription
+tracking, which would add a second List-Unsubscribe, is turned off per message.
+`[providers.sendgrid] unsubscribe_group` (an unsubscribe group id) is sent as
+`asm.group_id`, so SendGrid also skips everyone who left that group.
 
 The bundle is for Marketing Campaigns' Single Sends, whose editor speaks Handlebars
 (`{{first_name}}`, `{{{unsubscribe}}}`): one contacts CSV per variant tag, to upload as a
@@ -204,6 +206,9 @@ class SendGrid(Provider):
                 {"type": "text/html", "value": content.html},
             ],
             "categories": [content.tag],
+            # Each personalization carries the practice's own List-Unsubscribe; SendGrid's
+            # subscription tracking would add a second one (and a footer), so it is off here.
+            "tracking_settings": {"subscription_tracking": {"enable": False}},
         }
         if self.schedule:
             body["send_at"] = int(self.schedule.timestamp())  # an integer, as SendGrid asks
