@@ -68,6 +68,7 @@ class Mailgun(Provider):
         placeholders.FIRST_NAME: "%recipient.first_name_html%",
         placeholders.UNSUBSCRIBE_URL: "%unsubscribe_url%",
     }
+    schedule_window = Window(latest=timedelta(days=3), days=True)
     schedules_batches = True
 
     def check_settings(self) -> None:
