@@ -97,14 +97,16 @@ def test_headers_must_be_one_line(tmp_workspace, run):
         'subject = "December at Harbor Lane: easing everyday aches"',
         'subject = "December\\r\\nBcc: everyone@example.com"',
     )
-    assert_user_error(run("build", "2026-12", cwd=tmp_workspace), "subject: must be one line")
+    assert_user_error(
+        run("build", "2026-12", cwd=tmp_workspace), "subject: contains a carriage return"
+    )
     replace(
         tmp_workspace / "practice.toml",
         'from_name = "Harbor Lane Dental"',
         'from_name = """Harbor Lane\nDental"""',
     )
     assert_user_error(
-        run("build", "2026-12", cwd=tmp_workspace), "[email] from_name: must be one line"
+        run("build", "2026-12", cwd=tmp_workspace), "[email] from_name: contains a line break"
     )
 
 

@@ -11,6 +11,7 @@ from chairside.audience.segments import Segment
 from chairside.content import POST_EXTENSIONS, Article, read_post
 from chairside.content.topics import tag_article
 from chairside.errors import WorkspaceError
+from chairside.headers import header_problem
 from chairside.tomlfile import (
     Problems,
     get_str,
@@ -150,11 +151,20 @@ def load_settings(
     )
     if not settings.subject:
         problems.add('subject: missing; add a line like subject = "December news"')
-    one_line = {"subject": settings.subject, "preheader": settings.preheader}
-    one_line |= {f"[segments.{k}] subject": v for k, v in subjects.items()}
-    for key, value in one_line.items():
-        if "\n" in value or "\r" in value:
-            problems.add(f"{key}: must be one line (it becomes an email header)")
+    # Each value with the regex of the line that sets it.
+    one_line = [
+        ("subject", settings.subject, r"^\s*subject\s*="),
+        ("preheader", settings.preheader, r"^\s*preheader\s*="),
+    ]
+    one_line += [
+        (f"[segments.{k}] subject", v, rf"^\s*\[segments\.{re.escape(k)}\]")
+        for k, v in subjects.items()
+    ]
+    for key, value, pattern in one_line:
+        if problem := header_problem(value):
+            problems.add(
+                f"{key}: {problem} (it becomes an email header)", line=line_of(path, pattern)
+            )
     problems.raise_if_any()
     return settings
 

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from chairside.errors import WorkspaceError
-from chairside.tomlfile import Problems, get_str, load_toml, unknown_keys
+from chairside.headers import header_problem
+from chairside.tomlfile import Problems, get_str, line_of, load_toml, unknown_keys
 
 PRACTICE_FILE = "practice.toml"
 # `chairside init` without a terminal writes this in front of every value it had to guess.
@@ -208,9 +209,13 @@ def load_practice(workspace: Workspace) -> Practice:
     todo = tuple(key for key, value in values.items() if value.startswith(TODO))
     shown_todo = tuple(SHOWN.get(key, key) for key in todo)
 
-    for key in ("name", "from_name", "reply_to", "from_email"):
-        if "\n" in values[key] or "\r" in values[key]:
-            problems.add(f"{SHOWN.get(key, key)}: must be one line (it goes into email headers)")
+    for key in ("name", "from_name", "reply_to", "from_email", "unsubscribe_email"):
+        if problem := header_problem(values[key]):
+            setting = SHOWN.get(key, key)
+            problems.add(
+                f"{setting}: {problem} (it goes into email headers)",
+                line=line_of(workspace.practice_file, rf"^\s*{setting.split()[-1]}\s*="),
+            )
     raw = {
         "name": data.get("name"),
         "address": data.get("address"),
