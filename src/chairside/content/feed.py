@@ -17,12 +17,14 @@ from typing import Any
 
 import feedparser
 
-from chairside.content.article import Article, Image
+from chairside.content.article import Article, DroppedUrl, Image
 from chairside.content.dates import parse_date
 from chairside.content.sanitize import (
+    WEB_SCHEMES,
     clean_html,
     plain_text,
     read_bytes,
+    safe_url,
     summarize,
     web_url,
 )
@@ -80,10 +82,15 @@ def read_feed(path: Path, *, since: date | None = None) -> list[Article]:
 
 
 def _article(entry: Any, source: str, published: date | None, feed_link: str | None) -> Article:
-    link = web_url(entry.get("link"))
+    dropped: list[DroppedUrl] = []
+    link = safe_url(
+        entry.get("link"), base=feed_link, schemes=WEB_SCHEMES, where="feed link", dropped=dropped
+    )
     content = _entry_html(entry.get("content") or [])
     summary_html = _entry_html([entry["summary_detail"]] if entry.get("summary_detail") else [])
-    body_html, images = clean_html(_unwrap(content or summary_html), base_url=link or feed_link)
+    body_html, images = clean_html(
+        _unwrap(content or summary_html), base_url=link or feed_link, dropped=dropped
+    )
     summary = summarize(body_html)
     excerpt = plain_text(_unwrap(summary_html)) if content and summary_html else ""
     if excerpt and not excerpt.endswith(_TRUNCATED) and excerpt not in plain_text(body_html):
@@ -99,9 +106,10 @@ def _article(entry: Any, source: str, published: date | None, feed_link: str | N
         date=published,
         author=author.strip() if author and author.strip() else None,
         summary=summary,
-        image=_lead_image(entry),
+        image=_lead_image(entry, link or feed_link, dropped),
         images=images,
         keywords=tuple(dict.fromkeys(t.strip() for t in terms if t.strip())),
+        dropped_urls=tuple(dropped),
     )
 
 
@@ -162,17 +170,21 @@ def _title(entry: Any) -> str:
     return " ".join(title.split())
 
 
-def _lead_image(entry: Any) -> Image | None:
-    candidates = [m.get("url") for m in entry.get("media_thumbnail") or []]
+def _lead_image(entry: Any, base: str | None, dropped: list[DroppedUrl]) -> Image | None:
+    """The first usable thumbnail, image media or image enclosure; unsafe ones reported."""
+    candidates = [("media thumbnail", m.get("url")) for m in entry.get("media_thumbnail") or []]
     candidates += [
-        m.get("url")
+        ("media content", m.get("url"))
         for m in entry.get("media_content") or []
         if m.get("medium") == "image" or (m.get("type") or "").startswith("image/")
     ]
     candidates += [
-        e.get("href")
+        ("enclosure", e.get("href"))
         for e in entry.get("enclosures") or []
         if e.get("type", "").startswith("image/")
     ]
-    src = next((web_url(c) for c in candidates if web_url(c)), None)
-    return Image(src) if src else None
+    found = None
+    for holder, url in candidates:
+        src = safe_url(url, base=base, schemes=WEB_SCHEMES, where=holder, dropped=dropped)
+        found = found or src
+    return Image(found) if found else None
