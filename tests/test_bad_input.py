@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support import assert_user_error
 
 CAMPAIGN = "campaigns/2026-12/campaign.toml"
@@ -204,3 +206,26 @@ def test_an_emptied_ledger_is_not_read_as_nothing_sent(tmp_workspace, run):
         "state.db is empty",
         "nothing was sent",
     )
+
+
+@pytest.mark.parametrize("where", ["absolute", "dotdot", "symlink", "symlink-no-list"])
+def test_a_post_outside_the_campaign_folder_is_refused(tmp_workspace, run, tmp_path, where):
+    secret = tmp_path / "notes.txt"
+    secret.write_text("Private notes about a patient's jaw pain.\n", encoding="utf-8")
+    posts = tmp_workspace / "campaigns/2026-12/posts"
+    toml = tmp_workspace / CAMPAIGN
+    if where.startswith("symlink"):
+        (posts / "notes.txt").symlink_to(secret)
+        name = "notes.txt"
+    else:
+        name = str(secret) if where == "absolute" else "../../../../notes.txt"
+    if where == "symlink-no-list":  # no [[posts]]: every file in posts/ is read
+        text = toml.read_text()
+        toml.write_text(text[: text.index("[[posts]]")])
+    else:
+        replace(toml, 'file = "holiday-hours.md"', f"file = {json.dumps(name)}")
+    result = run("build", "2026-12", cwd=tmp_workspace)
+    line = "" if where == "symlink-no-list" else "line 29"
+    assert_user_error(result, CAMPAIGN, line, "outside the campaign's folder")
+    assert "Private notes" not in result.output
+    assert not (tmp_workspace / "build").exists()

@@ -223,8 +223,15 @@ def read_articles(
     articles = []
     for entry in settings.posts:
         path = folder / entry.file
+        place = f"{label}, line {entry.line}" if entry.line else label
+        if not _inside(path, folder.parent):
+            raise WorkspaceError(
+                f"{place}: the post {entry.file!r} is outside the campaign's folder "
+                f"{workspace.relative(folder.parent)}/. A campaign only carries posts in its "
+                f"own posts/ folder: copy the file to {workspace.relative(folder)}/ and name it "
+                "by its file name alone."
+            )
         if not path.is_file():
-            place = f"{label}, line {entry.line}" if entry.line else label
             raise WorkspaceError(
                 f"{place}: the post {entry.file!r} is not in {workspace.relative(folder)}/. "
                 "Check the file name, or remove its [[posts]] section."
@@ -233,6 +240,14 @@ def read_articles(
         tags = entry.tags if entry.tags is not None else tag_article(article, segments)
         articles.append(article.with_tags(tags))
     return tuple(articles)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """`path` is within `folder` once `..` and symbolic links are followed."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, ValueError, RuntimeError):  # a NUL in the name, a symlink loop
+        return False
 
 
 def variant_id(campaign: str, index: int) -> str:
