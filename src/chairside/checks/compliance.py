@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from chairside import placeholders
 from chairside.checks import ERROR, WARNING, CheckContext, Finding, VariantView, rule
 
+_KNOWN_TOKEN = re.compile(f"{placeholders.FIRST_NAME}|{placeholders.UNSUBSCRIBE_URL}")
 _LEFTOVER = re.compile(r"\{\{|\{%|</?mj-[a-z-]+|" + placeholders.TOKEN_PATTERN.pattern)
 
 
@@ -18,13 +19,17 @@ def _visible_text(view: VariantView) -> str:
 
 @rule
 def leftover_template(context: CheckContext) -> Iterator[Finding]:
-    """`leftover-template`: Jinja, MJML or Chairside placeholders that reached the email."""
+    """`leftover-template`: Jinja, MJML or Chairside placeholders that reached the email.
+
+    Looks at the variant as rendered, before any patient's name is filled in: a patient
+    named "{{ Max }}" is data, not a template the practice left unfinished.
+    """
     for view in context.variants:
         parts = {
             "subject": view.variant.subject,
             "preheader": view.variant.preheader,
-            "HTML": view.html,
-            "text part": view.text,
+            "HTML": _KNOWN_TOKEN.sub("", view.rendered.html),
+            "text part": _KNOWN_TOKEN.sub("", view.rendered.text),
         }
         for part, text in parts.items():
             found = sorted(set(_LEFTOVER.findall(text)))
