@@ -155,21 +155,6 @@ def test_unsubscribe_an_address_copied_with_its_name(tmp_workspace, run):
     assert "maria.lopez@example.com" in (tmp_workspace / "audiences/suppressed.csv").read_text()
 
 
-def test_a_version_with_no_posts_is_a_warning(tmp_workspace, run):
-    toml = tmp_workspace / CAMPAIGN
-    text = toml.read_text().replace('tags = ["tmj"]', 'tags = ["neck_shoulder"]')
-    text = text.replace('tags = ["tmj", "neck_shoulder"]', 'tags = ["neck_shoulder"]')
-    text = text.replace(
-        'file = "holiday-hours.md"\ntags = []',
-        'file = "holiday-hours.md"\ntags = ["neck_shoulder"]',
-    )
-    toml.write_text(text)
-    findings = json.loads(run("check", "2026-12", "--json", cwd=tmp_workspace).output)
-    assert [(f["rule"], f["variant"]) for f in findings if f["rule"] == "empty-variant"] == [
-        ("empty-variant", "tmj")
-    ]
-
-
 def test_a_misspelt_setting_is_named_with_the_right_one(tmp_workspace, run):
     replace(tmp_workspace / CAMPAIGN, 'format = "full"', 'fromat = "excerpt"')
     result = run("build", "2026-12", cwd=tmp_workspace)

@@ -161,16 +161,22 @@ def placeholders_left(context: CheckContext) -> Iterator[Finding]:
 
 
 @rule
-def empty_variant(context: CheckContext) -> Iterator[Finding]:
-    """`empty-variant`: a segment whose version carries no post at all."""
-    for view in context.variants:
-        if not view.articles:
-            yield Finding(
-                "empty-variant",
-                WARNING,
-                view.name,
-                "campaign.toml [[posts]]",
-                f"The {view.segment.name} version has no posts: its patients would get only "
-                "the greeting and the footer. Tag a post for it, or add office news "
-                "(tags = []) that every version carries.",
-            )
+def general_fallback(context: CheckContext) -> Iterator[Finding]:
+    """`general-fallback`: a concern with no post this month; its patients get the general
+    version rather than an empty newsletter."""
+    overridden = set(context.campaign.settings.segment_subjects)
+    overridden |= set(context.campaign.settings.segment_intros)
+    for segment in context.campaign.fallbacks:
+        unused = (
+            f" Its [segments.{segment.id}] subject and intro in campaign.toml are not used."
+            if segment.id in overridden
+            else ""
+        )
+        yield Finding(
+            "general-fallback",
+            WARNING,
+            segment.id,
+            "campaign.toml [[posts]]",
+            f"{segment.id}: no post this month → its patients get the general version.{unused} "
+            f"Tag a post for {segment.name} to give them their own.",
+        )

@@ -94,6 +94,8 @@ def build(options: Options, name: str) -> None:
             f"  {variant.segment.id:<16} {len(variant.articles)} post(s)  {size:5.1f} KB  "
             f"{variant.segment.name}"
         )
+    for segment in result.campaign.fallbacks:
+        click.echo(f"  {segment.id:<16} no post this month → its patients get the general version")
     if result.practice.todo:
         click.echo(
             f"warning: practice.toml still has TODO values: {', '.join(result.practice.todo)}"
@@ -177,6 +179,9 @@ def preview(
     result = run_build(workspace, name)
     ids = [v.segment.id for v in result.campaign.variants]
     chosen = segment or "general"
+    if chosen != result.campaign.segment_for(chosen):
+        click.echo(f"{chosen}: no post this month; its patients get the general version.")
+        chosen = segment = "general"
     if chosen not in ids:
         raise ChairsideError(f"No segment {chosen!r} in {name}. Segments: {', '.join(ids)}.")
     if open_browser:

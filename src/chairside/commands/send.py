@@ -214,6 +214,8 @@ def _print_dry_run(workspace, prepared, resend_unknown: bool) -> None:
         counts[patient.segment] = counts.get(patient.segment, 0) + 1
     for segment, rendered in prepared.rendered.items():
         click.echo(f"    {segment:<16} {counts.get(segment, 0):>6}  subject: {rendered.subject}")
+    for segment, count in prepared.fallen_back.items():
+        click.echo(f"    {segment}: no post this month → {count} patients get the general version")
     click.echo(
         f"  already sent {work.already_sent}, unknown {len(work.unknown)}, "
         f"failed before {work.failed_before}"
