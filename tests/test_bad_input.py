@@ -58,11 +58,6 @@ def test_mbox_never_overwrites_another_file(tmp_workspace, run):
         )
 
 
-def test_a_feed_address_instead_of_a_file(tmp_workspace, run):
-    result = run("new", "2027-01", "--feed", "https://example.com/feed", cwd=tmp_workspace)
-    assert_user_error(result, "does not download feeds", "Save As")
-
-
 def test_an_emptied_suppression_list_suppresses_nobody(tmp_workspace, run):
     (tmp_workspace / "audiences/suppressed.csv").write_text("")
     assert run("audience", cwd=tmp_workspace).exit_code == 0
