@@ -81,3 +81,16 @@ def test_a_post_with_nothing_in_it_stops_the_build(tmp_workspace, run):
         result = run(command, "2026-12", cwd=tmp_workspace)
         assert_user_error(result, CAMPAIGN, "line 29", "holiday-hours.md", "no text")
     assert not (tmp_workspace / "build").exists()
+
+
+def test_preview_and_test_send_of_a_fallen_back_concern(tmp_workspace, run):
+    without_neck_posts(tmp_workspace)
+    preview = run("preview", "2026-12", "--segment", "neck_shoulder", cwd=tmp_workspace)
+    assert preview.exit_code == 0, preview.output
+    assert "neck_shoulder: no post this month" in preview.output
+    assert "Winter is a busy season" in preview.output  # the general intro
+    test = run(
+        "send", "2026-12", "--test", "office@example.com", "--segment", "neck_shoulder",
+        cwd=tmp_workspace,
+    )  # fmt: skip
+    assert_user_error(test, "no post this month", "--segment general")

@@ -237,9 +237,9 @@ def read_articles(
         if not _inside(path, folder.parent):
             raise WorkspaceError(
                 f"{place}: the post {entry.file!r} is outside the campaign's folder "
-                f"{workspace.relative(folder.parent)}/. A campaign only carries posts in its "
-                f"own posts/ folder: copy the file to {workspace.relative(folder)}/ and name it "
-                "by its file name alone."
+                f"{workspace.relative(folder.parent)}/, and a campaign carries only its own "
+                f"files. Copy the post to {workspace.relative(folder)}/ and give its file "
+                "name alone."
             )
         if not path.is_file():
             raise WorkspaceError(

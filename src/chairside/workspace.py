@@ -228,7 +228,9 @@ def load_practice(workspace: Workspace) -> Practice:
     for key, given in raw.items():
         if not values[key] and (given is None or isinstance(given, str)):  # else: wrong type
             problems.add(f"{SHOWN.get(key, key)}: missing; every newsletter must show it")
-    if values["website"] and "website" not in todo:
+    if "website" in todo:
+        values["website"] = ""  # "TODO: https://…" is no address: no link until it is one
+    elif values["website"]:
         values["website"] = _check_url(values["website"], "website", problems)
     if values["booking_url"]:
         values["booking_url"] = _check_url(values["booking_url"], "booking_url", problems)

@@ -9,6 +9,7 @@ redirects at most, and an error in plain words for every way it fails.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 import lxml.etree
@@ -42,7 +43,8 @@ def is_address(value: str) -> bool:
 def fetch_feed(url: str) -> Fetched:
     """The feed at `url` (http or https). Given a blog page instead, the feed its
     `<link rel="alternate">` names is fetched (once). Raises `ContentError`."""
-    if safe_url(url, schemes=WEB_SCHEMES) is None:
+    checked = safe_url(url, schemes=WEB_SCHEMES)
+    if checked is None or not urlsplit(checked).hostname:
         raise ContentError(
             f"{url}: Chairside fetches feeds from http:// or https:// addresses only. "
             "Give the blog's feed address, like https://example.com/feed/, or a saved file."
