@@ -111,6 +111,12 @@ def test_hostile_patient_names_are_cleaned_and_every_header_parses_back(
         writer = csv.writer(handle)
         for n, name in enumerate(names):
             writer.writerow([f"HLD-9{n:04d}", name, "Doe", f"hostile{n}@example.com", "", "Y", ""])
+    # An encoded word that decodes to plain text is allowed, and reads back as that text.
+    replace(
+        tmp_workspace / CAMPAIGN,
+        'subject = "December at Harbor Lane: easing everyday aches"',
+        'subject = "=?utf-8?q?D=C3=A9cembre_news?="',
+    )
     out = tmp_path / "eml"
     result = run("export", "2026-12", "--to", "eml", "--out", str(out), cwd=tmp_workspace)
     assert result.exit_code == 0, result.output
@@ -124,6 +130,7 @@ def test_hostile_patient_names_are_cleaned_and_every_header_parses_back(
         assert set(names) - {"List-Unsubscribe-Post"} == EXPECTED, (path, names)
         assert len(names) == len(set(names)), names
         assert "Bcc" not in message
+        assert message["Subject"] == "Décembre news"
         assert b"\nBcc" not in data and b"\rBcc" not in data
         for name, value in message.items():
             # Decoded once, as a mail client does: one line of text.
