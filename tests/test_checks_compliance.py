@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,19 @@ def test_no_preheader(tmp_path):
         'preheader = ""',
     )
     assert ("preheader-missing", WARNING, "general") in findings(subject_rules, context)
+
+
+@pytest.mark.parametrize(
+    "name", ["{{ Maximilian }}", "<mj-text>Maximilian", "{% Maximilian-Alexander %}"]
+)
+def test_a_patient_name_is_never_taken_for_template_code(tmp_path, run, name):
+    """The longest name is filled in for the size checks; `leftover-template` must not see
+    it, or one odd patient record would block the whole campaign."""
+    root = copy_demo(tmp_path / "practice")
+    with (root / "audiences/patients.csv").open("a", encoding="utf-8") as handle:
+        handle.write(f'HLD-99999,"{name}",Doe,odd.name@example.com,TMJ,Y,2026-10-01\n')
+    context = build_context(Workspace(root), "2026-12")
+    assert any(name in view.html or html.escape(name) in view.html for view in context.variants)
+    assert findings(leftover_template, context) == []
+    result = run("check", "2026-12", cwd=root)
+    assert "leftover-template" not in result.output, result.output

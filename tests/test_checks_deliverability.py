@@ -23,6 +23,7 @@ from chairside.checks.deliverability import (
     link_url,
     style_block_size,
 )
+from chairside.checks.urls import dropped_urls
 from chairside.workspace import Workspace
 from tests.support import copy_demo
 
@@ -173,17 +174,18 @@ def test_image_url_warns_about_http_and_relative_images(tmp_path_factory):
             ["neck_shoulder"],
         )
 
-    findings = only(list(image_url(make_context(tmp_path_factory, seed))), "image-url")
+    context = make_context(tmp_path_factory, seed)
+    findings = only(list(image_url(context)), "image-url")
     assert {f.variant for f in findings} == {"neck_shoulder", "general"}
     assert {f.severity for f in findings} == {WARNING}
-    neck = [f for f in findings if f.variant == "neck_shoulder"]
-    assert len(neck) == 2
-    http, relative = sorted(neck, key=lambda f: "http://" not in f.message)
+    [http] = [f for f in findings if f.variant == "neck_shoulder"]
     assert http.where.startswith("new-office.md “Our New Office”, <img src=")
     assert "http://old.example.com/office.jpg" in http.message
     assert "https://" in http.message and "new-office.md" in http.message
-    assert "relative" in relative.message
-    assert "new-office.md (its lead image" in relative.message
+    # The relative lead image never reaches the email: the reader left it out, and says so.
+    [relative] = [f for f in dropped_urls(context) if f.where == "post new-office.md"]
+    assert (relative.rule, relative.severity) == ("relative-url", WARNING)
+    assert "front matter image 'office.jpg' is relative" in relative.message
 
 
 # --- image-width ------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from functools import lru_cache
 from secrets import token_hex
 
 from chairside import placeholders
+from chairside.errors import ChairsideError
+from chairside.headers import header_problem
 from chairside.workspace import Practice
 
 CRLF = b"\r\n"
@@ -171,6 +173,15 @@ class MessageTemplate:
     """A variant's message, encoded once; `fill` makes one recipient's bytes."""
 
     def __init__(self, *, practice: Practice, subject: str, html_body: str, text_body: str) -> None:
+        for header, value in (
+            ("Subject", subject),
+            ("From", practice.from_name),
+            ("From", practice.from_email),
+            ("Reply-To", practice.reply_to),
+        ):
+            # The settings were checked when read; this is the last gate before bytes.
+            if problem := header_problem(value):
+                raise ChairsideError(f"The {header} header {problem}: {value!r}")
         self.practice = practice
         self.domain = practice.from_email.rpartition("@")[2] or "localhost"
         boundary = f"=_chairside_{token_hex(12)}"  # "=_" never occurs in quoted-printable

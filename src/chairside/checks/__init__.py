@@ -181,6 +181,7 @@ def run_checks(
         privacy,
         readability,
         subject,
+        urls,
     )
 
     context = build_context(
