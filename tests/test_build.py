@@ -60,7 +60,7 @@ def test_each_variant_is_a_complete_safe_email(built: Path, segment: str):
     assert "on" not in {attr[:2] for el in doc.iter() for attr in el.attrib}
     plain = (built / f"{segment}.txt").read_text(encoding="utf-8")
     assert "Hi Jordan," in plain
-    assert "Unsubscribe: https://harborlanedental.example.com/unsubscribe?token=preview" in plain
+    assert "Unsubscribe: <https://harborlanedental.example.com/unsubscribe?token=preview>" in plain
     assert "1420 Harbor Lane" in plain
 
 

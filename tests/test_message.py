@@ -34,6 +34,8 @@ HEADERS = {
     "Message-ID",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "List-Id",
+    "Precedence",
 }
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -190,6 +192,14 @@ def test_headers_every_message_needs(demo: Demo) -> None:
     assert first.message_id != second.message_id
     assert parse(second.data)["Message-ID"] == second.message_id
     assert str(msg["Reply-To"]) == demo.practice.reply_to
+
+
+def test_list_id_names_the_practice_and_is_the_same_for_every_variant(demo: Demo) -> None:
+    person = Person("maria.lopez@example.com", "Maria", TOKEN)
+    ids = {str(parse(t.fill(person).data)["List-Id"]) for t in demo.templates.values()}
+    # RFC 2919: a phrase, then <label.namespace>; the namespace is the sender's domain.
+    assert ids == {"Harbor Lane Dental <campaigns.harborlanedental.example.com>"}
+    assert str(parse(demo.templates["tmj"].fill(person).data)["Precedence"]) == "bulk"
 
 
 def test_list_unsubscribe_has_mailto_and_https_with_one_click(demo: Demo) -> None:
