@@ -62,8 +62,14 @@ def render_campaign(
     return practice, campaign, rendered
 
 
-def build(workspace: Workspace, name: str) -> BuildResult:
-    """Build `campaigns/NAME` into `build/NAME/`, replacing any earlier build whole."""
+def build(
+    workspace: Workspace, name: str, *, patients: dict[str, int] | None = None
+) -> BuildResult:
+    """Build `campaigns/NAME` into `build/NAME/`, replacing any earlier build whole.
+
+    `patients` (segment id → sendable patients) is shown on the preview page when given:
+    building never reads the patient list itself, so its time does not grow with the list.
+    """
     practice, campaign, rendered = render_campaign(workspace, name)
     values = sample_values(practice)
     out_dir = workspace.build_dir / name
@@ -94,6 +100,8 @@ def build(workspace: Workspace, name: str) -> BuildResult:
             campaign=campaign,
             manifest=manifest,
             texts=texts,
+            patients=patients,
+            sender=f"{practice.from_name} <{practice.from_email}>",
             segments={v.segment.id: v.segment for v in campaign.variants},
         )
     )
@@ -104,3 +112,18 @@ def build(workspace: Workspace, name: str) -> BuildResult:
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
         (staging / "index.html").write_text(index, encoding="utf-8")
     return BuildResult(campaign, practice, rendered, out_dir)
+
+
+def patient_counts(workspace: Workspace) -> dict[str, int] | None:
+    """Sendable patients per segment for the preview page, or None without a readable list
+    (the preview is for checking the newsletter; `chairside audience` explains the list)."""
+    from chairside.audience.patients import load_audience
+    from chairside.errors import ChairsideError
+
+    if not workspace.patients_file.is_file():
+        return None
+    try:
+        audience = load_audience(workspace)
+    except ChairsideError:
+        return None
+    return audience.segment_counts(load_segments(workspace.segments_file))
