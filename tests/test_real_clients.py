@@ -93,8 +93,9 @@ def test_every_version_scores_at_most_zero_in_spamassassin(demo_build: Path, tmp
         run.stdin.write(messages[variant].read_bytes())
         run.stdin.close()
     for variant, run in runs.items():
-        stdout, _ = run.communicate(timeout=120)
-        assert run.returncode == 0, variant
+        stdout = run.stdout.read()
+        run.stdout.close()
+        assert run.wait(timeout=120) == 0, variant
         report = stdout.decode("utf-8", "replace")
         found = re.search(r"Content analysis details:\s+\((-?[\d.]+) points", report)
         assert found, report[-2000:]
