@@ -34,7 +34,7 @@ def prepare_body(fragment: str, campaign: str, *, column: int = 544) -> str:
     narrowed to it, and a percentage width turned into pixels of the column (Outlook for
     Windows shows an image at its declared width, and a percentage at the file's own size,
     whatever the CSS says: an 800 px picture would push the email off the screen); every
-    table cell given the class `cs-cell`, so the theme can draw its borders without
+    table and cell given the class `cs-table` / `cs-cell`, so the theme can draw its borders without
     touching the tables MJML lays the email out with."""
     if "href" not in fragment and "<img" not in fragment and "<td" not in fragment:
         return fragment
@@ -52,6 +52,8 @@ def prepare_body(fragment: str, campaign: str, *, column: int = 544) -> str:
         if width.isdigit() and int(width) > column:
             image.set("width", str(column))
             image.attrib.pop("height", None)  # the browser keeps the proportions
+    for table in root.iter("table"):
+        table.set("class", "cs-table")
     for cell in root.iter("td"):
         cell.set("class", "cs-cell")
     inner = [root.text or ""] if root.text else []
