@@ -165,3 +165,47 @@ def test_preview_without_a_browser_says_where_the_page_is(tmp_workspace: Path, r
     assert result.exit_code == 0
     assert "No web browser found here: open " in result.output
     assert "build/2026-12/index.html in one." in result.output
+
+
+def preview_facts(folder: Path) -> dict[str, dict[str, str]]:
+    """segment → the facts listed above its frames on the preview page."""
+    doc = lxml_html.fromstring((folder / "index.html").read_text(encoding="utf-8"))
+    facts = {}
+    for section in doc.iter("section"):
+        terms = [dt.text_content() for dt in section.iter("dt")]
+        values = [dd.text_content() for dd in section.iter("dd")]
+        facts[section.get("id")] = dict(zip(terms, values, strict=True))
+    return facts
+
+
+def test_preview_counts_patients_per_version_and_build_does_not(tmp_workspace: Path, run):
+    assert run("build", "2026-12", cwd=tmp_workspace).exit_code == 0
+    built_facts = preview_facts(tmp_workspace / "build/2026-12")
+    assert built_facts["tmj"]["Patients"].startswith("not counted")
+    assert built_facts["tmj"]["From"] == "Harbor Lane Dental <news@harborlanedental.example.com>"
+
+    assert run("preview", "2026-12", cwd=tmp_workspace).exit_code == 0
+    counts = json.loads(run("audience", "--json", cwd=tmp_workspace).output)["segments"]
+    facts = preview_facts(tmp_workspace / "build/2026-12")
+    assert {segment: int(f["Patients"]) for segment, f in facts.items()} == counts
+
+    (tmp_workspace / "audiences/patients.csv").write_bytes(b"")
+    assert run("preview", "2026-12", cwd=tmp_workspace).exit_code == 0
+    reason = preview_facts(tmp_workspace / "build/2026-12")["tmj"]["Patients"]
+    assert "chairside audience" in reason
+
+
+@pytest.mark.parametrize(
+    ("phone", "link"),
+    [
+        ("(360) 555-0142", "tel:3605550142"),
+        ("+44 20 7946 0958", "tel:+442079460958"),
+        ("360.555.0142 ext. 12", "tel:3605550142"),
+        ("1-800-DENTIST", ""),
+        ("", ""),
+    ],
+)
+def test_phone_links(phone: str, link: str):
+    from chairside.render.pipeline import phone_url
+
+    assert phone_url(phone) == link

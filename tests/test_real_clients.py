@@ -189,7 +189,9 @@ CONTRAST = """() => {
     checked += 1;
     if (ratio < 4.5) worst.push([el.tagName, el.textContent.trim().slice(0, 40), ratio]);
   }
-  return {checked, worst, page: lum(background(document.body))};
+  const brand = [...document.querySelectorAll('.cs-brand, .cs-button td')].map(
+    el => getComputedStyle(el).backgroundColor);
+  return {checked, worst, brand, page: lum(background(document.body))};
 }"""
 
 
@@ -202,6 +204,8 @@ def test_dark_mode_keeps_every_text_readable(browser, demo_build: Path, segment:
         page.close()
         assert found["checked"] > 50, found
         assert found["worst"] == [], (scheme, found["worst"])
+        # The brand colour stays on the header and the buttons, light or dark.
+        assert set(found["brand"]) == {"rgb(11, 93, 107)"}, found["brand"]
         if scheme == "dark":
             assert found["page"] < 0.05  # the dark styles did apply
 

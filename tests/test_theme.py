@@ -176,3 +176,15 @@ def test_the_text_part_has_every_web_link_of_the_html(tmp_workspace, fmt):
         assert html_links and html_links <= text_links, (segment, html_links - text_links)
         bare = re.findall(r"(?<![<\w])https?://\S+", text)
         assert bare == [], (segment, bare)  # every URL is in <…>
+
+
+def test_image_descriptions_are_styled_for_when_images_are_blocked(demo):
+    doc = demo["tmj"][0]
+    image = next(i for i in doc.iter("img") if i.get("src").endswith("night-guard.jpg"))
+    style = dict(declarations(image.get("style")))
+    # Outlook shows alt text in the image's own font: 15px grey sans-serif, not 13px serif.
+    assert style["font-size"] == "15px" and "Helvetica" in style["font-family"]
+    assert style["color"] == "#4b5563"
+    assert image.get("width") == "544"  # pixels: Outlook sizes a percentage from the file
+    link = image.getparent()
+    assert link.tag == "a" and "text-decoration:none" in link.get("style").replace(" ", "")

@@ -34,6 +34,7 @@ _IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt=)", re.IGNORECASE)
 _MJML_RESET = re.compile(r"(<style[^>]*)>(?=\s*#outlook a)")
 _LEFTOVER_MJ = re.compile(r"</?mj-[a-z-]+", re.IGNORECASE)
 _NOT_DIALLED = re.compile(r"[^\d+]")
+_EXTENSION = re.compile(r"[A-Za-z#;,]")
 AUTO_FULL_WORDS = 600
 """`format = "auto"`: a version's posts are shown in full up to about this many words (the
 first post always); the rest become summary cards linking to the post."""
@@ -124,8 +125,12 @@ def article_views(articles: tuple[Article, ...], campaign: str, fmt: str) -> lis
 
 
 def phone_url(phone: str) -> str:
-    """`tel:+13605550142`-style link for a phone number as the practice writes it."""
-    return "tel:" + _NOT_DIALLED.sub("", phone) if phone else ""
+    """A `tel:` link for a phone number as the practice writes it: "(360) 555-0142" →
+    `tel:3605550142`, "+44 20 7946 0958" → `tel:+442079460958`. An extension ("ext. 12",
+    "x12") is left out: it is dialled after the call connects. "" when no phone number can
+    be read from it (fewer than 7 digits, as in a "1-800-DENTIST" number): no link then."""
+    number = _NOT_DIALLED.sub("", _EXTENSION.split(phone, 1)[0])
+    return f"tel:{number}" if len(number.lstrip("+")) >= 7 else ""
 
 
 def context(practice: Practice, campaign: Campaign, variant: Variant) -> dict:

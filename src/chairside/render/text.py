@@ -171,8 +171,10 @@ def _table(table, quote: str) -> str:
     widths = [max(len(row[n]) for row in rows) for n in range(columns)]
     headed = any(cell.tag == "th" for cell in next(table.iter("tr")))
     if len(quote) + sum(widths) + 3 * (columns - 1) <= WIDTH:
-        lines = [quote + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-                 for row in rows]
+        lines = [
+            quote + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        ]
         if headed:
             lines.insert(1, quote + "-+-".join("-" * w for w in widths))
         return "\n".join(lines)
