@@ -39,11 +39,12 @@ BIG_PICTURE = (
 
 
 def need(tool: str, present: bool) -> None:
+    """Skip without `tool`, with the reason; fail instead in CI, which must have it."""
     if present:
         return
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{tool} is missing in CI: .ci/run should have installed it")
-    pytest.skip(f"{tool} is not installed here (apt-get install {tool.split('/')[-1]})")
+    pytest.skip(f"{tool} is not installed here")
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +104,11 @@ def test_every_version_scores_at_most_zero_in_spamassassin(demo_build: Path, tmp
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
     need(CHROMIUM, Path(CHROMIUM).exists())
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install '.[test]'")
-    with sync_api.sync_playwright() as playwright:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need("playwright (pip install '.[test]')", False)
+    with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
@@ -228,3 +232,12 @@ def test_the_preview_page_passes_axe(browser, demo_build: Path):
     assert serious == [], serious
     for frame_top, text_top in layout:  # the text beside the frames, not under them
         assert abs(frame_top - text_top) < 40
+
+
+def test_a_missing_tool_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="missing in CI"):
+        need("spamassassin", False)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="not installed here"):
+        need("spamassassin", False)

@@ -188,3 +188,17 @@ def test_image_descriptions_are_styled_for_when_images_are_blocked(demo):
     assert image.get("width") == "544"  # pixels: Outlook sizes a percentage from the file
     link = image.getparent()
     assert link.tag == "a" and "text-decoration:none" in link.get("style").replace(" ", "")
+
+
+def test_theme_padding_never_starts_with_a_unitless_zero():
+    # mjml-python 1.4.2 drops the horizontal padding of "0 28px" (but not "0px 28px").
+    import chairside
+
+    theme = Path(chairside.__file__).parent / "theme"
+    paddings = [
+        value
+        for source in theme.glob("*.mjml")
+        for value in re.findall(r'padding="([^"]*)"', source.read_text(encoding="utf-8"))
+    ]
+    assert paddings
+    assert [p for p in paddings if p.split()[0] == "0" and len(p.split()) > 1] == []
