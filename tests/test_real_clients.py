@@ -167,6 +167,53 @@ def test_each_version_fits_phones_and_desktop(browser, demo_build: Path, segment
             assert image["right"] <= min(image["columnRight"], width) + 0.5, (where, image)
 
 
+# A post as a practice's blog may write it: a long title, a bare long link, a wide table, a
+# code block, an image without a width and one far wider than the email.
+AWKWARD_POST = """---
+title: "Insurance Benefits Explained: Deductibles, Maximums and Waiting Periods"
+url: https://harborlanedental.example.com/blog/benefits
+image: https://harborlanedental.example.com/images/chart.jpg
+image_alt: A chart of the plans
+---
+
+See https://harborlanedental.example.com/a/very/long/path/that/never/ends/and/keeps/going/index.html
+
+| Plan | Deductible | Annual maximum | Waiting period for major services | Orthodontics |
+|---|---|---|---|---|
+| Basic | $50 | $1,000 | 12 months | Not covered |
+| Premium | $25 | $2,500 | 6 months | 50% up to $1,500 lifetime |
+
+    a code block with a long line that a phone cannot show in one piece, not wrapped
+
+<img src="https://harborlanedental.example.com/images/nowidth.jpg" alt="No width">
+<img src="https://harborlanedental.example.com/images/wide.jpg" alt="Wide" width="1200" height="800">
+"""
+
+
+def test_an_awkward_post_still_fits_a_phone(browser, tmp_path: Path):
+    from chairside.build import build
+    from chairside.workspace import Workspace
+    from tests.support import copy_demo
+
+    root = copy_demo(tmp_path / "practice")
+    (root / "campaigns/2026-12/posts/benefits.md").write_text(AWKWARD_POST, encoding="utf-8")
+    toml = root / "campaigns/2026-12/campaign.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8").replace('format = "auto"', 'format = "full"')
+        + '\n[[posts]]\nfile = "benefits.md"\ntags = []\n',
+        encoding="utf-8",
+    )
+    url = (build(Workspace(root), "2026-12").out_dir / "general.html").as_uri()
+    for width in (320, 375, 600):
+        page = open_page(browser, url, width)
+        found = page.evaluate(LAYOUT)
+        page.close()
+        assert found["scrollWidth"] <= width, (width, found["scrollWidth"])
+        assert len(found["images"]) == 6, width  # three of the demo, three of the post
+        for image in found["images"]:
+            assert image["right"] <= min(image["columnRight"], width) + 0.5, (width, image)
+
+
 CONTRAST = """() => {
   const rgba = s => (s.match(/[\\d.]+/g) || []).map(Number);
   const lum = ([r, g, b]) => {
