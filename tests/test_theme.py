@@ -71,6 +71,7 @@ def test_the_preheader_is_hidden_without_white_text_and_never_runs_into_the_body
         # preheader it meets only invisible filler for longer than any client shows.
         preview = " ".join(body.text_content().split(" "))
         after = preview.split("holiday hours.", 1)[1]
+        assert after[0] == " "  # an address at the end cannot run into the filler
         assert len(after) - len(after.lstrip(FILLER + " \n")) >= 250, segment
         assert not CONCERN_WORDS.search(preview[:300]), segment
 

@@ -41,6 +41,8 @@ first post always); the rest become summary cards linking to the post."""
 # Invisible characters after the preheader (combining grapheme joiner, zero-width
 # non-joiner, no-break space): inbox previews show ~100-200 characters, and without this
 # they run on into the email, whose first lines can say which concern a version is for.
+# The theme puts a plain space before it: a preheader ending in a web address must not
+# read as an address with zero-width characters in it (rspamd ZERO_WIDTH_SPACE_URL).
 PREHEADER_FILLER = Markup("&#847;&zwnj;&nbsp;" * 90)
 # The theme's dark-mode colours (`@media (prefers-color-scheme: dark)`); the brand colours
 # stay as they are, links are the brand colour lightened until they read on the card.
