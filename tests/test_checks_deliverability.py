@@ -274,8 +274,8 @@ def test_css_support_warns_about_css_that_major_clients_ignore(tmp_path_factory)
         override(
             root,
             "article.mjml",
-            "<h2>{% if article.url %}",
-            '<div style="display:flex; gap:8px"></div><h2>{% if article.url %}',
+            "<h2>{{ article.title }}</h2>",
+            '<div style="display:flex; gap:8px"><h2>{{ article.title }}</h2></div>',
         )
         override(
             root,
