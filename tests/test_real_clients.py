@@ -186,7 +186,7 @@ See https://harborlanedental.example.com/a/very/long/path/that/never/ends/and/ke
     a code block with a long line that a phone cannot show in one piece, not wrapped
 
 <img src="https://harborlanedental.example.com/images/nowidth.jpg" alt="No width">
-<img src="https://harborlanedental.example.com/images/wide.jpg" alt="Wide" width="1200" height="800">
+<img src="https://harborlanedental.example.com/images/w.jpg" alt="Wide" width="1200" height="800">
 """
 
 
