@@ -151,10 +151,10 @@ def test_unsubscribe_an_address_copied_with_its_name(tmp_workspace, run):
 
 
 def test_a_misspelt_setting_is_named_with_the_right_one(tmp_workspace, run):
-    replace(tmp_workspace / CAMPAIGN, 'format = "full"', 'fromat = "excerpt"')
+    replace(tmp_workspace / CAMPAIGN, 'format = "auto"', 'fromat = "excerpt"')
     result = run("build", "2026-12", cwd=tmp_workspace)
     assert_user_error(result, "fromat: unknown setting (did you mean format?)", "line ")
-    replace(tmp_workspace / CAMPAIGN, 'fromat = "excerpt"', 'format = "full"')
+    replace(tmp_workspace / CAMPAIGN, 'fromat = "excerpt"', 'format = "auto"')
     replace(tmp_workspace / "practice.toml", 'color = "#0B5D6B"', 'colour = "#0B5D6B"')
     assert_user_error(
         run("build", "2026-12", cwd=tmp_workspace),

@@ -76,12 +76,18 @@ def test_a_concern_in_one_segments_preheader(tmp_path):
 
 
 def test_a_concern_carried_by_a_link(tmp_path):
-    context = edited(
-        tmp_path,
-        "campaigns/2026-12/posts/night-guards-for-grinding.md",
-        "(https://harborlanedental.example.com/services/tmj-jaw-pain)",
-        "(https://harborlanedental.example.com/services/?utm_content=bruxism-patients)",
+    post = "campaigns/2026-12/posts/night-guards-for-grinding.md"
+    root = copy_demo(tmp_path / "practice")
+    (root / CAMPAIGN).write_text((root / CAMPAIGN).read_text().replace('"auto"', '"full"'))
+    (root / post).write_text(
+        (root / post)
+        .read_text()
+        .replace(
+            "(https://harborlanedental.example.com/services/tmj-jaw-pain)",
+            "(https://harborlanedental.example.com/services/?utm_content=bruxism-patients)",
+        )
     )
+    context = build_context(Workspace(root), "2026-12")
     found = [f for f in concern_named(context)]
     assert {f.variant for f in found} == {"tmj", "general"}
     assert "utm_content=bruxism" in found[0].where
@@ -102,7 +108,7 @@ def test_a_template_without_address_or_unsubscribe(tmp_path):
     theme = Path(__file__).resolve().parent.parent / "src/chairside/theme/newsletter.mjml"
     text = theme.read_text()
     start = text.index(
-        '<mj-section background-color="{{ colors.background }}" padding="20px 0 32px">'
+        '<mj-section padding="24px 0px 32px">'
     )
     end = text.index("</mj-section>", start) + len("</mj-section>")
     (root / "templates/newsletter.mjml").write_text(text[:start] + text[end:])

@@ -113,6 +113,8 @@ def add_long_post(root: Path) -> None:
         post("A Very Long Read", LONG_BODY, url="https://harborlanedental.example.com/long"),
         ["tmj"],
     )
+    toml = root / CAMPAIGN / "campaign.toml"
+    toml.write_text(toml.read_text().replace('format = "auto"', 'format = "full"'))
 
 
 def test_gmail_clip_errors_on_an_oversized_variant(tmp_path_factory):
@@ -205,6 +207,41 @@ def test_image_width_warns_about_an_image_without_width(tmp_path_factory):
     assert 'width="544"' in findings[0].message
 
 
+def test_image_width_warns_about_a_percentage_width(tmp_path_factory):
+    def seed(root: Path) -> None:
+        override(
+            root,
+            "newsletter.mjml",
+            "<p>Hi {{ first_name }},</p>",
+            f'<p>Hi {{{{ first_name }}}},</p><img src="{IMAGE}/banner.jpg" alt="" width="100%">',
+        )
+
+    findings = only(list(image_width(make_context(tmp_path_factory, seed))), "image-width")
+    assert {f.variant for f in findings} == ALL
+    assert 'width="100%"' in findings[0].message and "templates/newsletter.mjml" in (
+        findings[0].message
+    )
+
+
+def test_a_post_image_in_percent_is_given_pixels_and_the_demo_has_no_percent_widths(
+    tmp_path_factory,
+):
+    body = f'<img src="{IMAGE}/smile.jpg" alt="A smile" width="50%" height="300">\n\nText.'
+
+    def seed(root: Path) -> None:
+        add_post(root, "smile.md", post("Smile", body), ["tmj"])
+        toml = root / CAMPAIGN / "campaign.toml"
+        toml.write_text(toml.read_text().replace('format = "auto"', 'format = "full"'))
+
+    ctx = make_context(tmp_path_factory, seed)
+    assert list(image_width(ctx)) == []
+    for view in ctx.variants:
+        for img in view.doc.iter("img"):
+            assert img.get("width", "").isdigit(), (view.name, img.get("src"), img.get("width"))
+    smile = next(i for i in ctx.variants[0].doc.iter("img") if i.get("src").endswith("smile.jpg"))
+    assert (smile.get("width"), smile.get("height")) == ("272", None)
+
+
 # --- link-url ---------------------------------------------------------------------------
 
 
@@ -283,8 +320,8 @@ def test_css_support_accepts_a_background_image_with_a_colour_fallback(tmp_path_
         override(
             root,
             "newsletter.mjml",
-            '<mj-section padding="28px 0 8px">',
-            '<mj-section padding="28px 0 8px" background-url="https://x.example/bg.png" '
+            '<mj-section background-color="#ffffff" padding="28px 0px 12px" css-class="cs-card">',
+            '<mj-section padding="28px 0px 12px" background-url="https://x.example/bg.png" '
             'background-color="#0B5D6B">',
         )
 

@@ -24,7 +24,7 @@ from chairside.tomlfile import (
 from chairside.workspace import Workspace
 
 CAMPAIGN_FILE = "campaign.toml"
-FORMATS = ("full", "excerpt")
+FORMATS = ("auto", "full", "excerpt")
 CAMPAIGN_KEYS = ("subject", "preheader", "intro", "format", "posts", "segments")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -118,10 +118,10 @@ def load_settings(
     known = {segment.id for segment in segments}
 
     unknown_keys(data, CAMPAIGN_KEYS, problems, where="", path=path)
-    fmt = get_str(data, "format", problems, where="", default="full")
+    fmt = get_str(data, "format", problems, where="", default="auto")
     if fmt not in FORMATS:
         problems.add(
-            f'format: must be "full" or "excerpt", not {fmt!r}',
+            f'format: must be "auto", "full" or "excerpt", not {fmt!r}',
             line=line_of(path, r"^\s*format\s*="),
         )
     posts = _post_entries(path, data.get("posts"), known, problems)

@@ -177,6 +177,7 @@ def run_checks(
     from chairside.checks import (  # noqa: F401  (importing registers the rules)
         accessibility,
         compliance,
+        defaults,
         deliverability,
         privacy,
         readability,

@@ -182,8 +182,9 @@ def preview(
 ) -> None:
     """Build campaign NAME and show it: the text version here, or the page in a browser.
 
-    The preview page shows every variant's subject, preheader, and the email at desktop
-    (600 px) and mobile (375 px) width, beside its text version.
+    The preview page shows every variant's sender, subject, preheader and number of
+    patients, and the email at desktop (600 px) and mobile (375 px) width, beside its text
+    version.
 
     \b
     Examples:
@@ -191,10 +192,11 @@ def preview(
       chairside preview 2026-12 --segment tmj --text
     """
     from chairside.build import build as run_build
+    from chairside.build import patient_counts
     from chairside.errors import ChairsideError
 
     workspace = options.workspace()
-    result = run_build(workspace, name)
+    result = run_build(workspace, name, patients=patient_counts(workspace))
     ids = [v.segment.id for v in result.campaign.variants]
     chosen = segment or "general"
     if chosen != result.campaign.segment_for(chosen):
