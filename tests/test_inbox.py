@@ -1,0 +1,162 @@
+"""`chairside inbox` against a real IMAP server (Dovecot on 127.0.0.1) holding real-world
+unsubscribe requests, bounces from several mail servers, complaints and ordinary mail."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chairside.audience.suppression import read_suppressed
+from chairside.tokens import Tokens, load_key
+from tests.imap_server import DOVECOT, PASSWORD, USER, Dovecot
+from tests.support import DATA, assert_user_error
+
+MAIL = DATA / "returnpath"
+pytestmark = pytest.mark.skipif(
+    shutil.which(DOVECOT) is None, reason="needs Debian's dovecot-imapd (see .ci/run)"
+)
+
+SUPPRESSED = {  # who each test mail must take off the list
+    "maria.lopez@example.com",  # Gmail's List-Unsubscribe mailto, from another address
+    "james.whitfield@example.com",  # "Unsubscribe" from the patient's own address
+    "jose.hernandez@example.com",  # token in an encoded subject, "%20" left in
+    "priya.raman@example.com",  # "Please unsubscribe me" in a reply
+    "emily.chen@example.com",  # Postfix DSN 5.1.1
+    "connor.murphy@example.com",  # Exim, not a DSN
+    "grace.nakamura@example.com",  # Office 365 5.1.10
+    "rachel.goldberg@example.com",  # Gmail 5.1.1
+    "luis.mendoza@example.com",  # qmail
+    "ethan.park@example.com",  # ARF from Yahoo
+    "olivia.nguyen@example.com",  # ARF with the recipient redacted: found by its token
+}
+LEFT = {  # mail that is not Chairside's: stays unread where it is
+    "other-out-of-office.eml",
+    "other-reply-question.eml",
+    "other-unsubscribe-from-stranger.eml",
+    "other-vendor-newsletter.eml",
+    "bounce-delayed-postfix.eml",
+}
+
+
+@pytest.fixture
+def imap() -> Iterator[Dovecot]:
+    server = Dovecot()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _mailbox(workspace: Path) -> dict[str, bytes]:
+    """The test mails, with each `{TOKEN:address}` made in this practice, CRLF line ends."""
+    tokens = Tokens(load_key(workspace / ".chairside"))
+    found = {}
+    for path in sorted(MAIL.glob("*.eml")):
+        text = re.sub(r"\{TOKEN:([^}]+)\}", lambda m: tokens(m.group(1)), path.read_text())
+        found[path.name] = text.replace("\r\n", "\n").replace("\n", "\r\n").encode()
+    return found
+
+
+def _configure(workspace: Path, server: Dovecot, monkeypatch, after: str = "mark-read") -> None:
+    with (workspace / "practice.toml").open("a") as handle:
+        handle.write(
+            f'\n[imap]\nhost = "127.0.0.1"\nport = {server.port}\nuser = "{USER}"\n'
+            f'tls = false\nafter = "{after}"\n'
+        )
+    monkeypatch.setenv("CHAIRSIDE_IMAP_PASSWORD", PASSWORD)
+
+
+def _subjects(messages) -> set[str]:
+    return {re.search(rb"Message-I[dD]: (\S+)", m).group(1).decode() for _f, m in messages}
+
+
+def test_inbox_acts_on_each_kind_once_and_deletes_nothing(imap, tmp_workspace, run, monkeypatch):
+    _configure(tmp_workspace, imap, monkeypatch)
+    mails = _mailbox(tmp_workspace)
+    imap.append("INBOX", list(mails.values()))
+    before = read_suppressed(tmp_workspace / "audiences/suppressed.csv")
+
+    first = run("inbox", cwd=tmp_workspace)
+    assert first.exit_code == 0, first.output
+    after = read_suppressed(tmp_workspace / "audiences/suppressed.csv")
+    assert after - before == SUPPRESSED
+    assert f"{len(mails)} new messages, 0 read before" in first.output
+    assert "soft bounce (1 in a row)" in first.output  # mailbox full: counted, not suppressed
+    assert "5 other messages left as they were" in first.output
+    assert "hannah" not in first.output and "emily.chen" not in first.output  # masked
+    assert "em***@example.com" in first.output
+
+    contents = imap.contents("INBOX")
+    assert len(contents) == len(mails)  # nothing deleted
+    for flags, data in contents:
+        name = next(n for n, m in mails.items() if m == data.replace(b"\n", b"\r\n") or m == data)
+        assert ("\\Seen" in flags) == (name not in LEFT), name
+
+    second = run("inbox", cwd=tmp_workspace)
+    assert second.exit_code == 0, second.output
+    assert f"0 new messages, {len(mails)} read before" in second.output
+    assert "0 added" in second.output
+    lines = (tmp_workspace / "audiences/suppressed.csv").read_text().splitlines()
+    assert len(lines) == len(set(lines)) == len(before) + len(SUPPRESSED) + 1  # + header
+    assert len(imap.contents("INBOX")) == len(mails)
+
+
+def test_inbox_moves_to_a_folder_and_a_new_message_is_read_next_time(
+    imap, tmp_workspace, run, monkeypatch
+):
+    _configure(tmp_workspace, imap, monkeypatch, after="move:Chairside")
+    mails = _mailbox(tmp_workspace)
+    first_half = {k: v for k, v in mails.items() if k != "arf-yahoo.eml"}
+    imap.append("INBOX", list(first_half.values()))
+    assert run("inbox", cwd=tmp_workspace).exit_code == 0
+    inbox, moved = imap.contents("INBOX"), imap.contents("Chairside")
+    assert len(inbox) == len(LEFT)
+    assert len(inbox) + len(moved) == len(first_half)
+    assert all("\\Seen" not in flags for flags, _ in inbox)
+
+    imap.append("INBOX", [mails["arf-yahoo.eml"]])
+    result = run("inbox", "--show", cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    assert "1 new message," in result.output
+    assert "complaint" in result.output and "ethan.park@example.com" in result.output
+    assert "ethan.park@example.com" in read_suppressed(tmp_workspace / "audiences/suppressed.csv")
+    assert len(imap.contents("Chairside")) == len(moved) + 1
+
+
+def test_dry_run_changes_nothing(imap, tmp_workspace, run, monkeypatch):
+    _configure(tmp_workspace, imap, monkeypatch)
+    mails = _mailbox(tmp_workspace)
+    imap.append("INBOX", list(mails.values()))
+    csv_before = (tmp_workspace / "audiences/suppressed.csv").read_bytes()
+    result = run("inbox", "--dry-run", cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    assert f"{len(SUPPRESSED)} would be added" in result.output
+    assert (tmp_workspace / "audiences/suppressed.csv").read_bytes() == csv_before
+    assert all("\\Seen" not in flags for flags, _ in imap.contents("INBOX"))
+    assert not (tmp_workspace / ".chairside/returnpath.db").exists()
+    assert f"{len(mails)} new messages" in run("inbox", cwd=tmp_workspace).output
+
+
+def test_wrong_password_and_missing_settings_are_clear_errors(
+    imap, tmp_workspace, run, monkeypatch
+):
+    assert_user_error(run("inbox", cwd=tmp_workspace), "no [imap] section")
+    _configure(tmp_workspace, imap, monkeypatch)
+    monkeypatch.setenv("CHAIRSIDE_IMAP_PASSWORD", "wrong")
+    assert_user_error(
+        run("inbox", cwd=tmp_workspace), "refused the login", "CHAIRSIDE_IMAP_PASSWORD"
+    )
+    monkeypatch.delenv("CHAIRSIDE_IMAP_PASSWORD")
+    assert_user_error(run("inbox", cwd=tmp_workspace), "CHAIRSIDE_IMAP_PASSWORD")
+
+
+def test_unencrypted_imap_is_refused_for_a_remote_server(tmp_workspace, run, monkeypatch):
+    with (tmp_workspace / "practice.toml").open("a") as handle:
+        handle.write('\n[imap]\nhost = "imap.example.com"\nuser = "u"\ntls = false\nfolder = 3\n')
+    monkeypatch.setenv("CHAIRSIDE_IMAP_PASSWORD", "x")
+    assert_user_error(run("inbox", cwd=tmp_workspace), "[imap] tls", "[imap] folder")
