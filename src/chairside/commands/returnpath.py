@@ -3,6 +3,9 @@ says how a campaign went."""
 
 from __future__ import annotations
 
+import contextlib
+import imaplib
+
 import click
 
 from chairside.commands.options import Options, audience_option, pass_options
@@ -73,10 +76,8 @@ def inbox(options: Options, audience_file, dry_run: bool, show: bool) -> None:
     finally:
         if state is not None:
             state.close()
-        try:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
             imap.logout()
-        except OSError:
-            pass
     would = "would be " if dry_run else ""
     click.echo(
         f"{config.user} {report.folder}: {report.new} new message{'s' * (report.new != 1)}, "
