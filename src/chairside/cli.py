@@ -16,7 +16,7 @@ from chairside.commands.campaign import build, check, new, preview
 from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
-from chairside.commands.returnpath import inbox
+from chairside.commands.returnpath import inbox, sync
 from chairside.commands.send import send, status
 
 
@@ -68,6 +68,7 @@ for _command in (
     send,
     status,
     inbox,
+    sync,
 ):
     cli.add_command(_command)
 

@@ -89,3 +89,95 @@ def inbox(options: Options, audience_file, dry_run: bool, show: bool) -> None:
     click.echo(f"{target}: {len(report.suppressed)} {would}added.")
     if dry_run:
         click.echo("Dry run: nothing was changed in the mailbox or the practice folder.")
+
+
+@click.command()
+@click.option(
+    "--from",
+    "provider",
+    type=click.Choice(["mailchimp", "sendgrid", "mailgun"]),
+    required=True,
+    help="The provider to read (its key from MAILCHIMP_API_KEY, SENDGRID_API_KEY or "
+    "MAILGUN_API_KEY).",
+)
+@click.option(
+    "--api-base",
+    metavar="URL",
+    help="Ask this API address instead (or CHAIRSIDE_<PROVIDER>_API_BASE).",
+)
+@click.option(
+    "--audience-id",
+    help="Mailchimp audience (list) id (or [providers.mailchimp] audience_id, or "
+    "MAILCHIMP_AUDIENCE_ID).",
+)
+@click.option(
+    "--domain", help="Mailgun sending domain (or [providers.mailgun] domain, or MAILGUN_DOMAIN)."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be suppressed; change nothing.")
+@click.option("--show", is_flag=True, help="Print addresses in full (masked otherwise).")
+@pass_options
+def sync(
+    options: Options,
+    provider: str,
+    api_base: str | None,
+    audience_id: str | None,
+    domain: str | None,
+    dry_run: bool,
+    show: bool,
+) -> None:
+    """Bring a provider's unsubscribes, bounces and spam complaints into the practice.
+
+    Reads Mailchimp's unsubscribed and cleaned members and abuse reports, SendGrid's
+    unsubscribe, bounce and spam report lists, or Mailgun's unsubscribes, bounces and
+    complaints, every page of them, and adds those patients to audiences/suppressed.csv, so
+    no other route (SMTP, another provider) emails them again. Safe to repeat: nothing is
+    added or counted twice. It says since when the practice is up to date.
+
+    \b
+    Examples:
+      MAILCHIMP_API_KEY=... chairside sync --from mailchimp --audience-id a1b2c3d4e5
+      SENDGRID_API_KEY=... chairside sync --from sendgrid --dry-run
+      MAILGUN_API_KEY=... chairside sync --from mailgun --domain mg.example.com
+    """
+    from chairside.audience.addresses import mask
+    from chairside.returnpath.state import BOUNCE, COMPLAINT, SOFT_BOUNCE, UNSUBSCRIBE
+    from chairside.returnpath.sync import sync as run_sync
+    from chairside.workspace import load_practice
+
+    workspace = options.workspace()
+    practice = load_practice(workspace)
+    report = run_sync(
+        workspace,
+        practice,
+        provider,
+        api_base=api_base,
+        options={"audience_id": audience_id, "domain": domain},
+        dry_run=dry_run,
+    )
+    since = f"changes since {report.since}" if report.since else "everything (first sync)"
+    click.echo(f"{provider}: read {report.records} records in {report.pages} pages: {since}.")
+    new = [o for o in report.outcomes if o.new]
+    counts = {
+        kind: sum(1 for o in new if o.event.kind == kind)
+        for kind in (UNSUBSCRIBE, BOUNCE, SOFT_BOUNCE, COMPLAINT)
+    }
+    click.echo(
+        f"  new: {counts[UNSUBSCRIBE]} unsubscribes, {counts[BOUNCE]} bounces, "
+        f"{counts[SOFT_BOUNCE]} soft bounces, {counts[COMPLAINT]} complaints "
+        f"({len(report.outcomes) - len(new)} seen before)"
+    )
+    for outcome in new[:20] if not show else new:
+        email = outcome.event.email if show else mask(outcome.event.email)
+        click.echo(f"  {outcome.event.kind:<12} {email}  {outcome.event.detail}")
+    if not show and len(new) > 20:
+        click.echo(f"  … and {len(new) - 20} more (--show lists them all)")
+    would = "would be " if dry_run else ""
+    target = workspace.relative(workspace.suppressed_file)
+    click.echo(
+        f"{target}: {len(report.suppressed)} {would}added, "
+        f"{report.already_suppressed} already there."
+    )
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
+    else:
+        click.echo(f"{provider} is synced up to now; run it again after the next campaign.")
