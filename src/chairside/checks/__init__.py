@@ -180,6 +180,7 @@ def run_checks(
         deliverability,
         privacy,
         readability,
+        returnpath,
         subject,
     )
 
