@@ -16,7 +16,7 @@ from chairside.commands.campaign import build, check, new, preview
 from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
-from chairside.commands.returnpath import inbox, sync
+from chairside.commands.returnpath import inbox, report, sync
 from chairside.commands.send import send, status
 
 
@@ -69,6 +69,7 @@ for _command in (
     status,
     inbox,
     sync,
+    report,
 ):
     cli.add_command(_command)
 

@@ -181,3 +181,53 @@ def sync(
         click.echo("Dry run: nothing was changed.")
     else:
         click.echo(f"{provider} is synced up to now; run it again after the next campaign.")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@click.option(
+    "--show", is_flag=True, help="Name the concern each version is for (ids only otherwise)."
+)
+@click.option("--offline", is_flag=True, help="Do not ask the providers for opens and clicks.")
+@click.option(
+    "--api-base",
+    metavar="URL",
+    help="Ask this API address for opens and clicks (or CHAIRSIDE_<PROVIDER>_API_BASE).",
+)
+@pass_options
+def report(
+    options: Options, name: str, as_json: bool, show: bool, offline: bool, api_base: str | None
+) -> None:
+    """How campaign NAME went, per version and overall.
+
+    Sent and failed come from the send record; bounced, unsubscribed and spam complaints
+    from what `chairside inbox` and `chairside sync` found; for a campaign sent through
+    Mailchimp, SendGrid or Mailgun, the opens and clicks that provider counted (with its
+    key from the environment, unless --offline), and the most clicked articles.
+
+    Prints a table (or --json) and writes build/NAME/report.html, a page with charts that
+    works offline. No patient is named; versions are shown by their id (2026-12-a) unless
+    --show adds the concern each is for.
+
+    \b
+    Examples:
+      chairside report 2026-12
+      chairside report 2026-12 --json --offline
+    """
+    import json
+
+    from chairside.returnpath.report import build_report, table_lines
+    from chairside.returnpath.reportpage import write_page
+    from chairside.workspace import load_practice
+
+    workspace = options.workspace()
+    practice = load_practice(workspace)
+    result = build_report(workspace, practice, name, show=show, offline=offline, api_base=api_base)
+    page = workspace.build_dir / name / "report.html"
+    write_page(result, page)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    click.echo("\n".join(table_lines(result)))
+    click.echo(f"Page with charts: {workspace.relative(page)}")
