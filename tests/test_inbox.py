@@ -160,3 +160,79 @@ def test_unencrypted_imap_is_refused_for_a_remote_server(tmp_workspace, run, mon
         handle.write('\n[imap]\nhost = "imap.example.com"\nuser = "u"\ntls = false\nfolder = 3\n')
     monkeypatch.setenv("CHAIRSIDE_IMAP_PASSWORD", "x")
     assert_user_error(run("inbox", cwd=tmp_workspace), "[imap] tls", "[imap] folder")
+
+
+def _ledger_with_campaigns(workspace: Path, email: str, campaigns: list[str]) -> None:
+    """`email` sent each campaign in turn, a month apart, as the ledger records it."""
+    import sqlite3
+
+    from chairside.ledger import open_ledger
+
+    with open_ledger(workspace / ".chairside") as ledger:
+        for campaign in campaigns:
+            ledger.mark_sending(campaign, email, email, f"{campaign}-a")
+            ledger.finish(campaign, email, "sent", reply="250 OK")
+    with sqlite3.connect(workspace / ".chairside/state.db") as db:
+        for month, campaign in enumerate(campaigns, 1):
+            db.execute(
+                "UPDATE deliveries SET updated_at = ? WHERE campaign = ?",
+                (f"2026-{month:02d}-01T09:00:00+00:00", campaign),
+            )
+
+
+def _soft(recorder, email: str, campaign: str, n: int):
+    from chairside.returnpath.state import SOFT_BOUNCE, Event
+
+    event = Event(f"test:{n}", "inbox", SOFT_BOUNCE, email, campaign, "5.2.2 full", "2026-12-09")
+    outcome = recorder.record(event)
+    recorder.flush()
+    return outcome
+
+
+def test_soft_bounces_suppress_only_three_campaigns_in_a_row(tmp_workspace):
+    from chairside.returnpath.record import Recorder
+    from chairside.returnpath.state import LedgerView, ReturnState
+    from chairside.workspace import Workspace
+
+    email = "hannah.schmidt@example.com"
+    months = ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05"]
+    _ledger_with_campaigns(tmp_workspace, email, months)
+    state = ReturnState(tmp_workspace / ".chairside")
+    ledger = LedgerView(tmp_workspace / ".chairside")
+    recorder = Recorder(Workspace(tmp_workspace), state, ledger, dry_run=False)
+    try:
+        assert _soft(recorder, email, "2026-01", 1).streak == 1
+        assert _soft(recorder, email, "2026-03", 2).streak == 1  # 2026-02 went through
+        again = _soft(recorder, email, "2026-03", 2)  # the same bounce read twice
+        assert not again.new and again.streak == 0
+        assert _soft(recorder, email, "2026-04", 3).streak == 2
+        assert email not in read_suppressed(tmp_workspace / "audiences/suppressed.csv")
+        third = _soft(recorder, email, "2026-05", 4)
+        assert third.streak == 3 and third.suppressed
+        assert email in read_suppressed(tmp_workspace / "audiences/suppressed.csv")
+    finally:
+        state.close()
+
+
+def test_a_message_without_message_id_and_broken_bytes_are_processed_once(
+    imap, tmp_workspace, run, monkeypatch
+):
+    _configure(tmp_workspace, imap, monkeypatch)
+    no_id = (
+        b"From: James Whitfield <james.whitfield@example.com>\r\nTo: "
+        b"unsubscribe@harborlanedental.example.com\r\nSubject: unsubscribe\r\n\r\n\r\n"
+    )
+    garbled = (
+        b"From: \xff\xfe broken <x@example.net>\r\nSubject: =?bogus?q?=ZZ?=\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="none"\r\n'
+        b"\r\n\x00\x01 not mime at all \xc3\x28\r\n"
+    )
+    imap.append("INBOX", [no_id, garbled])
+    first = run("inbox", cwd=tmp_workspace)
+    assert first.exit_code == 0, first.output
+    assert "james.whitfield@example.com" in read_suppressed(
+        tmp_workspace / "audiences/suppressed.csv"
+    )
+    assert "1 other message left as they were" in first.output
+    second = run("inbox", cwd=tmp_workspace)
+    assert "0 new messages, 2 read before" in second.output

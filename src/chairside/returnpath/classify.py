@@ -81,7 +81,9 @@ def parse(data: bytes) -> EmailMessage:
     return BytesParser(policy=policy.default).parsebytes(data)
 
 
-def classify(message: EmailMessage, *, unsubscribe_address: str = "") -> Classified:
+def classify(
+    message: EmailMessage, *, raw: bytes | None = None, unsubscribe_address: str = ""
+) -> Classified:
     """What `message` is, and whom it is about (addresses as written, not yet resolved).
 
     Mail to `unsubscribe_address` (when it is not the address patients reply to) is an
@@ -91,7 +93,7 @@ def classify(message: EmailMessage, *, unsubscribe_address: str = "") -> Classif
     if message.get_content_type() == "multipart/report" and report_type == "feedback-report":
         return _complaint(message)
     if _looks_like_bounce(message):
-        bounce = _bounce(message)
+        bounce = _bounce(message, raw)
         if bounce.found:
             return bounce
     if _is_auto_reply(message):
@@ -184,9 +186,10 @@ def _dsn_fields(message: Message) -> dict[str, tuple[str, str, str]]:
     return found
 
 
-def _bounce(message: EmailMessage) -> Classified:
-    # flufl.bounce reads the classic Message API (get_params and friends).
-    legacy = BytesParser().parsebytes(message.as_bytes(policy=policy.SMTP))
+def _bounce(message: EmailMessage, raw: bytes | None) -> Classified:
+    # flufl.bounce reads the classic Message API (get_params and friends); it is parsed
+    # from the bytes as received, since re-encoding a damaged message can fail.
+    legacy = BytesParser().parsebytes(raw if raw is not None else message.as_bytes())
     temporary, permanent = all_failures(legacy)
     dsn = _dsn_fields(legacy)
     original = next(

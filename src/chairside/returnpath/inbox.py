@@ -235,7 +235,12 @@ def process(
                     state.record_message(config.folder, uidvalidity, uid, key, "seen", acted=False)
                 continue
             report.new += 1
-            found = cl.classify(message, unsubscribe_address=unsubscribe_address)
+            try:
+                found = cl.classify(message, raw=raw, unsubscribe_address=unsubscribe_address)
+            except (ValueError, LookupError, UnicodeError, TypeError, AttributeError) as exc:
+                # A message too damaged to read must not stop the others: a person reads it.
+                found = cl.Classified("other")
+                report.notes.append(f"a message that could not be read ({type(exc).__name__})")
             outcomes = _act(found, key, message, resolver, recorder, ledger, report)
             recorder.flush()
             acted = bool(outcomes)
