@@ -236,3 +236,41 @@ def test_a_message_without_message_id_and_broken_bytes_are_processed_once(
     assert "1 other message left as they were" in first.output
     second = run("inbox", cwd=tmp_workspace)
     assert "0 new messages, 2 read before" in second.output
+
+
+@pytest.mark.parametrize("path", sorted(MAIL.glob("*.eml")), ids=lambda p: p.name)
+def test_each_test_mail_is_classified_as_its_name_says(path: Path):
+    from chairside.returnpath import classify as cl
+
+    raw = path.read_bytes().replace(b"\n", b"\r\n")
+    found = cl.classify(
+        cl.parse(raw), raw=raw, unsubscribe_address="unsubscribe@harborlanedental.example.com"
+    )
+    kinds = {f.kind for f in found.found}
+    expected = {
+        "unsub": ("unsubscribe", {"unsubscribe"}),
+        "arf": ("complaint", {"complaint"}),
+        "bounce-hard": ("bounce", {cl.HARD}),
+        "bounce-soft": ("bounce", {cl.SOFT}),
+        "bounce-delayed": ("bounce", {cl.DELAYED}),
+    }
+    prefix = next((p for p in expected if path.name.startswith(p + "-")), None)
+    if prefix is None:  # other-*: nothing to do, or an unsubscribe from nobody we know
+        assert found.kind in ("other", "auto-reply") or path.name.endswith("stranger.eml")
+    else:
+        assert (found.kind, kinds) == expected[prefix]
+    for item in found.found:
+        assert "@" not in item.detail  # diagnostics quote the address; reports must not
+
+
+def test_a_dsn_with_undecodable_headers_is_still_read_from_its_fields():
+    from chairside.returnpath import classify as cl
+
+    raw = (
+        (MAIL / "bounce-hard-postfix.eml")
+        .read_bytes()
+        .replace(b"(Mail Delivery System)", b"(Syst\xe8me de messagerie)")
+        .replace(b"\n", b"\r\n")
+    )
+    found = cl.classify(cl.parse(raw), raw=raw)
+    assert [(f.email, f.kind) for f in found.found] == [("emily.chen@example.com", cl.HARD)]

@@ -19,6 +19,7 @@ Everything else — replies, out-of-office notices, unknown addresses — is lef
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from email import policy
@@ -28,6 +29,10 @@ from email.utils import getaddresses, parseaddr
 from urllib.parse import unquote
 
 from flufl.bounce import all_failures
+
+# flufl.bounce logs a detector's exception before raising it; the caller handles it.
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
+logging.getLogger("flufl.bounce").propagate = False
 
 HARD, SOFT, DELAYED = "hard", "soft", "delayed"
 # RFC 3463: 5.1.x is a bad address (5.1.10: Office 365's "recipient not found"), 5.2.1 a
@@ -190,8 +195,14 @@ def _bounce(message: EmailMessage, raw: bytes | None) -> Classified:
     # flufl.bounce reads the classic Message API (get_params and friends); it is parsed
     # from the bytes as received, since re-encoding a damaged message can fail.
     legacy = BytesParser().parsebytes(raw if raw is not None else message.as_bytes())
-    temporary, permanent = all_failures(legacy)
     dsn = _dsn_fields(legacy)
+    try:
+        temporary, permanent = all_failures(legacy)
+    except (AttributeError, TypeError, ValueError, LookupError):
+        # Some of its detectors fail on undecodable headers (a `Header` where they expect
+        # text); the standard DSN fields, read above, still say who failed.
+        permanent = frozenset(a.encode() for a, f in dsn.items() if f[0].startswith("fail"))
+        temporary = frozenset(a.encode() for a, f in dsn.items() if f[0].startswith("delay"))
     original = next(
         (
             _original(p)
