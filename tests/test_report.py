@@ -8,6 +8,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import lxml.html
 import pytest
@@ -212,3 +213,105 @@ def test_report_page_renders_offline_in_a_real_browser(smtp_server, tmp_workspac
             assert errors == []
         finally:
             browser.close()
+
+
+def _pushed(workspace: Path, via: str, tags: dict[str, list[str]]) -> None:
+    """The ledger as a push to `via` leaves it: each tag's members sent, its steps."""
+    from chairside.ledger import open_ledger
+
+    with open_ledger(workspace / ".chairside") as ledger:
+        for number, (tag, emails) in enumerate(tags.items(), 1):
+            batch = f"{via}:{tag}:{number}"
+            ledger.mark_batch_sending("2026-12", via, batch, [(e, e, tag) for e in emails])
+            ledger.finish_batch("2026-12", batch, reply="200")
+            ledger.record_step("2026-12", via, f"campaign {tag}", f"mc-{number}")
+
+
+def test_mailchimp_reports_and_click_details(http_server, tmp_workspace, run, monkeypatch):
+    monkeypatch.setenv("MAILCHIMP_API_KEY", "abc-us21")
+    monkeypatch.setenv("MAILCHIMP_AUDIENCE_ID", "list1")
+    _pushed(
+        tmp_workspace,
+        "mailchimp",
+        {
+            "2026-12-a": [f"a{n}@example.com" for n in range(10)],
+            "2026-12-c": [f"c{n}@example.com" for n in range(20)],
+        },
+    )
+    opens = {"mc-1": 5, "mc-2": 8}
+    http_server.route(
+        "GET",
+        r"/reports/mc-\d",
+        lambda r: (
+            200,
+            {
+                "id": r.path.rsplit("/", 1)[1],
+                "emails_sent": 10,
+                "opens": {"opens_total": 40, "unique_opens": opens[r.path.rsplit("/", 1)[1]]},
+                "clicks": {"clicks_total": 9, "unique_subscriber_clicks": 2},
+            },
+        ),
+    )
+    http_server.route(
+        "GET",
+        r"/reports/mc-\d/click-details",
+        lambda r: (
+            200,
+            {
+                "urls_clicked": [
+                    {
+                        "url": "https://harborlanedental.example.com/blog/night-guards-for-grinding?utm_source="
+                        "newsletter&utm_medium=email&utm_campaign=2026-12",
+                        "total_clicks": 7,
+                        "unique_clicks": 4,
+                    }
+                ]
+            },
+        ),
+    )
+    result = run("report", "2026-12", "--json", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {v["id"]: (v["sent"], v["opens"], v["clicks"]) for v in data["versions"]} == {
+        "2026-12-a": (10, 5, 2),
+        "2026-12-c": (20, 8, 2),
+    }
+    assert data["top_links"][0]["clicks"] == 8
+    assert data["top_links"][0]["title"].startswith("Night Guards")
+
+
+def test_sendgrid_stats_by_category(http_server, tmp_workspace, run, monkeypatch):
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.key")
+    _pushed(tmp_workspace, "sendgrid", {"2026-12-a": ["a@example.com", "b@example.com"]})
+    seen = []
+
+    def stats(request):
+        seen.append(parse_qs(request.query))
+        return 200, [
+            {
+                "date": "2026-12-01",
+                "stats": [
+                    {
+                        "type": "category",
+                        "name": "2026-12-a",
+                        "metrics": {"unique_opens": 1, "unique_clicks": 1},
+                    }
+                ],
+            },
+            {
+                "date": "2026-12-02",
+                "stats": [
+                    {
+                        "type": "category",
+                        "name": "2026-12-a",
+                        "metrics": {"unique_opens": 1, "unique_clicks": 0},
+                    }
+                ],
+            },
+        ]
+
+    http_server.route("GET", "/v3/categories/stats", stats)
+    result = run("report", "2026-12", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"2026-12-a\s+2\s+0\s+0\s+0\s+0\s+100\.0%\s+50\.0%", result.output)
+    assert seen[0]["categories"] == ["2026-12-a"] and "start_date" in seen[0]

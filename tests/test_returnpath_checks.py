@@ -88,3 +88,19 @@ def test_large_list_without_one_click_unsubscribe(tmp_workspace, run):
         "\n".join(line for line in path.read_text().splitlines() if "unsubscribe_url" not in line)
     )
     assert "5,001 rows" in _rules(run, tmp_workspace)["one-click-unsubscribe"]
+
+
+def test_export_push_warns_when_the_provider_was_not_synced(
+    http_server, tmp_workspace, run, monkeypatch
+):
+    _sent(tmp_workspace, "2026-11", via="mailgun")
+    monkeypatch.setenv("MAILGUN_API_KEY", "key-test")
+    http_server.route(
+        "POST", r"/v3/[^/]+/messages", lambda r: (200, {"id": "<1@x>", "message": "Queued."})
+    )
+    result = run(
+        "export", "2026-12", "--to", "mailgun", "--push", "--api-base", http_server.url,
+        "--domain", "mg.example.com", "--without-baa", cwd=tmp_workspace,
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: mailgun has not been synced since its last campaign" in result.stderr
