@@ -274,3 +274,53 @@ def test_a_dsn_with_undecodable_headers_is_still_read_from_its_fields():
     )
     found = cl.classify(cl.parse(raw), raw=raw)
     assert [(f.email, f.kind) for f in found.found] == [("emily.chen@example.com", cl.HARD)]
+
+
+def test_a_lost_connection_keeps_what_was_done_and_the_rerun_finishes(
+    imap, tmp_workspace, run, monkeypatch
+):
+    from chairside.returnpath import inbox as inbox_module
+
+    _configure(tmp_workspace, imap, monkeypatch)
+    mails = _mailbox(tmp_workspace)
+    imap.append("INBOX", list(mails.values()))
+    real_fetch = inbox_module._fetch
+    calls = []
+
+    def fetch_then_drop(connection, uids):
+        calls.append(uids)
+        if len(calls) == 2:
+            connection.shutdown()  # the server "vanishes" before the second batch
+        return real_fetch(connection, uids)
+
+    monkeypatch.setattr(inbox_module, "FETCH_BATCH", 6)
+    monkeypatch.setattr(inbox_module, "_fetch", fetch_then_drop)
+    lost = run("inbox", cwd=tmp_workspace)
+    assert_user_error(lost, "connection to the mail server was lost", "chairside inbox")
+    monkeypatch.setattr(inbox_module, "_fetch", real_fetch)
+    done = run("inbox", cwd=tmp_workspace)
+    assert done.exit_code == 0, done.output
+    assert f"{len(mails) - 6} new messages, 6 read before" in done.output
+    suppressed = read_suppressed(tmp_workspace / "audiences/suppressed.csv")
+    assert suppressed >= SUPPRESSED
+    text = (tmp_workspace / "audiences/suppressed.csv").read_text()
+    assert all(text.count(email) == 1 for email in SUPPRESSED)
+
+
+def test_a_mark_that_did_not_happen_is_made_on_the_next_run(imap, tmp_workspace, run, monkeypatch):
+    import sqlite3
+
+    _configure(tmp_workspace, imap, monkeypatch)
+    mails = _mailbox(tmp_workspace)
+    imap.append("INBOX", [mails["arf-yahoo.eml"]])
+    assert run("inbox", cwd=tmp_workspace).exit_code == 0
+    # As if the program died between recording the message and marking it read.
+    client = imap.client()
+    client.select("INBOX")
+    client.store("1", "-FLAGS", "(\\Seen)")
+    client.logout()
+    with sqlite3.connect(tmp_workspace / ".chairside/returnpath.db") as db:
+        db.execute("UPDATE messages SET after_done = 0")
+    again = run("inbox", cwd=tmp_workspace)
+    assert "0 new messages, 1 read before" in again.output and "0 added" in again.output
+    assert [flags for flags, _ in imap.contents("INBOX")] == [{"\\Seen"}]

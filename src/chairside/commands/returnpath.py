@@ -12,10 +12,22 @@ from chairside.commands.options import Options, audience_option, pass_options
 
 
 def _known_addresses(workspace, audience_file, ledger) -> set[str]:
-    """Every address Chairside may have sent to: the patient list and the ledger."""
-    from chairside.audience.patients import load_audience
+    """Every address Chairside may have sent to: the patient list and the ledger.
 
-    return {p.email for p in load_audience(workspace, audience_file).patients} | ledger.emails()
+    A patient list that cannot be read must not hold up unsubscribes: the ledger still
+    knows everyone a campaign went to.
+    """
+    from chairside.audience.patients import load_audience
+    from chairside.errors import ChairsideError
+
+    try:
+        patients = {p.email for p in load_audience(workspace, audience_file).patients}
+    except ChairsideError as exc:
+        click.echo(
+            f"warning: {exc.message}\n  (only patients already sent to are recognised)", err=True
+        )
+        patients = set()
+    return patients | ledger.emails()
 
 
 @click.command()
@@ -46,6 +58,7 @@ def inbox(options: Options, audience_file, dry_run: bool, show: bool) -> None:
       CHAIRSIDE_IMAP_PASSWORD=... chairside inbox
     """
     from chairside.delivery import state_dir
+    from chairside.errors import ChairsideError
     from chairside.returnpath.inbox import Resolver, connect, lines_for, load_imap, process
     from chairside.returnpath.state import LedgerView, ReturnState
     from chairside.tokens import Tokens, load_key
@@ -73,6 +86,11 @@ def inbox(options: Options, audience_file, dry_run: bool, show: bool) -> None:
             ledger=ledger,
             dry_run=dry_run,
         )
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise ChairsideError(
+            f"The connection to the mail server was lost ({exc}). Every message handled "
+            "before that is recorded; run `chairside inbox` again to carry on."
+        ) from None
     finally:
         if state is not None:
             state.close()
