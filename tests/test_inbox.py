@@ -32,6 +32,7 @@ SUPPRESSED = {  # who each test mail must take off the list
     "luis.mendoza@example.com",  # qmail
     "ethan.park@example.com",  # ARF from Yahoo
     "olivia.nguyen@example.com",  # ARF with the recipient redacted: found by its token
+    "kenji.watanabe@example.com",  # the mailto sent by a provider's machinery, marked automatic
 }
 LEFT = {  # mail that is not Chairside's: stays unread where it is
     "other-out-of-office.eml",
@@ -242,7 +243,9 @@ def test_a_message_without_message_id_and_broken_bytes_are_processed_once(
 def test_each_test_mail_is_classified_as_its_name_says(path: Path):
     from chairside.returnpath import classify as cl
 
-    raw = path.read_bytes().replace(b"\n", b"\r\n")
+    tokens = Tokens(b"k" * 32)
+    text = re.sub(r"\{TOKEN:([^}]+)\}", lambda m: tokens(m.group(1)), path.read_text())
+    raw = text.replace("\n", "\r\n").encode()
     found = cl.classify(
         cl.parse(raw), raw=raw, unsubscribe_address="unsubscribe@harborlanedental.example.com"
     )

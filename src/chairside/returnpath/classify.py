@@ -35,6 +35,7 @@ logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
 logging.getLogger("flufl.bounce").propagate = False
 
 HARD, SOFT, DELAYED = "hard", "soft", "delayed"
+FROM_LINK = "an unsubscribe request from the List-Unsubscribe link"
 # RFC 3463: 5.1.x is a bad address (5.1.10: Office 365's "recipient not found"), 5.2.1 a
 # disabled mailbox. A full mailbox (5.2.2), a policy refusal (5.7.x) or a routing failure
 # may pass; they count as soft bounces until they repeat.
@@ -101,9 +102,12 @@ def classify(
         bounce = _bounce(message, raw)
         if bounce.found:
             return bounce
-    if _is_auto_reply(message):
+    request = _unsubscribe(message, unsubscribe_address.lower())
+    # The List-Unsubscribe mailto (its token in the subject) may be sent by a mailbox
+    # provider's machinery, marked as automatic: it is still the patient's request.
+    if request.note != FROM_LINK and _is_auto_reply(message):
         return Classified("auto-reply", note="an automatic reply")
-    return _unsubscribe(message, unsubscribe_address.lower())
+    return request
 
 
 # -- complaints ------------------------------------------------------------------------------
@@ -284,7 +288,8 @@ def _unsubscribe(message: EmailMessage, unsubscribe_address: str) -> Classified:
         )
     ]
     asks = asks or bool(unsubscribe_address and unsubscribe_address in recipients)
-    token_match = TOKEN.search(subject.lower()) or (
+    in_subject = TOKEN.search(subject.lower())
+    token_match = in_subject or (
         TOKEN.search(unquote(" ".join(lines[:5])).lower()) if asks else None
     )
     token = token_match.group(0) if token_match else None
@@ -294,5 +299,5 @@ def _unsubscribe(message: EmailMessage, unsubscribe_address: str) -> Classified:
     return Classified(
         "unsubscribe",
         [Found(sender, "unsubscribe", "unsubscribe email", token)],
-        note="an unsubscribe request",
+        note=FROM_LINK if in_subject else "an unsubscribe request",
     )
