@@ -17,14 +17,6 @@ PAGE = 1000  # Mailchimp's largest `count`
 def connect(settings: dict, options: dict, api_base: str | None) -> tuple[Http, dict]:
     key = api_key(KEY, TITLE)
     datacenter = key.rpartition("-")[2] if "-" in key else "us1"
-    list_id = setting(
-        option=options.get("audience_id"),
-        practice=settings,
-        key="audience_id",
-        env="MAILCHIMP_AUDIENCE_ID",
-        what="Mailchimp audience id",
-        option_name="--audience-id",
-    )
     http = client(
         name=NAME,
         title=TITLE,
@@ -33,11 +25,24 @@ def connect(settings: dict, options: dict, api_base: str | None) -> tuple[Http, 
         api_base=api_base,
         auth=("chairside", key),
     )
-    return http, {"list_id": list_id}
+    return http, {"settings": settings, "options": options}
+
+
+def _list_id(context: dict) -> str:
+    """The audience id (only the suppression lists need it; reports go by campaign)."""
+    return setting(
+        option=context["options"].get("audience_id"),
+        practice=context["settings"],
+        key="audience_id",
+        env="MAILCHIMP_AUDIENCE_ID",
+        what="Mailchimp audience id",
+        option_name="--audience-id",
+    )
 
 
 def suppressions(http: Http, context: dict, since: str | None) -> Iterator[list[Record]]:
-    path = f"/lists/{context['list_id']}/members"
+    list_id = _list_id(context)
+    path = f"/lists/{list_id}/members"
     fields = "members.email_address,members.status,members.last_changed,total_items"
     extra = {"since_last_changed": since} if since else {}
     for status, kind in (("unsubscribed", UNSUBSCRIBE), ("cleaned", BOUNCE)):
@@ -58,7 +63,7 @@ def suppressions(http: Http, context: dict, since: str | None) -> Iterator[list[
                 for m in page
                 if m.get("email_address")
             ]
-    reports = f"/lists/{context['list_id']}/abuse-reports"
+    reports = f"/lists/{list_id}/abuse-reports"
     for page in offset_pages(http, reports, "abuse_reports", size=PAGE, _count_name="count"):
         yield [
             Record(COMPLAINT, r["email_address"], iso(r.get("date")), "abuse report at Mailchimp")
