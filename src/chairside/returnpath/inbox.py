@@ -199,7 +199,6 @@ def process(
     state: ReturnState | None,
     ledger: LedgerView,
     dry_run: bool,
-    on_message: Callable[[], None] = lambda: None,
 ) -> InboxReport:
     """Process every message of the folder not processed before."""
     report = InboxReport(config.folder)
@@ -241,7 +240,7 @@ def process(
                 # A message too damaged to read must not stop the others: a person reads it.
                 found = cl.Classified("other")
                 report.notes.append(f"a message that could not be read ({type(exc).__name__})")
-            outcomes = _act(found, key, message, resolver, recorder, ledger, report)
+            outcomes = _act(found, key, resolver, recorder, ledger, report)
             recorder.flush()
             acted = bool(outcomes)
             if not acted:
@@ -253,7 +252,6 @@ def process(
             )
             if acted:
                 mover.finish(uid, lambda uid=uid: state.after_done(config.folder, uidvalidity, uid))
-            on_message()
     report.suppressed = recorder.tally.suppressed
     if state is not None and not dry_run:
         state.synced("inbox")
@@ -279,7 +277,6 @@ def _fetch(imap: imaplib.IMAP4, uids: list[int]) -> list[tuple[int, bytes]]:
 def _act(
     found: cl.Classified,
     key: str,
-    message,
     resolver: Resolver,
     recorder: Recorder,
     ledger: LedgerView,
