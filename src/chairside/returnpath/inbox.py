@@ -223,6 +223,7 @@ def process(
     )
     recorder = Recorder(workspace, state, ledger, dry_run=dry_run)
     for start in range(0, len(todo), FETCH_BATCH):
+        handled: list[tuple[int, str, str, bool]] = []
         for uid, raw in _fetch(imap, todo[start : start + FETCH_BATCH]):
             message = cl.parse(raw)
             key = str(message.get("Message-ID", "")).strip() or (
@@ -230,8 +231,7 @@ def process(
             )
             if state is not None and state.known_message(key):
                 report.skipped += 1  # the same message seen under another UID: done already
-                if not dry_run:
-                    state.record_message(config.folder, uidvalidity, uid, key, "seen", acted=False)
+                handled.append((uid, key, "seen", False))
                 continue
             report.new += 1
             try:
@@ -240,16 +240,16 @@ def process(
                 # A message too damaged to read must not stop the others: a person reads it.
                 found = cl.Classified("other")
                 report.notes.append(f"a message that could not be read ({type(exc).__name__})")
-            outcomes = _act(found, key, resolver, recorder, ledger, report)
-            recorder.flush()
-            acted = bool(outcomes)
-            if not acted:
-                report.left += 1
-            if dry_run:
-                continue
-            state.record_message(
-                config.folder, uidvalidity, uid, key, found.kind if acted else "left", acted=acted
-            )
+            acted = bool(_act(found, key, resolver, recorder, ledger, report))
+            report.left += not acted
+            handled.append((uid, key, found.kind if acted else "left", acted))
+        # Suppress first, then record the messages, then mark them: a crash in between
+        # only means reading this batch again, which changes nothing twice.
+        recorder.flush()
+        if dry_run:
+            continue
+        for uid, key, outcome, acted in handled:
+            state.record_message(config.folder, uidvalidity, uid, key, outcome, acted=acted)
             if acted:
                 mover.finish(uid, lambda uid=uid: state.after_done(config.folder, uidvalidity, uid))
     report.suppressed = recorder.tally.suppressed

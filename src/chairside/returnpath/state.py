@@ -75,6 +75,10 @@ class ReturnState:
         try:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL: a power cut may lose the last few records, which only means reading
+            # those messages again (suppression and events are idempotent); FULL would cost
+            # a disk flush per message (~20 ms each on a busy disk).
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ChairsideError(
