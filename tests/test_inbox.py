@@ -33,12 +33,15 @@ SUPPRESSED = {  # who each test mail must take off the list
     "ethan.park@example.com",  # ARF from Yahoo
     "olivia.nguyen@example.com",  # ARF with the recipient redacted: found by its token
     "kenji.watanabe@example.com",  # the mailto sent by a provider's machinery, marked automatic
+    "ravi.patel@example.com",  # "STOP", subject "désabonnement"
 }
 LEFT = {  # mail that is not Chairside's: stays unread where it is
     "other-out-of-office.eml",
     "other-reply-question.eml",
     "other-unsubscribe-from-stranger.eml",
     "other-vendor-newsletter.eml",
+    "other-reply-stop-by.eml",
+    "other-reply-do-not-unsubscribe.eml",
     "bounce-delayed-postfix.eml",
 }
 
@@ -88,7 +91,7 @@ def test_inbox_acts_on_each_kind_once_and_deletes_nothing(imap, tmp_workspace, r
     assert after - before == SUPPRESSED
     assert f"{len(mails)} new messages, 0 read before" in first.output
     assert "soft bounce (1 in a row)" in first.output  # mailbox full: counted, not suppressed
-    assert "5 other messages left as they were" in first.output
+    assert f"{len(LEFT)} other messages left as they were" in first.output
     assert "hannah" not in first.output and "emily.chen" not in first.output  # masked
     assert "em***@example.com" in first.output
 
@@ -327,3 +330,36 @@ def test_a_mark_that_did_not_happen_is_made_on_the_next_run(imap, tmp_workspace,
     again = run("inbox", cwd=tmp_workspace)
     assert "0 new messages, 1 read before" in again.output and "0 added" in again.output
     assert [flags for flags, _ in imap.contents("INBOX")] == [{"\\Seen"}]
+
+
+def test_a_complaint_with_every_address_redacted_is_matched_by_message_id(
+    imap, smtp_server, tmp_workspace, run, monkeypatch
+):
+    """Microsoft's JMRP redacts the recipient; the reported message's Message-ID is in the
+    ledger of the SMTP send."""
+    recorder, port = smtp_server
+    assert run("send", "2026-12", "--smtp-port", str(port), cwd=tmp_workspace).exit_code == 0
+    data = next(d for to, d in recorder.received if to == "zoe.martinez@example.com")
+    headers = data.split(b"\r\n\r\n", 1)[0].decode()
+    kept = [
+        h
+        for h in re.split(r"\r\n(?![ \t])", headers)
+        if h.split(":")[0] in ("From", "Subject", "Message-ID", "Date")
+    ]
+    report = (
+        "From: staff@hotmail.com\r\nTo: abuse@harborlanedental.example.com\r\n"
+        "Subject: complaint about message\r\nMessage-ID: <jmrp.1@hotmail.com>\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; "
+        'report-type=feedback-report; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nAbuse report.\r\n"
+        "--b\r\nContent-Type: message/feedback-report\r\n\r\n"
+        "Feedback-Type: abuse\r\nUser-Agent: Hotmail FBL\r\nVersion: 1\r\n\r\n"
+        "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        + "\r\n".join(kept)
+        + "\r\nTo: redacted@hotmail.com\r\n\r\n--b--\r\n"
+    )
+    _configure(tmp_workspace, imap, monkeypatch)
+    imap.append("INBOX", [report.encode()])
+    result = run("inbox", cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    assert "zoe.martinez@example.com" in read_suppressed(tmp_workspace / "audiences/suppressed.csv")

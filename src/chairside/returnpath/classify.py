@@ -43,12 +43,18 @@ _HARD_STATUS = re.compile(r"^5\.(1\.\d{1,3}|2\.1)$")
 _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 TOKEN = re.compile(r"(?<![0-9a-f])[0-9a-f]{26}(?![0-9a-f])")
 _ASKS = re.compile(
-    r"\b(unsubscribe|unsubscribed|opt[- ]?out|remove me|take me off|stop (emailing|sending))\b",
+    r"\b(unsubscribe|unsubscribed|opt[- ]?out|remove me|take me off|stop (emailing|sending)|"
+    r"d[ée]sabonn\w*|d[ée]sinscri\w*|darme de baja|dar de baja|abmelden|abbestellen)\b",
     re.IGNORECASE,
 )
+# A reply's first line asks to leave when it starts so ("Unsubscribe", "Please remove me",
+# "STOP") — not "Stop by on Tuesday?" nor "Unsubscribe? Never!".
 _FIRST_LINE_ASKS = re.compile(
-    r"^\W*(please\s+)?(unsubscribe|stop|remove|opt[- ]?out|take me off)\b", re.IGNORECASE
+    r"^\W*(please\s+)?(unsubscribe|opt[- ]?out|remove me|take me off|"
+    r"stop(\W*$|\s+(emailing|sending|these|the emails|the newsletter|all)))",
+    re.IGNORECASE,
 )
+_NOT_ASKING = re.compile(r"\?|\b(don'?t|do not|not|never|no way|won'?t)\b", re.IGNORECASE)
 # Diagnostics quote the address; what is printed and kept says only what went wrong.
 _ADDRESS = re.compile(r"<?[^\s<>@;:]+@[^\s<>;:]+>?")
 _QUOTE_START = re.compile(
@@ -278,7 +284,10 @@ def own_words(message: EmailMessage) -> list[str]:
 def _unsubscribe(message: EmailMessage, unsubscribe_address: str) -> Classified:
     subject = unquote(" ".join(str(message.get("Subject", "")).split()))
     lines = own_words(message)
-    asks = bool(_ASKS.search(subject)) or bool(lines and _FIRST_LINE_ASKS.match(lines[0]))
+    first = lines[0] if lines else ""
+    asks = bool(_ASKS.search(subject)) or bool(
+        _FIRST_LINE_ASKS.match(first) and not _NOT_ASKING.search(first)
+    )
     recipients = [
         a.lower()
         for _n, a in getaddresses(

@@ -288,8 +288,11 @@ def _act(
     for item in found.found:
         email = resolver.token(item.original_token) if found.kind != "bounce" else None
         email = email or resolver.address(item.email)
-        if email is None and found.kind == "bounce":
-            email = resolver.token(item.original_token) if len(found.found) == 1 else None
+        if email is None and len(found.found) == 1:
+            # The recipient is redacted or rewritten: the message it reports names its own.
+            email = resolver.token(item.original_token) or ledger.email_for(
+                found.original_message_id
+            )
         if email is None:
             report.notes.append(
                 f"{found.note or found.kind} about {mask(item.email) or 'nobody named'}, "

@@ -214,6 +214,11 @@ class LedgerView:
         """The campaigns sent to `email`, oldest first."""
         return self._by_email.get(email.lower(), []) if self.deliveries else []
 
+    def email_for(self, message_id: str | None) -> str | None:
+        """The address a message Chairside sent went to, by its Message-ID (SMTP sends)."""
+        found = self._by_id.get(message_id.strip()) if message_id and self.deliveries else None
+        return found.email if found is not None else None
+
     def campaign_for(
         self, email: str, *, at: str | None = None, message_id: str | None = None
     ) -> str | None:
