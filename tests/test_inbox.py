@@ -30,6 +30,7 @@ SUPPRESSED = {  # who each test mail must take off the list
     "grace.nakamura@example.com",  # Office 365 5.1.10
     "rachel.goldberg@example.com",  # Gmail 5.1.1
     "luis.mendoza@example.com",  # qmail
+    "nadia.petrova@example.com",  # Yahoo, not a DSN
     "ethan.park@example.com",  # ARF from Yahoo
     "olivia.nguyen@example.com",  # ARF with the recipient redacted: found by its token
     "kenji.watanabe@example.com",  # the mailto sent by a provider's machinery, marked automatic
@@ -43,6 +44,7 @@ LEFT = {  # mail that is not Chairside's: stays unread where it is
     "other-reply-stop-by.eml",
     "other-reply-do-not-unsubscribe.eml",
     "bounce-delayed-postfix.eml",
+    "bounce-delayed-exim.eml",  # a warning in prose that bounce heuristics read as failed
 }
 
 

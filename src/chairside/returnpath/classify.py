@@ -55,6 +55,11 @@ _FIRST_LINE_ASKS = re.compile(
     re.IGNORECASE,
 )
 _NOT_ASKING = re.compile(r"\?|\b(don'?t|do not|not|never|no way|won'?t)\b", re.IGNORECASE)
+_DELAY_NOTICE = re.compile(
+    r"\bdelayed\b|\(delay\)|not yet been delivered|warning only|"
+    r"will (continue|retry|be retried|keep trying)",
+    re.IGNORECASE,
+)
 # Diagnostics quote the address; what is printed and kept says only what went wrong.
 _ADDRESS = re.compile(r"<?[^\s<>@;:]+@[^\s<>;:]+>?")
 _QUOTE_START = re.compile(
@@ -224,13 +229,20 @@ def _bounce(message: EmailMessage, raw: bytes | None) -> Classified:
     token = _list_unsubscribe_token(original)
     body = _text(message)
     found = []
+    # A warning that delivery is still being tried, in prose (no DSN Action field): the
+    # heuristic detectors may read its address as failed.
+    delay_notice = bool(_DELAY_NOTICE.search(str(message.get("Subject", "")) + "\n" + body))
     for raw, failed in [(a, True) for a in permanent] + [(a, False) for a in temporary]:
         address = raw.decode("ascii", "replace")
         action, status, diagnostic = dsn.get(address.lower(), ("", "", ""))
         if not status:
             match = _STATUS.search(body)
             status = match.group(1) if match else ""
-        if action.startswith("delayed") or (not failed and not action.startswith("fail")):
+        if (
+            action.startswith("delayed")
+            or (not failed and not action.startswith("fail"))
+            or (not action and delay_notice)
+        ):
             kind = DELAYED
         elif status and not _HARD_STATUS.match(status):
             kind = SOFT
