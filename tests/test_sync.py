@@ -249,3 +249,18 @@ def test_missing_key_and_refused_key_are_clear(http_server, tmp_workspace, run, 
     )
     result = run("sync", "--from", "sendgrid", "--api-base", http_server.url, cwd=tmp_workspace)
     assert_user_error(result, "refused the API key", "SENDGRID_API_KEY")
+
+
+def test_malformed_entries_are_skipped_and_endless_paging_stops(
+    http_server, tmp_workspace, run, monkeypatch
+):
+    from chairside.returnpath import api
+
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.key")
+    monkeypatch.setattr(api, "MAX_PAGES", 3)
+    odd = [1, "x", None, {"email": 42}, {"email": "ok@example.com", "created": "garbage"}]
+    http_server.route("GET", "/v3/suppression/unsubscribes", lambda r: (200, odd + [{}] * 495))
+    result = run("sync", "--from", "sendgrid", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert_user_error(result, "kept sending pages", "run the same command again")
+    assert "ok@example.com" in _suppressed(tmp_workspace)
+    assert len([r for r in http_server.requests if r.path.endswith("unsubscribes")]) == 3

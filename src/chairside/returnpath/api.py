@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from chairside.errors import ChairsideError
 from chairside.providers.http import Http, RequestFailed, RequestUnknown
 
+MAX_PAGES = 10_000  # 10 million records at the smallest page size: a server gone round
+
 
 @dataclass(frozen=True)
 class Record:
@@ -98,14 +100,22 @@ def offset_pages(
     """
     offset = 0
     count_name = params.pop("_count_name", "limit")
-    while True:
+    for _page in range(MAX_PAGES):
         answer = get(http, path, **params, **{count_name: size, "offset": offset})
         items = answer.get(key, []) if key and isinstance(answer, dict) else answer
         if not isinstance(items, list):
             raise ChairsideError(f"{http.provider} answered {path} with an unexpected shape.")
         if items:
-            yield items
+            yield [item for item in items if isinstance(item, dict)]
         total = answer.get("total_items") if isinstance(answer, dict) else None
         offset += len(items)
         if len(items) < size or (isinstance(total, int) and offset >= total):
             return
+    raise too_many_pages(http, path)
+
+
+def too_many_pages(http: Http, path: str) -> ChairsideError:
+    return ChairsideError(
+        f"{http.provider} kept sending pages of {path} ({MAX_PAGES:,} so far); Chairside "
+        "stopped. What was read is kept; run the same command again later."
+    )

@@ -10,7 +10,16 @@ from urllib.parse import quote
 
 from chairside.providers.base import setting
 from chairside.providers.http import Http
-from chairside.returnpath.api import Record, api_key, client, get, iso, same_server
+from chairside.returnpath.api import (
+    MAX_PAGES,
+    Record,
+    api_key,
+    client,
+    get,
+    iso,
+    same_server,
+    too_many_pages,
+)
 from chairside.returnpath.state import BOUNCE, COMPLAINT, UNSUBSCRIBE
 
 NAME, TITLE, KEY = "mailgun", "Mailgun", "MAILGUN_API_KEY"
@@ -47,8 +56,10 @@ def _pages(http: Http, path: str, **params) -> Iterator[list[dict]]:
     """Mailgun's paging: follow `paging.next` until a page has no items."""
     answer = get(http, path, **params)
     seen = set()
-    while isinstance(answer, dict) and answer.get("items"):
-        yield answer["items"]
+    while isinstance(answer, dict) and isinstance(answer.get("items"), list) and answer["items"]:
+        if len(seen) >= MAX_PAGES:
+            raise too_many_pages(http, path)
+        yield [item for item in answer["items"] if isinstance(item, dict)]
         following = (answer.get("paging") or {}).get("next")
         if not following or following in seen:
             return

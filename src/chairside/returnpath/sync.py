@@ -64,6 +64,8 @@ def sync(
         for page in api.suppressions(http, context, ask_since):
             report.pages += 1
             for record in page:
+                if not isinstance(record.email, str):
+                    continue  # a provider's malformed entry names nobody
                 report.records += 1
                 event = Event(
                     key=f"{provider}:{record.kind}:{record.email.lower()}:{record.at}",
