@@ -96,6 +96,7 @@ def test_inbox_acts_on_each_kind_once_and_deletes_nothing(imap, tmp_workspace, r
     assert f"{len(LEFT)} other messages left as they were" in first.output
     assert "hannah" not in first.output and "emily.chen" not in first.output  # masked
     assert "em***@example.com" in first.output
+    assert "an unsubscribe request about so***@example.net, not a patient" in first.output
 
     contents = imap.contents("INBOX")
     assert len(contents) == len(mails)  # nothing deleted

@@ -168,6 +168,8 @@ class InboxReport:
     """Messages that are not Chairside's: left unread, where they were."""
     suppressed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    strangers: list[tuple[str, str]] = field(default_factory=list)
+    """(what the message is, the address it names) for addresses that are no patient's."""
 
 
 class Resolver:
@@ -294,10 +296,7 @@ def _act(
                 found.original_message_id
             )
         if email is None:
-            report.notes.append(
-                f"{found.note or found.kind} about {mask(item.email) or 'nobody named'}, "
-                "who is not a patient Chairside sent to: left for you to read"
-            )
+            report.strangers.append((found.note or found.kind, item.email))
             continue
         if item.kind == cl.DELAYED:
             report.lines.append(Line("delayed (not a bounce yet)", email, item.detail))
@@ -378,5 +377,8 @@ def lines_for(report: InboxReport, *, show: bool) -> list[str]:
             f"  {report.left} other message{'s' * (report.left != 1)} left as they were "
             "(not unsubscribes, bounces or complaints: for you to read)"
         )
+    for what, email in report.strangers:
+        who = (email if show else mask(email)) or "nobody named"
+        out.append(f"  note: {what} about {who}, not a patient Chairside sent to: left for you")
     out += [f"  note: {note}" for note in report.notes]
     return out
