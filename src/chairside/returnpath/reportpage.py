@@ -119,7 +119,7 @@ def _charts(report: CampaignReport) -> dict[str, str]:
         axes.bar_label(bars, padding=3)
     axes.set_yticks([n + height for n in range(len(rows))], names)
     axes.invert_yaxis()
-    axes.legend(loc="lower right", frameon=False)
+    axes.legend(loc="lower left", bbox_to_anchor=(0, 1), ncol=3, frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_xlabel("patients")
     charts["versions"] = _svg(figure)
@@ -136,7 +136,7 @@ def _charts(report: CampaignReport) -> dict[str, str]:
         axes.invert_yaxis()
         axes.set_xlim(0, 100)
         axes.set_xlabel("% of patients sent")
-        axes.legend(loc="lower right", frameon=False)
+        axes.legend(loc="lower left", bbox_to_anchor=(0, 1), ncol=3, frameon=False)
         axes.spines[["top", "right"]].set_visible(False)
         charts["engagement"] = _svg(figure)
     if report.links:
@@ -158,7 +158,10 @@ def write_page(report: CampaignReport, path: Path) -> None:
     overall = report.overall
     tiles = [
         ("sent", overall.sent),
-        ("bounced", overall.bounced + overall.soft_bounced),
+        (
+            f"bounced ({overall.soft_bounced} temporarily)" if overall.soft_bounced else "bounced",
+            overall.bounced + overall.soft_bounced,
+        ),
         ("unsubscribed", overall.unsubscribed),
         ("spam complaints", overall.complaints),
     ]
