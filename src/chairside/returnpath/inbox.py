@@ -289,6 +289,8 @@ def _act(
     outcomes = []
     for item in found.found:
         email = resolver.token(item.original_token) if found.kind != "bounce" else None
+        if item.kind == "unsubscribe":
+            item.detail = "by email, with their code" if email else "by email, from their address"
         email = email or resolver.address(item.email)
         if email is None and len(found.found) == 1:
             # The recipient is redacted or rewritten: the message it reports names its own.
