@@ -99,8 +99,17 @@ def test_export_push_warns_when_the_provider_was_not_synced(
         "POST", r"/v3/[^/]+/messages", lambda r: (200, {"id": "<1@x>", "message": "Queued."})
     )
     result = run(
-        "export", "2026-12", "--to", "mailgun", "--push", "--api-base", http_server.url,
-        "--domain", "mg.example.com", "--without-baa", cwd=tmp_workspace,
+        "export",
+        "2026-12",
+        "--to",
+        "mailgun",
+        "--push",
+        "--api-base",
+        http_server.url,
+        "--domain",
+        "mg.example.com",
+        "--without-baa",
+        cwd=tmp_workspace,
     )
     assert result.exit_code == 0, result.output
     assert "warning: mailgun has not been synced since its last campaign" in result.stderr
