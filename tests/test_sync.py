@@ -264,3 +264,16 @@ def test_malformed_entries_are_skipped_and_endless_paging_stops(
     assert_user_error(result, "kept sending pages", "run the same command again")
     assert "ok@example.com" in _suppressed(tmp_workspace)
     assert len([r for r in http_server.requests if r.path.endswith("unsubscribes")]) == 3
+
+
+def test_two_at_once_is_refused_by_name(sendgrid, tmp_workspace, run):
+    from chairside.returnpath.state import one_at_a_time
+
+    with one_at_a_time(tmp_workspace / ".chairside", "inbox"):
+        result = run("sync", "--from", "sendgrid", "--api-base", sendgrid.url, cwd=tmp_workspace)
+    assert_user_error(result, "`chairside inbox`", "is reading unsubscribes and bounces")
+    assert sendgrid.requests == []
+    assert (
+        run("sync", "--from", "sendgrid", "--api-base", sendgrid.url, cwd=tmp_workspace).exit_code
+        == 0
+    )

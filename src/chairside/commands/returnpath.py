@@ -58,9 +58,8 @@ def inbox(options: Options, audience_file, dry_run: bool, show: bool) -> None:
       CHAIRSIDE_IMAP_PASSWORD=... chairside inbox
     """
     from chairside.delivery import state_dir
-    from chairside.errors import ChairsideError
-    from chairside.returnpath.inbox import Resolver, connect, lines_for, load_imap, process
-    from chairside.returnpath.state import LedgerView, ReturnState
+    from chairside.returnpath.inbox import Resolver, load_imap
+    from chairside.returnpath.state import LedgerView, one_at_a_time
     from chairside.tokens import Tokens, load_key
     from chairside.workspace import load_practice
 
@@ -72,6 +71,16 @@ def inbox(options: Options, audience_file, dry_run: bool, show: bool) -> None:
     resolver = Resolver(
         Tokens(load_key(state_path)), _known_addresses(workspace, audience_file, ledger)
     )
+    with one_at_a_time(state_path, "inbox"):
+        report = _read_inbox(workspace, practice, config, state_path, ledger, resolver, dry_run)
+    _echo_inbox(workspace, config, report, dry_run=dry_run, show=show)
+
+
+def _read_inbox(workspace, practice, config, state_path, ledger, resolver, dry_run: bool):
+    from chairside.errors import ChairsideError
+    from chairside.returnpath.inbox import connect, process
+    from chairside.returnpath.state import ReturnState
+
     imap = connect(config)
     keeps_state = not dry_run or (state_path / "returnpath.db").exists()
     state = ReturnState(state_path) if keeps_state else None
@@ -96,6 +105,12 @@ def inbox(options: Options, audience_file, dry_run: bool, show: bool) -> None:
             state.close()
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             imap.logout()
+    return report
+
+
+def _echo_inbox(workspace, config, report, *, dry_run: bool, show: bool) -> None:
+    from chairside.returnpath.inbox import lines_for
+
     would = "would be " if dry_run else ""
     click.echo(
         f"{config.user} {report.folder}: {report.new} new message{'s' * (report.new != 1)}, "
@@ -158,20 +173,28 @@ def sync(
       MAILGUN_API_KEY=... chairside sync --from mailgun --domain mg.example.com
     """
     from chairside.audience.addresses import mask
-    from chairside.returnpath.state import BOUNCE, COMPLAINT, SOFT_BOUNCE, UNSUBSCRIBE
+    from chairside.delivery import state_dir
+    from chairside.returnpath.state import (
+        BOUNCE,
+        COMPLAINT,
+        SOFT_BOUNCE,
+        UNSUBSCRIBE,
+        one_at_a_time,
+    )
     from chairside.returnpath.sync import sync as run_sync
     from chairside.workspace import load_practice
 
     workspace = options.workspace()
     practice = load_practice(workspace)
-    report = run_sync(
-        workspace,
-        practice,
-        provider,
-        api_base=api_base,
-        options={"audience_id": audience_id, "domain": domain},
-        dry_run=dry_run,
-    )
+    with one_at_a_time(state_dir(workspace), f"sync --from {provider}"):
+        report = run_sync(
+            workspace,
+            practice,
+            provider,
+            api_base=api_base,
+            options={"audience_id": audience_id, "domain": domain},
+            dry_run=dry_run,
+        )
     since = f"changes since {report.since}" if report.since else "everything (first sync)"
     click.echo(f"{provider}: read {report.records} records in {report.pages} pages: {since}.")
     new = [o for o in report.outcomes if o.new]

@@ -11,6 +11,8 @@ Its own SQLite file, so the ledger that guards sending is only ever read here:
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -240,3 +242,24 @@ class LedgerView:
 
     def routes(self) -> set[str]:
         return {d.via for d in self.deliveries if d.status == "sent"}
+
+
+@contextmanager
+def one_at_a_time(state_dir: Path, holder: str) -> Iterator[None]:
+    """Only one `inbox` or `sync` at a time: two would rewrite suppressed.csv together and
+    one could lose the other's additions. (The ledger's lock, under its own name.)"""
+    from chairside.ledger import campaign_lock
+
+    lock = campaign_lock(state_dir, "return-path", holder=holder)
+    try:
+        lock.__enter__()
+    except ChairsideError:
+        running = (state_dir / "send-return-path.lock").read_text().strip()
+        raise ChairsideError(
+            f"{running or 'Another chairside command'} is reading unsubscribes and bounces "
+            "right now; wait for it to finish, then run this again."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)
