@@ -315,3 +315,17 @@ def test_sendgrid_stats_by_category(http_server, tmp_workspace, run, monkeypatch
     assert result.exit_code == 0, result.output
     assert re.search(r"2026-12-a\s+2\s+0\s+0\s+0\s+0\s+100\.0%\s+50\.0%", result.output)
     assert seen[0]["categories"] == ["2026-12-a"] and "start_date" in seen[0]
+
+
+def test_one_click_unsubscribes_by_token_are_counted(smtp_server, tmp_workspace, run):
+    from chairside.tokens import Tokens, load_key
+
+    _send_over_smtp(run, tmp_workspace, smtp_server[1])
+    token = Tokens(load_key(tmp_workspace / ".chairside"))("mei.lin@example.com")
+    assert run("unsubscribe", "--token", token, cwd=tmp_workspace).exit_code == 0
+    data = json.loads(run("report", "2026-12", "--json", "--offline", cwd=tmp_workspace).stdout)
+    assert data["overall"]["unsubscribed"] == 1
+    variant = next(
+        r["variant"] for r in _rows(tmp_workspace) if r["email"] == "mei.lin@example.com"
+    )
+    assert next(v for v in data["versions"] if v["id"] == variant)["unsubscribed"] == 1

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from chairside.audience.segments import load_segments
+from chairside.audience.suppression import entries_from_export
 from chairside.campaign import load_campaign
 from chairside.delivery import state_dir
 from chairside.errors import ChairsideError
@@ -101,6 +102,32 @@ def _steps(folder: Path, campaign: str, provider: str, prefix: str) -> dict[str,
         return {step[len(prefix) + 1 :]: value for step, value in rows}
 
 
+def _suppressed_elsewhere(
+    workspace: Workspace, ledger: LedgerView, name: str, recorded: set[str]
+) -> list[tuple[str, str]]:
+    """(address, kind) for patients of campaign `name` suppressed by another way than the
+    inbox or a sync — `chairside unsubscribe --token` from the one-click page, a 5xx at
+    send time of a later campaign, a hand edit — counted for the last campaign they got."""
+    if not workspace.suppressed_file.is_file():
+        return []
+    found = []
+    for raw, reason, _where in entries_from_export(workspace.suppressed_file):
+        email = raw.strip().lstrip("'").lower()
+        sent = ledger.sent_to(email)
+        if email in recorded or not sent or sent[-1].campaign != name:
+            continue
+        words = reason.lower()
+        kind = (
+            COMPLAINT
+            if "complain" in words or "spam" in words
+            else BOUNCE
+            if "bounce" in words or words[:1] in ("4", "5")
+            else UNSUBSCRIBE
+        )
+        found.append((email, kind))
+    return found
+
+
 def normalise_url(url: str) -> str:
     """A link without its tracking parameters (utm_*), to match it to a post."""
     parts = urlsplit(url)
@@ -145,18 +172,22 @@ def build_report(
             row(delivery.variant).failed += 1
     state = ReturnState(folder)
     try:
-        events = state.events(campaign=name)
+        everything = state.events()
     finally:
         state.close()
     counted: set[tuple[str, str]] = set()
-    for event in events:
+    for event in everything:
         variant = variant_of.get(event.email.lower())
         # The same unsubscribe may come by email and from a provider: count the person once.
-        if variant is None or (event.email, event.kind) in counted:
+        if event.campaign != name or variant is None or (event.email, event.kind) in counted:
             continue
         counted.add((event.email, event.kind))
         target = row(variant)
         setattr(target, KIND_COUNT[event.kind], getattr(target, KIND_COUNT[event.kind]) + 1)
+    recorded = {e.email.lower() for e in everything if e.kind != SOFT_BOUNCE}
+    for email, kind in _suppressed_elsewhere(workspace, ledger, name, recorded):
+        target = row(variant_of[email])
+        setattr(target, KIND_COUNT[kind], getattr(target, KIND_COUNT[kind]) + 1)
     report = CampaignReport(
         name,
         [versions[k] for k in sorted(versions)],
