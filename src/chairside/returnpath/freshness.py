@@ -11,7 +11,7 @@ import click
 
 from chairside.delivery import state_dir
 from chairside.errors import ChairsideError
-from chairside.returnpath.state import LedgerView, read_last_synced
+from chairside.returnpath.state import latest_sends, read_last_synced
 from chairside.returnpath.sync import PROVIDERS
 from chairside.tomlfile import load_toml
 from chairside.workspace import Workspace
@@ -22,30 +22,29 @@ def unsynced_warnings(workspace: Workspace, *, campaign: str | None = None) -> l
     the one being sent or checked) went out; [] when all is read or nothing was sent."""
     folder = state_dir(workspace)
     try:
-        ledger = LedgerView(folder)
         has_imap = isinstance(load_toml(workspace.practice_file).get("imap"), dict)
     except ChairsideError:
-        return []  # a damaged ledger or practice.toml is reported by the commands themselves
-    earlier = [d for d in ledger.deliveries if d.campaign != campaign and d.status == "sent"]
-    if not earlier:
+        return []  # a broken practice.toml is reported by the commands themselves
+    latest = latest_sends(folder, excluding=campaign)
+    if not latest:
         return []
     synced = read_last_synced(folder)
-    last = max(earlier, key=lambda d: d.at)
+    last_campaign, last_at = max(latest.values(), key=lambda found: found[1])
     warnings = []
-    when = f"{last.campaign} went out ({last.at[:10]})"
-    if has_imap and synced.get("inbox", "") < last.at:
+    when = f"{last_campaign} went out ({last_at[:10]})"
+    if has_imap and synced.get("inbox", "") < last_at:
         warnings.append(
             f"The mailbox has not been read since {when}: run `chairside inbox` first, so "
             "the unsubscribes and bounces waiting there are honoured."
         )
-    elif not has_imap and any(d.via == "smtp" for d in earlier):
+    elif not has_imap and "smtp" in latest:
         warnings.append(
             "Unsubscribe emails and bounces of earlier campaigns are not read by Chairside "
             "(no [imap] in practice.toml): add the mailbox and run `chairside inbox`, or "
             "check it yourself and run `chairside unsubscribe` for each request."
         )
-    for provider in sorted({d.via for d in earlier} & set(PROVIDERS)):
-        sent = max(d.at for d in earlier if d.via == provider)
+    for provider in sorted(set(latest) & set(PROVIDERS)):
+        sent = latest[provider][1]
         if synced.get(provider, "") < sent:
             warnings.append(
                 f"{provider} has not been synced since its last campaign ({sent[:10]}): run "

@@ -167,6 +167,24 @@ def read_last_synced(state_dir: Path) -> dict[str, str]:
         return {}
 
 
+def latest_sends(state_dir: Path, *, excluding: str | None) -> dict[str, tuple[str, str]]:
+    """Route (smtp, mailgun, …) → (campaign, when) of the last message it sent, other
+    campaigns than `excluding`; one query, so checking before a send stays instant."""
+    path = state_dir / "state.db"
+    if not path.is_file() or path.stat().st_size == 0:
+        return {}
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            rows = db.execute(
+                "SELECT via, campaign, max(updated_at) FROM deliveries "
+                "WHERE status = 'sent' AND campaign IS NOT ? GROUP BY via",
+                (excluding,),
+            ).fetchall()
+    except sqlite3.DatabaseError:
+        return {}  # a damaged ledger is reported by the commands that use it
+    return {via: (campaign, at) for via, campaign, at in rows}
+
+
 @dataclass(frozen=True)
 class Delivery:
     campaign: str
