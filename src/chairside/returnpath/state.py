@@ -11,6 +11,7 @@ Its own SQLite file, so the ledger that guards sending is only ever read here:
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -185,7 +186,7 @@ def latest_sends(state_dir: Path, *, excluding: str | None) -> dict[str, tuple[s
     return {via: (campaign, at) for via, campaign, at in rows}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     campaign: str
     email: str
@@ -207,20 +208,26 @@ class LedgerView:
         path = state_dir / "state.db"
         if not path.is_file() or path.stat().st_size == 0:
             return
+        # Campaign, variant, route, status and each address repeat across rows: one copy
+        # of each, rows read one at a time (a million-row ledger then takes ~200 MB).
+        names = sys.intern
         try:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
             try:
                 rows = db.execute(
                     "SELECT campaign, email, variant, via, status, message_id, updated_at "
                     "FROM deliveries ORDER BY updated_at"
-                ).fetchall()
+                )
+                self.deliveries = [
+                    Delivery(names(c), names(e), names(v), names(via), names(st), mid, at)
+                    for c, e, v, via, st, mid, at in rows
+                ]
             finally:
                 db.close()
         except sqlite3.DatabaseError as exc:
             raise ChairsideError(
                 f"{path} cannot be read ({exc}). Restore it from a backup; nothing was changed."
             ) from None
-        self.deliveries = [Delivery(*row) for row in rows]
         self._by_id = {d.message_id: d for d in self.deliveries if d.message_id}
         self._by_email: dict[str, list[Delivery]] = {}
         for delivery in self.deliveries:
