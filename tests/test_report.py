@@ -329,3 +329,49 @@ def test_one_click_unsubscribes_by_token_are_counted(smtp_server, tmp_workspace,
         r["variant"] for r in _rows(tmp_workspace) if r["email"] == "mei.lin@example.com"
     )
     assert next(v for v in data["versions"] if v["id"] == variant)["unsubscribed"] == 1
+
+
+def test_after_a_real_mailchimp_push_the_report_asks_for_each_campaign_it_made(
+    http_server, tmp_workspace, run, monkeypatch
+):
+    from tests.test_provider_mailchimp import KEY as MC_KEY
+    from tests.test_provider_mailchimp import LIST, FakeMailchimp
+
+    monkeypatch.setenv("MAILCHIMP_API_KEY", MC_KEY)
+    fake = FakeMailchimp(http_server)
+    pushed = run(
+        "export",
+        "2026-12",
+        "--to",
+        "mailchimp",
+        "--push",
+        "--api-base",
+        http_server.url,
+        "--audience-id",
+        LIST,
+        "--without-baa",
+        "--retry-delay",
+        "0",
+        cwd=tmp_workspace,
+    )
+    assert pushed.exit_code == 0, pushed.output
+    title = {cid: c["create"]["settings"]["title"] for cid, c in fake.campaigns.items()}
+    opens = {cid: 3 + n for n, cid in enumerate(title)}
+    http_server.route(
+        "GET",
+        r"/reports/c\d+",
+        lambda r: (
+            200,
+            {
+                "opens": {"unique_opens": opens[r.path.split("/")[2]]},
+                "clicks": {"unique_subscriber_clicks": 1},
+            },
+        ),
+    )
+    http_server.route("GET", r"/reports/c\d+/click-details", lambda r: (200, {"urls_clicked": []}))
+    result = run("report", "2026-12", "--json", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    versions = {v["id"]: v for v in json.loads(result.stdout)["versions"]}
+    assert {versions[tag]["opens"] for tag in title.values()} == set(opens.values())
+    for cid, tag in title.items():
+        assert versions[tag]["opens"] == opens[cid]
