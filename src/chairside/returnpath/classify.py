@@ -44,13 +44,15 @@ _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 TOKEN = re.compile(r"(?<![0-9a-f])[0-9a-f]{26}(?![0-9a-f])")
 _ASKS = re.compile(
     r"\b(unsubscribe|unsubscribed|opt[- ]?out|remove me|take me off|stop (emailing|sending)|"
+    r"no more (e-?mails|newsletters)|cancel (my )?subscription|"
     r"d[ée]sabonn\w*|d[ée]sinscri\w*|darme de baja|dar de baja|abmelden|abbestellen)\b",
     re.IGNORECASE,
 )
 # A reply's first line asks to leave when it starts so ("Unsubscribe", "Please remove me",
 # "STOP") — not "Stop by on Tuesday?" nor "Unsubscribe? Never!".
 _FIRST_LINE_ASKS = re.compile(
-    r"^\W*(please\s+)?(unsubscribe|opt[- ]?out|remove me|take me off|"
+    r"^\W*(please\s+)?(unsubscribe|opt[- ]?out|remove me|take me off|no more (e-?mails|"
+    r"newsletters)|cancel (my )?subscription|"
     r"stop(\W*$|\s+(emailing|sending|these|the emails|the newsletter|all)))",
     re.IGNORECASE,
 )
