@@ -366,3 +366,28 @@ def test_a_complaint_with_every_address_redacted_is_matched_by_message_id(
     result = run("inbox", cwd=tmp_workspace)
     assert result.exit_code == 0, result.output
     assert "zoe.martinez@example.com" in read_suppressed(tmp_workspace / "audiences/suppressed.csv")
+
+
+@pytest.mark.parametrize(
+    ("subject", "first_line", "kind"),
+    [
+        ("Re: Your December newsletter", "No more emails please.", "unsubscribe"),
+        ("Re: Your December newsletter", "Cancel my subscription", "unsubscribe"),
+        ("Re: Your December newsletter", "Please remove me from your list", "unsubscribe"),
+        ("Désinscription", "", "unsubscribe"),
+        ("Re: Your December newsletter", "Stop by on Tuesday?", "other"),
+        ("Re: Your December newsletter", "I don't want to unsubscribe, just moved.", "other"),
+        ("Re: Your December newsletter", "Thanks! See you at my cleaning.", "other"),
+    ],
+)
+def test_what_a_reply_says_decides(subject: str, first_line: str, kind: str):
+    from email.message import EmailMessage
+
+    from chairside.returnpath import classify as cl
+
+    message = EmailMessage()
+    message["From"] = "Pat <pat@example.com>"
+    message["Subject"] = subject
+    message.set_content(f"{first_line}\n\nOn Tue, Dec 1, 2026, Harbor Lane Dental wrote:\n> Hi\n")
+    raw = message.as_bytes()
+    assert cl.classify(cl.parse(raw), raw=raw).kind == kind
