@@ -16,6 +16,7 @@ from chairside.commands.campaign import build, check, new, preview
 from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
+from chairside.commands.returnpath import inbox, report, sync
 from chairside.commands.send import send, status
 
 
@@ -66,6 +67,9 @@ for _command in (
     providers,
     send,
     status,
+    inbox,
+    sync,
+    report,
 ):
     cli.add_command(_command)
 
