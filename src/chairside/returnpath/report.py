@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from chairside.audience.segments import load_segments
-from chairside.audience.suppression import entries_from_export
+from chairside.audience.suppression import read_entries
 from chairside.campaign import load_campaign
 from chairside.delivery import state_dir
 from chairside.errors import ChairsideError
@@ -108,11 +108,11 @@ def _suppressed_elsewhere(
     """(address, kind) for patients of campaign `name` suppressed by another way than the
     inbox or a sync — `chairside unsubscribe --token` from the one-click page, a 5xx at
     send time of a later campaign, a hand edit — counted for the last campaign they got."""
-    if not workspace.suppressed_file.is_file():
-        return []
     found = []
-    for raw, reason, _where in entries_from_export(workspace.suppressed_file):
-        email = raw.strip().lstrip("'").lower()
+    for email, entry in read_entries(workspace.suppressed_file).items():
+        if not entry.active:
+            continue  # taken back with `unsubscribe --undo`
+        reason = entry.reason
         sent = ledger.sent_to(email)
         if email in recorded or not sent or sent[-1].campaign != name:
             continue
