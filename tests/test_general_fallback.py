@@ -46,6 +46,14 @@ def test_a_concern_without_a_post_gets_the_general_version(tmp_workspace, run, t
 
     counts = json.loads(run("audience", "--json", cwd=tmp_workspace).output)["segments"]
     assert counts["neck_shoulder"] > 0
+    told = run("audience", "--campaign", "2026-12", "--json", cwd=tmp_workspace)
+    assert json.loads(told.output)["general_instead"] == {"neck_shoulder": counts["neck_shoulder"]}
+    told = run("audience", "--campaign", "2026-12", cwd=tmp_workspace)
+    expected_line = (
+        f"neck_shoulder: no post this month → {counts['neck_shoulder']} patients get the general"
+    )
+    assert expected_line in told.output, told.output
+    assert "general_instead" not in run("audience", "--json", cwd=tmp_workspace).output
     dry = run("send", "2026-12", "--dry-run", cwd=tmp_workspace)
     assert dry.exit_code == 0, dry.output
     expected = counts["neck_shoulder"]

@@ -9,9 +9,17 @@ from chairside.audience.table import DELIMITER_NAMES
 
 
 def as_dict(
-    audience: Audience, segments: tuple[Segment, ...], *, label: str, show: bool = False
+    audience: Audience,
+    segments: tuple[Segment, ...],
+    *,
+    label: str,
+    show: bool = False,
+    fallbacks: tuple[Segment, ...] = (),
 ) -> dict:
-    """The JSON report; with `show`, rejected cells and every sendable patient are included."""
+    """The JSON report; with `show`, rejected cells and every sendable patient are included.
+
+    `fallbacks` are a campaign's concerns with no post of their own: their patients are
+    counted under `general_instead` (they receive the general version)."""
     report = {
         "file": label,
         "rows": audience.rows,
@@ -25,6 +33,9 @@ def as_dict(
         "no_consent": audience.no_consent,
         "notes": list(audience.notes),
     }
+    if fallbacks:
+        counts = report["segments"]
+        report["general_instead"] = {s.id: counts[s.id] for s in fallbacks}
     if show:
         for entry, rejection in zip(report["rejected"], audience.rejected, strict=True):
             entry["value"] = rejection.value
@@ -36,7 +47,12 @@ def as_dict(
 
 
 def as_lines(
-    audience: Audience, segments: tuple[Segment, ...], *, label: str, show: bool = False
+    audience: Audience,
+    segments: tuple[Segment, ...],
+    *,
+    label: str,
+    show: bool = False,
+    fallbacks: tuple[Segment, ...] = (),
 ) -> list[str]:
     """The report for a person: counts first, then each rejected line and why."""
     delimiter = DELIMITER_NAMES[audience.delimiter]
@@ -47,6 +63,10 @@ def as_lines(
         f"  sendable      {audience.sendable:>7}",
     ]
     lines += [f"    {s.id:<16} {counts[s.id]:>5}  {s.name}" for s in segments]
+    lines += [
+        f"  {s.id}: no post this month → {counts[s.id]} patients get the general version"
+        for s in fallbacks
+    ]
     lines += [
         f"  rejected      {len(audience.rejected):>7}",
         f"  duplicates    {audience.duplicates:>7}  (merged: one email per address)",

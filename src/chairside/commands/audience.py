@@ -14,8 +14,16 @@ from chairside.commands.options import Options, audience_option, pass_options
 @audience_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
 @click.option("--show", is_flag=True, help="Also print addresses and names (masked otherwise).")
+@click.option(
+    "--campaign",
+    metavar="NAME",
+    help="Also say which concerns have no post in campaign NAME (their patients get the "
+    "general version).",
+)
 @pass_options
-def audience(options: Options, audience_file: Path | None, as_json: bool, show: bool) -> None:
+def audience(
+    options: Options, audience_file: Path | None, as_json: bool, show: bool, campaign: str | None
+) -> None:
     """Check the patient list: who can be emailed, in which segment, and which rows can't.
 
     Reads audiences/patients.csv as your practice software or Excel saved it (CSV in any
@@ -30,6 +38,7 @@ def audience(options: Options, audience_file: Path | None, as_json: bool, show: 
       chairside audience
       chairside audience --audience ~/Downloads/export.csv --json
       chairside audience --audience ~/Downloads/Patients.xlsx --show
+      chairside audience --campaign 2026-12
     """
     import json
 
@@ -41,10 +50,17 @@ def audience(options: Options, audience_file: Path | None, as_json: bool, show: 
     found = load_audience(workspace, audience_file)
     segments = load_segments(workspace.segments_file)
     label = workspace.relative(found.source)
+    fallbacks = ()
+    if campaign:
+        from chairside.campaign import load_campaign
+
+        fallbacks = load_campaign(workspace, campaign, segments).fallbacks
     if as_json:
-        click.echo(json.dumps(report.as_dict(found, segments, label=label, show=show), indent=2))
+        data = report.as_dict(found, segments, label=label, show=show, fallbacks=fallbacks)
+        click.echo(json.dumps(data, indent=2))
     else:
-        click.echo("\n".join(report.as_lines(found, segments, label=label, show=show)))
+        lines = report.as_lines(found, segments, label=label, show=show, fallbacks=fallbacks)
+        click.echo("\n".join(lines))
 
 
 @click.command()
