@@ -16,7 +16,7 @@ from chairside.commands.campaign import build, check, new, preview
 from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
-from chairside.commands.send import send, status
+from chairside.commands.send import rebuild_ledger, send, status
 
 
 def stdin_is_terminal() -> bool:
@@ -66,6 +66,7 @@ for _command in (
     providers,
     send,
     status,
+    rebuild_ledger,
 ):
     cli.add_command(_command)
 
