@@ -141,6 +141,22 @@ def test_the_journal_is_written_before_the_ledger(tmp_path, monkeypatch):
         assert ledger.statuses("c") == {"a@example.com": SENT}
 
 
+def test_a_crash_before_sending_was_committed_leaves_the_patient_pending(tmp_path, monkeypatch):
+    """Nothing is handed over before `mark_sending` returns: a `sending` record that never
+    reached state.db means that patient was never transmitted, so not "unknown"."""
+    import chairside.ledger as ledger_module
+
+    with open_ledger(tmp_path) as ledger:
+        monkeypatch.setattr(ledger_module, "_apply", _crash)
+        with pytest.raises(SystemExit):
+            ledger.mark_sending("c", "a@example.com", "a@example.com", "v")
+        monkeypatch.undo()
+    with open_ledger(tmp_path) as ledger:
+        assert ledger.statuses("c") == {}
+    with open_ledger(tmp_path) as ledger:
+        assert ledger.statuses("c") == {}  # and the journal agrees
+
+
 def _crash(*args):
     raise SystemExit("killed")
 

@@ -318,14 +318,16 @@ class Ledger:
     def check(self, campaign: str) -> None:
         """Refuse (LedgerError) when state.db is missing `campaign`'s records, is older than
         its journal, or disagrees with it. A last journal record that a crash kept from
-        state.db is applied (it was written first); a journal behind state.db (deleted, or
+        state.db is applied (it was written first; a `sending` one is then released, as
+        nothing is handed over before its commit returns); a journal behind state.db (deleted, or
         from before journals) is brought level with a snapshot of state.db."""
         journal = Journal(self.state_dir, campaign)
         records = journal.read()
         with _guard(self.path):
             seq = self._seq(campaign)
             last = records[-1]["seq"] if records else 0
-            if records and seq == last - 1:
+            rolled = records and seq == last - 1
+            if rolled:
                 self.db.execute("BEGIN IMMEDIATE")
                 _apply(self.db, campaign, records[-1])
                 self.db.execute("COMMIT")
@@ -335,6 +337,10 @@ class Ledger:
             ).fetchone()
         if seq < last:
             raise LedgerError(_behind(self, journal, campaign, records, seq))
+        if rolled and records[-1]["op"] == "status" and records[-1]["status"] == SENDING:
+            # Its commit never finished, so nobody was handed over: they are pending again.
+            self.release(campaign, [row[0] for row in records[-1]["rows"]])
+            records = journal.read()
         if seq > last or (not records and has_rows):
             self._change(campaign, {"op": "snapshot", **_snapshot(self.db, campaign)})
             return
