@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from chairside.ledger import SENDING, SENT, Journal, Ledger, LedgerError, open_ledger
+from chairside.journal import SENDING, SENT, Journal
+from chairside.ledger import Ledger, LedgerError, open_ledger
 from tests.support import assert_user_error
 from tests.test_send import send, sendable, spawn_send, status, wait_for
 
@@ -130,7 +131,7 @@ def test_the_journal_is_written_before_the_ledger(tmp_path, monkeypatch):
 
     with open_ledger(tmp_path) as ledger:
         ledger.mark_sending("c", "a@example.com", "a@example.com", "v")
-        monkeypatch.setattr(ledger_module, "_apply", _crash)
+        monkeypatch.setattr(ledger_module, "apply", _crash)
         with pytest.raises(SystemExit):
             ledger.finish("c", "a@example.com", SENT, reply="250 OK")
         monkeypatch.undo()
@@ -147,7 +148,7 @@ def test_a_crash_before_sending_was_committed_leaves_the_patient_pending(tmp_pat
     import chairside.ledger as ledger_module
 
     with open_ledger(tmp_path) as ledger:
-        monkeypatch.setattr(ledger_module, "_apply", _crash)
+        monkeypatch.setattr(ledger_module, "apply", _crash)
         with pytest.raises(SystemExit):
             ledger.mark_sending("c", "a@example.com", "a@example.com", "v")
         monkeypatch.undo()
@@ -194,3 +195,34 @@ def test_provider_batches_are_journalled_too(tmp_path):
     finally:
         ledger.close()
     assert counts == {"sent": 4, "failed": 1, "sending": 1}
+
+
+def test_status_while_a_send_runs_never_mistakes_it_for_a_crash(tmp_workspace, smtp_server, run):
+    """A change half-made by the running send (journalled, not yet committed) is not an
+    orphan: `status` checks under the write lock, so it neither refuses nor releases it."""
+    server, port = smtp_server
+    server.delay = 0.02
+    process = spawn_send(tmp_workspace, port)
+    try:
+        wait_for(lambda: len(server.received) >= 2)
+        while process.poll() is None:
+            result = run("status", "2026-12", "--json", cwd=tmp_workspace)
+            assert result.exit_code == 0, result.output
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == 0, process.stderr.read()
+    assert Counter(server.recipients()) == Counter(set(sendable(run, tmp_workspace)))
+    assert send(run, tmp_workspace, port).exit_code == 0
+    assert len(server.received) == 31
+
+
+def test_a_rebuild_refuses_while_the_campaign_is_being_sent(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    server.delay = 0.05
+    process = spawn_send(tmp_workspace, port)
+    try:
+        wait_for(lambda: len(server.received) >= 2)
+        busy = run("rebuild-ledger", "2026-12", cwd=tmp_workspace)
+        assert_user_error(busy, "already being delivered by `chairside send` (process")
+    finally:
+        process.wait(timeout=30)

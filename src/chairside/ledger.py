@@ -25,7 +25,6 @@ campaign twice.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import sqlite3
 import sys
@@ -36,6 +35,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from chairside.errors import ChairsideError
+from chairside.journal import (
+    DEFERRED,
+    FAILED,
+    SENDING,
+    SENT,
+    DamagedJournal,
+    Journal,
+    apply,
+    replay,
+    snapshot,
+    state_of,
+    status_record,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -63,7 +75,6 @@ CREATE TABLE IF NOT EXISTS journal_seq (  -- the last journal line applied, per 
     seq        INTEGER NOT NULL
 );
 """
-SENDING, SENT, FAILED, DEFERRED = "sending", "sent", "failed", "deferred"
 LOCK_TIMEOUT = 30.0
 """Seconds to wait for another program holding state.db before giving up."""
 REBUILD = "chairside rebuild-ledger {campaign}"
@@ -119,45 +130,6 @@ def _guard(path: Path) -> Iterator[None]:
         yield
     except (sqlite3.OperationalError, OSError) as exc:
         raise storage_error(path, exc) from None
-
-
-class Journal:
-    """`.chairside/journal/<campaign>.log`: the append-only record of a campaign's changes."""
-
-    def __init__(self, state_dir: Path, campaign: str) -> None:
-        self.path = state_dir / "journal" / f"{campaign}.log"
-
-    def read(self) -> list[dict]:
-        """Every complete record; a last line cut short by a crash was never applied, and
-        is cut off so the next record starts on a line of its own."""
-        with _guard(self.path):
-            if not self.path.is_file():
-                return []
-            data = self.path.read_bytes()
-            complete = data[: data.rfind(b"\n") + 1]
-            if len(complete) != len(data):
-                with self.path.open("r+b") as handle:
-                    handle.truncate(len(complete))
-        records = []
-        for number, line in enumerate(complete.decode("utf-8", "replace").splitlines(), 1):
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                raise LedgerError(
-                    f"{self.path}, line {number}: damaged. This journal is the second record "
-                    "of who was sent what; Chairside stops rather than guess. Ask for help."
-                ) from None
-        return records
-
-    def append(self, record: dict) -> None:
-        """Write one record and fsync it: it must outlive a power cut before state.db moves."""
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        with _guard(self.path):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("ab") as handle:
-                handle.write(line.encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
 
 
 class Ledger:
@@ -246,20 +218,22 @@ class Ledger:
 
     def mark_sending(self, campaign: str, patient: str, email: str, variant: str) -> None:
         """`patient` is about to be handed over (over SMTP)."""
-        self._change(campaign, _status(SENDING, rows=[[patient, email, variant]], via="smtp"))
+        self._change(campaign, status_record(SENDING, rows=[[patient, email, variant]], via="smtp"))
 
     def mark_batch_sending(
         self, campaign: str, via: str, batch: str, members: list[tuple[str, str, str]]
     ) -> None:
         """Record (patient key, email, variant) as `sending` in one transaction, before the
         request that hands them to a provider; `batch` is kept as their message id."""
-        record = _status(SENDING, rows=[list(m) for m in members], via=via, message_id=batch)
+        record = status_record(SENDING, rows=[list(m) for m in members], via=via, message_id=batch)
         self._change(campaign, record)
 
     def finish(
         self, campaign: str, patient: str, status: str, *, reply: str, message_id: str | None = None
     ) -> None:
-        self._change(campaign, _status(status, keys=[patient], reply=reply, message_id=message_id))
+        self._change(
+            campaign, status_record(status, keys=[patient], reply=reply, message_id=message_id)
+        )
 
     def finish_batch(
         self, campaign: str, batch: str, *, reply: str, failed: dict[str, str] | None = None
@@ -267,14 +241,14 @@ class Ledger:
         """The provider accepted the batch: `sent`, except `failed` (patient key → reason)."""
         failed = failed or {}
         keys = [k for k in self._in_batch(campaign, batch) if k not in failed]
-        self._change(campaign, _status(SENT, keys=keys, reply=reply))
+        self._change(campaign, status_record(SENT, keys=keys, reply=reply))
         for key, reason in failed.items():
-            self._change(campaign, _status(FAILED, keys=[key], reply=reason))
+            self._change(campaign, status_record(FAILED, keys=[key], reply=reason))
 
     def abandon_batch(self, campaign: str, batch: str, *, reply: str) -> None:
         """The request certainly failed: the batch goes back to be tried again (deferred)."""
         keys = self._in_batch(campaign, batch)
-        self._change(campaign, _status(DEFERRED, keys=keys, reply=reply))
+        self._change(campaign, status_record(DEFERRED, keys=keys, reply=reply))
 
     def release(self, campaign: str, patients: list[str]) -> None:
         """Nothing was transmitted to these patients: forget their rows (pending again)."""
@@ -301,165 +275,94 @@ class Ledger:
 
     def _change(self, campaign: str, record: dict) -> None:
         """Journal `record` (fsync'd), then apply it and its number in one transaction."""
+        with self._transaction():
+            self._journal_and_apply(campaign, record)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """A write transaction: while it is open no other process can be half-way through a
+        change (they journal and commit under the same lock)."""
         with _guard(self.path):
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                record = {"seq": self._seq(campaign) + 1, "at": _now(), **record}
-                Journal(self.state_dir, campaign).append(record)
-                _apply(self.db, campaign, record)
+                yield
                 self.db.execute("COMMIT")
             except BaseException:
                 with suppress(sqlite3.Error):
                     self.db.execute("ROLLBACK")
                 raise
+
+    def _journal_and_apply(self, campaign: str, record: dict) -> None:
+        record = {"seq": self._seq(campaign) + 1, "at": _now(), **record}
+        journal = Journal(self.state_dir, campaign)
+        with _guard(journal.path):
+            journal.append(record)
+        apply(self.db, campaign, record)
 
     # The journal against the ledger
 
     def check(self, campaign: str) -> None:
         """Refuse (LedgerError) when state.db is missing `campaign`'s records, is older than
-        its journal, or disagrees with it. A last journal record that a crash kept from
-        state.db is applied (it was written first; a `sending` one is then released, as
-        nothing is handed over before its commit returns); a journal behind state.db (deleted, or
-        from before journals) is brought level with a snapshot of state.db."""
+        its journal, or disagrees with it.
+
+        A last journal record that a crash kept from state.db is applied (it was written
+        first); if it was `sending`, its patients are then released, as nothing is handed
+        over before that commit returns. A journal behind state.db (deleted, or from before
+        journals) is brought level with a snapshot of state.db. All of it happens under the
+        write lock, so a change another process is making cannot pass for a crash.
+        """
         journal = Journal(self.state_dir, campaign)
-        records = journal.read()
-        with _guard(self.path):
+        with self._transaction():
+            records = _read(journal)
             seq = self._seq(campaign)
             last = records[-1]["seq"] if records else 0
-            rolled = records and seq == last - 1
-            if rolled:
-                self.db.execute("BEGIN IMMEDIATE")
-                _apply(self.db, campaign, records[-1])
-                self.db.execute("COMMIT")
+            if records and seq == last - 1:
+                orphan = records[-1]
+                apply(self.db, campaign, orphan)
                 seq = last
+                if orphan["op"] == "status" and orphan["status"] == SENDING:
+                    keys = [row[0] for row in orphan["rows"]]
+                    self._journal_and_apply(campaign, {"op": "release", "keys": keys})
+                    records = _read(journal)
+            if seq < last:
+                raise LedgerError(_behind(self, journal, campaign, records, seq))
             has_rows = self.db.execute(
                 "SELECT 1 FROM deliveries WHERE campaign = ? LIMIT 1", (campaign,)
             ).fetchone()
-        if seq < last:
-            raise LedgerError(_behind(self, journal, campaign, records, seq))
-        if rolled and records[-1]["op"] == "status" and records[-1]["status"] == SENDING:
-            # Its commit never finished, so nobody was handed over: they are pending again.
-            self.release(campaign, [row[0] for row in records[-1]["rows"]])
-            records = journal.read()
-        if seq > last or (not records and has_rows):
-            self._change(campaign, {"op": "snapshot", **_snapshot(self.db, campaign)})
-            return
-        if not records:
-            return
-        expected = _replay(campaign, records)
-        theirs = _state(expected, campaign)
-        ours = _state(self.db, campaign)
-        if theirs != ours:
-            raise LedgerError(_disagree(self, journal, campaign, theirs, ours))
+            if seq > last or (not records and has_rows):
+                self._journal_and_apply(campaign, {"op": "snapshot", **snapshot(self.db, campaign)})
+                return
+            if not records:
+                return
+            theirs = state_of(replay(campaign, records, SCHEMA), campaign)
+            ours = state_of(self.db, campaign)
+            if theirs != ours:
+                raise LedgerError(_disagree(self, journal, campaign, theirs, ours))
 
     def rebuild(self, campaign: str) -> dict[str, int]:
         """Replace `campaign`'s rows and steps with what its journal says; counts by status."""
-        records = Journal(self.state_dir, campaign).read()
+        records = _read(Journal(self.state_dir, campaign))
         if not records:
             raise LedgerError(
                 f"There is no journal for {campaign} in {self.state_dir / 'journal'}: nothing "
                 "to rebuild the ledger from."
             )
+        with self._transaction():
+            for table in ("deliveries", "steps", "journal_seq"):
+                self.db.execute(f"DELETE FROM {table} WHERE campaign = ?", (campaign,))
+            for record in records:
+                apply(self.db, campaign, record)
         with _guard(self.path):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for table in ("deliveries", "steps", "journal_seq"):
-                    self.db.execute(f"DELETE FROM {table} WHERE campaign = ?", (campaign,))
-                for record in records:
-                    _apply(self.db, campaign, record)
-                self.db.execute("COMMIT")
-            except BaseException:
-                with suppress(sqlite3.Error):
-                    self.db.execute("ROLLBACK")
-                raise
             query = "SELECT status, count(*) FROM deliveries WHERE campaign = ? GROUP BY status"
             return dict(self.db.execute(query, (campaign,)))
 
 
-def _status(status: str, **fields) -> dict:
-    return {"op": "status", "status": status, **{k: v for k, v in fields.items() if v is not None}}
-
-
-def _apply(db: sqlite3.Connection, campaign: str, record: dict) -> None:
-    """Apply one journal record to `db` (inside the caller's transaction). The same code
-    runs live, when rolling a crash forward, and when rebuilding, so they cannot differ."""
-    op, at = record["op"], record["at"]
-    if op == "status" and record["status"] == SENDING:
-        db.executemany(
-            "INSERT INTO deliveries (campaign, patient, email, variant, via, status, "
-            "message_id, attempts, updated_at) VALUES (?, ?, ?, ?, ?, 'sending', ?, 1, ?) "
-            "ON CONFLICT (campaign, patient) DO UPDATE SET status = 'sending', "
-            "variant = excluded.variant, via = excluded.via, message_id = excluded.message_id, "
-            "attempts = attempts + 1, updated_at = excluded.updated_at WHERE status != 'sent'",
-            [
-                (campaign, key, email, variant, record["via"], record.get("message_id"), at)
-                for key, email, variant in record["rows"]
-            ],
-        )
-    elif op == "status":
-        db.executemany(
-            "UPDATE deliveries SET status = ?, reply = ?, message_id = coalesce(?, message_id), "
-            "updated_at = ? WHERE campaign = ? AND patient = ?",
-            [
-                (record["status"], record.get("reply"), record.get("message_id"), at, campaign, k)
-                for k in record["keys"]
-            ],
-        )
-    elif op == "release":
-        db.executemany(
-            "DELETE FROM deliveries WHERE campaign = ? AND patient = ? AND status != 'sent'",
-            [(campaign, key) for key in record["keys"]],
-        )
-    elif op == "step":
-        db.execute(
-            "INSERT OR REPLACE INTO steps (campaign, provider, step, value) VALUES (?, ?, ?, ?)",
-            (campaign, record["provider"], record["step"], record["value"]),
-        )
-    elif op == "snapshot":
-        db.execute("DELETE FROM deliveries WHERE campaign = ?", (campaign,))
-        db.execute("DELETE FROM steps WHERE campaign = ?", (campaign,))
-        db.executemany(
-            "INSERT INTO deliveries (campaign, patient, email, variant, via, status, "
-            "message_id, reply, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(campaign, *row) for row in record["rows"]],
-        )
-        db.executemany(
-            "INSERT INTO steps (campaign, provider, step, value) VALUES (?, ?, ?, ?)",
-            [(campaign, *step) for step in record["steps"]],
-        )
-    db.execute(
-        "INSERT INTO journal_seq (campaign, seq) VALUES (?, ?) "
-        "ON CONFLICT (campaign) DO UPDATE SET seq = excluded.seq",
-        (campaign, record["seq"]),
-    )
-
-
-def _snapshot(db: sqlite3.Connection, campaign: str) -> dict:
-    rows = db.execute(
-        "SELECT patient, email, variant, via, status, message_id, reply, attempts, updated_at "
-        "FROM deliveries WHERE campaign = ? ORDER BY patient",
-        (campaign,),
-    ).fetchall()
-    steps = db.execute(
-        "SELECT provider, step, value FROM steps WHERE campaign = ? ORDER BY provider, step",
-        (campaign,),
-    ).fetchall()
-    return {"rows": [list(r) for r in rows], "steps": [list(s) for s in steps]}
-
-
-def _replay(campaign: str, records: list[dict]) -> sqlite3.Connection:
-    db = sqlite3.connect(":memory:", isolation_level=None)
-    db.executescript(SCHEMA)
-    for record in records:
-        _apply(db, campaign, record)
-    return db
-
-
-def _state(db: sqlite3.Connection, campaign: str) -> tuple[dict[str, str], set]:
-    """What must agree: each patient's status, and the provider steps."""
-    rows = db.execute("SELECT patient, status FROM deliveries WHERE campaign = ?", (campaign,))
-    steps = db.execute("SELECT provider, step, value FROM steps WHERE campaign = ?", (campaign,))
-    return dict(rows), set(steps)
+def _read(journal: Journal) -> list[dict]:
+    with _guard(journal.path):
+        try:
+            return journal.read()
+        except DamagedJournal as exc:
+            raise LedgerError(str(exc)) from None
 
 
 def _counts(statuses: dict[str, str]) -> str:
@@ -476,7 +379,7 @@ _WHY_STOP = (
 
 
 def _behind(ledger: Ledger, journal: Journal, campaign: str, records: list[dict], seq: int) -> str:
-    said, _steps = _state(_replay(campaign, records), campaign)
+    said, _steps = state_of(replay(campaign, records, SCHEMA), campaign)
     if seq == 0:
         what = f"{ledger.path} has no record of {campaign} (it was deleted or replaced)"
     else:
