@@ -227,6 +227,7 @@ def test_non_ascii_addresses_without_smtputf8(tmp_workspace, scripted, run):
     assert result.exit_code == 3, result.output
     assert sorted(server.recipients()) == ["ana@xn--bcher-kva.example", "plain@example.com"]
     assert "no SMTPUTF8" in result.output and "failed 0, deferred 1" in result.output
+    assert "łukasz@" not in result.output  # masked inside the reason too
     assert (tmp_workspace / "audiences/suppressed.csv").read_bytes() == before
     ana = next(d for r, d in server.received if r.startswith("ana@"))
     assert b"To: Pat <ana@xn--bcher-kva.example>" in ana

@@ -62,10 +62,6 @@ class Refused(Exception):
         self.text = text
 
     @property
-    def permanent(self) -> bool:
-        return self.code >= 500
-
-    @property
     def kind(self) -> str:
         """TEMPORARY (retry), RECIPIENT (this mailbox, for good), UNCERTAIN (this mailbox,
         maybe not for good: deferred, never suppressed) or SERVER (stop the run)."""
@@ -171,14 +167,12 @@ class SmtpConnection:
     """A connection that opens on first use and reopens when the server drops it.
 
     `send` runs one transaction as separate stages (`_command` per stage) so that each
-    refusal is known by its stage; `in_doubt` is true from the moment the final "." may
-    have reached the server until its reply is read.
+    refusal is known by its stage.
     """
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
         self.client: smtplib.SMTP | None = None
-        self.in_doubt = False
 
     def open(self) -> None:
         """Connect and log in; an error here stops the run (nothing was sent)."""
@@ -229,25 +223,27 @@ class SmtpConnection:
             self.open()
         client = self.client
         assert client is not None
-        self.in_doubt = False
         sender, recipient = envelope_address(sender), envelope_address(recipient)
         options = []
         if not (sender.isascii() and recipient.isascii()):
+            if not client.has_extn("smtputf8") and not sender.isascii():
+                raise ChairsideError(
+                    f"The sender address {sender} has non-ASCII letters before the @, and the "
+                    f"mail server {self.settings.where} cannot carry them (no SMTPUTF8). Use "
+                    "an address without them as from under [sender] in practice.toml."
+                )
             if not client.has_extn("smtputf8"):
-                who = recipient if sender.isascii() else sender
                 raise CannotCarry(
-                    f"{who} has non-ASCII letters before the @, and {self.settings.where} "
-                    "cannot carry them (no SMTPUTF8)"
+                    f"{recipient} has non-ASCII letters before the @, and "
+                    f"{self.settings.where} cannot carry them (no SMTPUTF8)"
                 )
             options = ["SMTPUTF8", "BODY=8BITMIME"]
         try:
             self._command(MAIL, client.mail(sender, options), 250)
             self._command(RCPT, client.rcpt(recipient), 250, 251)
             self._command(DATA, client.docmd("DATA"), 354)
-            self.in_doubt = True
             client.send(_LEADING_DOT.sub(b"..", data) + b".\r\n")
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            self.in_doubt = False
             self._drop()
             raise NotDelivered(str(exc) or type(exc).__name__) from None
         try:
@@ -255,7 +251,6 @@ class SmtpConnection:
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             raise Unknown(str(exc) or type(exc).__name__) from None
-        self.in_doubt = False
         if code == 421:
             self._drop()  # "closing": it refused this message, and the next needs a new link
         if code != 250:
