@@ -60,7 +60,8 @@ class Journal:
 
 
 def status_record(status: str, **fields) -> dict:
-    """A record that sets these patients' status (`rows` for SENDING, else `keys`)."""
+    """A record that sets these patients' status (`rows` for SENDING, else `keys`; `failed`,
+    key → reason, marks some of a batch failed in the same record)."""
     return {"op": "status", "status": status, **{k: v for k, v in fields.items() if v is not None}}
 
 
@@ -88,6 +89,11 @@ def apply(db: sqlite3.Connection, campaign: str, record: dict) -> None:
                 (record["status"], record.get("reply"), record.get("message_id"), at, campaign, k)
                 for k in record["keys"]
             ],
+        )
+        db.executemany(  # a provider's batch: accepted, but these few refused
+            "UPDATE deliveries SET status = 'failed', reply = ?, updated_at = ? "
+            "WHERE campaign = ? AND patient = ?",
+            [(reason, at, campaign, key) for key, reason in record.get("failed", {}).items()],
         )
     elif op == "release":
         db.executemany(

@@ -37,7 +37,6 @@ from pathlib import Path
 from chairside.errors import ChairsideError
 from chairside.journal import (
     DEFERRED,
-    FAILED,
     SENDING,
     SENT,
     DamagedJournal,
@@ -48,6 +47,7 @@ from chairside.journal import (
     state_of,
     status_record,
 )
+from chairside.journal import FAILED as FAILED  # the statuses, for the ledger's users
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -241,9 +241,8 @@ class Ledger:
         """The provider accepted the batch: `sent`, except `failed` (patient key → reason)."""
         failed = failed or {}
         keys = [k for k in self._in_batch(campaign, batch) if k not in failed]
-        self._change(campaign, status_record(SENT, keys=keys, reply=reply))
-        for key, reason in failed.items():
-            self._change(campaign, status_record(FAILED, keys=[key], reply=reason))
+        record = status_record(SENT, keys=keys, reply=reply, failed=failed or None)
+        self._change(campaign, record)  # one record, one transaction: all or nothing
 
     def abandon_batch(self, campaign: str, batch: str, *, reply: str) -> None:
         """The request certainly failed: the batch goes back to be tried again (deferred)."""
@@ -316,14 +315,14 @@ class Ledger:
             records = _read(journal)
             seq = self._seq(campaign)
             last = records[-1]["seq"] if records else 0
-            if records and seq == last - 1:
-                orphan = records[-1]
+            orphans = _orphans(records, seq)
+            for orphan in orphans:
                 apply(self.db, campaign, orphan)
-                seq = last
-                if orphan["op"] == "status" and orphan["status"] == SENDING:
-                    keys = [row[0] for row in orphan["rows"]]
-                    self._journal_and_apply(campaign, {"op": "release", "keys": keys})
-                    records = _read(journal)
+                seq = orphan["seq"]
+            if orphans and orphans[-1]["op"] == "status" and orphans[-1]["status"] == SENDING:
+                keys = [row[0] for row in orphans[-1]["rows"]]
+                self._journal_and_apply(campaign, {"op": "release", "keys": keys})
+                records = _read(journal)
             if seq < last:
                 raise LedgerError(_behind(self, journal, campaign, records, seq))
             has_rows = self.db.execute(
@@ -355,6 +354,22 @@ class Ledger:
         with _guard(self.path):
             query = "SELECT status, count(*) FROM deliveries WHERE campaign = ? GROUP BY status"
             return dict(self.db.execute(query, (campaign,)))
+
+
+def _orphans(records: list[dict], seq: int) -> list[dict]:
+    """The journal records a crash kept from state.db: the last one (one change is one
+    record, one transaction), or the last two when a crash hit the release that follows
+    an orphaned `sending`. Anything more means state.db is older: none."""
+    trailing = [r for r in records[-2:] if r["seq"] > seq]
+    if not trailing or trailing[0]["seq"] != seq + 1:
+        return []
+    if len(trailing) == 1:
+        return trailing
+    first, second = trailing
+    sending = first["op"] == "status" and first["status"] == SENDING
+    if sending and second["op"] == "release":
+        return trailing if second["keys"] == [row[0] for row in first["rows"]] else []
+    return []
 
 
 def _read(journal: Journal) -> list[dict]:
