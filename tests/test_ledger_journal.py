@@ -196,6 +196,17 @@ def test_a_record_cut_short_by_a_crash_is_dropped(tmp_path):
         assert ledger.statuses("c") == {"a@example.com": SENT}
 
 
+def test_a_damaged_journal_line_stops_with_its_line_number(tmp_path):
+    with open_ledger(tmp_path) as ledger:
+        ledger.mark_sending("c", "a@example.com", "a@example.com", "v")
+        ledger.finish("c", "a@example.com", SENT, reply="250 OK")
+    journal = Journal(tmp_path, "c").path
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("garbage\n" + lines[1])
+    with open_ledger(tmp_path) as ledger, pytest.raises(LedgerError, match=r"c\.log, line 1"):
+        ledger.statuses("c")
+
+
 def test_provider_batches_are_journalled_too(tmp_path):
     members = [(f"p{n}@example.com", f"p{n}@example.com", "2026-12-a") for n in range(5)]
     with open_ledger(tmp_path) as ledger:

@@ -333,7 +333,7 @@ class Ledger:
                 return
             if not records:
                 return
-            theirs = state_of(replay(campaign, records, SCHEMA), campaign)
+            theirs = replay(records)
             ours = state_of(self.db, campaign)
             if theirs != ours:
                 raise LedgerError(_disagree(self, journal, campaign, theirs, ours))
@@ -394,7 +394,7 @@ _WHY_STOP = (
 
 
 def _behind(ledger: Ledger, journal: Journal, campaign: str, records: list[dict], seq: int) -> str:
-    said, _steps = state_of(replay(campaign, records, SCHEMA), campaign)
+    said, _steps = replay(records)
     if seq == 0:
         what = f"{ledger.path} has no record of {campaign} (it was deleted or replaced)"
     else:
