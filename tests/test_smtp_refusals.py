@@ -104,10 +104,18 @@ def test_a_server_refusal_stops_the_run_and_leaves_everyone_pending(
     assert report["sent"] == 0 and report["pending"] == 31
 
 
-def test_the_same_plain_refusal_in_a_row_trips_the_breaker(tmp_workspace, scripted, run):
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "550 Requested action not taken: mailbox unavailable",
+        # An inbound server taken for a relay: every outside address is "unknown" to it.
+        "550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown in local recipient table",
+    ],
+)
+def test_the_same_refusal_in_a_row_trips_the_breaker(tmp_workspace, scripted, run, reply):
     server, port = scripted
     before = (tmp_workspace / "audiences/suppressed.csv").read_bytes()
-    server.at["RCPT"] = "550 Requested action not taken: mailbox unavailable"
+    server.at["RCPT"] = reply
     result = send(run, tmp_workspace, port)
     assert_user_error(result, "5 patients in a row were refused with the same reply")
     assert (tmp_workspace / "audiences/suppressed.csv").read_bytes() == before
