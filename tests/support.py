@@ -179,8 +179,10 @@ class ScriptedSmtp(SmtpRecorder):
     `at["MAIL" | "RCPT" | "DATA"] = "554 5.7.1 Relay access denied"` answers that stage so
     for everyone ("DATA" is the reply after the message); `{rcpt}` in it becomes the
     recipient. `reply_for[address] = "550 5.1.1 ..."` refuses one address at RCPT, and
-    `after_data_for[address]` after its message. `vanish_after = n`: once n messages have
-    arrived, the next MAIL gets `421` and the server stops (`on_vanish`, set by the fixture).
+    `after_data_for[address]` after its message; an address in `hang_up_after_data_for`
+    has its message taken and the connection closed before the reply. `vanish_after = n`:
+    once n messages have arrived, the next MAIL gets `421` and the server stops
+    (`on_vanish`, set by the fixture).
     """
 
     def __init__(self) -> None:
@@ -188,6 +190,7 @@ class ScriptedSmtp(SmtpRecorder):
         self.at: dict[str, str] = {}
         self.reply_for: dict[str, str] = {}
         self.after_data_for: dict[str, str] = {}
+        self.hang_up_after_data_for: set[str] = set()
         self.vanish_after: int | None = None
         self.on_vanish = None
         self.mail_options: list[list[str]] = []
@@ -214,6 +217,11 @@ class ScriptedSmtp(SmtpRecorder):
 
     async def handle_DATA(self, server, session, envelope):
         rcpt = envelope.rcpt_tos[0].lower() if envelope.rcpt_tos else ""
+        if rcpt in self.hang_up_after_data_for:  # took the message, then the line went dead
+            self.hang_up_after_data_for.discard(rcpt)
+            self.received.append((rcpt, envelope.original_content))
+            server.transport.close()
+            return "250 OK"
         reply = self.after_data_for.get(rcpt) or self.at.get("DATA")
         if reply:
             return reply.replace("{rcpt}", rcpt)

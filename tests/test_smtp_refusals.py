@@ -213,6 +213,18 @@ def test_a_server_that_vanishes_leaves_the_rest_pending_not_unknown(tmp_workspac
     assert len(delivered) == 31 and max(delivered.values()) == 1
 
 
+def test_unknown_only_when_the_message_went_and_no_reply_came(tmp_workspace, scripted, run):
+    server, port = scripted
+    server.hang_up_after_data_for.add("maria.lopez@example.com")
+    result = send(run, tmp_workspace, port)
+    assert result.exit_code == 3, result.output
+    assert "failed 0, deferred 0, unknown 1, pending 0" in result.output
+    assert status(run, tmp_workspace, "--show")["unknown"] == ["maria.lopez@example.com"]
+    assert send(run, tmp_workspace, port).exit_code == 3  # in doubt: not resent unasked
+    assert Counter(server.recipients()) == Counter(set(server.recipients()))
+    assert len(server.received) == 31
+
+
 def test_a_421_closes_the_connection_and_the_patient_is_sent_on_a_new_one(
     tmp_workspace, scripted, run
 ):
