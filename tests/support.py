@@ -92,8 +92,11 @@ class HttpRecorder:
     """A real HTTP server on 127.0.0.1 that records requests and answers as told.
 
     `route(method, pattern, answer)` maps a path regex to `answer(request) -> (status, body)`
-    (a dict body is sent as JSON); `fail_next` holds answers given first, in order, whatever
-    the path: `(429, {...}, {"Retry-After": "0"})` makes a provider wait and retry.
+    or `(status, body, headers)` (a dict body is sent as JSON); `fail_next` holds answers
+    given first, in order, whatever the path: `(429, {...}, {"Retry-After": "0"})` makes a
+    provider wait and retry. An answer of `DROP` closes the connection without a reply, as
+    a provider that acted and then vanished does; `acted_then(status)` wraps an answer so
+    the request takes effect and the reply is an error anyway (a 502 after queueing).
     """
 
     def __init__(self) -> None:
@@ -119,7 +122,11 @@ class HttpRecorder:
                     self.rfile.read(length),
                 )
                 recorder.requests.append(request)
-                status, body, headers = recorder.answer(request)
+                answer = recorder.answer(request)
+                if answer is DROP:
+                    self.close_connection = True
+                    return
+                status, body, headers = answer
                 data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -141,19 +148,40 @@ class HttpRecorder:
     def route(self, method: str, pattern: str, answer) -> None:
         self.routes.append((method, re.compile(pattern + r"$"), answer))
 
-    def answer(self, request: RecordedRequest) -> tuple[int, object, dict]:
+    def answer(self, request: RecordedRequest) -> tuple[int, object, dict] | object:
         if self.fail_next:
-            status, body, *headers = self.fail_next.pop(0)
+            given = self.fail_next.pop(0)
+            if given is DROP:
+                return DROP
+            status, body, *headers = given
             return status, body, (headers[0] if headers else {})
         for method, pattern, answer in self.routes:
             if method == request.method and pattern.match(request.path):
-                status, body = answer(request)
-                return status, body, {}
+                given = answer(request)
+                if given is DROP:
+                    return DROP
+                status, body, *headers = given
+                return status, body, (headers[0] if headers else {})
         return 404, {"detail": f"no route for {request.method} {request.path}"}, {}
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+DROP = object()
+"""An HTTP answer that is no answer: the connection closes without a reply."""
+
+
+def acted_then(answer, reply):
+    """`answer` takes effect (what the provider did is recorded), then `reply` is given
+    instead of its result: `DROP`, or `(502, body)`."""
+
+    def act(request):
+        answer(request)
+        return reply
+
+    return act
 
 
 @dataclasses.dataclass
@@ -168,9 +196,26 @@ class RecordedRequest:
         return json.loads(self.body)
 
     def form(self) -> dict[str, list[str]]:
+        """The fields of a form, urlencoded or multipart/form-data (parsed as MIME)."""
         from urllib.parse import parse_qs
 
-        return parse_qs(self.body.decode(), keep_blank_values=True)
+        content_type = self.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            return parse_qs(self.body.decode(), keep_blank_values=True)
+        from email import policy
+        from email.parser import BytesParser
+
+        head = f"Content-Type: {content_type}\r\n\r\n".encode()
+        message = BytesParser(policy=policy.HTTP).parsebytes(head + self.body)
+        assert message.is_multipart() and not message.defects, message.defects
+        fields: dict[str, list[str]] = {}
+        for part in message.iter_parts():
+            assert part.get_content_disposition() == "form-data"
+            assert part.get_filename() is None  # fields, not file uploads
+            name = part.get_param("name", header="content-disposition")
+            value = part.get_payload(decode=True).decode("utf-8")
+            fields.setdefault(name, []).append(value)
+        return fields
 
 
 class ScriptedSmtp(SmtpRecorder):

@@ -60,7 +60,7 @@ def test_each_variant_is_a_complete_safe_email(built: Path, segment: str):
     assert "on" not in {attr[:2] for el in doc.iter() for attr in el.attrib}
     plain = (built / f"{segment}.txt").read_text(encoding="utf-8")
     assert "Hi Jordan," in plain
-    assert "Unsubscribe: https://harborlanedental.example.com/unsubscribe?token=preview" in plain
+    assert "Unsubscribe: <https://harborlanedental.example.com/unsubscribe?token=preview>" in plain
     assert "1420 Harbor Lane" in plain
 
 
@@ -99,8 +99,11 @@ def test_links_carry_utm_but_never_a_concern(built: Path):
             assert not any(word in query for word in CONCERN_WORDS), href
 
 
-def test_relative_image_in_saved_page_is_made_absolute(built: Path):
-    doc = lxml_html.fromstring(page(built, "neck_shoulder"))
+def test_relative_image_in_saved_page_is_made_absolute(tmp_workspace: Path, run):
+    toml = tmp_workspace / "campaigns/2026-12/campaign.toml"
+    toml.write_text(toml.read_text().replace('format = "auto"', 'format = "full"'))
+    assert run("build", "2026-12", cwd=tmp_workspace).exit_code == 0
+    doc = lxml_html.fromstring(page(tmp_workspace / "build/2026-12", "neck_shoulder"))
     sources = [img.get("src") for img in doc.iter("img")]
     assert sources and all(src.startswith("https://") for src in sources)
 
@@ -116,12 +119,11 @@ def test_preview_page_frames_every_variant_at_desktop_and_mobile(built: Path):
 
 def test_excerpt_format_links_to_the_full_post(tmp_workspace: Path, run):
     toml = tmp_workspace / "campaigns/2026-12/campaign.toml"
-    toml.write_text(toml.read_text().replace('format = "full"', 'format = "excerpt"'))
+    toml.write_text(toml.read_text().replace('format = "auto"', 'format = "excerpt"'))
     assert run("build", "2026-12", cwd=tmp_workspace).exit_code == 0
     source = page(tmp_workspace / "build/2026-12", "tmj")
-    assert "Read the full post" in source
     doc = lxml_html.fromstring(source)
-    links = [a.get("href") for a in doc.iter("a") if "Read the full post" in a.text_content()]
+    links = [a.get("href") for a in doc.iter("a") if "Read more: " in a.text_content()]
     assert any("night-guards-for-grinding" in h and "utm_campaign=2026-12" in h for h in links)
 
 
@@ -163,3 +165,47 @@ def test_preview_without_a_browser_says_where_the_page_is(tmp_workspace: Path, r
     assert result.exit_code == 0
     assert "No web browser found here: open " in result.output
     assert "build/2026-12/index.html in one." in result.output
+
+
+def preview_facts(folder: Path) -> dict[str, dict[str, str]]:
+    """segment → the facts listed above its frames on the preview page."""
+    doc = lxml_html.fromstring((folder / "index.html").read_text(encoding="utf-8"))
+    facts = {}
+    for section in doc.iter("section"):
+        terms = [dt.text_content() for dt in section.iter("dt")]
+        values = [dd.text_content() for dd in section.iter("dd")]
+        facts[section.get("id")] = dict(zip(terms, values, strict=True))
+    return facts
+
+
+def test_preview_counts_patients_per_version_and_build_does_not(tmp_workspace: Path, run):
+    assert run("build", "2026-12", cwd=tmp_workspace).exit_code == 0
+    built_facts = preview_facts(tmp_workspace / "build/2026-12")
+    assert built_facts["tmj"]["Patients"].startswith("not counted")
+    assert built_facts["tmj"]["From"] == "Harbor Lane Dental <news@harborlanedental.example.com>"
+
+    assert run("preview", "2026-12", cwd=tmp_workspace).exit_code == 0
+    counts = json.loads(run("audience", "--json", cwd=tmp_workspace).output)["segments"]
+    facts = preview_facts(tmp_workspace / "build/2026-12")
+    assert {segment: int(f["Patients"]) for segment, f in facts.items()} == counts
+
+    (tmp_workspace / "audiences/patients.csv").write_bytes(b"")
+    assert run("preview", "2026-12", cwd=tmp_workspace).exit_code == 0
+    reason = preview_facts(tmp_workspace / "build/2026-12")["tmj"]["Patients"]
+    assert "chairside audience" in reason
+
+
+@pytest.mark.parametrize(
+    ("phone", "link"),
+    [
+        ("(360) 555-0142", "tel:3605550142"),
+        ("+44 20 7946 0958", "tel:+442079460958"),
+        ("360.555.0142 ext. 12", "tel:3605550142"),
+        ("1-800-DENTIST", ""),
+        ("", ""),
+    ],
+)
+def test_phone_links(phone: str, link: str):
+    from chairside.render.pipeline import phone_url
+
+    assert phone_url(phone) == link

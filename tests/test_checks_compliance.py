@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pytest
@@ -75,12 +76,18 @@ def test_a_concern_in_one_segments_preheader(tmp_path):
 
 
 def test_a_concern_carried_by_a_link(tmp_path):
-    context = edited(
-        tmp_path,
-        "campaigns/2026-12/posts/night-guards-for-grinding.md",
-        "(https://harborlanedental.example.com/services/tmj-jaw-pain)",
-        "(https://harborlanedental.example.com/services/?utm_content=bruxism-patients)",
+    post = "campaigns/2026-12/posts/night-guards-for-grinding.md"
+    root = copy_demo(tmp_path / "practice")
+    (root / CAMPAIGN).write_text((root / CAMPAIGN).read_text().replace('"auto"', '"full"'))
+    (root / post).write_text(
+        (root / post)
+        .read_text()
+        .replace(
+            "(https://harborlanedental.example.com/services/tmj-jaw-pain)",
+            "(https://harborlanedental.example.com/services/?utm_content=bruxism-patients)",
+        )
     )
+    context = build_context(Workspace(root), "2026-12")
     found = [f for f in concern_named(context)]
     assert {f.variant for f in found} == {"tmj", "general"}
     assert "utm_content=bruxism" in found[0].where
@@ -101,7 +108,7 @@ def test_a_template_without_address_or_unsubscribe(tmp_path):
     theme = Path(__file__).resolve().parent.parent / "src/chairside/theme/newsletter.mjml"
     text = theme.read_text()
     start = text.index(
-        '<mj-section background-color="{{ colors.background }}" padding="20px 0 32px">'
+        '<mj-section padding="24px 0px 32px">'
     )
     end = text.index("</mj-section>", start) + len("</mj-section>")
     (root / "templates/newsletter.mjml").write_text(text[:start] + text[end:])
@@ -155,3 +162,19 @@ def test_no_preheader(tmp_path):
         'preheader = ""',
     )
     assert ("preheader-missing", WARNING, "general") in findings(subject_rules, context)
+
+
+@pytest.mark.parametrize(
+    "name", ["{{ Maximilian }}", "<mj-text>Maximilian", "{% Maximilian-Alexander %}"]
+)
+def test_a_patient_name_is_never_taken_for_template_code(tmp_path, run, name):
+    """The longest name is filled in for the size checks; `leftover-template` must not see
+    it, or one odd patient record would block the whole campaign."""
+    root = copy_demo(tmp_path / "practice")
+    with (root / "audiences/patients.csv").open("a", encoding="utf-8") as handle:
+        handle.write(f'HLD-99999,"{name}",Doe,odd.name@example.com,TMJ,Y,2026-10-01\n')
+    context = build_context(Workspace(root), "2026-12")
+    assert any(name in view.html or html.escape(name) in view.html for view in context.variants)
+    assert findings(leftover_template, context) == []
+    result = run("check", "2026-12", cwd=root)
+    assert "leftover-template" not in result.output, result.output

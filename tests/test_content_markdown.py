@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from chairside.content import Article, read_post
-from chairside.content.article import Image
+from chairside.content.article import DroppedUrl, Image
 from chairside.errors import ContentError
 from tests.support import CONTENT, read_written, tree
 
@@ -74,7 +74,9 @@ def test_tags_as_a_list_and_relative_image_without_url(tmp_path):
         "summary: Written by hand.\nauthor: {name: Dr. Owen Castellanos}\n---\nBody.\n",
     )
     assert article.keywords == ("kids", "fluoride", "Prevention")
-    assert article.image == Image("hero.jpg", "")
+    # Nothing relative works in an email: left out, and reported for `new` and `check`.
+    assert article.image is None
+    assert article.dropped_urls == (DroppedUrl("front matter image", "hero.jpg", relative=True),)
     assert article.summary == "Written by hand."
     assert article.author == "Dr. Owen Castellanos"
 

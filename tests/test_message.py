@@ -17,7 +17,7 @@ import pytest
 
 from chairside import placeholders
 from chairside.build import render_campaign
-from chairside.message import MessageTemplate, Person
+from chairside.message import MessageTemplate, Person, _header, list_id_header
 from chairside.render.pipeline import Rendered
 from chairside.workspace import Practice, Workspace
 from tests.support import copy_demo
@@ -34,6 +34,8 @@ HEADERS = {
     "Message-ID",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "List-Id",
+    "Precedence",
 }
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -190,6 +192,29 @@ def test_headers_every_message_needs(demo: Demo) -> None:
     assert first.message_id != second.message_id
     assert parse(second.data)["Message-ID"] == second.message_id
     assert str(msg["Reply-To"]) == demo.practice.reply_to
+
+
+def test_list_id_names_the_practice_and_is_the_same_for_every_variant(demo: Demo) -> None:
+    person = Person("maria.lopez@example.com", "Maria", TOKEN)
+    ids = {str(parse(t.fill(person).data)["List-Id"]) for t in demo.templates.values()}
+    # RFC 2919: a phrase, then <label.namespace>; the namespace is the sender's domain.
+    assert ids == {"Harbor Lane Dental <campaigns.harborlanedental.example.com>"}
+    assert str(parse(demo.templates["tmj"].fill(person).data)["Precedence"]) == "bulk"
+
+
+@pytest.mark.parametrize(
+    ("name", "domain", "value"),
+    [
+        ("Smith & Jones, DDS", "Example.com", '"Smith & Jones, DDS" <campaigns.example.com>'),
+        ('Dr. "Smile" <Dental>', "x.example", '"Dr. \\"Smile\\" <Dental>" <campaigns.x.example>'),
+        ("Zahnärzte Müller", "zahnärzte.example", "<campaigns.xn--zahnrzte-3za.example>"),
+        ("A\r\nBcc: x@y", "x.example", '"A Bcc: x@y" <campaigns.x.example>'),
+    ],
+)
+def test_list_id_keeps_its_shape_whatever_the_name(name: str, domain: str, value: str) -> None:
+    assert list_id_header(name, domain) == value
+    header = _header("List-Id", value)
+    assert header.count(b"\r\n") == 1  # one line, nothing injected
 
 
 def test_list_unsubscribe_has_mailto_and_https_with_one_click(demo: Demo) -> None:

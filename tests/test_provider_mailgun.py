@@ -14,6 +14,7 @@ import html
 import io
 import json
 import math
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -37,7 +38,15 @@ class Mailgun:
         self.accepted: list[dict[str, list[str]]] = []
         self.refuse = lambda number, form: None  # → (status, body) to refuse a request
         self.calls = 0
+        self.unsubscribe_tracking = True
         server.route("POST", r"/v3/[^/]+/messages", self.answer)
+        server.route("GET", r"/v3/domains/[^/]+/tracking", self.tracking)
+
+    def tracking(self, request):
+        return 200, {"tracking": {"unsubscribe": {"active": self.unsubscribe_tracking}}}
+
+    def posts(self) -> list:
+        return [r for r in self.server.requests if r.method == "POST"]
 
     def answer(self, request):
         self.calls += 1
@@ -112,13 +121,17 @@ def test_push_hands_every_patient_over_once_with_their_variant_tag(tmp_workspace
     assert "31 patients handed over in 3 batches" in result.output
 
     assert mailgun.recipients() == Counter(set(expected))  # each once, nobody else
-    for request in mailgun.server.requests:
+    assert [r.path for r in mailgun.server.requests if r.method == "GET"] == [
+        f"/v3/domains/{DOMAIN}/tracking"  # unsubscribe tracking checked once, first
+    ]
+    for request in mailgun.posts():
         assert request.path == f"/v3/{DOMAIN}/messages"
         assert (
             request.headers["authorization"]
             == "Basic " + base64.b64encode(f"api:{KEY}".encode()).decode()
         )
-        assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+        # multipart/form-data, as Mailgun's API reference gives it (form() parses it as MIME)
+        assert request.headers["content-type"].startswith("multipart/form-data; boundary=")
     for form in mailgun.accepted:
         tag = one(form, "o:tag")
         assert {tags[expected[to]["segment"]] for to in form["to"]} == {tag}
@@ -126,11 +139,9 @@ def test_push_hands_every_patient_over_once_with_their_variant_tag(tmp_workspace
         assert one(form, "from") == "Harbor Lane Dental <news@harborlanedental.example.com>"
         assert one(form, "subject") == "December at Harbor Lane: easing everyday aches"
         assert one(form, "h:Reply-To") == "frontdesk@harborlanedental.example.com"
-        assert one(form, "h:List-Unsubscribe") == (
-            "<mailto:unsubscribe@harborlanedental.example.com?subject=unsubscribe>, "
-            "<%unsubscribe_url%>"
-        )
-        assert one(form, "h:List-Unsubscribe-Post") == "List-Unsubscribe=One-Click"
+        # Mailgun's unsubscribe tracking adds List-Unsubscribe(-Post) itself: never a second.
+        assert not [f for f in form if "unsubscribe" in f.lower()]
+        assert "o:deliverytime" not in form  # no --schedule: at once
         text, body = one(form, "text"), one(form, "html")
         assert "%recipient.first_name%" in text and "%unsubscribe_url%" in text
         assert "%recipient.first_name_html%" in body and "%unsubscribe_url%" in body
@@ -200,20 +211,22 @@ def test_an_interrupted_push_resumes_without_duplicates_or_losses(tmp_workspace,
 
 def test_a_429_waits_as_told_and_retries(tmp_workspace, mailgun, run):
     expected = sendable(run, tmp_workspace)
-    mailgun.server.fail_next.append((429, {"message": "slow down"}, {"Retry-After": "0"}))
+    mailgun.refuse = lambda number, form: (
+        (429, {"message": "slow down"}, {"Retry-After": "0"}) if number == 1 else None
+    )
     result = push_all(run, tmp_workspace, mailgun.server)
     assert result.exit_code == 0, result.output
-    assert len(mailgun.server.requests) == 4  # the refused one, then three accepted
-    assert mailgun.server.requests[0].form()["to"] == mailgun.accepted[0]["to"]
+    assert len(mailgun.posts()) == 4  # the refused one, then three accepted
+    assert mailgun.posts()[0].form()["to"] == mailgun.accepted[0]["to"]
     assert mailgun.recipients() == Counter(set(expected))
 
 
 def test_a_refused_key_stops_naming_the_variable(tmp_workspace, mailgun, run):
-    mailgun.server.fail_next.append((401, b"Forbidden"))
+    mailgun.refuse = lambda number, form: (401, b"Forbidden")
     result = push_all(run, tmp_workspace, mailgun.server)
     assert_user_error(result, "MAILGUN_API_KEY", "401")
     assert KEY not in result.output
-    assert len(mailgun.server.requests) == 1
+    assert len(mailgun.posts()) == 1
     found = status(run, tmp_workspace)
     assert (found["sent"], found["unknown"]) == (0, [])  # nothing in doubt: rerun resends
 
@@ -227,7 +240,7 @@ def test_a_400_naming_one_recipient_rejects_it_and_delivers_the_rest(tmp_workspa
         else None
     )
     result = push_all(run, tmp_workspace, mailgun.server)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # ran to its end, one patient rejected
     assert "rejected by mailgun: ma***@example.com" in result.output
     assert bad not in result.output  # addresses stay masked, in the reason too
     assert mailgun.recipients() == Counter(set(expected) - {bad})
@@ -238,12 +251,13 @@ def test_a_400_naming_one_recipient_rejects_it_and_delivers_the_rest(tmp_workspa
     assert "not a valid address" in found["failed"][0]["reason"]
 
     again = push_all(run, tmp_workspace, mailgun.server)
-    assert again.exit_code == 0, again.output
+    assert again.exit_code == 3, again.output  # still one rejected
+    assert "0 patients handed over in 0 batches, 30 before; 1 rejected" in again.output
     assert mailgun.calls == 4  # the refused patient is not tried again
 
 
 def test_an_unknown_domain_says_where_to_look(tmp_workspace, mailgun, run):
-    mailgun.server.fail_next.append((404, {"message": "Domain not found: mg.harbor.example"}))
+    mailgun.refuse = lambda number, form: (404, {"message": "Domain not found: mg.harbor.example"})
     result = push_all(run, tmp_workspace, mailgun.server)
     assert_user_error(result, "Domain not found", "--domain", "api.eu.mailgun.net")
 
@@ -270,7 +284,7 @@ def test_the_domain_comes_from_option_then_practice_then_environment(
         args = ("--domain", DOMAIN) if option else ()
         result = push(run, root, mailgun.server, "--without-baa", *args)
         assert result.exit_code == 0, (name, result.output)
-        assert {r.path for r in mailgun.server.requests} == {f"/v3/{used}/messages"}, name
+        assert {r.path for r in mailgun.posts()} == {f"/v3/{used}/messages"}, name
 
 
 def test_a_domain_with_a_slash_is_refused_before_any_request(tmp_workspace, mailgun, run):
@@ -363,8 +377,27 @@ def test_the_bundle_has_a_list_per_variant_and_names_no_concern(tmp_workspace, r
 
 
 def test_a_200_that_queued_nothing_is_not_taken_for_success(tmp_workspace, mailgun, run):
-    mailgun.server.fail_next.append((200, b"Mailgun Magnificent API"))
+    mailgun.refuse = lambda number, form: (200, b"Mailgun Magnificent API")
     result = push_all(run, tmp_workspace, mailgun.server)
     assert_user_error(result, "without queueing anything", "Magnificent")
     found = status(run, tmp_workspace)
     assert (found["sent"], found["unknown"]) == (0, [])
+
+
+def test_a_domain_without_unsubscribe_tracking_is_refused_before_any_send(
+    tmp_workspace, mailgun, run
+):
+    mailgun.unsubscribe_tracking = False
+    result = push_all(run, tmp_workspace, mailgun.server)
+    assert_user_error(result, "Unsubscribes tracking is off", "Nothing was sent", "31 pending")
+    assert mailgun.posts() == []
+
+
+def test_a_key_that_cannot_read_tracking_gets_a_reminder_and_sends(tmp_workspace, mailgun, run):
+    mailgun.server.routes.insert(
+        0, ("GET", re.compile(r"/v3/domains/[^/]+/tracking$"), lambda r: (403, b"Forbidden"))
+    )
+    result = push_all(run, tmp_workspace, mailgun.server)
+    assert result.exit_code == 0, result.output
+    assert "make sure Unsubscribes tracking is on" in result.output
+    assert sum(mailgun.recipients().values()) == 31

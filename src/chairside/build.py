@@ -62,8 +62,15 @@ def render_campaign(
     return practice, campaign, rendered
 
 
-def build(workspace: Workspace, name: str) -> BuildResult:
-    """Build `campaigns/NAME` into `build/NAME/`, replacing any earlier build whole."""
+def build(
+    workspace: Workspace, name: str, *, patients: dict[str, int] | str | None = None
+) -> BuildResult:
+    """Build `campaigns/NAME` into `build/NAME/`, replacing any earlier build whole.
+
+    `patients` (segment id → sendable patients, or why they were not counted; see
+    `patient_counts`) is shown on the preview page: building never reads the patient list
+    itself, so its time does not grow with the list.
+    """
     practice, campaign, rendered = render_campaign(workspace, name)
     values = sample_values(practice)
     out_dir = workspace.build_dir / name
@@ -94,6 +101,10 @@ def build(workspace: Workspace, name: str) -> BuildResult:
             campaign=campaign,
             manifest=manifest,
             texts=texts,
+            patients=patients
+            if patients is not None
+            else f"not counted (`chairside preview {name}` counts them)",
+            sender=f"{practice.from_name} <{practice.from_email}>",
             segments={v.segment.id: v.segment for v in campaign.variants},
         )
     )
@@ -104,3 +115,18 @@ def build(workspace: Workspace, name: str) -> BuildResult:
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
         (staging / "index.html").write_text(index, encoding="utf-8")
     return BuildResult(campaign, practice, rendered, out_dir)
+
+
+def patient_counts(workspace: Workspace) -> dict[str, int] | str:
+    """Sendable patients per segment for the preview page, or why they cannot be counted
+    (the preview is for checking the newsletter; `chairside audience` explains the list)."""
+    from chairside.audience.patients import load_audience
+    from chairside.errors import ChairsideError
+
+    if not workspace.patients_file.is_file():
+        return f"no patient list ({workspace.relative(workspace.patients_file)})"
+    try:
+        audience = load_audience(workspace)
+    except ChairsideError:
+        return "the patient list cannot be read: run `chairside audience` to see why"
+    return audience.segment_counts(load_segments(workspace.segments_file))

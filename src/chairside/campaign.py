@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chairside.audience.segments import Segment
+from chairside.audience.segments import GENERAL, Segment
 from chairside.content import POST_EXTENSIONS, Article, read_post
+from chairside.content.sanitize import plain_text
 from chairside.content.topics import tag_article
 from chairside.errors import WorkspaceError
+from chairside.headers import header_problem
 from chairside.tomlfile import (
     Problems,
     get_str,
@@ -22,7 +24,7 @@ from chairside.tomlfile import (
 from chairside.workspace import Workspace
 
 CAMPAIGN_FILE = "campaign.toml"
-FORMATS = ("full", "excerpt")
+FORMATS = ("auto", "full", "excerpt")
 CAMPAIGN_KEYS = ("subject", "preheader", "intro", "format", "posts", "segments")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -68,10 +70,19 @@ class Campaign:
     settings: CampaignSettings
     articles: tuple[Article, ...]
     variants: tuple[Variant, ...]
+    """One per segment that has a post about its concern, and `general`."""
+    fallbacks: tuple[Segment, ...] = ()
+    """Concern segments with no post this month: their patients get the general version."""
 
     @property
     def format(self) -> str:
         return self.settings.format
+
+    def segment_for(self, segment_id: str) -> str:
+        """The segment whose version a patient of `segment_id` receives."""
+        if any(segment.id == segment_id for segment in self.fallbacks):
+            return GENERAL
+        return segment_id
 
 
 def check_name(name: str) -> str:
@@ -107,10 +118,10 @@ def load_settings(
     known = {segment.id for segment in segments}
 
     unknown_keys(data, CAMPAIGN_KEYS, problems, where="", path=path)
-    fmt = get_str(data, "format", problems, where="", default="full")
+    fmt = get_str(data, "format", problems, where="", default="auto")
     if fmt not in FORMATS:
         problems.add(
-            f'format: must be "full" or "excerpt", not {fmt!r}',
+            f'format: must be "auto", "full" or "excerpt", not {fmt!r}',
             line=line_of(path, r"^\s*format\s*="),
         )
     posts = _post_entries(path, data.get("posts"), known, problems)
@@ -150,11 +161,20 @@ def load_settings(
     )
     if not settings.subject:
         problems.add('subject: missing; add a line like subject = "December news"')
-    one_line = {"subject": settings.subject, "preheader": settings.preheader}
-    one_line |= {f"[segments.{k}] subject": v for k, v in subjects.items()}
-    for key, value in one_line.items():
-        if "\n" in value or "\r" in value:
-            problems.add(f"{key}: must be one line (it becomes an email header)")
+    # Each value with the regex of the line that sets it.
+    one_line = [
+        ("subject", settings.subject, r"^\s*subject\s*="),
+        ("preheader", settings.preheader, r"^\s*preheader\s*="),
+    ]
+    one_line += [
+        (f"[segments.{k}] subject", v, rf"^\s*\[segments\.{re.escape(k)}\]")
+        for k, v in subjects.items()
+    ]
+    for key, value, pattern in one_line:
+        if problem := header_problem(value):
+            problems.add(
+                f"{key}: {problem} (it becomes an email header)", line=line_of(path, pattern)
+            )
     problems.raise_if_any()
     return settings
 
@@ -213,16 +233,37 @@ def read_articles(
     articles = []
     for entry in settings.posts:
         path = folder / entry.file
+        place = f"{label}, line {entry.line}" if entry.line else label
+        if not _inside(path, folder.parent):
+            raise WorkspaceError(
+                f"{place}: the post {entry.file!r} is outside the campaign's folder "
+                f"{workspace.relative(folder.parent)}/, and a campaign carries only its own "
+                f"files. Copy the post to {workspace.relative(folder)}/ and give its file "
+                "name alone."
+            )
         if not path.is_file():
-            place = f"{label}, line {entry.line}" if entry.line else label
             raise WorkspaceError(
                 f"{place}: the post {entry.file!r} is not in {workspace.relative(folder)}/. "
                 "Check the file name, or remove its [[posts]] section."
             )
         article = read_post(path)
+        if not (plain_text(article.body_html) or article.summary or article.images):
+            raise WorkspaceError(
+                f"{place}: the post {entry.file!r} has a title but no text: a version "
+                "carrying it would have no article at all. Write the post, or remove its "
+                "[[posts]] section."
+            )
         tags = entry.tags if entry.tags is not None else tag_article(article, segments)
         articles.append(article.with_tags(tags))
     return tuple(articles)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """`path` is within `folder` once `..` and symbolic links are followed."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, ValueError, RuntimeError):  # a NUL in the name, a symlink loop
+        return False
 
 
 def variant_id(campaign: str, index: int) -> str:
@@ -240,20 +281,27 @@ def plan_variants(
     settings: CampaignSettings,
     articles: tuple[Article, ...],
     segments: tuple[Segment, ...],
-) -> tuple[Variant, ...]:
-    """One variant per segment.
+) -> tuple[tuple[Variant, ...], tuple[Segment, ...]]:
+    """(variants, fallbacks): one variant per segment with a post about its concern.
 
     A concern segment leads with the posts tagged for it; `general` carries every concern
     post; posts tagged for no concern (office news) follow in every variant. Within each
-    group the campaign's order is kept.
+    group the campaign's order is kept. A concern with no post of its own this month gets
+    no variant of its own: its patients receive the general version (office news alone is
+    not a newsletter about their concern), and it is listed in `fallbacks`. Variant ids
+    follow the segment's place in segments.toml, so they stay the same month to month.
     """
     office_news = [a for a in articles if not a.tags]
     variants = []
+    fallbacks = []
     for index, segment in enumerate(segments):
         if segment.is_general:
             lead = [a for a in articles if a.tags]
         else:
             lead = [a for a in articles if segment.id in a.tags]
+            if not lead:
+                fallbacks.append(segment)
+                continue
         variants.append(
             Variant(
                 id=variant_id(name, index),
@@ -264,10 +312,11 @@ def plan_variants(
                 articles=tuple(lead + office_news),
             )
         )
-    return tuple(variants)
+    return tuple(variants), tuple(fallbacks)
 
 
 def load_campaign(workspace: Workspace, name: str, segments: tuple[Segment, ...]) -> Campaign:
     settings = load_settings(workspace, name, segments)
     articles = read_articles(workspace, name, settings, segments)
-    return Campaign(name, settings, articles, plan_variants(name, settings, articles, segments))
+    variants, fallbacks = plan_variants(name, settings, articles, segments)
+    return Campaign(name, settings, articles, variants, fallbacks)

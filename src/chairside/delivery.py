@@ -9,7 +9,7 @@ suppression list are checked at send time, not when the campaign was built).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chairside.audience.patients import Audience, Patient, load_audience
@@ -38,6 +38,9 @@ class Prepared:
     templates: dict[str, MessageTemplate]
     audience: Audience
     tokens: Tokens
+    fallen_back: dict[str, int] = field(default_factory=dict)
+    """Concern segment → how many of its patients get the general version (no post for
+    their concern this month); their `segment` already says general."""
 
     @property
     def rendered_campaign(self) -> tuple[Practice, Campaign, tuple[Rendered, ...]]:
@@ -75,6 +78,13 @@ def templates_for(
 def prepare(workspace: Workspace, name: str, *, audience_file: Path | None = None) -> Prepared:
     practice, campaign, rendered = render_campaign(workspace, name)
     audience = load_audience(workspace, audience_file)
+    fallen_back: dict[str, int] = {}
+    for patient in audience.patients:
+        # No post about their concern this month: never an empty newsletter, the general one.
+        segment = campaign.segment_for(patient.segment)
+        if segment != patient.segment:
+            fallen_back[patient.segment] = fallen_back.get(patient.segment, 0) + 1
+            patient.segment = segment
     return Prepared(
         practice=practice,
         campaign=campaign,
@@ -82,4 +92,5 @@ def prepare(workspace: Workspace, name: str, *, audience_file: Path | None = Non
         templates=templates_for(practice, rendered),
         audience=audience,
         tokens=Tokens(load_key(state_dir(workspace))),
+        fallen_back=fallen_back,
     )

@@ -1,4 +1,4 @@
-"""`chairside new`: a campaign folder from post files and saved feeds."""
+"""`chairside new`: a campaign folder from post files, and feeds saved or fetched."""
 
 from __future__ import annotations
 
@@ -11,11 +11,14 @@ from pathlib import Path
 from chairside.audience.segments import Segment, load_segments
 from chairside.campaign import CAMPAIGN_FILE, check_name
 from chairside.content import POST_EXTENSIONS, Article, read_feed, read_post
+from chairside.content.feed import parse_feed
+from chairside.content.fetch import fetch_feed, is_address
 from chairside.content.html import to_html_document
 from chairside.content.topics import tag_article
 from chairside.errors import WorkspaceError
 from chairside.fsutil import replacing_dir
 from chairside.tomlwrite import toml_list, toml_str, toml_text
+from chairside.urls import WEB_SCHEMES, safe_url
 from chairside.workspace import Workspace, load_practice
 
 DEFAULT_PREHEADER = "A few short reads from our team, and news from the office."
@@ -73,8 +76,9 @@ def campaign_toml(subject: str, posts: tuple[NewPost, ...], segments: tuple[Segm
         f"subject = {toml_str(subject)}",
         f"preheader = {toml_str(DEFAULT_PREHEADER)}",
         f"intro = {toml_text(DEFAULT_INTRO)}",
-        '# "full" shows each post in full; "excerpt" shows its summary and a link to the post.',
-        'format = "full"',
+        '# "auto" shows the first posts in full and, in a long email, the rest as summaries',
+        '# with a "Read more" link; "full" shows every post in full; "excerpt" only summaries.',
+        'format = "auto"',
         "",
         "# The posts, in order. tags = the patient concerns a post is about; [] = office news",
         f"# for everyone. Concerns: {names}.",
@@ -96,11 +100,22 @@ def campaign_toml(subject: str, posts: tuple[NewPost, ...], segments: tuple[Segm
     return "\n".join(lines) + "\n"
 
 
+@dataclass
+class _Sources:
+    """Everything `new` read, before it writes anything."""
+
+    files: list[tuple[Path, Article, bool]] = field(default_factory=list)
+    """(file, article, rewrite): rewrite = save as an .html page carrying the --base-url,
+    so the offline build resolves its links the same way."""
+    entries: list[Article] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
 def _read_sources(
-    posts: tuple[Path, ...], feeds: tuple[Path, ...], since: date | None
-) -> tuple[list[tuple[Path, Article]], list[Article], list[str]]:
-    """Read everything first, so a bad file stops `new` before it writes anything."""
-    files = []
+    posts: tuple[Path, ...], feeds: tuple[str, ...], since: date | None, base_url: str | None
+) -> _Sources:
+    """Read everything first, so a bad file or address stops `new` before it writes."""
+    found = _Sources()
     for path in posts:
         if not path.is_file():
             raise WorkspaceError(f"{path}: no such file. Check the path given to --post.")
@@ -109,23 +124,54 @@ def _read_sources(
                 f"{path}: Chairside reads posts saved as {', '.join(POST_EXTENSIONS)}. "
                 "Save the post in one of those formats, or pass a feed with --feed."
             )
-        files.append((path, read_post(path)))
-    entries: list[Article] = []
-    notes = []
-    for feed in feeds:
-        if "://" in str(feed) or str(feed).startswith(("http:", "https:")):
+        own = read_post(path)
+        article = read_post(path, base_url=base_url) if base_url else own
+        relative = [d for d in own.dropped_urls if d.relative]
+        if relative and not base_url and path.suffix.lower() in (".html", ".htm"):
             raise WorkspaceError(
-                f"{feed}: Chairside does not download feeds. Open the address in your browser, "
-                "save the page (File > Save As, e.g. feed.xml), and give that file to --feed."
+                f'{path}: this saved page has no canonical address (<link rel="canonical">), '
+                f"so its {len(relative)} relative link(s) and image(s), such as "
+                f"{relative[0].url!r}, cannot be resolved. Give the address the post was "
+                f"published at: chairside new ... --post {path} --base-url "
+                "https://your-blog.example.com/the-post/"
             )
-        if not feed.is_file():
-            raise WorkspaceError(f"{feed}: no such file. Check the path given to --feed.")
-        found = read_feed(feed, since=since)
-        if not found:
+        found.files.append((path, article, bool(base_url) and own.url is None))
+        found.notes += _dropped_notes(path.name, article)
+    for feed in feeds:
+        if is_address(feed):
+            fetched = fetch_feed(feed)
+            items = parse_feed(fetched.data, label=feed, since=since, base_url=fetched.url)
+            if fetched.url.split("#")[0] != feed.split("#")[0]:
+                found.notes.append(f"{feed}: read the feed at {fetched.url}")
+        else:
+            path = Path(feed).expanduser()
+            if not path.is_file():
+                raise WorkspaceError(f"{feed}: no such file. Check the path given to --feed.")
+            items = read_feed(path, since=since)
+        if not items:
             after = f" published on or after {since}" if since else ""
-            notes.append(f"{feed.name}: no posts{after}")
-        entries.extend(found)
-    return files, entries, notes
+            found.notes.append(f"{feed}: no posts{after}")
+        for item in items:
+            found.notes += _dropped_notes(f"{item.title!r} ({item.source})", item)
+        found.entries.extend(items)
+    return found
+
+
+def _dropped_notes(name: str, article: Article) -> list[str]:
+    """A warning for each address the readers left out of `article`."""
+    notes = []
+    for dropped in article.dropped_urls:
+        if dropped.relative:
+            notes.append(
+                f"warning: {name}: the relative {dropped.where} {dropped.url!r} could not be "
+                "resolved and was left out; give --base-url (the post's web address)"
+            )
+        else:
+            notes.append(
+                f"warning: {name}: the {dropped.where} {dropped.url!r} was left out (only "
+                "http, https, mailto and tel addresses go into an email)"
+            )
+    return notes
 
 
 def create_campaign(
@@ -133,29 +179,44 @@ def create_campaign(
     name: str,
     *,
     posts: tuple[Path, ...] = (),
-    feeds: tuple[Path, ...] = (),
+    feeds: tuple[str, ...] = (),
     since: date | None = None,
+    base_url: str | None = None,
 ) -> NewCampaign:
-    """Create `campaigns/NAME/` with the posts and a campaign.toml to edit."""
+    """Create `campaigns/NAME/` with the posts and a campaign.toml to edit.
+
+    `feeds` are feed files or http(s) addresses (fetched now, the only network use);
+    `base_url` is the web address of `posts` that do not say where they were published.
+    """
     folder = workspace.campaign_dir(check_name(name))
     if folder.exists():
         raise WorkspaceError(
             f"{workspace.relative(folder)} already exists. Choose another name, or edit "
             f"its {CAMPAIGN_FILE} and posts/ directly."
         )
+    if base_url is not None and safe_url(base_url, schemes=WEB_SCHEMES) != base_url.strip():
+        raise WorkspaceError(
+            f"--base-url {base_url!r}: give the post's web address, like "
+            "https://your-blog.example.com/the-post/"
+        )
     practice = load_practice(workspace)
     segments = load_segments(workspace.segments_file)
-    files, entries, notes = _read_sources(posts, feeds, since)
+    sources = _read_sources(posts, feeds, since, base_url and base_url.strip())
 
     taken: set[str] = set()
     written: list[NewPost] = []
     with replacing_dir(folder) as staging:
         (staging / "posts").mkdir()
-        for path, article in files:
-            target = _unique(path.name, taken)
-            shutil.copyfile(path, staging / "posts" / target)
+        for path, article, rewrite in sources.files:
+            if rewrite:  # the address the post was given travels with it, as its canonical
+                target = _unique(path.stem + ".html", taken)
+                page = to_html_document(article)
+                (staging / "posts" / target).write_text(page, encoding="utf-8")
+            else:
+                target = _unique(path.name, taken)
+                shutil.copyfile(path, staging / "posts" / target)
             written.append(NewPost(target, tag_article(article, segments)))
-        for article in entries:
+        for article in sources.entries:
             target = _unique(_slug(article.title) + ".html", taken)
             (staging / "posts" / target).write_text(to_html_document(article), encoding="utf-8")
             written.append(NewPost(target, tag_article(article, segments)))
@@ -163,6 +224,7 @@ def create_campaign(
         (staging / CAMPAIGN_FILE).write_text(
             campaign_toml(subject, tuple(written), segments), encoding="utf-8"
         )
+    notes = sources.notes
     if not written:
         notes.append(f"no posts yet: put post files in {workspace.relative(folder)}/posts/")
     return NewCampaign(workspace.relative(folder), tuple(written), tuple(notes))

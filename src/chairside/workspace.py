@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from chairside.errors import WorkspaceError
-from chairside.tomlfile import Problems, get_str, load_toml, unknown_keys
+from chairside.headers import header_problem
+from chairside.tomlfile import Problems, get_str, line_of, load_toml, unknown_keys
+from chairside.urls import WEB_SCHEMES, safe_url
 
 PRACTICE_FILE = "practice.toml"
 # `chairside init` without a terminal writes this in front of every value it had to guess.
@@ -155,10 +157,13 @@ SHOWN = {
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 
 
-def _check_url(value: str, key: str, problems: Problems) -> None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+def _check_url(value: str, key: str, problems: Problems) -> str:
+    """`value` as the URL policy lets it into an email, or a problem recorded."""
+    url = safe_url(value, schemes=WEB_SCHEMES)
+    if url is None or not urlsplit(url).netloc:
         problems.add(f"{key}: {value!r} is not a web address; write it like https://example.com")
+        return value
+    return url
 
 
 def _check_email(value: str, key: str, problems: Problems) -> str:
@@ -208,9 +213,13 @@ def load_practice(workspace: Workspace) -> Practice:
     todo = tuple(key for key, value in values.items() if value.startswith(TODO))
     shown_todo = tuple(SHOWN.get(key, key) for key in todo)
 
-    for key in ("name", "from_name", "reply_to", "from_email"):
-        if "\n" in values[key] or "\r" in values[key]:
-            problems.add(f"{SHOWN.get(key, key)}: must be one line (it goes into email headers)")
+    for key in ("name", "from_name", "reply_to", "from_email", "unsubscribe_email"):
+        if problem := header_problem(values[key]):
+            setting = SHOWN.get(key, key)
+            problems.add(
+                f"{setting}: {problem} (it goes into email headers)",
+                line=line_of(workspace.practice_file, rf"^\s*{setting.split()[-1]}\s*="),
+            )
     raw = {
         "name": data.get("name"),
         "address": data.get("address"),
@@ -219,10 +228,12 @@ def load_practice(workspace: Workspace) -> Practice:
     for key, given in raw.items():
         if not values[key] and (given is None or isinstance(given, str)):  # else: wrong type
             problems.add(f"{SHOWN.get(key, key)}: missing; every newsletter must show it")
-    if values["website"] and "website" not in todo:
-        _check_url(values["website"], "website", problems)
+    if "website" in todo:
+        values["website"] = ""  # "TODO: https://…" is no address: no link until it is one
+    elif values["website"]:
+        values["website"] = _check_url(values["website"], "website", problems)
     if values["booking_url"]:
-        _check_url(values["booking_url"], "booking_url", problems)
+        values["booking_url"] = _check_url(values["booking_url"], "booking_url", problems)
     else:
         values["booking_url"] = values["website"]
     for key in ("from_email", "reply_to", "unsubscribe_email"):
@@ -231,7 +242,11 @@ def load_practice(workspace: Workspace) -> Practice:
     values["reply_to"] = values["reply_to"] or values["from_email"]
     values["unsubscribe_email"] = values["unsubscribe_email"] or values["reply_to"]
     unsubscribe = values["unsubscribe_url"]
-    if unsubscribe and (not unsubscribe.startswith("https://") or "{token}" not in unsubscribe):
+    if unsubscribe and (
+        not unsubscribe.startswith("https://")
+        or "{token}" not in unsubscribe
+        or safe_url(unsubscribe, schemes=WEB_SCHEMES) != unsubscribe
+    ):
         problems.add(
             "[email] unsubscribe_url: must be an https:// address containing {token}, "
             'like "https://example.com/unsubscribe?token={token}"'
@@ -243,7 +258,7 @@ def load_practice(workspace: Workspace) -> Practice:
     if not _COLOR.match(values["brand_color"]):
         problems.add(f'[brand] color: {values["brand_color"]!r} is not a colour like "#0B5D6B"')
     if values["logo_url"]:
-        _check_url(values["logo_url"], "[brand] logo", problems)
+        values["logo_url"] = _check_url(values["logo_url"], "[brand] logo", problems)
     path = workspace.practice_file
     unknown_keys(data, PRACTICE_KEYS[""], problems, where="", path=path)
     for section in ("email", "brand", "smtp"):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from chairside.audience.addresses import mask
-from chairside.audience.csvfile import DELIMITER_NAMES
 from chairside.audience.patients import Audience
 from chairside.audience.segments import Segment
+from chairside.audience.table import DELIMITER_NAMES
 
 
 def as_dict(
@@ -42,7 +42,8 @@ def as_lines(
     delimiter = DELIMITER_NAMES[audience.delimiter]
     counts = audience.segment_counts(segments)
     lines = [
-        f"{label}: {audience.rows} rows ({audience.encoding}, {delimiter}-separated)",
+        f"{label}: {audience.rows} rows ({audience.encoding}"
+        + (f", {delimiter}-separated)" if audience.delimiter else ")"),
         f"  sendable      {audience.sendable:>7}",
     ]
     lines += [f"    {s.id:<16} {counts[s.id]:>5}  {s.name}" for s in segments]

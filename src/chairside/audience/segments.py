@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chairside.audience.columns import SETTABLE
 from chairside.tomlfile import Problems, get_str, get_str_list, line_of, load_toml
 
 GENERAL = "general"
@@ -92,9 +93,6 @@ def load_segments(path: Path, *, label: str = "audiences/segments.toml") -> tupl
     return tuple(segments)
 
 
-COLUMN_FIELDS = ("email", "first_name", "name", "concerns", "consent", "opt_out")
-
-
 @dataclass(frozen=True)
 class PatientSettings:
     """The `[patients]` section: how to read the practice's patient export."""
@@ -124,9 +122,9 @@ def load_patient_settings(path: Path, *, label: str = "audiences/segments.toml")
         columns = {}
     for key, value in columns.items():
         line = line_of(path, rf"^\s*{re.escape(key)}\s*=")
-        if key not in COLUMN_FIELDS:
+        if key not in SETTABLE:
             problems.add(
-                f"[patients.columns] {key}: unknown field; use one of {', '.join(COLUMN_FIELDS)}",
+                f"[patients.columns] {key}: unknown field; use one of {', '.join(SETTABLE)}",
                 line=line,
             )
         elif not isinstance(value, str) or not value.strip():

@@ -177,10 +177,12 @@ def run_checks(
     from chairside.checks import (  # noqa: F401  (importing registers the rules)
         accessibility,
         compliance,
+        defaults,
         deliverability,
         privacy,
         readability,
         subject,
+        urls,
     )
 
     context = build_context(

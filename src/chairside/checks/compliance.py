@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from chairside import placeholders
 from chairside.checks import ERROR, WARNING, CheckContext, Finding, VariantView, rule
 
+_KNOWN_TOKEN = re.compile(f"{placeholders.FIRST_NAME}|{placeholders.UNSUBSCRIBE_URL}")
 _LEFTOVER = re.compile(r"\{\{|\{%|</?mj-[a-z-]+|" + placeholders.TOKEN_PATTERN.pattern)
 
 
@@ -18,13 +19,17 @@ def _visible_text(view: VariantView) -> str:
 
 @rule
 def leftover_template(context: CheckContext) -> Iterator[Finding]:
-    """`leftover-template`: Jinja, MJML or Chairside placeholders that reached the email."""
+    """`leftover-template`: Jinja, MJML or Chairside placeholders that reached the email.
+
+    Looks at the variant as rendered, before any patient's name is filled in: a patient
+    named "{{ Max }}" is data, not a template the practice left unfinished.
+    """
     for view in context.variants:
         parts = {
             "subject": view.variant.subject,
             "preheader": view.variant.preheader,
-            "HTML": view.html,
-            "text part": view.text,
+            "HTML": _KNOWN_TOKEN.sub("", view.rendered.html),
+            "text part": _KNOWN_TOKEN.sub("", view.rendered.text),
         }
         for part, text in parts.items():
             found = sorted(set(_LEFTOVER.findall(text)))
@@ -156,16 +161,22 @@ def placeholders_left(context: CheckContext) -> Iterator[Finding]:
 
 
 @rule
-def empty_variant(context: CheckContext) -> Iterator[Finding]:
-    """`empty-variant`: a segment whose version carries no post at all."""
-    for view in context.variants:
-        if not view.articles:
-            yield Finding(
-                "empty-variant",
-                WARNING,
-                view.name,
-                "campaign.toml [[posts]]",
-                f"The {view.segment.name} version has no posts: its patients would get only "
-                "the greeting and the footer. Tag a post for it, or add office news "
-                "(tags = []) that every version carries.",
-            )
+def general_fallback(context: CheckContext) -> Iterator[Finding]:
+    """`general-fallback`: a concern with no post this month; its patients get the general
+    version rather than an empty newsletter."""
+    overridden = set(context.campaign.settings.segment_subjects)
+    overridden |= set(context.campaign.settings.segment_intros)
+    for segment in context.campaign.fallbacks:
+        unused = (
+            f" Its [segments.{segment.id}] subject and intro in campaign.toml are not used."
+            if segment.id in overridden
+            else ""
+        )
+        yield Finding(
+            "general-fallback",
+            WARNING,
+            segment.id,
+            "campaign.toml [[posts]]",
+            f"{segment.id}: no post this month → its patients get the general version.{unused} "
+            f"Tag a post for {segment.name} to give them their own.",
+        )

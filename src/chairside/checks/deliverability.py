@@ -209,7 +209,8 @@ def _width(img: lxml_html.HtmlElement) -> str | None:
 
 @rule
 def image_width(context: CheckContext) -> Iterator[Finding]:
-    """`image-width`: an image without a width, or one wider than the email.
+    """`image-width`: an image without a width, with a percentage width, or one wider than
+    the email.
 
     Outlook for Windows ignores `max-width` and shows such an image at its own size, which
     pushes the layout sideways. MJML's own images always carry a width, so in practice this
@@ -224,13 +225,17 @@ def image_width(context: CheckContext) -> Iterator[Finding]:
             width = _width(img)
             pixels = _PIXELS.fullmatch(width or "")
             too_wide = pixels is not None and float(pixels.group(1)) > email_width
-            if (width is not None and not too_wide) or src in seen:
+            percent = width is not None and width.endswith("%")
+            if (width is not None and not too_wide and not percent) or src in seen:
                 continue
             seen.add(src)
             article = places.post_of(img, src)
             if width is None:
                 problem = "has no width"
                 fix = 'write it as <img src="…" alt="…" width="544">'
+            elif percent:
+                problem = f'has width="{width}", which Outlook for Windows takes from the file'
+                fix = 'give its <img> a width in pixels, such as width="544"'
             else:
                 problem = f"is {pixels.group(1)} px wide, wider than the {email_width} px email"
                 fix = 'give its <img> width="544"'

@@ -18,15 +18,18 @@ from chairside.commands.options import Options, audience_option, pass_options
 def audience(options: Options, audience_file: Path | None, as_json: bool, show: bool) -> None:
     """Check the patient list: who can be emailed, in which segment, and which rows can't.
 
-    Reads audiences/patients.csv as your practice software exported it (any common
-    encoding, separator and column names), and reports rows read, patients per segment,
-    rejected rows with their line and reason, duplicates merged, suppressed patients and
-    patients without consent. Addresses are masked unless you pass --show.
+    Reads audiences/patients.csv as your practice software or Excel saved it (CSV in any
+    common encoding and separator, or .xlsx/.xls/.ods; column names as Dentrix, Eaglesoft
+    and Open Dental give them), and reports rows read, patients per segment, rejected rows
+    with their line and reason, duplicates merged, suppressed patients and patients
+    without consent. Without a consent column it stops and says which line to add to
+    audiences/segments.toml. Addresses are masked unless you pass --show.
 
     \b
     Examples:
       chairside audience
       chairside audience --audience ~/Downloads/export.csv --json
+      chairside audience --audience ~/Downloads/Patients.xlsx --show
     """
     import json
 
@@ -50,7 +53,7 @@ def audience(options: Options, audience_file: Path | None, as_json: bool, show: 
     "--import",
     "import_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A provider's unsubscribe or bounce export (CSV with an email column).",
+    help="A provider's unsubscribe or bounce export (CSV or spreadsheet with an email column).",
 )
 @click.option(
     "--token",
@@ -58,7 +61,23 @@ def audience(options: Options, audience_file: Path | None, as_json: bool, show: 
     multiple=True,
     help="The code from an unsubscribe link or email (token=...). Repeatable.",
 )
-@click.option("--reason", default="unsubscribed", show_default=True, help="Why, for the record.")
+@click.option(
+    "--undo",
+    "undo",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Take a suppression back: email this address again. Repeatable. Recorded in the file.",
+)
+@click.option(
+    "--undo-import",
+    "undo_import",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Take back every suppression an earlier --import of this file made.",
+)
+@click.option(
+    "--reason", help="Why, for the record (default: unsubscribed; with --undo: resubscribed)."
+)
+@click.option("--yes", is_flag=True, help="Import a file even if it looks like a patient list.")
 @audience_option
 @pass_options
 def unsubscribe(
@@ -66,39 +85,97 @@ def unsubscribe(
     emails: tuple[str, ...],
     import_file: Path | None,
     tokens: tuple[str, ...],
-    reason: str,
+    undo: tuple[str, ...],
+    undo_import: Path | None,
+    reason: str | None,
+    yes: bool,
     audience_file: Path | None,
 ) -> None:
     """Never email these addresses again: add them to audiences/suppressed.csv.
 
     Safe to repeat: addresses already there are left as they are. Each email's unsubscribe
     link (and its List-Unsubscribe mailto) carries a code that names nobody; --token finds
-    the patient it belongs to.
+    the patient it belongs to. A file that looks like your patient list (a consent or
+    concerns column, or most of your patients) is refused by --import unless you add --yes.
+
+    Nothing is ever deleted from the file: --undo adds a "resubscribed" line, which
+    later reads honour (the latest line for an address counts), and a new unsubscribe
+    suppresses the address again.
 
     \b
     Examples:
       chairside unsubscribe maria.lopez@example.com
       chairside unsubscribe --token 3f9a0c7e21b84d56a9e0c1f2b7
       chairside unsubscribe --import ~/Downloads/mailchimp-unsubscribed.csv
+      chairside unsubscribe --undo maria.lopez@example.com --reason "asked at the front desk"
+      chairside unsubscribe --undo-import audiences/patients.csv
     """
-    from chairside.audience.suppression import add_suppressions, entries_from_export
+    from chairside.audience.suppression import (
+        add_suppressions,
+        entries_from_export,
+        imported_from,
+        open_export,
+        patient_list_signs,
+        undo_suppressions,
+    )
     from chairside.errors import ChairsideError
 
-    if not emails and import_file is None and not tokens:
-        raise click.UsageError("give one or more addresses, --token CODE or --import FILE")
+    if not (emails or import_file or tokens or undo or undo_import):
+        raise click.UsageError(
+            "give one or more addresses, --token CODE, --import FILE, --undo ADDRESS "
+            "or --undo-import FILE"
+        )
+    if (undo or undo_import) and (emails or import_file or tokens):
+        raise click.UsageError("--undo and --undo-import cannot be mixed with adding addresses")
     workspace = options.workspace()
+    target = workspace.relative(workspace.suppressed_file)
+    if undo or undo_import:
+        addresses = [parseaddr(a)[1] or a for a in undo]
+        if undo_import is not None:
+            addresses += imported_from(workspace.suppressed_file, undo_import.name)
+        done = undo_suppressions(workspace.suppressed_file, addresses, why=reason or "")
+        click.echo(
+            f"{target}: {len(done.resubscribed)} resubscribed, "
+            f"{len(done.not_suppressed)} were not suppressed."
+        )
+        return
+    reason = reason or "unsubscribed"
     # "Maria Lopez <maria@example.com>", as copied from a mail program, means the address.
     entries = [(parseaddr(email)[1] or email, reason, repr(email)) for email in emails]
     if tokens:
         entries += _resolve_tokens(workspace, tokens, reason, audience_file)
     if import_file is not None:
-        entries += entries_from_export(import_file)
+        table = open_export(import_file)
+        imported = entries_from_export(table)
+        sign = patient_list_signs(table, audience_file or workspace.patients_file)
+        sign = sign or _most_patients(workspace, imported, audience_file)
+        if sign and not yes:
+            raise ChairsideError(
+                f"{import_file} looks like a patient list, not a list of unsubscribes: {sign}. "
+                "Importing it would stop email to everyone on it. If that is really what you "
+                "want, run the command again with --yes (it can be undone with --undo-import)."
+            )
+        entries += imported
     result = add_suppressions(workspace.suppressed_file, entries)
-    target = workspace.relative(workspace.suppressed_file)
     click.echo(f"{target}: {len(result.added)} added, {result.already} already there.")
     if result.invalid:
         listed = "\n".join(f"  {where}: {why}" for where, why in result.invalid)
         raise ChairsideError(f"{len(result.invalid)} not added, not an address:\n{listed}")
+
+
+def _most_patients(workspace, entries: list, audience_file: Path | None) -> str:
+    """Why an import would stop most of the mailing list ("" when it would not)."""
+    from chairside.audience.patients import load_audience
+    from chairside.errors import ChairsideError
+
+    try:
+        patients = {p.key for p in load_audience(workspace, audience_file).patients}
+    except ChairsideError:
+        return ""  # no usable list to compare with: the columns decide alone
+    hits = len({raw.strip().lower() for raw, _, _ in entries} & patients)
+    if hits > 10 and hits * 2 > len(patients):
+        return f"{hits} of the {len(patients)} patients who can be emailed now are in it"
+    return ""
 
 
 def _resolve_tokens(workspace, tokens, reason: str, audience_file: Path | None) -> list:

@@ -22,39 +22,57 @@ from chairside.commands.options import Options, audience_option, pass_options
     "--feed",
     "feeds",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="A saved RSS or Atom feed (e.g. your blog's /feed/ saved as feed.xml). Repeatable.",
+    metavar="URL|FILE",
+    help="Your blog's RSS or Atom feed: its address (https://example.com/feed/, fetched "
+    "now) or a saved file. Repeatable.",
 )
 @click.option(
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     help="With --feed: only posts published on or after this date (YYYY-MM-DD).",
 )
+@click.option(
+    "--base-url",
+    metavar="URL",
+    help="With --post: the web address the post was published at, for a saved page or "
+    "post that does not say (its relative links and images are resolved against it).",
+)
 @pass_options
 def new(
-    options: Options, name: str, posts: tuple[Path, ...], feeds: tuple[Path, ...], since
+    options: Options,
+    name: str,
+    posts: tuple[Path, ...],
+    feeds: tuple[str, ...],
+    since,
+    base_url: str | None,
 ) -> None:
-    """Start campaign NAME from blog posts and saved feeds.
+    """Start campaign NAME from blog posts and feeds.
 
     Copies the posts into campaigns/NAME/posts/, and writes campaigns/NAME/campaign.toml
     with a subject, preheader and intro to edit, and each post's concerns (tags) found
-    from its words.
+    from its words. A feed given by its address is fetched now (the only time Chairside
+    reads posts from the internet); `build` and everything after work offline.
 
     \b
-    Example:
-      chairside new 2027-01 --feed ~/Downloads/feed.xml --since 2026-12-01 \\
-          --post ~/notes/jaw.md
+    Examples:
+      chairside new 2027-01 --feed https://blog.example.com/feed/ --since 2026-12-01
+      chairside new 2027-01 --feed ~/Downloads/feed.xml --post ~/notes/jaw.md
+      chairside new 2027-01 --post saved-page.html \\
+          --base-url https://blog.example.com/2026/12/jaw-pain/
     """
     from chairside.newcampaign import create_campaign
 
     if since and not feeds:
         raise click.UsageError("--since filters feed entries; give it with --feed.")
+    if base_url and not posts:
+        raise click.UsageError("--base-url is the address of the --post files; give them too.")
     result = create_campaign(
         options.workspace(),
         name,
         posts=posts,
         feeds=feeds,
         since=since.date() if since else None,
+        base_url=base_url,
     )
     count = len(result.posts)
     click.echo(f"Created {result.folder} with {count} post{'' if count == 1 else 's'}:")
@@ -62,7 +80,7 @@ def new(
         tags = ", ".join(post.tags) or "office news (everyone)"
         click.echo(f"  {post.file}: {tags}")
     for note in result.notes:
-        click.echo(f"  note: {note}")
+        click.echo(f"  {note}" if note.startswith("warning:") else f"  note: {note}")
     click.echo(
         f"Edit the subject and intro in {result.folder}/campaign.toml, then: chairside build {name}"
     )
@@ -94,6 +112,8 @@ def build(options: Options, name: str) -> None:
             f"  {variant.segment.id:<16} {len(variant.articles)} post(s)  {size:5.1f} KB  "
             f"{variant.segment.name}"
         )
+    for segment in result.campaign.fallbacks:
+        click.echo(f"  {segment.id:<16} no post this month → its patients get the general version")
     if result.practice.todo:
         click.echo(
             f"warning: practice.toml still has TODO values: {', '.join(result.practice.todo)}"
@@ -162,8 +182,9 @@ def preview(
 ) -> None:
     """Build campaign NAME and show it: the text version here, or the page in a browser.
 
-    The preview page shows every variant's subject, preheader, and the email at desktop
-    (600 px) and mobile (375 px) width, beside its text version.
+    The preview page shows every variant's sender, subject, preheader and number of
+    patients, and the email at desktop (600 px) and mobile (375 px) width, beside its text
+    version.
 
     \b
     Examples:
@@ -171,12 +192,16 @@ def preview(
       chairside preview 2026-12 --segment tmj --text
     """
     from chairside.build import build as run_build
+    from chairside.build import patient_counts
     from chairside.errors import ChairsideError
 
     workspace = options.workspace()
-    result = run_build(workspace, name)
+    result = run_build(workspace, name, patients=patient_counts(workspace))
     ids = [v.segment.id for v in result.campaign.variants]
     chosen = segment or "general"
+    if chosen != result.campaign.segment_for(chosen):
+        click.echo(f"{chosen}: no post this month; its patients get the general version.")
+        chosen = segment = "general"
     if chosen not in ids:
         raise ChairsideError(f"No segment {chosen!r} in {name}. Segments: {', '.join(ids)}.")
     if open_browser:

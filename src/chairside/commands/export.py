@@ -46,8 +46,9 @@ from chairside.commands.options import Options, audience_option, pass_options
 @click.option(
     "--schedule",
     metavar="TIME",
-    help="Mailchimp: schedule the campaigns (ISO time, e.g. 2026-12-01T15:00:00Z) "
-    "instead of leaving drafts.",
+    help="With --push: deliver at TIME (ISO 8601 with a time zone, e.g. "
+    "2026-12-01T09:00-05:00). SendGrid: up to 72 h ahead; Mailgun: 3 days (schedule_days); "
+    "Mailchimp: on a quarter hour. Checked before anything is sent.",
 )
 @click.option(
     "--resend-unknown",
@@ -71,7 +72,7 @@ from chairside.commands.options import Options, audience_option, pass_options
     default=1.0,
     show_default=True,
     metavar="SECONDS",
-    help="First wait after a provider error (5xx); doubles each time.",
+    help="First wait before retrying a request that never arrived or only read; doubles each time.",
 )
 @audience_option
 @pass_options
@@ -104,42 +105,60 @@ def export(
     concern's variant needs baa = true under [providers.NAME] in practice.toml (a business
     associate agreement) or --without-baa.
 
+    A push holds the campaign's lock (a `send` or second push of it is refused meanwhile) and
+    ends with one summary: handed over now, before, rejected, unknown, pending. Exit code
+    0: everyone handed over; 3: someone rejected, unknown or pending; 1: the push stopped
+    (the message says why; run it again to resume).
+
     \b
     Examples:
       chairside export 2026-12 --to eml --out ~/Desktop/december
       chairside export 2026-12 --to mbox --out ~/Desktop/december.mbox
       chairside export 2026-12 --to mailchimp --out ~/Desktop/december-mailchimp
       MAILCHIMP_API_KEY=... chairside export 2026-12 --to mailchimp --push --audience-id a1b2c3
+      SENDGRID_API_KEY=... chairside export 2026-12 --to sendgrid --push \\
+          --schedule 2026-12-01T09:00-05:00
     """
     from chairside.delivery import prepare
     from chairside.providers import provider_class
-    from chairside.providers.base import check_baa, echo_report
-    from chairside.providers.base import push as run_push
+    from chairside.providers.base import check_baa
+    from chairside.providers.push import echo_report, finish
+    from chairside.providers.push import push as run_push
 
     if push == (out is not None):
         raise click.UsageError("give --out FOLDER to write files, or --push (not both)")
     if push and destination in ("eml", "mbox"):
         raise click.UsageError(f"--push goes to a provider; {destination} is written with --out")
+    if schedule and destination in ("eml", "mbox"):
+        raise click.UsageError(
+            f"--to {destination} cannot schedule: files are sent when someone sends them. "
+            "Leave out --schedule. Nothing was written."
+        )
+    if schedule and not push:
+        raise click.UsageError(
+            "--schedule needs --push: an upload bundle cannot schedule itself (schedule the "
+            "send in the provider after uploading). Nothing was written."
+        )
     from chairside.checks import refuse_if_errors
 
     workspace = options.workspace()
     prepared = prepare(workspace, name, audience_file=audience_file)
-    refuse_if_errors(workspace, prepared, force=force)
     provider = provider_class(destination)(
         prepared,
         concern_tags=concern_tags,
         options={"audience_id": audience_id, "domain": domain, "retry_delay": str(retry_delay)},
     )
+    provider.check(schedule)  # settings and --schedule, before anything is written or sent
+    refuse_if_errors(workspace, prepared, force=force)
     if not push:
         click.echo(f"Wrote {provider.export(out)}")
         return
     warning = check_baa(provider, without_baa=without_baa)
     if warning:
         click.echo(warning, err=True)
-    report = run_push(
-        workspace, provider, api_base=api_base, schedule=schedule, resend_unknown=resend_unknown
-    )
+    report = run_push(workspace, provider, api_base=api_base, resend_unknown=resend_unknown)
     echo_report(report)
+    finish(report)
 
 
 @click.command()

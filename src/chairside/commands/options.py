@@ -30,5 +30,5 @@ def audience_option(command):
         "--audience",
         "audience_file",
         type=click.Path(dir_okay=False, path_type=Path),
-        help="Read patients from this CSV instead of audiences/patients.csv.",
+        help="Read patients from this file (CSV or spreadsheet) instead of audiences/patients.csv.",
     )(command)

@@ -149,6 +149,11 @@ def send(
     prepared = prepare(workspace, name, audience_file=audience_file)
     if not (test_address or dry_run):  # a test or a dry run is how errors get looked at
         refuse_if_errors(workspace, prepared, force=force)
+    if segment and segment != prepared.campaign.segment_for(segment):
+        raise ChairsideError(
+            f"{segment}: no post this month, so its patients get the general version. "
+            "Test that one with --segment general."
+        )
     if segment and segment not in prepared.rendered:
         raise ChairsideError(f"No segment {segment!r}. Segments: {', '.join(prepared.rendered)}.")
     if dry_run:
@@ -240,6 +245,8 @@ def _print_dry_run(workspace, prepared, resend_unknown: bool, retry_failed: bool
         counts[patient.segment] = counts.get(patient.segment, 0) + 1
     for segment, rendered in prepared.rendered.items():
         click.echo(f"    {segment:<16} {counts.get(segment, 0):>6}  subject: {rendered.subject}")
+    for segment, count in prepared.fallen_back.items():
+        click.echo(f"    {segment}: no post this month → {count} patients get the general version")
     click.echo(
         f"  already sent {work.already_sent}, unknown {len(work.unknown)}, "
         f"failed before {work.failed_before}"

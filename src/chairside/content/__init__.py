@@ -15,12 +15,12 @@ READERS = (TextReader(), MarkdownReader(), HtmlReader())
 POST_EXTENSIONS = tuple(ext for reader in READERS for ext in reader.file_extensions)
 
 
-def read_post(path: Path) -> Article:
-    """Read one post file with the reader for its extension."""
+def read_post(path: Path, *, base_url: str | None = None) -> Article:
+    """Read one post file with the reader for its extension (`base_url`: see `BaseReader`)."""
     suffix = path.suffix.lower()
     for reader in READERS:
         if suffix in reader.file_extensions:
-            return reader.read(path)
+            return reader.read(path, base_url=base_url)
     raise ContentError(
         f"{path}: Chairside cannot read '{suffix or 'extension-less'}' files. "
         f"Save the post as one of: {', '.join(POST_EXTENSIONS)}."

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+from chairside.urls import DroppedUrl
+
 
 @dataclass(frozen=True)
 class Image:
@@ -43,6 +45,8 @@ class Article:
     """The post's own tags or categories, as written by its author; used for tagging."""
     tags: tuple[str, ...] = ()
     """The patient concerns (segment ids) the post is about; set by `content.topics`."""
+    dropped_urls: tuple[DroppedUrl, ...] = ()
+    """Addresses the URL policy (`sanitize.safe_url`) kept out of the email."""
 
     def with_tags(self, tags: tuple[str, ...]) -> Article:
         return replace(self, tags=tags)

@@ -14,9 +14,12 @@ class BaseReader(ABC):
 
     Subclasses declare the file extensions they read and implement `read`. A file that
     cannot be read raises `chairside.errors.ContentError` naming the file and the reason.
+    `base_url` is the address the post was published at, for a file that does not say
+    (no `url:`, no canonical link): relative links and images are resolved against it,
+    and it becomes the post's `url`.
     """
 
     file_extensions: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
-    def read(self, path: Path) -> Article: ...
+    def read(self, path: Path, *, base_url: str | None = None) -> Article: ...

@@ -1,4 +1,4 @@
-"""RSS 2.0, Atom and WordPress feeds saved as files: one `Article` per entry.
+"""RSS 2.0, Atom and WordPress feeds, saved as files or fetched: one `Article` per entry.
 
 The feed is parsed from the file's bytes, handed to feedparser as a stream: given a string
 or bytes, feedparser would treat a URL as something to fetch and a path as a file to open.
@@ -17,12 +17,14 @@ from typing import Any
 
 import feedparser
 
-from chairside.content.article import Article, Image
+from chairside.content.article import Article, DroppedUrl, Image
 from chairside.content.dates import parse_date
 from chairside.content.sanitize import (
+    WEB_SCHEMES,
     clean_html,
     plain_text,
     read_bytes,
+    safe_url,
     summarize,
     web_url,
 )
@@ -47,43 +49,57 @@ _TRUNCATED = ("[…]", "[...]", "[&hellip;]", "…", "...")
 
 
 def read_feed(path: Path, *, since: date | None = None) -> list[Article]:
-    """The feed's entries as Articles, in feed order.
+    """The feed file's entries as Articles, in feed order.
 
     `since` keeps entries published on or after that day (entries without a date are
     kept). Each Article's `source` is `"<path>#<n>"`, n counting entries from 1 in the file.
     Raises `ContentError` for a missing or empty file, or one that is not an RSS/Atom feed.
     """
-    parsed = feedparser.parse(
-        io.BytesIO(read_bytes(path)), sanitize_html=False, resolve_relative_uris=False
+    return parse_feed(read_bytes(path), label=str(path), since=since)
+
+
+def parse_feed(
+    data: bytes, *, label: str, since: date | None = None, base_url: str | None = None
+) -> list[Article]:
+    """The entries of a feed given as bytes (`label`: its file or address, for messages and
+    each Article's `source`). Relative links resolve against each entry's link, else the
+    feed's own link, else `base_url` (the address the feed was fetched from)."""
+    parsed = feedparser.parse(io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False)
+    fetched = "://" in label
+    again = (
+        "Check that the address is the blog's feed (often /feed or /rss), not a web page."
+        if fetched
+        else "Save the feed's address again (open it in a browser, then File → Save As)."
     )
     if not parsed.entries and parsed.get("bozo"):
         error = parsed.get("bozo_exception")
         line = error.getLineNumber() if hasattr(error, "getLineNumber") else None
         reason = error.getMessage() if hasattr(error, "getMessage") else str(error)
         raise ContentError(
-            f"{where(path, line)}: is not a readable RSS or Atom feed ({reason}). Save "
-            "the feed's address again (open it in a browser, then File → Save As)."
+            f"{where(label, line)}: is not a readable RSS or Atom feed ({reason}). {again}"
         )
     if not parsed.get("version"):
-        raise ContentError(
-            f"{path}: is XML but not an RSS or Atom feed. Check that you saved the "
-            "blog's feed (often /feed or /rss), not a web page."
-        )
-    feed_link = web_url(parsed.feed.get("link"))
+        raise ContentError(f"{label}: is not an RSS or Atom feed. {again}")
+    feed_link = web_url(parsed.feed.get("link")) or web_url(base_url)
     articles = []
     for number, entry in enumerate(parsed.entries, start=1):
         published = _entry_date(entry)
         if since and published and published < since:
             continue
-        articles.append(_article(entry, f"{path}#{number}", published, feed_link))
+        articles.append(_article(entry, f"{label}#{number}", published, feed_link))
     return articles
 
 
 def _article(entry: Any, source: str, published: date | None, feed_link: str | None) -> Article:
-    link = web_url(entry.get("link"))
+    dropped: list[DroppedUrl] = []
+    link = safe_url(
+        entry.get("link"), base=feed_link, schemes=WEB_SCHEMES, where="feed link", dropped=dropped
+    )
     content = _entry_html(entry.get("content") or [])
     summary_html = _entry_html([entry["summary_detail"]] if entry.get("summary_detail") else [])
-    body_html, images = clean_html(_unwrap(content or summary_html), base_url=link or feed_link)
+    body_html, images = clean_html(
+        _unwrap(content or summary_html), base_url=link or feed_link, dropped=dropped
+    )
     summary = summarize(body_html)
     excerpt = plain_text(_unwrap(summary_html)) if content and summary_html else ""
     if excerpt and not excerpt.endswith(_TRUNCATED) and excerpt not in plain_text(body_html):
@@ -99,9 +115,10 @@ def _article(entry: Any, source: str, published: date | None, feed_link: str | N
         date=published,
         author=author.strip() if author and author.strip() else None,
         summary=summary,
-        image=_lead_image(entry),
+        image=_lead_image(entry, link or feed_link, dropped),
         images=images,
         keywords=tuple(dict.fromkeys(t.strip() for t in terms if t.strip())),
+        dropped_urls=tuple(dropped),
     )
 
 
@@ -162,17 +179,21 @@ def _title(entry: Any) -> str:
     return " ".join(title.split())
 
 
-def _lead_image(entry: Any) -> Image | None:
-    candidates = [m.get("url") for m in entry.get("media_thumbnail") or []]
+def _lead_image(entry: Any, base: str | None, dropped: list[DroppedUrl]) -> Image | None:
+    """The first usable thumbnail, image media or image enclosure; unsafe ones reported."""
+    candidates = [("media thumbnail", m.get("url")) for m in entry.get("media_thumbnail") or []]
     candidates += [
-        m.get("url")
+        ("media content", m.get("url"))
         for m in entry.get("media_content") or []
         if m.get("medium") == "image" or (m.get("type") or "").startswith("image/")
     ]
     candidates += [
-        e.get("href")
+        ("enclosure", e.get("href"))
         for e in entry.get("enclosures") or []
         if e.get("type", "").startswith("image/")
     ]
-    src = next((web_url(c) for c in candidates if web_url(c)), None)
-    return Image(src) if src else None
+    found = None
+    for holder, url in candidates:
+        src = safe_url(url, base=base, schemes=WEB_SCHEMES, where=holder, dropped=dropped)
+        found = found or src
+    return Image(found) if found else None

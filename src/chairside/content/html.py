@@ -14,20 +14,21 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urljoin
 
 import lxml.etree
 import lxml.html
 from lxml.html import HtmlElement
 
-from chairside.content.article import Article, Image
+from chairside.content.article import Article, DroppedUrl, Image
 from chairside.content.base import BaseReader
 from chairside.content.dates import parse_date
 from chairside.content.sanitize import (
+    WEB_SCHEMES,
     clean_html,
     inner_html,
     plain_text,
     read_text,
+    safe_url,
     squash,
     summarize,
     title_from_filename,
@@ -79,7 +80,7 @@ class HtmlReader(BaseReader):
 
     file_extensions = (".html", ".htm")
 
-    def read(self, path: Path) -> Article:
+    def read(self, path: Path, *, base_url: str | None = None) -> Article:
         text = _XML_DECLARATION.sub("", read_text(path))  # lxml refuses it in a str
         try:
             doc = lxml.html.document_fromstring(text)
@@ -89,7 +90,11 @@ class HtmlReader(BaseReader):
             ) from None
         # Metadata first: the clean-up below removes the elements it is read from.
         meta, ld = _head(doc), _json_ld(doc)
-        url = web_url(meta.get("canonical")) or web_url(meta.get("og:url"))
+        dropped: list[DroppedUrl] = []
+        url = safe_url(
+            meta.get("canonical"), schemes=WEB_SCHEMES, where="canonical link", dropped=dropped
+        ) or safe_url(meta.get("og:url"), schemes=WEB_SCHEMES, where="og:url", dropped=dropped)
+        url = url or web_url(base_url)
         base = url or web_url(meta.get("base"))
         author_bio = _take_author_box(doc)
         for element in doc.xpath("|".join(f"//{tag}" for tag in _NEVER_CONTENT)):
@@ -98,7 +103,7 @@ class HtmlReader(BaseReader):
         stamp = next(
             (t.get("datetime") for t in doc.xpath("//time[@datetime]") if not _in_clutter(t)), None
         )
-        h1_text, body_html, images = _body(doc, base, byline_author)
+        h1_text, body_html, images = _body(doc, base, byline_author, dropped)
         if not plain_text(body_html) and not images:
             raise ContentError(
                 f"{path}: no article found in this page. Save the post's own page "
@@ -112,7 +117,9 @@ class HtmlReader(BaseReader):
             or _strip_site(meta.get("title"), sites, None)
             or title_from_filename(path)
         )
-        image_src = urljoin(base or "", meta["og:image"]) if meta.get("og:image") else None
+        image_src = safe_url(
+            meta.get("og:image"), base=base, schemes=WEB_SCHEMES, where="og:image", dropped=dropped
+        )
         if image_src in {image.src for image in images}:
             image_src = None  # the share picture is already in the post: show it once
         tags = [meta.get("keywords", "").split(","), meta.get("article:tag", [])]
@@ -130,11 +137,12 @@ class HtmlReader(BaseReader):
             image=Image(image_src, meta.get("og:image:alt", "")) if image_src else None,
             images=images,
             keywords=tuple(dict.fromkeys(t.strip() for group in tags for t in group if t.strip())),
+            dropped_urls=tuple(dropped),
         )
 
 
 def _body(
-    doc: HtmlElement, base: str | None, author: str | None
+    doc: HtmlElement, base: str | None, author: str | None, dropped: list[DroppedUrl]
 ) -> tuple[str | None, str, tuple[Image, ...]]:
     """(title <h1> text, cleaned body, images): the container's content, else readability's."""
     container = _find_container(doc)
@@ -142,16 +150,19 @@ def _body(
     h1 = next(iter(doc.iter("h1")), None)
     h1_text = squash(h1.text_content()) if h1 is not None else None
     body_html, images = "", ()
+    found: list[DroppedUrl] = []  # only what the body finally used is reported
     if container is not None:
         if h1 is not None and container in h1.iterancestors():
             h1.drop_tree()
         _drop_bylines(container, author)
         _tidy(container)
-        body_html, images = clean_html(inner_html(container), base_url=base)
+        body_html, images = clean_html(inner_html(container), base_url=base, dropped=found)
     if not plain_text(body_html) and not images:
         if h1 is not None and h1.getparent() is not None:
             h1.drop_tree()  # the title, not part of the body readability may find
-        body_html, images = clean_html(_readability(doc), base_url=base)
+        found.clear()
+        body_html, images = clean_html(_readability(doc), base_url=base, dropped=found)
+    dropped += found
     return h1_text, body_html, images
 
 

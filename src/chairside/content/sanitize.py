@@ -12,13 +12,15 @@ from __future__ import annotations
 import re
 from html import escape
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
+import lxml.etree
 import lxml.html
 import nh3
 
-from chairside.content.article import Image
+from chairside.content.article import DroppedUrl, Image
 from chairside.errors import ContentError
+from chairside.urls import LINK_SCHEMES, WEB_SCHEMES, safe_url, web_url
 
 ALLOWED_TAGS = frozenset(
     {"p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote"}
@@ -37,7 +39,6 @@ ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan", "scope"},
     "ol": {"start"},
 }
-LINK_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 # Blocks that mean nothing once they hold neither text nor an image.
 _DROPPED_WHEN_EMPTY = ("a", "p", "li", "ul", "ol", "blockquote", "figure", "figcaption", *_HEADINGS)
@@ -57,7 +58,9 @@ _TRACKER_DOMAINS = (
 _BLANK = " \t\r\n\xa0"
 
 
-def clean_html(html: str, *, base_url: str | None = None) -> tuple[str, tuple[Image, ...]]:
+def clean_html(
+    html: str, *, base_url: str | None = None, dropped: list[DroppedUrl] | None = None
+) -> tuple[str, tuple[Image, ...]]:
     """Sanitise a post's HTML fragment; return it with the images it shows, in order.
 
     Keeps only `ALLOWED_TAGS` (scripts, styles, iframes, forms… go with their content),
@@ -68,7 +71,11 @@ def clean_html(html: str, *, base_url: str | None = None) -> tuple[str, tuple[Im
     tracking pixels, empty paragraphs and empty links go; every `<img>` gets an `alt`;
     loose top-level text is put in `<p>`s. Idempotent: `clean_html(clean_html(x)[0])`
     returns the same result, which `to_html_document` round trips rely on.
+
+    Every link and image `safe_url` refuses is added to `dropped`, when given.
     """
+    if dropped is not None:
+        _record_dropped(html, base_url, dropped)
     cleaned = nh3.clean(
         strip_control_characters(html),
         tags=set(ALLOWED_TAGS),
@@ -83,13 +90,13 @@ def clean_html(html: str, *, base_url: str | None = None) -> tuple[str, tuple[Im
     root = lxml.html.fragment_fromstring(cleaned, create_parent="div")
     base = web_url(base_url)
     for link in list(root.iter("a")):
-        href = _absolute(link.get("href"), base, LINK_SCHEMES)
+        href = safe_url(link.get("href"), base=base)
         if href is None:
             link.drop_tag()
         else:
             link.set("href", href)
     for img in list(root.iter("img")):
-        src = _absolute(img.get("src"), base, {"http", "https"})
+        src = safe_url(img.get("src"), base=base, schemes=WEB_SCHEMES)
         if src is None or _is_tracker(img, src):
             img.drop_tree()
             continue
@@ -105,6 +112,25 @@ def clean_html(html: str, *, base_url: str | None = None) -> tuple[str, tuple[Im
         child.tail = "\n"  # one newline between blocks, whatever the source's indentation
     images = tuple(Image(img.get("src"), img.get("alt", "")) for img in root.iter("img"))
     return inner_html(root).strip(), images
+
+
+def _record_dropped(html: str, base: str | None, dropped: list[DroppedUrl]) -> None:
+    """What `clean_html` will leave out, for reporting (nh3 drops such URLs silently)."""
+    try:
+        root = lxml.html.fragment_fromstring(strip_control_characters(html), create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return
+    for element in root.iter("a", "img"):
+        is_link = element.tag == "a"
+        value = element.get("href" if is_link else "src")
+        if value and value.strip():
+            safe_url(
+                value,
+                base=base,
+                schemes=LINK_SCHEMES if is_link else WEB_SCHEMES,
+                where="link" if is_link else "image",
+                dropped=dropped,
+            )
 
 
 def inner_html(element: lxml.html.HtmlElement) -> str:
@@ -124,30 +150,9 @@ def strip_control_characters(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
-def web_url(url: str | None) -> str | None:
-    """`url` if it is an absolute http(s) URL, else None."""
-    url = (url or "").strip()
-    return url if url.lower().startswith(("http://", "https://")) else None
-
-
 def squash(text: str) -> str:
     """`text` with runs of whitespace collapsed to single spaces, stripped."""
     return " ".join(text.split())
-
-
-def _absolute(url: str | None, base: str | None, schemes: set[str] | frozenset[str]) -> str | None:
-    """`url` made absolute against `base`, or None when it is unusable in an email."""
-    url = (url or "").strip()
-    if not url:
-        return None
-    try:
-        scheme = urlsplit(url).scheme.lower()
-        if not scheme and base:
-            url = urljoin(base, url)
-            scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    return url if scheme in schemes else None
 
 
 def _is_tracker(img: lxml.html.HtmlElement, src: str) -> bool:

@@ -21,10 +21,17 @@ import html
 import re
 from pathlib import Path
 
-from chairside.content.article import Article
+from chairside.content.article import Article, DroppedUrl
 from chairside.content.base import BaseReader
 from chairside.content.dates import parse_date
-from chairside.content.sanitize import clean_html, read_text, summarize, title_from_filename
+from chairside.content.sanitize import (
+    WEB_SCHEMES,
+    clean_html,
+    read_text,
+    safe_url,
+    summarize,
+    title_from_filename,
+)
 from chairside.errors import ContentError
 
 Block = list[str]
@@ -66,7 +73,7 @@ class TextReader(BaseReader):
 
     file_extensions = (".txt", ".text")
 
-    def read(self, path: Path) -> Article:
+    def read(self, path: Path, *, base_url: str | None = None) -> Article:
         text = read_text(path)
         blocks = _blocks(text)
         meta = _header(blocks)
@@ -80,8 +87,14 @@ class TextReader(BaseReader):
             first = next((i for i, block in enumerate(blocks) if _is_heading(block)), None)
             if first is not None:
                 title = blocks.pop(first)[0].strip()
-        url = meta.get("url") or meta.get("link")
-        body_html, images = clean_html(_render(blocks), base_url=url)
+        dropped: list[DroppedUrl] = []
+        url = safe_url(
+            meta.get("url") or meta.get("link") or base_url,
+            schemes=WEB_SCHEMES,
+            where="url line",
+            dropped=dropped,
+        )
+        body_html, images = clean_html(_render(blocks), base_url=url, dropped=dropped)
         when = parse_date(meta["date"]) if meta.get("date") else None
         if meta.get("date") and when is None:
             raise ContentError(
@@ -99,6 +112,7 @@ class TextReader(BaseReader):
             summary=summarize(body_html),
             images=images,
             keywords=tuple(k.strip() for k in keywords.split(",") if k.strip()),
+            dropped_urls=tuple(dropped),
         )
 
 

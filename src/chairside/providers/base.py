@@ -1,11 +1,9 @@
-"""The provider interface (after django-anymail): what every destination must offer, and
-the push loop they share.
+"""The provider interface (after django-anymail): what every destination must offer.
 
 A provider translates each variant's placeholders into its own merge tags, writes a bundle
 a person can upload, and pushes batches through its API. What leaves the machine is the
 minimum: address, first name, and an opaque variant tag (`2026-12-a`); never a concern.
-Every batch is recorded in the ledger (`sending` before the request, `sent` after), so an
-interrupted push resumes without handing anyone over twice.
+The push loop they share is in `providers.push`.
 """
 
 from __future__ import annotations
@@ -13,21 +11,21 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
-import click
-
 from chairside import placeholders
-from chairside.csvsafe import safe_row
-from chairside.delivery import Prepared, state_dir
+from chairside.csvsafe import safe_cell
+from chairside.delivery import Prepared
 from chairside.errors import ChairsideError
 from chairside.fsutil import replacing_dir
-from chairside.ledger import FAILED, SENDING, SENT, Ledger, open_ledger
-from chairside.providers.http import Http, ProviderError, RequestFailed, RequestUnknown
-from chairside.workspace import Workspace
+from chairside.ledger import Ledger
+from chairside.providers.http import Http
+from chairside.providers.schedule import Window, parse_schedule
 
 
 class Unsupported(ChairsideError):
@@ -64,17 +62,6 @@ class BatchResult:
     """Patient key → the provider's reason, for recipients it refused."""
 
 
-@dataclass
-class PushReport:
-    provider: str
-    handed: int = 0
-    already: int = 0
-    batches: int = 0
-    rejected: list[tuple[str, str]] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 def translate(text: str, tags: dict[str, str]) -> str:
     """Replace Chairside's placeholders with a provider's merge tags."""
     return placeholders.TOKEN_PATTERN.sub(lambda m: tags.get(m.group(0), m.group(0)), text)
@@ -94,10 +81,25 @@ def setting(
     return str(value)
 
 
-def write_csv(rows: list[list[str]]) -> str:
+# Every address Chairside hands out passed its validator; one made only of these characters
+# cannot be a formula, and an apostrophe in front of it would break the provider's import
+# (`-dash@example.com` is a valid address). Anything more exotic is neutralised as usual.
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+")
+
+
+def address_cell(address: str) -> str:
+    """An address as a CSV cell: as it is when plainly an address, else neutralised."""
+    return address if _PLAIN_ADDRESS.fullmatch(address) else safe_cell(address)
+
+
+def write_csv(rows: list[list[str]], *, address_column: int | None = None) -> str:
+    """CSV text whose cells stay data in a spreadsheet; the address column is kept exact."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(safe_row(row) for row in rows)
+    writer.writerows(
+        [address_cell(v) if i == address_column else safe_cell(v) for i, v in enumerate(row)]
+        for row in rows
+    )
     return buffer.getvalue()
 
 
@@ -121,6 +123,10 @@ class Provider:
     bundle_merge_tags: ClassVar[dict[str, str] | None] = None
     """Merge tags for the upload bundle, when the provider's editor speaks another dialect
     than its API (SendGrid: Handlebars in Single Sends, substitutions in mail/send)."""
+    schedule_window: ClassVar[Window | None] = None
+    """How far ahead a push can be scheduled; None: it cannot be."""
+    schedules_batches: ClassVar[bool] = False
+    """Each batch carries the time (SendGrid, Mailgun), so a resumed push must keep it."""
 
     def __init__(
         self,
@@ -137,6 +143,7 @@ class Provider:
             r.segment: (f"{campaign}-{r.segment}" if concern_tags else r.variant_id)
             for r in prepared.rendered.values()
         }
+        self.schedule: datetime | None = None
 
     # -- what each provider describes ------------------------------------------------------
     @classmethod
@@ -150,12 +157,29 @@ class Provider:
             )
         if cls.merge_tags:
             found.append("merge tags " + ", ".join(cls.merge_tags.values()))
+        if cls.schedule_window is not None:
+            found.append("--schedule")
         return found + list(cls.extra_features)
+
+    # -- checked before anything is written or sent ----------------------------------------
+    def check(self, schedule: str | None = None) -> None:
+        """Every setting this run needs, and the schedule, checked before anything happens."""
+        self.check_settings()
+        if schedule:
+            self.schedule = parse_schedule(schedule, provider=self.title, window=self.window())
+
+    def check_settings(self) -> None:
+        """Provider settings from practice.toml that a push or bundle would use."""
+
+    def window(self) -> Window | None:
+        return self.schedule_window
 
     # -- content ---------------------------------------------------------------------------
     def contents(self, *, bundle: bool = False) -> list[Content]:
+        """The variants someone receives, in the provider's dialect (none nobody gets)."""
         text_tags = (bundle and self.bundle_merge_tags) or self.merge_tags
         html_tags = (bundle and self.bundle_merge_tags) or self.html_merge_tags or text_tags
+        used = {p.segment for p in self.prepared.audience.patients}
         return [
             Content(
                 tag=self.tags[r.segment],
@@ -166,6 +190,7 @@ class Provider:
                 text=translate(r.text, text_tags),
             )
             for r in self.prepared.rendered.values()
+            if r.segment in used
         ]
 
     def members(self) -> list[Member]:
@@ -181,6 +206,11 @@ class Provider:
         if out.exists() and any(out.iterdir()) and not (out / "README.txt").is_file():
             raise ChairsideError(
                 f"{out} already holds other files. Give --out a new or empty folder."
+            )
+        if not self.prepared.audience.patients:
+            raise ChairsideError(
+                "No patient can be sent this campaign (see `chairside audience`): "
+                "nothing to export."
             )
         with replacing_dir(out) as staging:
             for content in self.contents(bundle=True):
@@ -200,14 +230,10 @@ class Provider:
     def send_batch(self, http: Http, content: Content, members: list[Member]) -> BatchResult:
         raise Unsupported(f"{self.title} cannot be pushed to.")
 
-    def after_batches(
-        self, http: Http, contents: list[Content], schedule: str | None, ledger: Ledger
-    ) -> list[str]:
+    def after_batches(self, http: Http, contents: list[Content], ledger: Ledger) -> list[str]:
         """Work after every member is handed over (e.g. create campaigns); notes to print.
 
         `contents` are the variants someone was handed over for; `ledger` records steps."""
-        if schedule:
-            raise Unsupported(f"{self.title} sends at once; --schedule is for Mailchimp.")
         return []
 
     def http(self, api_base: str | None, **kwargs) -> Http:
@@ -221,7 +247,7 @@ class Provider:
         )
 
     def api_key(self) -> str:
-        key = os.environ.get(self.key_variable, "")
+        key = os.environ.get(self.key_variable, "").strip()
         if not key:
             raise ChairsideError(
                 f"No API key for {self.title}: set the environment variable {self.key_variable} "
@@ -254,89 +280,3 @@ def check_baa(provider: Provider, *, without_baa: bool) -> str | None:
         f"the practice has a business associate agreement with {provider.title}, or pass "
         "--without-baa to push anyway."
     )
-
-
-def push(
-    workspace: Workspace,
-    provider: Provider,
-    *,
-    api_base: str | None = None,
-    schedule: str | None = None,
-    resend_unknown: bool = False,
-    on_batch: Callable[[int], None] = lambda n: None,
-) -> PushReport:
-    """Hand every sendable patient to the provider once, batch by batch, resumably."""
-    name = provider.prepared.campaign.name
-    report = PushReport(provider.name)
-    contents = {c.tag: c for c in provider.contents()}
-    http = provider.connect(api_base)
-    state = state_dir(workspace)
-    try:
-        with open_ledger(state) as ledger:
-            statuses = ledger.statuses(name)
-            todo: dict[str, list[Member]] = {tag: [] for tag in contents}
-            for member in provider.members():
-                status = statuses.get(member.key)
-                if status == SENT:
-                    report.already += 1
-                elif status == SENDING and not resend_unknown:
-                    report.unknown.append(member.email)
-                elif status != FAILED:
-                    todo[member.tag].append(member)
-            number = sum(1 for _ in ledger.steps_like(name, provider.name, "batch"))
-            for tag, members in todo.items():
-                for batch in chunks(members, provider.batch_size):
-                    number += 1
-                    batch_id = f"{provider.name}:{tag}:{number}"
-                    ledger.record_step(name, provider.name, f"batch {number}", batch_id)
-                    ledger.mark_batch_sending(
-                        name, provider.name, batch_id, [(m.key, m.email, m.tag) for m in batch]
-                    )
-                    try:
-                        result = provider.send_batch(http, contents[tag], batch)
-                    except RequestUnknown:
-                        report.unknown.extend(m.email for m in batch)
-                        raise
-                    except (RequestFailed, ChairsideError) as exc:
-                        ledger.abandon_batch(name, batch_id, reply=str(exc))
-                        raise
-                    ledger.finish_batch(name, batch_id, reply=result.reply, failed=result.rejected)
-                    report.batches += 1
-                    report.handed += len(batch) - len(result.rejected)
-                    by_key = {m.key: m.email for m in batch}
-                    report.rejected += [(by_key[k], why) for k, why in result.rejected.items()]
-                    on_batch(len(batch))
-            used = {m.tag for m in provider.members()}
-            wanted = [c for tag, c in contents.items() if tag in used]
-            report.notes += provider.after_batches(http, wanted, schedule, ledger)
-    except RequestUnknown as exc:
-        raise ChairsideError(
-            f"{exc}. The batch in flight may or may not have been accepted: it is recorded as "
-            f"unknown and will not be resent unless you run again with --resend-unknown."
-        ) from None
-    except (RequestFailed, ProviderError) as exc:
-        raise ChairsideError(
-            f"{exc.message if isinstance(exc, ProviderError) else exc} Nothing in that batch "
-            "was handed over; fix the problem and run the same command again to resume."
-        ) from None
-    finally:
-        http.close()
-    return report
-
-
-def echo_report(report: PushReport) -> None:
-    from chairside.audience.addresses import mask
-
-    click.echo(
-        f"{report.provider}: {report.handed} patients handed over in {report.batches} "
-        f"batches, {report.already} before."
-    )
-    for email, why in report.rejected:
-        click.echo(f"  rejected by {report.provider}: {mask(email)}: {why}")
-    if report.unknown:
-        click.echo(
-            f"  unknown: {len(report.unknown)} may or may not have been handed over; "
-            "run with --resend-unknown to send them again."
-        )
-    for note in report.notes:
-        click.echo(f"  {note}")

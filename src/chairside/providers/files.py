@@ -6,19 +6,16 @@ failed export leaves no half-written folder or file.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from chairside.csvsafe import safe_row
 from chairside.delivery import Prepared
 from chairside.errors import ChairsideError
 from chairside.fsutil import replacing_dir
-from chairside.providers.base import Provider
+from chairside.providers.base import Provider, write_csv
 
 MANIFEST = "manifest.csv"
 
@@ -93,9 +90,7 @@ def export_eml(prepared: Prepared, out: Path) -> Exported:
                 f"Writing the .eml files to {out} failed ({failed}). Nothing was left "
                 "half-written; free some disk space (or choose another folder) and export again."
             )
-        text = io.StringIO()
-        csv.writer(text, lineterminator="\n").writerows(safe_row(row) for row in manifest)
-        (staging / MANIFEST).write_text(text.getvalue(), encoding="utf-8")
+        (staging / MANIFEST).write_text(write_csv(manifest, address_column=1), encoding="utf-8")
     return Exported(out, len(patients))
 
 

@@ -4,6 +4,11 @@ The push sends each variant once per batch of up to 1000 personalizations, fille
 SendGrid's legacy substitutions. Substitutions are inserted raw in both parts, so the HTML
 has keys of its own whose values are HTML-escaped here. SendGrid refuses a whole request
 for one bad address; the recipients it names are dropped and the rest sent again once.
+`--schedule` becomes `send_at` (at most 72 hours ahead). Unsubscribes go to the practice's
+own link and address, in the body and in List-Unsubscribe; SendGrid's subscription
+tracking, which would add a second List-Unsubscribe, is turned off per message.
+`[providers.sendgrid] unsubscribe_group` (an unsubscribe group id) is sent as
+`asm.group_id`, so SendGrid also skips everyone who left that group.
 
 The bundle is for Marketing Campaigns' Single Sends, whose editor speaks Handlebars
 (`{{first_name}}`, `{{{unsubscribe}}}`): one contacts CSV per variant tag, to upload as a
@@ -14,12 +19,15 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
 from chairside import placeholders
+from chairside.errors import ChairsideError
 from chairside.providers.base import BatchResult, Content, Member, Provider, write_csv
 from chairside.providers.http import Http, ProviderError
+from chairside.providers.schedule import Window
 
 README = """\
 Newsletter {campaign} for SendGrid Marketing Campaigns
@@ -91,6 +99,8 @@ class SendGrid(Provider):
         placeholders.FIRST_NAME: "{{first_name}}",
         placeholders.UNSUBSCRIBE_URL: "{{{unsubscribe}}}",
     }
+    schedule_window = Window(latest=timedelta(hours=72))
+    schedules_batches = True
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -104,6 +114,24 @@ class SendGrid(Provider):
                 ),
             }
 
+    def check_settings(self) -> None:
+        self.unsubscribe_group()
+
+    def unsubscribe_group(self) -> int | None:
+        """`[providers.sendgrid] unsubscribe_group`: SendGrid's id of an unsubscribe group."""
+        value = self.settings.get("unsubscribe_group")
+        if value is None or value == "":
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise ChairsideError(
+                f"practice.toml: [providers.sendgrid] unsubscribe_group = {value!r} is not an "
+                "unsubscribe group id: write the whole number SendGrid shows under Suppressions "
+                "> Unsubscribe Groups (e.g. unsubscribe_group = 12345), or remove the line."
+            )
+        return value
+
     # -- bundle ----------------------------------------------------------------------------
     def write_bundle(self, folder: Path) -> None:
         contents = self.contents(bundle=True)
@@ -114,7 +142,9 @@ class SendGrid(Provider):
             rows = [["email", "first_name"]] + [
                 [m.email, placeholders.clean_name(m.first_name)] for m in members
             ]
-            (folder / _contacts_file(tag)).write_text(write_csv(rows), encoding="utf-8")
+            (folder / _contacts_file(tag)).write_text(
+                write_csv(rows, address_column=0), encoding="utf-8"
+            )
         campaign = self.prepared.campaign.name
         title = f"Newsletter {campaign} for SendGrid Marketing Campaigns"
         opaque = {c.tag for c in contents} == {
@@ -165,22 +195,27 @@ class SendGrid(Provider):
 
     def _post(self, http: Http, content: Content, members: list[Member]) -> None:
         practice = self.prepared.practice
-        http.request(
-            "POST",
-            "/v3/mail/send",
-            json={
-                "personalizations": [self._personalization(m) for m in members],
-                "from": {"email": practice.from_email, "name": practice.from_name},
-                "reply_to": {"email": practice.reply_to},
-                "subject": content.subject,
-                # SendGrid wants text/plain before text/html.
-                "content": [
-                    {"type": "text/plain", "value": content.text},
-                    {"type": "text/html", "value": content.html},
-                ],
-                "categories": [content.tag],
-            },
-        )
+        body: dict = {
+            "personalizations": [self._personalization(m) for m in members],
+            "from": {"email": practice.from_email, "name": practice.from_name},
+            "reply_to": {"email": practice.reply_to},
+            "subject": content.subject,
+            # SendGrid wants text/plain before text/html.
+            "content": [
+                {"type": "text/plain", "value": content.text},
+                {"type": "text/html", "value": content.html},
+            ],
+            "categories": [content.tag],
+            # Each personalization carries the practice's own List-Unsubscribe; SendGrid's
+            # subscription tracking would add a second one (and a footer), so it is off here.
+            "tracking_settings": {"subscription_tracking": {"enable": False}},
+        }
+        if self.schedule:
+            body["send_at"] = int(self.schedule.timestamp())  # an integer, as SendGrid asks
+        group = self.unsubscribe_group()
+        if group is not None:
+            body["asm"] = {"group_id": group}
+        http.request("POST", "/v3/mail/send", json=body)
 
     def _personalization(self, member: Member) -> dict:
         practice = self.prepared.practice

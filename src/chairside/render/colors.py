@@ -35,3 +35,17 @@ def text_on(background: str) -> str:
 def readable_on_white(color: str, fallback: str = "#0B5D6B") -> str:
     """`color` for links and headings on white if it meets WCAG AA, else a dark fallback."""
     return color if contrast_ratio(color, WHITE) >= AA_NORMAL else fallback
+
+
+def readable_on(color: str, background: str, target: float = AA_NORMAL) -> str:
+    """`color` mixed toward white just enough to reach `target` on a dark `background`
+    (dark mode: a brand colour for links that keeps its hue and stays readable)."""
+    hex_digits = color.lstrip("#")
+    if len(hex_digits) == 3:
+        hex_digits = "".join(ch * 2 for ch in hex_digits)
+    rgb = [int(hex_digits[i : i + 2], 16) for i in (0, 2, 4)]
+    for step in range(0, 101, 5):
+        mixed = "#" + "".join(f"{round(c + (255 - c) * step / 100):02x}" for c in rgb)
+        if contrast_ratio(mixed, background) >= target:
+            return mixed
+    return WHITE

@@ -1,5 +1,6 @@
 """Preparing a post's body for the email: campaign tracking on links (UTM parameters that
-never name a concern) and images no wider than the email's text column."""
+never name a concern), images no wider than the email's text column and sized in pixels,
+and table cells marked for the theme's borders."""
 
 from __future__ import annotations
 
@@ -30,9 +31,12 @@ def with_utm(url: str, campaign: str) -> str:
 
 def prepare_body(fragment: str, campaign: str, *, column: int = 544) -> str:
     """Every web link with UTM parameters; every image declared wider than `column` pixels
-    narrowed to it (Outlook for Windows shows an image at its declared width, whatever the
-    CSS says, so an 800 px picture would push the email off the screen)."""
-    if "href" not in fragment and "<img" not in fragment:
+    narrowed to it, and a percentage width turned into pixels of the column (Outlook for
+    Windows shows an image at its declared width, and a percentage at the file's own size,
+    whatever the CSS says: an 800 px picture would push the email off the screen); every
+    table and cell given the class `cs-table` / `cs-cell`, so the theme can draw its borders without
+    touching the tables MJML lays the email out with."""
+    if "href" not in fragment and "<img" not in fragment and "<td" not in fragment:
         return fragment
     root = lxml_html.fragment_fromstring(fragment, create_parent="div")
     for anchor in root.iter("a"):
@@ -40,10 +44,18 @@ def prepare_body(fragment: str, campaign: str, *, column: int = 544) -> str:
         if href:
             anchor.set("href", with_utm(href, campaign))
     for image in root.iter("img"):
-        width = image.get("width", "")
+        width = image.get("width", "").strip()
+        if width.endswith("%") and width[:-1].replace(".", "", 1).isdigit():
+            width = str(min(column, round(column * float(width[:-1]) / 100)))
+            image.set("width", width)
+            image.attrib.pop("height", None)
         if width.isdigit() and int(width) > column:
             image.set("width", str(column))
             image.attrib.pop("height", None)  # the browser keeps the proportions
+    for table in root.iter("table"):
+        table.set("class", "cs-table")
+    for cell in root.iter("td"):
+        cell.set("class", "cs-cell")
     inner = [root.text or ""] if root.text else []
     inner += [lxml_html.tostring(child, encoding="unicode") for child in root]
     return "".join(inner)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from chairside import placeholders
 from chairside.campaign import Campaign, Variant
 from chairside.content import Article
 from chairside.errors import RenderError
-from chairside.render.colors import readable_on_white, text_on
+from chairside.render.colors import readable_on, readable_on_white, text_on
 from chairside.render.env import long_date, make_env, template_origin
 from chairside.render.links import prepare_body, with_utm
 from chairside.render.text import html_to_text
@@ -33,6 +33,20 @@ TEXT_TEMPLATE = "newsletter.txt"
 _IMG_WITHOUT_ALT = re.compile(r"<img\b(?![^>]*\balt=)", re.IGNORECASE)
 _MJML_RESET = re.compile(r"(<style[^>]*)>(?=\s*#outlook a)")
 _LEFTOVER_MJ = re.compile(r"</?mj-[a-z-]+", re.IGNORECASE)
+_NOT_DIALLED = re.compile(r"[^\d+]")
+_EXTENSION = re.compile(r"[A-Za-z#;,]")
+AUTO_FULL_WORDS = 600
+"""`format = "auto"`: a version's posts are shown in full up to about this many words (the
+first post always); the rest become summary cards linking to the post."""
+# Invisible characters after the preheader (combining grapheme joiner, zero-width
+# non-joiner, no-break space): inbox previews show ~100-200 characters, and without this
+# they run on into the email, whose first lines can say which concern a version is for.
+# The theme puts a plain space before it: a preheader ending in a web address must not
+# read as an address with zero-width characters in it (rspamd ZERO_WIDTH_SPACE_URL).
+PREHEADER_FILLER = Markup("&#847;&zwnj;&nbsp;" * 90)
+# The theme's dark-mode colours (`@media (prefers-color-scheme: dark)`); the brand colours
+# stay as they are, links are the brand colour lightened until they read on the card.
+DARK = {"background": "#121417", "card": "#1b2026", "text": "#e6e8eb", "muted": "#b8bfc7"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,8 @@ class ArticleView:
     text: str
     image_src: str | None
     image_alt: str
+    full: bool = True
+    """Show the body; False shows the summary and a "Read more" link (excerpt or auto)."""
 
 
 def byline(article: Article) -> str:
@@ -88,17 +104,51 @@ def _article_view(article: Article, campaign: str) -> ArticleView:
     )
 
 
+def article_views(articles: tuple[Article, ...], campaign: str, fmt: str) -> list[ArticleView]:
+    """The articles as the templates see them, each marked full or summary by `fmt`.
+
+    `full` shows every body, `excerpt` every summary; `auto` shows the lead posts in full
+    while the version stays under `AUTO_FULL_WORDS` (the first always), the rest as summary
+    cards. A post without a web address has nowhere to "read more", so it is always full.
+    """
+    views, words, carding = [], 0, False
+    for index, article in enumerate(articles):
+        view = _article_view(article, campaign)
+        words += len(view.text.split())
+        if fmt == "excerpt":
+            full = False
+        elif fmt == "auto":
+            carding = carding or (index > 0 and words > AUTO_FULL_WORDS)
+            full = not carding
+        else:
+            full = True
+        views.append(replace(view, full=full or not view.url))
+    return views
+
+
+def phone_url(phone: str) -> str:
+    """A `tel:` link for a phone number as the practice writes it: "(360) 555-0142" →
+    `tel:3605550142`, "+44 20 7946 0958" → `tel:+442079460958`. An extension ("ext. 12",
+    "x12") is left out: it is dialled after the call connects. "" when no phone number can
+    be read from it (fewer than 7 digits, as in a "1-800-DENTIST" number): no link then."""
+    number = _NOT_DIALLED.sub("", _EXTENSION.split(phone, 1)[0])
+    return f"tel:{number}" if len(number.lstrip("+")) >= 7 else ""
+
+
 def context(practice: Practice, campaign: Campaign, variant: Variant) -> dict:
     """Everything a theme template may use; documented in templates/README.md."""
     brand = practice.brand_color
+    accent = readable_on_white(brand)
     return {
         "practice": practice,
         "campaign": {"name": campaign.name, "format": campaign.format},
         "subject": variant.subject,
         "preheader": variant.preheader,
         "intro": variant.intro,
-        "articles": [_article_view(a, campaign.name) for a in variant.articles],
+        "articles": article_views(variant.articles, campaign.name, campaign.format),
         "excerpts": campaign.format == "excerpt",
+        "preheader_filler": PREHEADER_FILLER,
+        "phone_url": phone_url(practice.phone),
         "first_name": placeholders.FIRST_NAME,
         "unsubscribe_url": placeholders.UNSUBSCRIBE_URL,
         "booking_url": with_utm(practice.booking_url, campaign.name)
@@ -108,11 +158,13 @@ def context(practice: Practice, campaign: Campaign, variant: Variant) -> dict:
         "colors": {
             "brand": brand,
             "on_brand": practice.brand_text_color or text_on(brand),
-            "accent": readable_on_white(brand),
+            "accent": accent,
             "text": "#1f2933",
             "muted": "#4b5563",
             "background": "#f3f4f6",
+            "rule": "#d1d5db",
         },
+        "dark": DARK | {"accent": readable_on(accent, DARK["card"])},
     }
 
 
@@ -155,6 +207,10 @@ def _inline_css(html: str) -> str:
         allow_network=False,
         cssutils_logging_level=logging.CRITICAL,
         remove_classes=False,
+        # premailer would copy inlined CSS into HTML attributes: MJML's `width:100%` on an
+        # image would become width="100%", which Outlook for Windows sizes from the file.
+        # MJML writes the attributes it needs itself.
+        disable_basic_attributes=["width", "height", "align", "valign", "bgcolor"],
         strip_important=False,
         disable_validation=True,
     ).transform()

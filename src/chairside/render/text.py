@@ -2,7 +2,10 @@
 
 HTML-to-text libraries emit Markdown (`### Heading`, `[text](url)` split across lines), which
 reads badly in a mail client. Email text wants headings underlined, links written out after
-their text, bullets, and lines wrapped without breaking a URL; that is this small walker.
+their text as `<url>` (RFC 3986 appendix C: the brackets keep a full stop or bracket after a
+link out of it), bullets, tables as aligned columns, and lines wrapped without breaking a
+URL; that is this small walker. Line ends inside a paragraph (a Markdown file's hard-wrapped
+lines) are spaces; only `<br>` breaks a line.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ _BLOCKS = {
     "figcaption",
     "blockquote",
     "table",
-    "tr",
     "ul",
     "ol",
     "li",
@@ -38,42 +40,49 @@ _BLOCKS = {
 _SPACE = re.compile(r"\s+")
 
 
+def _flat(text: str | None) -> str:
+    """Text as HTML shows it: a line end in the source is only a space."""
+    return (text or "").replace("\n", " ")
+
+
 def _inline(element) -> str:
-    """The text of an element's inline content, links written as "text (url)"."""
+    """The text of an element's inline content, links written as "text <url>"."""
     if element.tag == "a":
         return _link(element)
-    parts: list[str] = [element.text or ""]
+    parts: list[str] = [_flat(element.text)]
     for child in element:
         if not isinstance(child.tag, str):  # comments, processing instructions
-            parts.append(child.tail or "")
+            parts.append(_flat(child.tail))
             continue
         if child.tag == "br":
             parts.append("\n")
         elif child.tag != "img":  # an image has no text of its own in the text part
             parts.append(_inline(child))
-        parts.append(child.tail or "")
+        parts.append(_flat(child.tail))
     return "".join(parts)
 
 
 def _link(anchor) -> str:
     label = " ".join(_inline_children(anchor).split())
     href = (anchor.get("href") or "").strip()
-    target = href.removeprefix("mailto:").split("?")[0] if href.startswith("mailto:") else href
-    if not href or not label:
-        return label or target
-    if label.rstrip("/") == target.rstrip("/"):
-        return target
-    return f"{label} ({target})"
+    if href.startswith("mailto:"):
+        address = href.removeprefix("mailto:").split("?")[0]
+        return address if label in ("", address) else f"{label} <{address}>"
+    if not href or href.startswith(("#", "tel:")):
+        return label or href.removeprefix("tel:")
+    if not label or label.rstrip("/") == href.rstrip("/"):
+        return f"<{href}>"
+    return f"{label} <{href}>"
 
 
 def _inline_children(anchor) -> str:
-    parts = [anchor.text or ""]
+    parts = [_flat(anchor.text)]
     for child in anchor:
         if isinstance(child.tag, str) and child.tag != "img":
             parts.append(_inline(child))
         elif isinstance(child.tag, str) and child.get("alt"):
             parts.append(child.get("alt"))
-        parts.append(child.tail or "")
+        parts.append(_flat(child.tail))
     return "".join(parts)
 
 
@@ -99,7 +108,7 @@ def _wrap(text: str, first: str = "", rest: str = "") -> str:
 
 def _blocks(element, out: list[str], quote: str = "") -> None:
     """Append the blocks of `element`; loose inline content between blocks is a paragraph."""
-    loose: list[str] = [element.text or ""]
+    loose: list[str] = [_flat(element.text)]
 
     def flush() -> None:
         text = _wrap("".join(loose), quote, quote)
@@ -111,11 +120,11 @@ def _blocks(element, out: list[str], quote: str = "") -> None:
         if not isinstance(child.tag, str) or child.tag not in _BLOCKS:
             if isinstance(child.tag, str):
                 loose.append("\n" if child.tag == "br" else _inline(child))
-            loose.append(child.tail or "")
+            loose.append(_flat(child.tail))
             continue
         flush()
         _block(child, out, quote)
-        loose.append(child.tail or "")
+        loose.append(_flat(child.tail))
     flush()
 
 
@@ -141,8 +150,40 @@ def _block(child, out: list[str], quote: str) -> None:
         out.append(quote + "-" * 20)
     elif tag == "pre":
         out.append(child.text_content().strip("\n"))
+    elif tag == "table":
+        out.append(_table(child, quote))
     else:
         _blocks(child, out, quote)
+
+
+def _table(table, quote: str) -> str:
+    """A table as aligned columns when they fit the line, else one "Header: value" block per
+    row (a phone's mail app wraps wide columns into nonsense)."""
+    rows = [
+        [" ".join(_inline(cell).split()) for cell in row if cell.tag in ("td", "th")]
+        for row in table.iter("tr")
+    ]
+    rows = [row for row in rows if any(row)]
+    if not rows:
+        return ""
+    columns = max(len(row) for row in rows)
+    rows = [row + [""] * (columns - len(row)) for row in rows]
+    widths = [max(len(row[n]) for row in rows) for n in range(columns)]
+    headed = any(cell.tag == "th" for cell in next(table.iter("tr")))
+    if len(quote) + sum(widths) + 3 * (columns - 1) <= WIDTH:
+        lines = [
+            quote + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows
+        ]
+        if headed:
+            lines.insert(1, quote + "-+-".join("-" * w for w in widths))
+        return "\n".join(lines)
+    header, body = (rows[0], rows[1:]) if headed else ([""] * columns, rows)
+    blocks = []
+    for row in body:
+        pairs = [f"{h}: {c}" if h else c for h, c in zip(header, row, strict=True) if c]
+        blocks.append("\n".join(_wrap(pair, quote, quote + "  ") for pair in pairs))
+    return "\n\n".join(blocks)
 
 
 def html_to_text(fragment: str) -> str:
