@@ -248,3 +248,32 @@ def test_status_while_a_send_runs_never_mistakes_it_for_a_crash(tmp_workspace, s
     assert Counter(server.recipients()) == Counter(set(sendable(run, tmp_workspace)))
     assert send(run, tmp_workspace, port).exit_code == 0
     assert len(server.received) == 31
+
+
+def test_a_push_is_journalled_and_a_deleted_ledger_stops_the_next_one(
+    tmp_workspace, smtp_server, run, http_server, monkeypatch
+):
+    """Pushes go through the same ledger, so the same journal: a push after state.db was
+    deleted refuses, and so does a `send` of the pushed campaign; rebuilt, neither repeats."""
+    from tests.test_provider_sendgrid import KEY, allow_baa, delivered, push
+
+    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
+    provider = http_server
+    provider.accepted = []
+
+    def accept(request):
+        provider.accepted.append(request.json())
+        return 202, b""
+
+    provider.route("POST", r"/v3/mail/send", accept)
+    allow_baa(tmp_workspace)
+    assert push(run, tmp_workspace, provider).exit_code == 0
+    remove_ledger(tmp_workspace)
+    refused = push(run, tmp_workspace, provider)
+    assert_user_error(refused, "has no record of 2026-12", "31 sent", "rebuild-ledger 2026-12")
+    server, port = smtp_server
+    assert_user_error(send(run, tmp_workspace, port), "has no record of 2026-12")
+    assert run("rebuild-ledger", "2026-12", cwd=tmp_workspace).exit_code == 0
+    assert push(run, tmp_workspace, provider).exit_code == 0
+    assert send(run, tmp_workspace, port).exit_code == 0
+    assert len(delivered(provider.accepted)) == 31 and server.received == []
