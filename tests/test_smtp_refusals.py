@@ -123,6 +123,20 @@ def test_the_same_refusal_in_a_row_trips_the_breaker(tmp_workspace, scripted, ru
     assert report["failed"] == [] and report["pending"] == 31
 
 
+def test_a_server_that_turns_on_everyone_mid_run_trips_the_breaker(tmp_workspace, scripted, run):
+    """It delivered two, then says "unknown user" to all, each reply with its own id."""
+    server, port = scripted
+    emails = [f"p{n}@example.com" for n in range(12)]
+    write_patients(tmp_workspace / "audiences/patients.csv", emails)
+    before = (tmp_workspace / "audiences/suppressed.csv").read_bytes()
+    for n, address in enumerate(emails[2:]):
+        server.reply_for[address] = f"550 5.1.1 <{address}>: user unknown [ref {9000 + n}]"
+    result = send(run, tmp_workspace, port)
+    assert_user_error(result, "5 patients in a row were refused with the same reply")
+    assert (tmp_workspace / "audiences/suppressed.csv").read_bytes() == before
+    assert status(run, tmp_workspace)["pending"] == 10
+
+
 def test_a_refusal_is_not_trusted_before_the_server_delivered_anything(
     tmp_workspace, scripted, run
 ):

@@ -8,14 +8,16 @@ again while sending, so an unsubscribe that arrives mid-run is honoured.
 Refusals are judged by `Refused.kind` (stage and enhanced code). A refusal of the server
 (login, relay, policy, content, size) stops the run: the patient in hand goes back to
 pending, nobody is suppressed. A mailbox's own permanent refusal is *held* (recorded as
-deferred, not suppressed) until the server has accepted a message in this run: so a server
-that refuses everyone with a plain `550` trips the breaker (`BREAKER` in a row with the same
-reply) having suppressed nobody, and a crash meanwhile leaves the held patients deferred.
+deferred, not suppressed) until the server has accepted a message in this run (or, at the
+end of the run, in an earlier one): so a server that refuses everyone with a plain `550`
+trips the breaker (`BREAKER` in a row with the same reply) having suppressed nobody, and a
+crash meanwhile leaves the held patients deferred.
 """
 
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +56,7 @@ from chairside.status import ADDRESS, mask_reply
 from chairside.workspace import Workspace
 
 RECHECK_SUPPRESSIONS_EVERY = 100
+_VARYING = re.compile(r"\S*\d\S*")
 BREAKER = 5
 """Recipients in a row refused with the same permanent reply: the server's refusal, not theirs."""
 
@@ -153,8 +156,10 @@ class _Held:
 
 
 def _signature(refused: Refused) -> tuple:
-    """A reply without the addresses in it: servers name the recipient in their refusal."""
-    return refused.stage, refused.code, ADDRESS.sub("@", refused.text)
+    """A reply without what changes from one recipient to the next: their address, and
+    any word with a digit in it (queue ids, times, counters)."""
+    text = ADDRESS.sub("@", refused.text)
+    return refused.stage, refused.code, _VARYING.sub("#", text)
 
 
 def send_campaign(
@@ -290,8 +295,8 @@ def _send_all(
                 "patient list; then run the same command again."
             )
             break
-    if not (report.halted or report.stopped) and report.sent:  # it delivered: its refusals hold
-        _confirm(prepared, ledger, held, report, suppressed_file)
+    if not (report.halted or report.stopped) and (report.sent or work.already_sent):
+        _confirm(prepared, ledger, held, report, suppressed_file)  # it delivers: refusals hold
     for patient, refused in held.refusals:  # never confirmed: deferred, tried again next run
         report.deferred.append((patient.email, f"{refused.reply} (not trusted yet)"))
 
