@@ -219,10 +219,15 @@ def send(
         raise SystemExit(130)
     totals = report.totals
     if totals is not None and not totals.complete:
+        hints = [f"Run `chairside send {name}` again for deferred and pending"]
+        if totals.unknown:
+            hints.append("add --resend-unknown once you accept unknown may arrive twice")
+        if totals.failed:
+            hints.append("--retry-failed after taking back a wrong suppression")
         raise DeliveryIncomplete(
             f"Not everyone has {name} yet: {totals.failed} failed, {totals.deferred} deferred, "
-            f"{totals.unknown} unknown, {totals.pending} pending. Run `chairside send {name}` "
-            f"again for deferred and pending; `chairside status {name}` lists them."
+            f"{totals.unknown} unknown, {totals.pending} pending. {'; '.join(hints)}; "
+            f"`chairside status {name}` lists them."
         )
 
 
