@@ -277,3 +277,8 @@ def test_a_push_is_journalled_and_a_deleted_ledger_stops_the_next_one(
     assert push(run, tmp_workspace, provider).exit_code == 0
     assert send(run, tmp_workspace, port).exit_code == 0
     assert len(delivered(provider.accepted)) == 31 and server.received == []
+
+
+def test_rebuild_needs_a_journal_and_a_campaign_name(tmp_workspace, run):
+    assert_user_error(run("rebuild-ledger", "../x", cwd=tmp_workspace), "cannot be a campaign")
+    assert_user_error(run("rebuild-ledger", "2026-12", cwd=tmp_workspace), "no journal")

@@ -346,11 +346,13 @@ def rebuild_ledger(options: Options, name: str) -> None:
       chairside rebuild-ledger 2026-12
       chairside status 2026-12
     """
+    from chairside.campaign import check_name
     from chairside.delivery import state_dir
     from chairside.ledger import campaign_lock
     from chairside.ledger import rebuild_ledger as rebuild
 
     state = state_dir(options.workspace())
+    check_name(name)  # a journal may outlive its campaign folder, so only the name is checked
     with campaign_lock(state, name, holder="rebuild-ledger"):
         counts, moved = rebuild(state, name)
     if moved is not None:
