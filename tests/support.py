@@ -284,3 +284,11 @@ def write_patients(path: Path, emails: list[str]) -> None:
         )
         for number, email in enumerate(emails):
             writer.writerow([f"P{number:05d}", "Pat", "Example", email, "", "Y"])
+
+
+def posts_line(toml: Path, file_name: str) -> int:
+    """The line of the `[[posts]]` table in `toml` whose `file` is `file_name` (errors point
+    at the table, not at the key)."""
+    lines = toml.read_text(encoding="utf-8").splitlines()
+    entry = next(n for n, text in enumerate(lines, 1) if json.dumps(file_name) in text)
+    return max(n for n, text in enumerate(lines[:entry], 1) if text.strip() == "[[posts]]")

@@ -22,6 +22,8 @@ CAMPAIGN = "campaigns/2026-12/campaign.toml"
 PAYLOAD = "=?utf-8?q?December_news=0D=0ABcc:_victim@evil.example?="
 EXPECTED = {
     "From",
+    "List-Id",
+    "Precedence",
     "Reply-To",
     "Subject",
     "MIME-Version",
