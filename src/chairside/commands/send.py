@@ -65,7 +65,7 @@ def smtp_options(command):
 @click.option(
     "--retry-failed",
     is_flag=True,
-    help="Also resend patients a refusal marked failed (after undoing a wrong suppression).",
+    help="Also resend patients marked failed (after `unsubscribe --undo` of a wrong bounce).",
 )
 @click.option(
     "--test",
@@ -223,7 +223,7 @@ def send(
         if totals.unknown:
             hints.append("add --resend-unknown once you accept unknown may arrive twice")
         if totals.failed:
-            hints.append("--retry-failed after taking back a wrong suppression")
+            hints.append("--retry-failed after `chairside unsubscribe --undo` of a wrong one")
         raise DeliveryIncomplete(
             f"Not everyone has {name} yet: {totals.failed} failed, {totals.deferred} deferred, "
             f"{totals.unknown} unknown, {totals.pending} pending. {'; '.join(hints)}; "
