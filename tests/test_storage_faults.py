@@ -112,3 +112,12 @@ def test_a_read_only_practice_folder(tmp_workspace, read_only_state, smtp_server
     assert server.received == []
     subprocess.run(["chattr", "-i", str(read_only_state)], check=True)
     assert_nobody_twice_after_rerun(run, tmp_workspace, port, server)
+
+
+def test_a_file_where_the_state_folder_belongs(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    (tmp_workspace / ".chairside").write_text("a sync tool's placeholder")
+    for command in (("send", "2026-12", "--smtp-port", str(port)), ("status", "2026-12")):
+        result = run(*command, cwd=tmp_workspace)
+        assert_user_error(result, ".chairside/", "is a file where Chairside keeps a folder")
+    assert server.received == []

@@ -113,6 +113,11 @@ def storage_error(path: Path, exc: BaseException) -> LedgerError:
         )
     elif code == errno.ENOSPC or "full" in text:
         why = f"The disk holding {path} is full. Free some space"
+    elif code in (errno.EEXIST, errno.ENOTDIR):
+        why = (
+            f"Chairside cannot use {path}: something in its way is a file where Chairside "
+            "keeps a folder. Move it away"
+        )
     elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text:
         why = f"Chairside cannot write {path} (read-only). Make the practice folder writable"
     else:
