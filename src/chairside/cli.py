@@ -16,6 +16,7 @@ from chairside.commands.campaign import build, check, new, preview
 from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
+from chairside.commands.returnpath import inbox, report, sync
 from chairside.commands.send import rebuild_ledger, send, status
 
 
@@ -67,6 +68,9 @@ for _command in (
     send,
     status,
     rebuild_ledger,
+    inbox,
+    sync,
+    report,
 ):
     cli.add_command(_command)
 

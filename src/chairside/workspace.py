@@ -95,6 +95,7 @@ PRACTICE_KEYS = {
         "brand",
         "smtp",
         "providers",
+        "imap",  # read by chairside.returnpath.inbox
     ),
     "email": ("from", "from_name", "reply_to", "unsubscribe_url", "unsubscribe_email"),
     "brand": ("color", "text_color", "logo", "logo_alt"),

@@ -181,6 +181,7 @@ def run_checks(
         deliverability,
         privacy,
         readability,
+        returnpath,
         subject,
         urls,
     )

@@ -153,6 +153,9 @@ def export(
     if not push:
         click.echo(f"Wrote {provider.export(out)}")
         return
+    from chairside.returnpath.freshness import echo_unsynced
+
+    echo_unsynced(workspace, campaign=name)
     warning = check_baa(provider, without_baa=without_baa)
     if warning:
         click.echo(warning, err=True)

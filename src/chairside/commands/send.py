@@ -156,6 +156,10 @@ def send(
         )
     if segment and segment not in prepared.rendered:
         raise ChairsideError(f"No segment {segment!r}. Segments: {', '.join(prepared.rendered)}.")
+    if not test_address:
+        from chairside.returnpath.freshness import echo_unsynced
+
+        echo_unsynced(workspace, campaign=name)
     if dry_run:
         _print_dry_run(workspace, prepared, resend_unknown, retry_failed)
         return

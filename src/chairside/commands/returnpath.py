@@ -1,0 +1,274 @@
+"""What comes back: `inbox` and `sync` read unsubscribes, bounces and complaints; `report`
+says how a campaign went."""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+
+import click
+
+from chairside.commands.options import Options, audience_option, pass_options
+
+
+def _known_addresses(workspace, audience_file, ledger) -> set[str]:
+    """Every address Chairside may have sent to: the patient list and the ledger.
+
+    A patient list that cannot be read must not hold up unsubscribes: the ledger still
+    knows everyone a campaign went to.
+    """
+    from chairside.audience.patients import load_audience
+    from chairside.errors import ChairsideError
+
+    try:
+        patients = {p.email for p in load_audience(workspace, audience_file).patients}
+    except ChairsideError as exc:
+        click.echo(
+            f"warning: {exc.message}\n  (only patients already sent to are recognised)", err=True
+        )
+        patients = set()
+    return patients | ledger.emails()
+
+
+@click.command()
+@audience_option
+@click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
+@click.option("--show", is_flag=True, help="Print addresses in full (masked otherwise).")
+@pass_options
+def inbox(options: Options, audience_file, dry_run: bool, show: bool) -> None:
+    """Read the practice's mailbox: unsubscribe requests, bounces and spam complaints.
+
+    Connects to the mailbox in [imap] in practice.toml (password from the environment
+    variable CHAIRSIDE_IMAP_PASSWORD) and, for every message not read before:
+
+    \b
+    - an unsubscribe request (the List-Unsubscribe email, or "unsubscribe" from a
+      patient's address): the patient is added to audiences/suppressed.csv;
+    - a bounce: a permanent one (no such mailbox) suppresses the address; a temporary
+      one (mailbox full) is counted, and 3 in a row suppress it;
+    - a spam complaint (ARF report): the patient is suppressed.
+
+    Those messages are then marked read, or moved (after = "move:FOLDER"). Anything else —
+    replies, out-of-office notices — is left as it was, for you. Mail is never deleted,
+    and running it again does nothing twice.
+
+    \b
+    Examples:
+      CHAIRSIDE_IMAP_PASSWORD=... chairside inbox --dry-run
+      CHAIRSIDE_IMAP_PASSWORD=... chairside inbox
+    """
+    from chairside.delivery import state_dir
+    from chairside.returnpath.inbox import Resolver, load_imap
+    from chairside.returnpath.state import LedgerView, one_at_a_time
+    from chairside.tokens import Tokens, load_key
+    from chairside.workspace import load_practice
+
+    workspace = options.workspace()
+    practice = load_practice(workspace)
+    config = load_imap(workspace)
+    state_path = state_dir(workspace)
+    ledger = LedgerView(state_path)
+    resolver = Resolver(
+        Tokens(load_key(state_path)), _known_addresses(workspace, audience_file, ledger)
+    )
+    with one_at_a_time(state_path, "inbox"):
+        report = _read_inbox(workspace, practice, config, state_path, ledger, resolver, dry_run)
+    _echo_inbox(workspace, config, report, dry_run=dry_run, show=show)
+
+
+def _read_inbox(workspace, practice, config, state_path, ledger, resolver, dry_run: bool):
+    from chairside.errors import ChairsideError
+    from chairside.returnpath.inbox import connect, process
+    from chairside.returnpath.state import ReturnState
+
+    imap = connect(config)
+    keeps_state = not dry_run or (state_path / "returnpath.db").exists()
+    state = ReturnState(state_path) if keeps_state else None
+    try:
+        report = process(
+            workspace,
+            practice,
+            config,
+            imap,
+            resolver=resolver,
+            state=state,
+            ledger=ledger,
+            dry_run=dry_run,
+        )
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise ChairsideError(
+            f"The connection to the mail server was lost ({exc}). Every message handled "
+            "before that is recorded; run `chairside inbox` again to carry on."
+        ) from None
+    finally:
+        if state is not None:
+            state.close()
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            imap.logout()
+    return report
+
+
+def _echo_inbox(workspace, config, report, *, dry_run: bool, show: bool) -> None:
+    from chairside.returnpath.inbox import lines_for
+
+    would = "would be " if dry_run else ""
+    click.echo(
+        f"{config.user} {report.folder}: {report.new} new message{'s' * (report.new != 1)}, "
+        f"{report.skipped} read before."
+    )
+    for line in lines_for(report, show=show):
+        click.echo(line)
+    target = workspace.relative(workspace.suppressed_file)
+    click.echo(f"{target}: {len(report.suppressed)} {would}added.")
+    if dry_run:
+        click.echo("Dry run: nothing was changed in the mailbox or the practice folder.")
+
+
+@click.command()
+@click.option(
+    "--from",
+    "provider",
+    type=click.Choice(["mailchimp", "sendgrid", "mailgun"]),
+    required=True,
+    help="The provider to read (its key from MAILCHIMP_API_KEY, SENDGRID_API_KEY or "
+    "MAILGUN_API_KEY).",
+)
+@click.option(
+    "--api-base",
+    metavar="URL",
+    help="Ask this API address instead (or CHAIRSIDE_<PROVIDER>_API_BASE).",
+)
+@click.option(
+    "--audience-id",
+    help="Mailchimp audience (list) id (or [providers.mailchimp] audience_id, or "
+    "MAILCHIMP_AUDIENCE_ID).",
+)
+@click.option(
+    "--domain", help="Mailgun sending domain (or [providers.mailgun] domain, or MAILGUN_DOMAIN)."
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be suppressed; change nothing.")
+@click.option("--show", is_flag=True, help="Print addresses in full (masked otherwise).")
+@pass_options
+def sync(
+    options: Options,
+    provider: str,
+    api_base: str | None,
+    audience_id: str | None,
+    domain: str | None,
+    dry_run: bool,
+    show: bool,
+) -> None:
+    """Bring a provider's unsubscribes, bounces and spam complaints into the practice.
+
+    Reads Mailchimp's unsubscribed and cleaned members and abuse reports, SendGrid's
+    unsubscribe, bounce and spam report lists, or Mailgun's unsubscribes, bounces and
+    complaints, every page of them, and adds those patients to audiences/suppressed.csv, so
+    no other route (SMTP, another provider) emails them again. Safe to repeat: nothing is
+    added or counted twice. It says since when the practice is up to date.
+
+    \b
+    Examples:
+      MAILCHIMP_API_KEY=... chairside sync --from mailchimp --audience-id a1b2c3d4e5
+      SENDGRID_API_KEY=... chairside sync --from sendgrid --dry-run
+      MAILGUN_API_KEY=... chairside sync --from mailgun --domain mg.example.com
+    """
+    from chairside.audience.addresses import mask
+    from chairside.delivery import state_dir
+    from chairside.returnpath.state import (
+        BOUNCE,
+        COMPLAINT,
+        SOFT_BOUNCE,
+        UNSUBSCRIBE,
+        one_at_a_time,
+    )
+    from chairside.returnpath.sync import sync as run_sync
+    from chairside.workspace import load_practice
+
+    workspace = options.workspace()
+    practice = load_practice(workspace)
+    with one_at_a_time(state_dir(workspace), f"sync --from {provider}"):
+        report = run_sync(
+            workspace,
+            practice,
+            provider,
+            api_base=api_base,
+            options={"audience_id": audience_id, "domain": domain},
+            dry_run=dry_run,
+        )
+    since = f"changes since {report.since}" if report.since else "everything (first sync)"
+    click.echo(f"{provider}: read {report.records} records in {report.pages} pages: {since}.")
+    new = [o for o in report.outcomes if o.new]
+    counts = {
+        kind: sum(1 for o in new if o.event.kind == kind)
+        for kind in (UNSUBSCRIBE, BOUNCE, SOFT_BOUNCE, COMPLAINT)
+    }
+    click.echo(
+        f"  new: {counts[UNSUBSCRIBE]} unsubscribes, {counts[BOUNCE]} bounces, "
+        f"{counts[SOFT_BOUNCE]} soft bounces, {counts[COMPLAINT]} complaints "
+        f"({len(report.outcomes) - len(new)} seen before)"
+    )
+    for outcome in new[:20] if not show else new:
+        email = outcome.event.email if show else mask(outcome.event.email)
+        click.echo(f"  {outcome.event.kind:<12} {email}  {outcome.event.detail}")
+    if not show and len(new) > 20:
+        click.echo(f"  … and {len(new) - 20} more (--show lists them all)")
+    would = "would be " if dry_run else ""
+    target = workspace.relative(workspace.suppressed_file)
+    click.echo(
+        f"{target}: {len(report.suppressed)} {would}added, "
+        f"{report.already_suppressed} already there."
+    )
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
+    else:
+        click.echo(f"{provider} is synced up to now; run it again after the next campaign.")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@click.option(
+    "--show", is_flag=True, help="Name the concern each version is for (ids only otherwise)."
+)
+@click.option("--offline", is_flag=True, help="Do not ask the providers for opens and clicks.")
+@click.option(
+    "--api-base",
+    metavar="URL",
+    help="Ask this API address for opens and clicks (or CHAIRSIDE_<PROVIDER>_API_BASE).",
+)
+@pass_options
+def report(
+    options: Options, name: str, as_json: bool, show: bool, offline: bool, api_base: str | None
+) -> None:
+    """How campaign NAME went, per version and overall.
+
+    Sent and failed come from the send record; bounced, unsubscribed and spam complaints
+    from what `chairside inbox` and `chairside sync` found; for a campaign sent through
+    Mailchimp, SendGrid or Mailgun, the opens and clicks that provider counted (with its
+    key from the environment, unless --offline), and the most clicked articles.
+
+    Prints a table (or --json) and writes build/NAME/report.html, a page with charts that
+    works offline. No patient is named; versions are shown by their id (2026-12-a) unless
+    --show adds the concern each is for.
+
+    \b
+    Examples:
+      chairside report 2026-12
+      chairside report 2026-12 --json --offline
+    """
+    import json
+
+    from chairside.returnpath.report import build_report, table_lines
+    from chairside.returnpath.reportpage import write_page
+    from chairside.workspace import load_practice
+
+    workspace = options.workspace()
+    practice = load_practice(workspace)
+    result = build_report(workspace, practice, name, show=show, offline=offline, api_base=api_base)
+    page = workspace.build_dir / name / "report.html"
+    write_page(result, page)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    click.echo("\n".join(table_lines(result)))
+    click.echo(f"Page with charts: {workspace.relative(page)}")

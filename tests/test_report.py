@@ -1,0 +1,377 @@
+"""`chairside report`: a campaign's results from the ledger, what came back, and the
+provider's opens and clicks; the table, --json, and the page with charts."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import lxml.html
+import pytest
+
+from tests.support import assert_user_error
+
+CONCERN_WORDS = ("tmj", "jaw", "neck", "shoulder", "myofascial")
+KEY = "key-test"
+DOMAIN = "mg.harbor.example"
+
+
+def _send_over_smtp(run, workspace: Path, port: int) -> None:
+    result = run("send", "2026-12", "--smtp-port", str(port), cwd=workspace)
+    assert result.exit_code == 0, result.output
+
+
+def _sendgrid_lists(http_server, monkeypatch, lists: dict[str, list[dict]]) -> None:
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.key")
+    for name in ("unsubscribes", "bounces", "spam_reports"):
+        items = lists.get(name, [])
+        http_server.route(
+            "GET",
+            f"/v3/suppression/{name}",
+            lambda r, items=items: (200, items if "offset=0" in r.query else []),
+        )
+
+
+def test_report_counts_each_version_and_names_nobody(
+    smtp_server, http_server, tmp_workspace, run, monkeypatch
+):
+    recorder, port = smtp_server
+    _send_over_smtp(run, tmp_workspace, port)
+    sent = set(recorder.recipients())
+    later = int(time.time()) + 5
+    _sendgrid_lists(
+        http_server,
+        monkeypatch,
+        {
+            "unsubscribes": [{"email": "maria.lopez@example.com", "created": later}],
+            "bounces": [
+                {"email": "james.whitfield@example.com", "created": later, "status": "5.1.1"}
+            ],
+            "spam_reports": [{"email": "priya.raman@example.com", "created": later}],
+        },
+    )
+    assert (
+        run(
+            "sync", "--from", "sendgrid", "--api-base", http_server.url, cwd=tmp_workspace
+        ).exit_code
+        == 0
+    )
+
+    result = run("report", "2026-12", "--json", "--offline", cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["overall"]["sent"] == len(sent)
+    assert sum(v["sent"] for v in data["versions"]) == len(sent)
+    assert data["overall"]["unsubscribed"] == 1
+    assert data["overall"]["bounced"] == 1
+    assert data["overall"]["complaints"] == 1
+    assert data["overall"]["opens"] is None  # SMTP: nobody counts opens
+    by_id = {v["id"]: v for v in data["versions"]}
+    variants = {r["email"]: r["variant"] for r in _rows(tmp_workspace)}
+    assert by_id[variants["maria.lopez@example.com"]]["unsubscribed"] == 1
+    assert by_id[variants["priya.raman@example.com"]]["complaints"] == 1
+    assert all(v["label"] == "" for v in data["versions"])
+
+    page = (tmp_workspace / "build/2026-12/report.html").read_text()
+    _assert_offline_page(page)
+    assert "@" not in page  # no address
+    assert not any(word in page.lower() for word in CONCERN_WORDS)
+    shown = run("report", "2026-12", "--show", "--offline", cwd=tmp_workspace)
+    assert "Jaw" in shown.output or "Neck" in shown.output
+    assert "Jaw" in (tmp_workspace / "build/2026-12/report.html").read_text()
+
+    table = run("report", "2026-12", "--offline", cwd=tmp_workspace)
+    assert table.exit_code == 0
+    assert re.search(rf"overall\s+{len(sent)}\s+0\s+1\s+1\s+1\s+-\s+-", table.output)
+
+
+def _rows(workspace: Path) -> list[dict]:
+    import sqlite3
+
+    with sqlite3.connect(workspace / ".chairside/state.db") as db:
+        return [
+            {"email": e, "variant": v}
+            for e, v in db.execute(
+                "SELECT email, variant FROM deliveries WHERE campaign = '2026-12'"
+            )
+        ]
+
+
+def _assert_offline_page(page: str) -> None:
+    tree = lxml.html.document_fromstring(page)
+    assert not tree.xpath("//script | //link | //img | //iframe | //object")
+    assert tree.xpath("//svg"), "charts are inlined as SVG"
+    for element in tree.iter():
+        for name, value in element.attrib.items():
+            if name in ("src", "href") or name.endswith("}href"):
+                assert not value.startswith(("http:", "https:", "//")), (name, value)
+    assert "url(http" not in page and "@import" not in page
+
+
+def test_mailgun_opens_clicks_and_most_clicked_articles(
+    http_server, tmp_workspace, run, monkeypatch
+):
+    monkeypatch.setenv("MAILGUN_API_KEY", KEY)
+    http_server.route(
+        "POST", rf"/v3/{DOMAIN}/messages", lambda r: (200, {"id": "<1@x>", "message": "Queued."})
+    )
+    pushed = run(
+        "export",
+        "2026-12",
+        "--to",
+        "mailgun",
+        "--push",
+        "--api-base",
+        http_server.url,
+        "--domain",
+        DOMAIN,
+        "--without-baa",
+        cwd=tmp_workspace,
+    )
+    assert pushed.exit_code == 0, pushed.output
+    rows = _rows(tmp_workspace)
+    tags = sorted({r["variant"] for r in rows})
+    per_tag = {t: sum(1 for r in rows if r["variant"] == t) for t in tags}
+    article = "https://harborlanedental.example.com/blog/night-guards-for-grinding"
+
+    def stats(request):
+        tag = request.path.split("/")[4]
+        return 200, {
+            "tag": tag,
+            "stats": [
+                {
+                    "time": "Tue, 01 Dec 2026 00:00:00 UTC",
+                    "opened": {"total": 9, "unique": 2},
+                    "clicked": {"total": 3, "unique": 1},
+                }
+            ],
+        }
+
+    def events(request):
+        page = 1 if "page=2" in request.query else 0
+        items = [
+            [{"event": "clicked", "url": f"{article}?utm_source=newsletter&utm_medium=email"}] * 3,
+            [{"event": "clicked", "url": "https://harborlanedental.example.com/book"}],
+        ]
+        return 200, {
+            "items": items[page] if page < 2 and "page=3" not in request.query else [],
+            "paging": {"next": f"{http_server.url}/v3/{DOMAIN}/events?page={page + 2}"},
+        }
+
+    http_server.route("GET", rf"/v3/{DOMAIN}/tags/[^/]+/stats", stats)
+    http_server.route("GET", rf"/v3/{DOMAIN}/events", events)
+    monkeypatch.setenv("CHAIRSIDE_MAILGUN_API_BASE", http_server.url)
+    with (tmp_workspace / "practice.toml").open("a") as handle:
+        handle.write(f'\n[providers.mailgun]\ndomain = "{DOMAIN}"\n')
+    result = run("report", "2026-12", "--json", cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    for version in data["versions"]:
+        assert version["sent"] == per_tag[version["id"]]
+        assert (version["opens"], version["clicks"]) == (2, 1)
+    assert data["overall"]["opens"] == 2 * len(tags)
+    top = data["top_links"][0]
+    assert top["title"].startswith("Night Guards for Grinding")
+    assert top["clicks"] == 3 * len(tags)
+    page = (tmp_workspace / "build/2026-12/report.html").read_text()
+    _assert_offline_page(page)
+    assert "Opened and clicked" in page and "Most clicked" in page
+
+
+def test_report_of_a_campaign_never_sent_is_a_clear_error(tmp_workspace, run):
+    assert_user_error(
+        run("report", "2026-12", cwd=tmp_workspace), "Nothing of 2026-12 has been sent"
+    )
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium")
+def test_report_page_renders_offline_in_a_real_browser(smtp_server, tmp_workspace, run):
+    from playwright.sync_api import sync_playwright
+
+    _send_over_smtp(run, tmp_workspace, smtp_server[1])
+    assert run("report", "2026-12", "--offline", cwd=tmp_workspace).exit_code == 0
+    page_file = tmp_workspace / "build/2026-12/report.html"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(page_file.as_uri())
+            charts = page.locator("svg")
+            assert charts.count() >= 1
+            box = charts.first.bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 100
+            assert page.locator("h1").inner_text().startswith("2026-12")
+            assert [u for u in requests if not u.startswith("file:")] == []
+            assert errors == []
+        finally:
+            browser.close()
+
+
+def _pushed(workspace: Path, via: str, tags: dict[str, list[str]]) -> None:
+    """The ledger as a push to `via` leaves it: each tag's members sent, its steps."""
+    from chairside.ledger import open_ledger
+
+    with open_ledger(workspace / ".chairside") as ledger:
+        for number, (tag, emails) in enumerate(tags.items(), 1):
+            batch = f"{via}:{tag}:{number}"
+            ledger.mark_batch_sending("2026-12", via, batch, [(e, e, tag) for e in emails])
+            ledger.finish_batch("2026-12", batch, reply="200")
+            ledger.record_step("2026-12", via, f"campaign {tag}", f"mc-{number}")
+
+
+def test_mailchimp_reports_and_click_details(http_server, tmp_workspace, run, monkeypatch):
+    monkeypatch.setenv("MAILCHIMP_API_KEY", "abc-us21")
+    monkeypatch.delenv("MAILCHIMP_AUDIENCE_ID", raising=False)  # reports go by campaign id
+    _pushed(
+        tmp_workspace,
+        "mailchimp",
+        {
+            "2026-12-a": [f"a{n}@example.com" for n in range(10)],
+            "2026-12-c": [f"c{n}@example.com" for n in range(20)],
+        },
+    )
+    opens = {"mc-1": 5, "mc-2": 8}
+    http_server.route(
+        "GET",
+        r"/reports/mc-\d",
+        lambda r: (
+            200,
+            {
+                "id": r.path.rsplit("/", 1)[1],
+                "emails_sent": 10,
+                "opens": {"opens_total": 40, "unique_opens": opens[r.path.rsplit("/", 1)[1]]},
+                "clicks": {"clicks_total": 9, "unique_subscriber_clicks": 2},
+            },
+        ),
+    )
+    http_server.route(
+        "GET",
+        r"/reports/mc-\d/click-details",
+        lambda r: (
+            200,
+            {
+                "urls_clicked": [
+                    {
+                        "url": "https://harborlanedental.example.com/blog/night-guards-for-grinding?utm_source="
+                        "newsletter&utm_medium=email&utm_campaign=2026-12",
+                        "total_clicks": 7,
+                        "unique_clicks": 4,
+                    }
+                ]
+            },
+        ),
+    )
+    result = run("report", "2026-12", "--json", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {v["id"]: (v["sent"], v["opens"], v["clicks"]) for v in data["versions"]} == {
+        "2026-12-a": (10, 5, 2),
+        "2026-12-c": (20, 8, 2),
+    }
+    assert data["top_links"][0]["clicks"] == 8
+    assert data["top_links"][0]["title"].startswith("Night Guards")
+
+
+def test_sendgrid_stats_by_category(http_server, tmp_workspace, run, monkeypatch):
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.key")
+    _pushed(tmp_workspace, "sendgrid", {"2026-12-a": ["a@example.com", "b@example.com"]})
+    seen = []
+
+    def stats(request):
+        seen.append(parse_qs(request.query))
+        return 200, [
+            {
+                "date": "2026-12-01",
+                "stats": [
+                    {
+                        "type": "category",
+                        "name": "2026-12-a",
+                        "metrics": {"unique_opens": 1, "unique_clicks": 1},
+                    }
+                ],
+            },
+            {
+                "date": "2026-12-02",
+                "stats": [
+                    {
+                        "type": "category",
+                        "name": "2026-12-a",
+                        "metrics": {"unique_opens": 1, "unique_clicks": 0},
+                    }
+                ],
+            },
+        ]
+
+    http_server.route("GET", "/v3/categories/stats", stats)
+    result = run("report", "2026-12", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"2026-12-a\s+2\s+0\s+0\s+0\s+0\s+100\.0%\s+50\.0%", result.output)
+    assert seen[0]["categories"] == ["2026-12-a"] and "start_date" in seen[0]
+
+
+def test_one_click_unsubscribes_by_token_are_counted(smtp_server, tmp_workspace, run):
+    from chairside.tokens import Tokens, load_key
+
+    _send_over_smtp(run, tmp_workspace, smtp_server[1])
+    token = Tokens(load_key(tmp_workspace / ".chairside"))("mei.lin@example.com")
+    assert run("unsubscribe", "--token", token, cwd=tmp_workspace).exit_code == 0
+    data = json.loads(run("report", "2026-12", "--json", "--offline", cwd=tmp_workspace).stdout)
+    assert data["overall"]["unsubscribed"] == 1
+    variant = next(
+        r["variant"] for r in _rows(tmp_workspace) if r["email"] == "mei.lin@example.com"
+    )
+    assert next(v for v in data["versions"] if v["id"] == variant)["unsubscribed"] == 1
+
+
+def test_after_a_real_mailchimp_push_the_report_asks_for_each_campaign_it_made(
+    http_server, tmp_workspace, run, monkeypatch
+):
+    from tests.test_provider_mailchimp import KEY as MC_KEY
+    from tests.test_provider_mailchimp import LIST, FakeMailchimp
+
+    monkeypatch.setenv("MAILCHIMP_API_KEY", MC_KEY)
+    fake = FakeMailchimp(http_server)
+    pushed = run(
+        "export",
+        "2026-12",
+        "--to",
+        "mailchimp",
+        "--push",
+        "--api-base",
+        http_server.url,
+        "--audience-id",
+        LIST,
+        "--without-baa",
+        "--retry-delay",
+        "0",
+        cwd=tmp_workspace,
+    )
+    assert pushed.exit_code == 0, pushed.output
+    title = {cid: c["create"]["settings"]["title"] for cid, c in fake.campaigns.items()}
+    opens = {cid: 3 + n for n, cid in enumerate(title)}
+    http_server.route(
+        "GET",
+        r"/reports/c\d+",
+        lambda r: (
+            200,
+            {
+                "opens": {"unique_opens": opens[r.path.split("/")[2]]},
+                "clicks": {"unique_subscriber_clicks": 1},
+            },
+        ),
+    )
+    http_server.route("GET", r"/reports/c\d+/click-details", lambda r: (200, {"urls_clicked": []}))
+    result = run("report", "2026-12", "--json", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    versions = {v["id"]: v for v in json.loads(result.stdout)["versions"]}
+    assert {versions[tag]["opens"] for tag in title.values()} == set(opens.values())
+    for cid, tag in title.items():
+        assert versions[tag]["opens"] == opens[cid]
