@@ -218,6 +218,74 @@ class RecordedRequest:
         return fields
 
 
+class ScriptedSmtp(SmtpRecorder):
+    """An SmtpRecorder that answers every sender the way a misconfigured or picky server does.
+
+    `at["MAIL" | "RCPT" | "DATA"] = "554 5.7.1 Relay access denied"` answers that stage so
+    for everyone ("DATA" is the reply after the message); `{rcpt}` in it becomes the
+    recipient. `reply_for[address] = "550 5.1.1 ..."` refuses one address at RCPT, and
+    `after_data_for[address]` after its message; an address in `hang_up_after_data_for`
+    has its message taken and the connection closed before the reply. `vanish_after = n`:
+    once n messages have arrived, the next MAIL gets `421` and the server stops
+    (`on_vanish`, set by the fixture).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at: dict[str, str] = {}
+        self.reply_for: dict[str, str] = {}
+        self.after_data_for: dict[str, str] = {}
+        self.hang_up_after_data_for: set[str] = set()
+        self.vanish_after: int | None = None
+        self.on_vanish = None
+        self.mail_options: list[list[str]] = []
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.vanish_after is not None and len(self.received) >= self.vanish_after:
+            import threading
+
+            self.vanish_after = None
+            threading.Thread(target=self.on_vanish).start()
+            return "421 4.3.2 Service shutting down"
+        if "MAIL" in self.at:
+            return self.at["MAIL"]
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        self.mail_options.append(list(mail_options))
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.reply_for.get(address.lower()) or self.at.get("RCPT")
+        if reply:
+            return reply.replace("{rcpt}", address)
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server, session, envelope):
+        rcpt = envelope.rcpt_tos[0].lower() if envelope.rcpt_tos else ""
+        if rcpt in self.hang_up_after_data_for:  # took the message, then the line went dead
+            self.hang_up_after_data_for.discard(rcpt)
+            self.received.append((rcpt, envelope.original_content))
+            server.transport.close()
+            return "250 OK"
+        reply = self.after_data_for.get(rcpt) or self.at.get("DATA")
+        if reply:
+            return reply.replace("{rcpt}", rcpt)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def write_patients(path: Path, emails: list[str]) -> None:
+    """A patient list in the demo's columns: everyone consents, no concern."""
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["Patient ID", "First Name", "Last Name", "Email", "Concerns", "Email Opt In"]
+        )
+        for number, email in enumerate(emails):
+            writer.writerow([f"P{number:05d}", "Pat", "Example", email, "", "Y"])
+
+
 def posts_line(toml: Path, file_name: str) -> int:
     """The line of the `[[posts]]` table in `toml` whose `file` is `file_name` (errors point
     at the table, not at the key)."""

@@ -17,7 +17,7 @@ from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
 from chairside.commands.returnpath import inbox, report, sync
-from chairside.commands.send import send, status
+from chairside.commands.send import rebuild_ledger, send, status
 
 
 def stdin_is_terminal() -> bool:
@@ -67,6 +67,7 @@ for _command in (
     providers,
     send,
     status,
+    rebuild_ledger,
     inbox,
     sync,
     report,

@@ -91,6 +91,17 @@ def prepare(workspace: Workspace, name: str, *, audience_file: Path | None = Non
         rendered={r.segment: r for r in rendered},
         templates=templates_for(practice, rendered),
         audience=audience,
-        tokens=Tokens(load_key(state_dir(workspace))),
+        tokens=Tokens(_key(workspace)),
         fallen_back=fallen_back,
     )
+
+
+def _key(workspace: Workspace) -> bytes:
+    """The token key; a folder Chairside cannot write is a clear error, not a traceback."""
+    from chairside.ledger import storage_error
+    from chairside.tokens import KEY_FILE
+
+    try:
+        return load_key(state_dir(workspace))
+    except OSError as exc:
+        raise storage_error(state_dir(workspace) / KEY_FILE, exc) from None

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chairside.audience.addresses import mask
 from chairside.audience.patients import Audience
 from chairside.ledger import DEFERRED, FAILED, SENDING, SENT, Row, is_locked, open_ledger
+
+ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+\.[^\s<>()\[\]\"',;:]+")
+
+
+def mask_reply(text: str) -> str:
+    """A server reply with every address in it masked (`550 5.1.1 <ma***@example.com>`)."""
+    return ADDRESS.sub(lambda found: mask(found.group(0)), text)
 
 
 @dataclass
@@ -39,7 +47,9 @@ def campaign_status(name: str, audience: Audience, *, state: Path, show: bool = 
     a send runs, and unknown otherwise (a crash left their delivery in doubt).
     """
     shown = (lambda a: a) if show else mask
+    reason = (lambda r: r or "") if show else (lambda r: mask_reply(r or ""))
     with open_ledger(state) as ledger:
+        ledger.check(name)  # a deleted or older ledger must not read as "nothing sent"
         rows: list[Row] = ledger.rows(name)
     running = is_locked(state, name)
     status = Status(name, running)
@@ -49,9 +59,9 @@ def campaign_status(name: str, audience: Audience, *, state: Path, show: bool = 
         if row.status == SENT:
             status.sent += 1
         elif row.status == FAILED:
-            status.failed.append({"email": shown(row.email), "reason": row.reply or ""})
+            status.failed.append({"email": shown(row.email), "reason": reason(row.reply)})
         elif row.status == DEFERRED:
-            status.deferred.append({"email": shown(row.email), "reason": row.reply or ""})
+            status.deferred.append({"email": shown(row.email), "reason": reason(row.reply)})
         elif row.status == SENDING:
             status.unknown.append(shown(row.email))
     status.pending = sum(1 for p in audience.patients if p.key not in recorded)

@@ -63,6 +63,11 @@ def smtp_options(command):
     help="Also resend messages a crash left in doubt (they may arrive twice).",
 )
 @click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Also resend patients marked failed (after `unsubscribe --undo` of a wrong bounce).",
+)
+@click.option(
     "--test",
     "test_address",
     metavar="ADDRESS",
@@ -97,6 +102,7 @@ def send(
     rate: float | None,
     dry_run: bool,
     resend_unknown: bool,
+    retry_failed: bool,
     test_address: str | None,
     segment: str | None,
     force: bool,
@@ -106,9 +112,15 @@ def send(
     """Send campaign NAME over SMTP: each sendable patient gets exactly one message.
 
     Safe to stop (Ctrl-C finishes the current message) and to run again: every patient is
-    recorded in .chairside/state.db, and a rerun sends only to those not yet sent. If the
-    computer crashed mid-message, that patient is reported as unknown and resent only with
-    --resend-unknown. Permanent refusals (5xx) are added to audiences/suppressed.csv.
+    recorded in .chairside/state.db (and its journal), and a rerun sends only to those not
+    yet sent. If the computer crashed mid-message, that patient is reported as unknown and
+    resent only with --resend-unknown. Only a mailbox's own permanent refusal (e.g. 550
+    5.1.1 unknown user) marks a patient failed and adds them to audiences/suppressed.csv; a
+    refusal of the server or the account (login, relay, policy, content, size) stops the
+    run, suppresses nobody and says what to fix.
+
+    Exit code: 0 everyone sendable has it; 3 the run ended but some are failed, deferred,
+    unknown or pending; 1 the run stopped (server refusal, storage problem).
 
     The server comes from [smtp] in practice.toml (or the options); the password only
     from the environment variable CHAIRSIDE_SMTP_PASSWORD.
@@ -118,6 +130,7 @@ def send(
       chairside send 2026-12 --test office@example.com
       chairside send 2026-12 --dry-run
       chairside send 2026-12 --rate 120
+      chairside send 2026-12 --retry-failed
     """
     import os
     import signal
@@ -126,7 +139,7 @@ def send(
 
     from chairside.checks import refuse_if_errors
     from chairside.delivery import prepare
-    from chairside.errors import ChairsideError
+    from chairside.errors import ChairsideError, DeliveryIncomplete
     from chairside.providers.smtp import resolve
     from chairside.sending import RetryPolicy, send_campaign, send_tests
 
@@ -148,7 +161,7 @@ def send(
 
         echo_unsynced(workspace, campaign=name)
     if dry_run:
-        _print_dry_run(workspace, prepared, resend_unknown)
+        _print_dry_run(workspace, prepared, resend_unknown, retry_failed)
         return
     settings = resolve(
         host=smtp_host,
@@ -193,6 +206,7 @@ def send(
             retry=RetryPolicy(retries=retries, base=retry_delay),
             rate=rate,
             resend_unknown=resend_unknown,
+            retry_failed=retry_failed,
             stop=stop,
             on_start=on_start,
             on_message=lambda: bar.update(1) if bar else None,
@@ -203,18 +217,35 @@ def send(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     _print_send_report(report)
+    if report.halted:
+        raise ChairsideError(report.halted)
     if report.stopped:
         raise SystemExit(130)
+    totals = report.totals
+    if totals is not None and not totals.complete:
+        hints = [f"Run `chairside send {name}` again for deferred and pending"]
+        if totals.unknown:
+            hints.append("add --resend-unknown once you accept unknown may arrive twice")
+        if totals.failed:
+            hints.append("--retry-failed after `chairside unsubscribe --undo` of a wrong one")
+        raise DeliveryIncomplete(
+            f"Not everyone has {name} yet: {totals.failed} failed, {totals.deferred} deferred, "
+            f"{totals.unknown} unknown, {totals.pending} pending. {'; '.join(hints)}; "
+            f"`chairside status {name}` lists them."
+        )
 
 
-def _print_dry_run(workspace, prepared, resend_unknown: bool) -> None:
+def _print_dry_run(workspace, prepared, resend_unknown: bool, retry_failed: bool) -> None:
     from chairside.delivery import state_dir
     from chairside.ledger import open_ledger
     from chairside.sending import plan
 
     with open_ledger(state_dir(workspace)) as ledger:
         work = plan(
-            prepared, ledger.statuses(prepared.campaign.name), resend_unknown=resend_unknown
+            prepared,
+            ledger.statuses(prepared.campaign.name),
+            resend_unknown=resend_unknown,
+            retry_failed=retry_failed,
         )
     click.echo(f"Dry run of {prepared.campaign.name}: nothing is sent.")
     click.echo(f"  would send {len(work.to_send)} messages from {prepared.practice.from_email}")
@@ -233,12 +264,19 @@ def _print_dry_run(workspace, prepared, resend_unknown: bool) -> None:
 
 def _print_send_report(report) -> None:
     from chairside.audience.addresses import mask
+    from chairside.status import mask_reply
 
-    click.echo(f"{report.campaign}: {report.sent} sent now, {report.already_sent} sent before.")
+    line = f"{report.campaign}: {report.sent} sent now, {report.already_sent} sent before"
+    if report.totals is not None:
+        t = report.totals
+        line += (
+            f"; failed {t.failed}, deferred {t.deferred}, unknown {t.unknown}, pending {t.pending}"
+        )
+    click.echo(line + ".")
     for email, reply in report.failed:
-        click.echo(f"  failed (suppressed from now on): {mask(email)}: {reply}")
+        click.echo(f"  failed (suppressed from now on): {mask(email)}: {mask_reply(reply)}")
     for email, reply in report.deferred:
-        click.echo(f"  deferred (tried again next run): {mask(email)}: {reply}")
+        click.echo(f"  deferred (tried again next run): {mask(email)}: {mask_reply(reply)}")
     if report.suppressed_midway:
         click.echo(f"  {report.suppressed_midway} unsubscribed while sending: skipped")
     if report.unknown:
@@ -292,3 +330,39 @@ def status(
         + ("  (in flight)" if found.running else "  (resend with --resend-unknown)")
     )
     click.echo(f"  pending   {found.pending:>7}")
+
+
+@click.command("rebuild-ledger")
+@click.argument("name")
+@pass_options
+def rebuild_ledger(options: Options, name: str) -> None:
+    """Rebuild the ledger of campaign NAME from its journal.
+
+    `send`, `export --push` and `status` refuse to go on when .chairside/state.db has lost
+    NAME's records, is older than its journal (.chairside/journal/NAME.log) or disagrees
+    with it: sending then could give patients the campaign twice. The journal is written
+    before every message is handed over, so the rebuilt ledger forgets nobody who was sent
+    it; patients who were in flight are reported as unknown. A state.db that cannot be
+    opened at all is moved aside (state.db.unusable-TIME), never deleted.
+
+    \b
+    Example:
+      chairside rebuild-ledger 2026-12
+      chairside status 2026-12
+    """
+    from chairside.campaign import check_name
+    from chairside.delivery import state_dir
+    from chairside.ledger import campaign_lock
+    from chairside.ledger import rebuild_ledger as rebuild
+
+    state = state_dir(options.workspace())
+    check_name(name)  # a journal may outlive its campaign folder, so only the name is checked
+    with campaign_lock(state, name, holder="rebuild-ledger"):
+        counts, moved = rebuild(state, name)
+    if moved is not None:
+        click.echo(f"Moved the unusable ledger aside to {moved}.")
+    click.echo(
+        f"Rebuilt the ledger of {name} from its journal: {counts.get('sent', 0)} sent, "
+        f"{counts.get('failed', 0)} failed, {counts.get('deferred', 0)} deferred, "
+        f"{counts.get('sending', 0)} unknown. Run `chairside status {name}` to check."
+    )

@@ -226,7 +226,8 @@ class LedgerView:
                 db.close()
         except sqlite3.DatabaseError as exc:
             raise ChairsideError(
-                f"{path} cannot be read ({exc}). Restore it from a backup; nothing was changed."
+                f"{path} cannot be read ({exc}); nothing was changed. Do not put an old copy "
+                "back: rebuild it from its journal with `chairside rebuild-ledger NAME`."
             ) from None
         self._by_id = {d.message_id: d for d in self.deliveries if d.message_id}
         self._by_email: dict[str, list[Delivery]] = {}
