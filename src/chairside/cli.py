@@ -17,6 +17,7 @@ from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
 from chairside.commands.send import send, status
+from chairside.commands.studio import studio
 
 
 def stdin_is_terminal() -> bool:
@@ -66,6 +67,7 @@ for _command in (
     providers,
     send,
     status,
+    studio,
 ):
     cli.add_command(_command)
 

@@ -1,0 +1,5 @@
+"""patients page."""
+
+from __future__ import annotations
+
+routes: list = []

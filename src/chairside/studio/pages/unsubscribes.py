@@ -1,0 +1,5 @@
+"""unsubscribes page."""
+
+from __future__ import annotations
+
+routes: list = []

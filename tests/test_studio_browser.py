@@ -1,0 +1,132 @@
+"""Chairside Studio driven in Debian's chromium: a month on a copy of the demo practice.
+
+One browser for the module; a fresh practice and studio for each test.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.support import StudioServer, copy_demo
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def studio(tmp_path):
+    server = StudioServer(copy_demo(tmp_path / "practice"))
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def page(browser, studio):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    tab.goto(studio.login_url)
+    yield tab
+    context.close()
+
+
+def campaign_toml(studio: StudioServer) -> dict:
+    return tomllib.loads((studio.root / "campaigns/2026-12/campaign.toml").read_text("utf-8"))
+
+
+def test_campaigns_list_shows_each_campaign_with_its_state_and_next_step(page, studio):
+    row = page.locator('tr[data-campaign="2026-12"]')
+    assert row.locator(".state").inner_text() == "draft"
+    assert "Edit it and check it" in row.locator(".next").inner_text()
+    row.get_by_role("link", name="Edit").click()
+    page.wait_for_url("**/c/2026-12/edit")
+    page.get_by_role("link", name="Campaigns").first.click()
+    # Opening it built and checked it: the demo has no errors, so the next step is a test.
+    row = page.locator('tr[data-campaign="2026-12"]')
+    assert row.locator(".state").inner_text() == "checked"
+    assert "test" in row.locator(".next").inner_text()
+
+
+def test_edit_the_subject_and_intro_and_see_the_preview_and_the_findings(page, studio):
+    page.goto(f"{studio.url}/c/2026-12/edit")
+    desktop = page.frame_locator('article[data-segment="general"] iframe.desktop')
+    assert "Winter is a busy season" in desktop.locator("body").inner_text()
+
+    page.fill('input[name="subject"]', "FREE holiday tips!!!")
+    page.fill('textarea[name="intro"]', "A short hello from the front desk.\n\nSee you soon.")
+    page.get_by_role("button", name="Save and preview").click()
+    page.wait_for_selector("text=Saved to campaigns/2026-12/campaign.toml")
+
+    subject = page.locator('article[data-segment="general"] .subject').inner_text()
+    assert subject == "FREE holiday tips!!!"
+    desktop = page.frame_locator('article[data-segment="general"] iframe.desktop')
+    mobile = page.frame_locator('article[data-segment="tmj"] iframe.mobile')
+    assert "A short hello from the front desk." in desktop.locator("body").inner_text()
+    assert "Winter is a busy season" not in desktop.locator("body").inner_text()
+    assert page.locator('article[data-segment="tmj"] iframe.mobile').get_attribute("width") == "375"
+    assert "sore jaw" in mobile.locator("body").inner_text()  # tmj keeps its own intro
+    # check's findings sit under the subject field
+    under_subject = page.locator('input[name="subject"] ~ ul.findings, label + ul.findings').first
+    assert "subject-exclamation" in under_subject.inner_text()
+
+    saved = campaign_toml(studio)
+    assert saved["subject"] == "FREE holiday tips!!!"
+    assert saved["intro"].strip() == "A short hello from the front desk.\n\nSee you soon."
+    text = (studio.root / "campaigns/2026-12/campaign.toml").read_text("utf-8")
+    assert "# The December 2026 newsletter." in text  # the office's comments survive
+    assert (studio.root / "build/2026-12/general.html").read_text("utf-8").count("front desk") >= 1
+
+
+def test_reorder_posts_change_a_concern_and_a_per_concern_subject(page, studio):
+    page.goto(f"{studio.url}/c/2026-12/edit")
+    posts = page.locator(".post")
+    assert posts.nth(3).get_attribute("data-file") == "holiday-hours.md"
+    posts.nth(3).locator("input.order").fill("0")  # office news first
+    posts.nth(1).locator('input[value="neck_shoulder"]').check()
+    page.fill('input[name="subject_tmj"]', "A calmer morning starts tonight")
+    page.get_by_role("button", name="Save and preview").click()
+    page.wait_for_selector("text=Saved to campaigns/2026-12/campaign.toml")
+
+    saved = campaign_toml(studio)
+    assert saved["posts"][0]["file"] == "holiday-hours.md"
+    night_guards = next(p for p in saved["posts"] if p["file"] == "night-guards-for-grinding.md")
+    assert night_guards["tags"] == ["tmj", "neck_shoulder"]
+    assert saved["segments"]["tmj"]["subject"] == "A calmer morning starts tonight"
+    assert page.locator('article[data-segment="tmj"] .subject').inner_text() == (
+        "A calmer morning starts tonight"
+    )
+    assert page.locator(".post").first.get_attribute("data-file") == "holiday-hours.md"
+
+
+def test_an_edit_the_cli_would_refuse_is_not_kept_and_is_explained(page, studio):
+    toml = studio.root / "campaigns/2026-12/campaign.toml"
+    before = toml.read_bytes()
+    page.goto(f"{studio.url}/c/2026-12/edit")
+    page.evaluate("document.querySelector('input[name=subject]').removeAttribute('required')")
+    page.fill('input[name="subject"]', "")
+    page.get_by_role("button", name="Save and preview").click()
+    assert "subject: missing" in page.locator(".error").inner_text()
+    assert "Traceback" not in page.content()
+    assert toml.read_bytes() == before
