@@ -130,3 +130,75 @@ def test_an_edit_the_cli_would_refuse_is_not_kept_and_is_explained(page, studio)
     assert "subject: missing" in page.locator(".error").inner_text()
     assert "Traceback" not in page.content()
     assert toml.read_bytes() == before
+
+
+EXPORT = (
+    "Pt E-Mail;Given;Surname;Problems;OK to email\n"
+    "ana.silva@example.com;Ana;Silva;TMJ, clenching;Y\n"
+    "ben.okafor@example.com;Ben;Okafor;stiff neck;Y\n"
+    "carla.diaz@example.com;Carla;Diaz;;Y\n"
+    "dev.patel@example;Dev;Patel;;Y\n"
+    "erin.moss@example.com;Erin;Moss;jaw pain;N\n"
+)
+
+
+def test_upload_an_export_choose_its_columns_then_fix_one(page, studio, tmp_path, run):
+    export = tmp_path / "export from the practice software.csv"
+    export.write_bytes(EXPORT.encode("windows-1252"))
+    before = (studio.root / "audiences/patients.csv").read_bytes()
+    page.goto(f"{studio.url}/patients")
+    page.set_input_files('input[name="export"]', str(export))
+    page.get_by_role("button", name="Upload").click()
+    # "Pt E-Mail" is no name Chairside knows: the current list stays, the columns are asked.
+    assert "no email column" in page.locator(".error").first.inner_text()
+    assert (studio.root / "audiences/patients.csv").read_bytes() == before
+    pending = page.locator("section.pending")
+    pending.locator('select[name="col_email"]').select_option("Pt E-Mail")
+    pending.locator('select[name="col_first_name"]').select_option("Given")
+    pending.get_by_role("button", name="Use this file with these columns").click()
+    page.wait_for_selector("text=Uploaded")
+
+    counts = {
+        c.get_attribute("data-count"): c.inner_text() for c in page.locator("[data-count]").all()
+    }
+    # Problems is not recognised yet: everyone lands in general.
+    assert counts == {
+        "sendable": "3",
+        "tmj": "0",
+        "neck_shoulder": "0",
+        "general": "3",
+        "rejected": "1",
+        "duplicates": "0",
+        "suppressed": "0",
+        "no_consent": "1",
+    }
+    rejected = page.locator("ul.rejected").inner_text()
+    assert "line 5:" in rejected and "dev.patel@example" not in rejected  # masked
+
+    # Fix the mapping of the list now in place: Problems are the concerns.
+    page.locator('.columns-form select[name="col_concerns"]').last.select_option("Problems")
+    page.get_by_role("button", name="Save columns").click()
+    page.wait_for_selector("text=Columns saved")
+    assert page.locator('[data-count="tmj"]').inner_text() == "1"
+    assert page.locator('[data-count="neck_shoulder"]').inner_text() == "1"
+
+    page.get_by_role("link", name="Show addresses").click()
+    assert "dev.patel@example" in page.locator("ul.rejected").inner_text()
+    assert "ana.silva@example.com" in page.locator("table.patients").inner_text()
+
+    # The CLI reads the same files the same way.
+    result = run("audience", "--json", cwd=studio.root)
+    import json
+
+    report = json.loads(result.output)
+    assert report["segments"] == {"tmj": 1, "neck_shoulder": 1, "general": 1}
+    assert report["rejected"] == [{"line": 5, "reason": report["rejected"][0]["reason"]}]
+    columns = tomllib.loads((studio.root / "audiences/segments.toml").read_text("utf-8"))
+    assert columns["patients"]["columns"] == {
+        "email": "Pt E-Mail",
+        "first_name": "Given",
+        "concerns": "Problems",
+    }
+    assert "# Chairside recognises common column names" in (
+        studio.root / "audiences/segments.toml"
+    ).read_text("utf-8")
