@@ -202,3 +202,69 @@ def test_upload_an_export_choose_its_columns_then_fix_one(page, studio, tmp_path
     assert "# Chairside recognises common column names" in (
         studio.root / "audiences/segments.toml"
     ).read_text("utf-8")
+
+
+def point_at(studio: StudioServer, port: int) -> None:
+    """The copy's practice.toml sends to the test server (as `--smtp-port` would)."""
+    practice = studio.root / "practice.toml"
+    practice.write_text(
+        practice.read_text("utf-8").replace("port = 1025", f"port = {port}"), "utf-8"
+    )
+
+
+def counts(page) -> dict[str, str]:
+    box = page.locator("#progress")
+    return {
+        c.get_attribute("data-count"): c.inner_text() for c in box.locator("[data-count]").all()
+    }
+
+
+def test_test_send_then_send_stop_resume_and_status(page, studio, smtp_server, run):
+    import json
+
+    from playwright.sync_api import expect
+
+    recorder, port = smtp_server
+    point_at(studio, port)
+    page.goto(f"{studio.url}/c/2026-12/send")
+    page.fill('input[name="address"]', "office@example.com")
+    page.get_by_role("button", name="Send test").click()
+    replies = page.locator("ul.test-replies").inner_text()
+    assert replies.count("[TEST") == 3 and "250" in replies
+    assert recorder.recipients() == ["office@example.com"] * 3
+    page.get_by_role("link", name="Campaigns").first.click()
+    assert page.locator('tr[data-campaign="2026-12"] .state').inner_text() == "tested"
+
+    page.goto(f"{studio.url}/c/2026-12/send")
+    page.get_by_role("button", name="Send to patients…").click()
+    assert "to 31 patients now?" in page.locator("form.confirm").inner_text()
+    recorder.delay = 0.15  # slow enough to stop it midway
+    page.get_by_role("button", name="Yes, send to 31 patients").click()
+    expect(page.locator('#progress[data-running="yes"]')).to_be_visible()
+    while int(counts(page).get("sent", 0)) < 3:  # htmx refreshes the box every second
+        page.wait_for_timeout(100)
+    assert "time-left" in counts(page)
+    page.get_by_role("button", name="Stop (after the current message)").click()
+    expect(page.locator('#progress[data-running="no"]')).to_be_visible(timeout=20_000)
+    assert "Stopped." in page.locator("#progress").inner_text()
+    stopped = counts(page)
+    sent_first = int(stopped["sent"])
+    assert 3 <= sent_first < 31
+    assert int(stopped["pending"]) == 31 - sent_first
+    assert len(recorder.recipients()) == 3 + sent_first
+
+    # The CLI sees what the studio did.
+    status = json.loads(run("status", "2026-12", "--json", cwd=studio.root).output)
+    assert status["sent"] == sent_first and status["pending"] == 31 - sent_first
+
+    recorder.delay = 0
+    page.get_by_role("button", name="Resume sending…").click()
+    left = 31 - sent_first
+    page.get_by_role("button", name=f"Yes, send to {left} patient").click()
+    expect(page.locator('#progress[data-running="no"]')).to_be_visible(timeout=30_000)
+    assert "Finished" in page.locator("#progress").inner_text()
+    assert counts(page)["sent"] == "31" and counts(page)["pending"] == "0"
+    patients = recorder.recipients()[3:]
+    assert len(patients) == 31 == len(set(patients))  # everyone once, nobody twice
+    page.get_by_role("link", name="Campaigns").first.click()
+    assert page.locator('tr[data-campaign="2026-12"] .state').inner_text() == "sent"

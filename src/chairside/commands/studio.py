@@ -31,6 +31,7 @@ def studio(options: Options, port: int, no_browser: bool) -> None:
       chairside studio
       chairside studio --port 8765 --no-browser
     """
+    import contextlib
     import webbrowser
 
     from chairside.studio.server import make_server
@@ -42,5 +43,7 @@ def studio(options: Options, port: int, no_browser: bool) -> None:
     click.echo("  (this address is the key to the studio: don't share it). Ctrl-C stops it.")
     if not no_browser and not webbrowser.open(running.url):
         click.echo("No web browser found here: open the address above in one.")
-    running.run()
+    # uvicorn shuts down cleanly on Ctrl-C, then passes the KeyboardInterrupt on.
+    with contextlib.suppress(KeyboardInterrupt):
+        running.run()
     click.echo("Chairside Studio stopped.")

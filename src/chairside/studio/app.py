@@ -40,7 +40,9 @@ class Studio:
     """Campaign name → its `SendJob` (chairside.studio.pages.send), while the studio runs."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def render(self, request: Request, template: str, status: int = 200, **context) -> Response:
+    def render(
+        self, request: Request, template: str, status_code: int = 200, **context
+    ) -> Response:
         try:
             practice_name = load_practice(self.workspace).name
         except ChairsideError:
@@ -52,7 +54,7 @@ class Studio:
             path=request.url.path,
             **context,
         )
-        return HTMLResponse(html, status_code=status)
+        return HTMLResponse(html, status_code=status_code)
 
 
 def studio_of(request: Request) -> Studio:
@@ -85,7 +87,7 @@ def make_env() -> Environment:
 async def _user_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ChairsideError)
     return studio_of(request).render(
-        request, "error.html", status=400, message=exc.format_message()
+        request, "error.html", status_code=400, message=exc.format_message()
     )
 
 
@@ -93,7 +95,7 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
     return studio_of(request).render(
         request,
         "error.html",
-        status=403,
+        status_code=403,
         message="This form is out of date (the studio was restarted, or the form did not "
         "come from it). Go back, reload the page and try again.",
     )
@@ -106,7 +108,7 @@ async def _bug(request: Request, exc: Exception) -> Response:
     return studio_of(request).render(
         request,
         "error.html",
-        status=500,
+        status_code=500,
         message="Something went wrong inside Chairside (a bug). The details are in the "
         "window where `chairside studio` runs; nothing was changed by this page.",
     )

@@ -121,12 +121,12 @@ def campaign_state(workspace: Workspace, name: str) -> CampaignState:
         state, step = "partly sent", "Resume the send, or see its status"
     elif sent.sent:
         state, step = "sent", "See its status"
-    elif errors is None:
-        state, step = "draft", "Edit it and check it"
     elif errors:
         state, step = "needs fixes", f"Fix {errors} error{'s' * (errors != 1)}"
-    elif current and remembered.get("tested") == remembered.get("fingerprint"):
+    elif remembered.get("tested") == fingerprint(workspace, name):
         state, step = "tested", "Send it to your patients"
+    elif errors is None:
+        state, step = "draft", "Edit it and check it"
     else:
         state, step = "checked", "Send yourself a test"
     return CampaignState(name, state, step, errors, warnings, sent.sent)

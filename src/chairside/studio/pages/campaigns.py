@@ -78,12 +78,12 @@ async def create(request: Request, form: FormData) -> Response:
             )
     except ValueError:
         error = f"'Posts since' must be a date like 2026-12-01, not {since_text!r}."
-        return studio.render(request, "new.html", status=400, error=error, name=name, since="")
+        return studio.render(request, "new.html", status_code=400, error=error, name=name, since="")
     except ChairsideError as exc:
         return studio.render(
             request,
             "new.html",
-            status=400,
+            status_code=400,
             error=exc.format_message(),
             name=name,
             since=since_text,

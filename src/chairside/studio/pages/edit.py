@@ -182,7 +182,7 @@ async def save(request: Request, form: FormData) -> Response:
     except ChairsideError as exc:
         context = await run_in_threadpool(_load, workspace, name, fresh=False)
         context["error"] = exc.format_message()
-        return studio.render(request, "edit.html", status=400, **context)
+        return studio.render(request, "edit.html", status_code=400, **context)
     context = await run_in_threadpool(_load, workspace, name, fresh=True)
     return studio.render(request, "edit.html", saved=True, **context)
 

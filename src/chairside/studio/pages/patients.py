@@ -167,7 +167,7 @@ async def columns(request: Request, form: FormData) -> Response:
     except ChairsideError as exc:
         context = await run_in_threadpool(_report, workspace, show=False)
         context.update(error=exc.format_message(), mapping=mapping)
-        return studio.render(request, "patients.html", status=400, **context)
+        return studio.render(request, "patients.html", status_code=400, **context)
     context = await run_in_threadpool(_report, workspace, show=False)
     context["notice"] = "Columns saved to audiences/segments.toml."
     return studio.render(request, "patients.html", **context)
@@ -240,7 +240,7 @@ async def _pending_page(request: Request, error: str) -> Response:
         pending_headers=headers,
         pending_found=detected(pending, {}) if pending.is_file() else {},
     )
-    return studio.render(request, "patients.html", status=400, **context)
+    return studio.render(request, "patients.html", status_code=400, **context)
 
 
 async def upload_columns(request: Request, form: FormData) -> Response:
