@@ -268,3 +268,43 @@ def test_test_send_then_send_stop_resume_and_status(page, studio, smtp_server, r
     assert len(patients) == 31 == len(set(patients))  # everyone once, nobody twice
     page.get_by_role("link", name="Campaigns").first.click()
     assert page.locator('tr[data-campaign="2026-12"] .state').inner_text() == "sent"
+
+
+def test_new_campaign_from_a_saved_feed_and_a_post_then_change_a_concern(page, studio):
+    from tests.support import CONTENT
+
+    page.get_by_role("link", name="New campaign").click()
+    assert page.locator('input[name="name"]').input_value() == "2027-01"  # after 2026-12
+    page.set_input_files('input[name="feeds"]', str(CONTENT / "harborview-wordpress.rss"))
+    page.fill('input[name="since"]', "2026-11-01")
+    page.set_input_files('input[name="posts"]', str(CONTENT / "whitening-questions.txt"))
+    page.get_by_role("button", name="Create campaign").click()
+    page.wait_for_url("**/c/2027-01/edit?created=*")
+
+    folder = studio.root / "campaigns/2027-01"
+    written = sorted(p.name for p in (folder / "posts").iterdir())
+    shown = sorted(page.locator(".post").evaluate_all("els => els.map(e => e.dataset.file)"))
+    assert shown == written
+    assert "welcome-to-our-new-blog.html" not in written  # published before the date
+    jaw = page.locator('.post[data-file="is-your-jaw-clicking.html"]')
+    assert jaw.locator('input[value="tmj"]').is_checked()
+    jaw.locator('input[value="tmj"]').uncheck()
+    jaw.locator('input[value="neck_shoulder"]').check()
+    page.get_by_role("button", name="Save and preview").click()
+    page.wait_for_selector("text=Saved to campaigns/2027-01/campaign.toml")
+    saved = tomllib.loads((folder / "campaign.toml").read_text("utf-8"))
+    tags = {p["file"]: p["tags"] for p in saved["posts"]}
+    assert tags["is-your-jaw-clicking.html"] == ["neck_shoulder"]
+    assert page.locator('article[data-segment="neck_shoulder"]').count() == 1
+
+
+def test_unsubscribe_an_address_and_see_it_masked(page, studio):
+    page.get_by_role("link", name="Unsubscribes").click()
+    total = int(page.locator("#total").inner_text())
+    page.fill('textarea[name="addresses"]', "Maria Lopez <maria.lopez@example.com>")
+    page.get_by_role("button", name="Unsubscribe", exact=True).click()
+    assert "1 added, 0 already there" in page.locator(".ok").inner_text()
+    assert int(page.locator("#total").inner_text()) == total + 1
+    assert "maria.lopez@example.com" not in page.locator("ul.suppressed").inner_text()
+    page.get_by_role("link", name="Show addresses").click()
+    assert "maria.lopez@example.com" in page.locator("ul.suppressed").inner_text()
