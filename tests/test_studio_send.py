@@ -74,3 +74,40 @@ def test_stopping_the_studio_mid_send_finishes_the_current_message(tmp_path, smt
     assert status["unknown"] == []  # the message in flight was finished, not cut
     assert status["sent"] == len(recorder.received) < 31
     assert status["pending"] == 31 - status["sent"]
+
+
+def test_push_names_the_count_asks_about_the_baa_and_hands_everyone_over_once(
+    studio, http_server, monkeypatch
+):
+    import time
+
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.test-key")
+    monkeypatch.setenv("CHAIRSIDE_SENDGRID_API_BASE", http_server.url)
+    accepted: list[dict] = []
+    http_server.route(
+        "POST", r"/v3/mail/send", lambda r: (accepted.append(r.json()), (202, b""))[1]
+    )
+    client = studio.client()
+    token = csrf_of(client.get("/c/2026-12/send").text)
+
+    refused = client.post("/c/2026-12/push/confirm", data={"csrf": token, "provider": "sendgrid"})
+    assert refused.status_code == 400
+    assert "baa = true under [providers.sendgrid]" in refused.text
+    assert 'name="without_baa"' in refused.text
+
+    form = {"csrf": token, "provider": "sendgrid", "without_baa": "yes"}
+    confirm = client.post("/c/2026-12/push/confirm", data=form)
+    assert "without a business associate agreement" in confirm.text
+    assert "for 31 patients?" in confirm.text
+    assert accepted == []
+
+    started = client.post("/c/2026-12/push/start", data={**form, "expected": "31"})
+    assert started.status_code == 303
+    deadline = time.monotonic() + 20
+    while "Finished: 31 patients handed to" not in (page := client.get("/c/2026-12/send").text):
+        assert time.monotonic() < deadline, page
+        time.sleep(0.1)
+    handed = [p["to"][0]["email"] for body in accepted for p in body["personalizations"]]
+    assert len(handed) == 31 == len(set(handed))
+    row = client.get("/").text.split('data-campaign="2026-12"')[1]
+    assert 'class="state state-pushed"' in row

@@ -56,6 +56,9 @@ class SendJob:
     def on_message(self) -> None:
         self.done += 1
 
+    def on_batch(self, handed: int) -> None:
+        self.done += handed
+
     def seconds_left(self) -> float | None:
         if not self.done or not self.started:
             return None
@@ -209,31 +212,43 @@ async def start(request: Request, form: FormData) -> Response:
     job = SendJob(name)
 
     def work() -> None:
-        try:
-            job.report = send_campaign(
+        _run(
+            job,
+            lambda: send_campaign(
                 workspace,
                 prepared,
                 settings,
                 stop=job.stop,
                 on_start=job.on_start,
                 on_message=job.on_message,
-            )
-        except ChairsideError as exc:
-            job.error = exc.format_message()
-        except Exception:  # a bug: the terminal gets the traceback, the page a sentence
-            log.exception("The send of %s stopped on an unexpected error", name)
-            job.error = (
-                "The send stopped on an unexpected error (a bug); details are in the window "
-                "where `chairside studio` runs. Check the status before sending again."
-            )
+            ),
+        )
 
-    with studio.lock:
-        if studio.jobs.get(name) and studio.jobs[name].running:
-            raise ChairsideError(f"{name} is already being sent from this studio.")
-        job.thread = threading.Thread(target=work, name=f"send {name}")
-        studio.jobs[name] = job
-        job.thread.start()
+    _start(studio, job, work)
     return RedirectResponse(f"/c/{name}/send", 303)
+
+
+def _run(job: SendJob, deliver) -> None:
+    """Run `deliver()` in the job's thread; its outcome or error is kept for the page."""
+    try:
+        job.report = deliver()
+    except ChairsideError as exc:
+        job.error = exc.format_message()
+    except Exception:  # a bug: the terminal gets the traceback, the page a sentence
+        log.exception("The delivery of %s stopped on an unexpected error", job.name)
+        job.error = (
+            "The send stopped on an unexpected error (a bug); details are in the window "
+            "where `chairside studio` runs. Check the status before sending again."
+        )
+
+
+def _start(studio: Studio, job: SendJob, work) -> None:
+    with studio.lock:
+        if studio.jobs.get(job.name) and studio.jobs[job.name].running:
+            raise ChairsideError(f"{job.name} is already being sent from this studio.")
+        job.thread = threading.Thread(target=work, name=f"deliver {job.name}")
+        studio.jobs[job.name] = job
+        job.thread.start()
 
 
 async def stop(request: Request, form: FormData) -> Response:
@@ -246,6 +261,74 @@ async def stop(request: Request, form: FormData) -> Response:
             "stops with Ctrl-C in its window."
         )
     job.stop.set()
+    return RedirectResponse(f"/c/{name}/send", 303)
+
+
+PROVIDERS = ("mailchimp", "sendgrid", "mailgun")
+
+
+def _provider(workspace: Workspace, name: str, form: FormData):
+    """`chairside export NAME --to PROVIDER --push`'s provider, checked as it checks it:
+    (provider, patients to hand over, BAA warning or None). A concern version to a provider
+    without a BAA raises the CLI's refusal unless the office ticked "without a BAA"."""
+    from chairside.providers import provider_class
+    from chairside.providers.base import check_baa
+
+    chosen = str(form.get("provider", ""))
+    if chosen not in PROVIDERS:
+        raise ChairsideError(f"Choose a provider: {', '.join(PROVIDERS)}.")
+    prepared, count = _prepared_for_send(workspace, name)
+    provider = provider_class(chosen)(
+        prepared, concern_tags=False, options={"audience_id": None, "domain": None}
+    )
+    warning = check_baa(provider, without_baa=form.get("without_baa") == "yes")
+    return provider, count, warning
+
+
+async def push_confirm(request: Request, form: FormData) -> Response:
+    studio = studio_of(request)
+    name = _name(request)
+    chosen = str(form.get("provider", ""))
+    context = await run_in_threadpool(_context, studio, name, False)
+    try:
+        provider, count, warning = await run_in_threadpool(_provider, studio.workspace, name, form)
+    except ChairsideError as exc:
+        if chosen not in PROVIDERS:
+            raise
+        # Most likely the BAA refusal: shown with the box that overrides it.
+        return studio.render(
+            request,
+            "send.html",
+            status_code=400,
+            push={"provider": chosen, "refusal": exc.format_message()},
+            **context,
+        )
+    push = {"provider": chosen, "title": provider.title, "count": count, "warning": warning}
+    return studio.render(request, "send.html", push=push, **context)
+
+
+async def push_start(request: Request, form: FormData) -> Response:
+    """`chairside export NAME --to PROVIDER --push`, in a thread."""
+    from chairside.providers.base import push as run_push
+
+    studio = studio_of(request)
+    workspace = studio.workspace
+    name = _name(request)
+    with campaign_lock(state_dir(workspace), name):  # refused here if a send runs elsewhere
+        pass
+    provider, count, warning = await run_in_threadpool(_provider, workspace, name, form)
+    if str(count) != str(form.get("expected", "")):
+        context = await run_in_threadpool(_context, studio, name, False)
+        push = {"provider": provider.name, "title": provider.title, "count": count,
+                "warning": warning, "changed": True}  # fmt: skip
+        return studio.render(request, "send.html", push=push, **context)
+    job = SendJob(name)
+    job.total, job.started = count, time.monotonic()
+
+    def work() -> None:
+        _run(job, lambda: run_push(workspace, provider, on_batch=job.on_batch))
+
+    _start(studio, job, work)
     return RedirectResponse(f"/c/{name}/send", 303)
 
 
@@ -268,4 +351,6 @@ routes = [
     post("/c/{name}/send/confirm", confirm),
     post("/c/{name}/send/start", start),
     post("/c/{name}/send/stop", stop),
+    post("/c/{name}/push/confirm", push_confirm),
+    post("/c/{name}/push/start", push_start),
 ]
