@@ -74,6 +74,11 @@ def test_stopping_the_studio_mid_send_finishes_the_current_message(tmp_path, smt
     assert status["unknown"] == []  # the message in flight was finished, not cut
     assert status["sent"] == len(recorder.received) < 31
     assert status["pending"] == 31 - status["sent"]
+    # ...and the CLI continues where the studio stopped.
+    recorder.delay = 0
+    result = run("send", "2026-12", "--smtp-port", str(port), cwd=root)
+    assert result.exit_code == 0, result.output
+    assert len(recorder.recipients()) == 31 == len(set(recorder.recipients()))
 
 
 def test_push_names_the_count_asks_about_the_baa_and_hands_everyone_over_once(

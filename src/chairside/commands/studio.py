@@ -23,7 +23,7 @@ def studio(options: Options, port: int, no_browser: bool) -> None:
 
     It runs on this computer only (127.0.0.1) and reads and writes the same files as the
     other commands, so you can switch between them. The address it prints carries a
-    one-time secret: only a browser that opened it can use the studio. Ctrl-C stops it
+    secret made for this run: only a browser that opened it can use the studio. Ctrl-C stops it
     (a send in progress finishes its current message first).
 
     \b
