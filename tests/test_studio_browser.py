@@ -106,6 +106,12 @@ def test_reorder_posts_change_a_concern_and_a_per_concern_subject(page, studio):
     posts.nth(3).locator("input.order").fill("0")  # office news first
     posts.nth(1).locator('input[value="neck_shoulder"]').check()
     page.fill('input[name="subject_tmj"]', "A calmer morning starts tonight")
+    page.fill(
+        'textarea[name="intro_tmj"]',
+        "Temporomandibular dysfunction necessitates comprehensive multidisciplinary evaluation "
+        "incorporating radiographic, occlusal and neuromuscular assessments to differentiate "
+        "myogenous from arthrogenous etiologies.",
+    )
     page.get_by_role("button", name="Save and preview").click()
     page.wait_for_selector("text=Saved to campaigns/2026-12/campaign.toml")
 
@@ -118,6 +124,17 @@ def test_reorder_posts_change_a_concern_and_a_per_concern_subject(page, studio):
         "A calmer morning starts tonight"
     )
     assert page.locator(".post").first.get_attribute("data-file") == "holiday-hours.md"
+    # The reading level of tmj's own intro is reported under that intro, not elsewhere.
+    under_tmj_intro = page.locator('textarea[name="intro_tmj"]').locator(
+        "xpath=../following-sibling::ul[1]"
+    )
+    assert "reading-grade" in under_tmj_intro.inner_text()
+    assert (
+        "reading-grade"
+        not in page.locator('textarea[name="intro"]')
+        .locator("xpath=../following-sibling::*[1]")
+        .inner_text()
+    )
 
 
 def test_an_edit_the_cli_would_refuse_is_not_kept_and_is_explained(page, studio):

@@ -4,6 +4,7 @@ the preview of every version beside the form, and `check`'s findings beside thei
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -62,15 +63,19 @@ def place_findings(findings: list[dict], titles: dict[str, str]) -> dict[str, li
         where = finding["where"].lower()
         rule = finding["rule"]
         key = "other"
-        if where.startswith("subject") or rule.startswith("subject"):
+        segment = re.search(r"\[segments\.(\w+)\] (subject|intro)", finding["where"])
+        if segment:
+            key = f"{segment.group(2)}:{segment.group(1)}"
+        elif where.startswith("subject") or rule.startswith("subject"):
             key = "subject"
         elif "preheader" in where or rule == "preheader-missing":
             key = "preheader"
         elif "intro" in where:
             key = "intro"
         else:
+            # A post is named by its file first (checks/places.py), else by its title.
             for file, title in titles.items():
-                if title and title.lower() in where:
+                if where.startswith(file.lower()) or (title and title.lower() in where):
                     key = f"post:{file}"
                     break
         group = placed.setdefault(key, {})
