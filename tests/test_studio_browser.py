@@ -285,6 +285,8 @@ def test_test_send_then_send_stop_resume_and_status(page, studio, smtp_server, r
     assert len(patients) == 31 == len(set(patients))  # everyone once, nobody twice
     page.get_by_role("link", name="Campaigns").first.click()
     assert page.locator('tr[data-campaign="2026-12"] .state').inner_text() == "sent"
+    page.goto(f"{studio.url}/c/2026-12/edit")
+    assert "31 patients already have this campaign" in page.locator("#already-sent").inner_text()
 
 
 def test_new_campaign_from_a_saved_feed_and_a_post_then_change_a_concern(page, studio):

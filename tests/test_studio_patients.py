@@ -59,3 +59,19 @@ def test_columns_that_do_not_fit_the_list_are_not_saved(studio):
     assert answer.status_code == 400
     assert "has no such column" in answer.text
     assert segments.read_bytes() == before
+
+
+def test_a_waiting_upload_can_be_discarded(studio):
+    client = studio.client()
+    token = csrf_of(client.get("/patients").text)
+    answer = client.post(
+        "/patients/upload",
+        data={"csrf": token},
+        files={"export": ("odd.csv", b"Pt Mail,Given\nann@example.com,Ann\n", "text/csv")},
+    )
+    assert answer.status_code == 400 and "Discard this upload" in answer.text
+    waiting = studio.root / ".chairside/studio-upload.csv"
+    assert waiting.is_file()
+    answer = client.post("/patients/upload/discard", data={"csrf": token})
+    assert "discarded" in answer.text
+    assert not waiting.exists()

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from starlette.datastructures import FormData, UploadFile
 
+from chairside.errors import ChairsideError
+
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
@@ -25,9 +27,17 @@ def uploads(form: FormData, field: str) -> list[UploadFile]:
 
 
 async def save(upload: UploadFile, target: Path) -> Path:
-    with target.open("wb") as handle:
-        while chunk := await upload.read(1 << 20):
-            handle.write(chunk)
+    """Copy the upload to `target`; a full disk or a read-only folder is the user's to fix."""
+    try:
+        with target.open("wb") as handle:
+            while chunk := await upload.read(1 << 20):
+                handle.write(chunk)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        raise ChairsideError(
+            f"Cannot save the upload in {target.parent} ({exc.strerror or exc}). Free some "
+            "space or check the folder can be written to, then upload again."
+        ) from None
     return target
 
 

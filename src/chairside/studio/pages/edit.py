@@ -18,7 +18,7 @@ from chairside.campaign import FORMATS, check_name, load_settings, read_articles
 from chairside.errors import ChairsideError
 from chairside.studio.app import post, studio_of
 from chairside.studio.campaignform import CampaignForm, save_campaign
-from chairside.studio.state import fingerprint, record, remember
+from chairside.studio.state import delivery, fingerprint, record, remember
 from chairside.workspace import Workspace
 
 # The email preview is the practice's own page, but it is shown sandboxed: no script runs,
@@ -140,6 +140,7 @@ def _load(workspace: Workspace, name: str, *, fresh: bool) -> dict:
         warnings=checked.get("warnings"),
         previews=_previews(workspace, name) if not error else [],
         version=checked.get("fingerprint", ""),
+        delivered=delivery(workspace, name),
     )
     return context
 

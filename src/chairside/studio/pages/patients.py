@@ -259,9 +259,19 @@ async def upload_columns(request: Request, form: FormData) -> Response:
     return studio.render(request, "patients.html", **context)
 
 
+async def discard(request: Request, form: FormData) -> Response:
+    """Forget the waiting upload (it holds patient data: it is not left lying around)."""
+    studio = studio_of(request)
+    _pending(studio.workspace).unlink(missing_ok=True)
+    context = await run_in_threadpool(_report, studio.workspace, show=False)
+    context["notice"] = "The upload was discarded; the list is as it was."
+    return studio.render(request, "patients.html", **context)
+
+
 routes = [
     Route("/patients", patients),
     post("/patients/upload", upload),
     post("/patients/columns", columns),
     post("/patients/upload/columns", upload_columns),
+    post("/patients/upload/discard", discard),
 ]

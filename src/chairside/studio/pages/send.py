@@ -45,6 +45,9 @@ class SendJob:
     started: float = 0.0
     report: object | None = None
     error: str | None = None
+    audience: object | None = None
+    """The patient list the run was prepared with: progress is counted against it, so
+    polling never re-reads a large list while the send runs."""
 
     @property
     def running(self) -> bool:
@@ -94,7 +97,7 @@ def _status(workspace: Workspace, name: str, job: SendJob | None, show: bool) ->
     from chairside.status import campaign_status
 
     try:
-        audience = load_audience(workspace)
+        audience = job.audience if job and job.running else load_audience(workspace)
     except ChairsideError as exc:
         return {"status": None, "status_error": exc.format_message()}
     found = campaign_status(name, audience, state=state_dir(workspace), show=show)
@@ -209,7 +212,7 @@ async def start(request: Request, form: FormData) -> Response:
             **context,
         )
     settings = smtp_settings(prepared)
-    job = SendJob(name)
+    job = SendJob(name, audience=prepared.audience)
 
     def work() -> None:
         _run(
@@ -322,7 +325,7 @@ async def push_start(request: Request, form: FormData) -> Response:
         push = {"provider": provider.name, "title": provider.title, "count": count,
                 "warning": warning, "changed": True}  # fmt: skip
         return studio.render(request, "send.html", push=push, **context)
-    job = SendJob(name)
+    job = SendJob(name, audience=provider.prepared.audience)
     job.total, job.started = count, time.monotonic()
 
     def work() -> None:
