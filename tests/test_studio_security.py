@@ -105,3 +105,26 @@ def test_a_user_error_is_shown_in_the_clis_words_without_a_traceback(studio):
     assert "No campaign &#39;no-such-month&#39;" in answer.text
     assert "chairside new no-such-month" in answer.text
     assert "Traceback" not in answer.text
+
+
+def test_the_email_preview_is_sandboxed(studio):
+    client = studio.client()
+    client.get("/c/2026-12/edit")  # builds it
+    answer = client.get("/c/2026-12/preview/general.html")
+    assert answer.status_code == 200
+    assert answer.headers["content-security-policy"].startswith("sandbox;")
+    assert client.get("/c/2026-12/preview/..%2Fpractice.html").status_code == 404
+
+
+def test_no_address_ever_appears_in_a_link_or_form_address(studio):
+    import re
+
+    client = studio.client()
+    pages = [
+        client.get(path).text
+        for path in ("/", "/patients?show=1", "/c/2026-12/send?show=1", "/unsubscribes?show=1")
+    ]
+    assert "@example.com" in pages[1]  # shown, as asked...
+    for page in pages:
+        for target in re.findall(r'(?:href|src|action|hx-get)="([^"]*)"', page):
+            assert "@" not in target and "example.com" not in target, target  # ...never in a URL
