@@ -128,3 +128,22 @@ def test_no_address_ever_appears_in_a_link_or_form_address(studio):
     for page in pages:
         for target in re.findall(r'(?:href|src|action|hx-get)="([^"]*)"', page):
             assert "@" not in target and "example.com" not in target, target  # ...never in a URL
+
+
+def test_hostile_text_in_a_field_is_shown_as_text(studio):
+    client = studio.client()
+    page = client.get("/c/2026-12/edit").text
+    form = {
+        "csrf": csrf_of(page),
+        "subject": '<img src=x onerror="alert(1)"> News',
+        "preheader": "p",
+        "intro": "Hello",
+        "format": "full",
+        "post_count": "0",
+    }
+    shown = client.post("/c/2026-12/edit", data=form).text
+    assert '<img src=x onerror="alert(1)">' not in shown
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; News" in shown
+    assert (
+        'file = "holiday-hours.md"' in (studio.root / "campaigns/2026-12/campaign.toml").read_text()
+    )

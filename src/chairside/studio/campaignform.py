@@ -53,7 +53,8 @@ def save_campaign(
     _set_or_drop(doc, "preheader", one_line(form.preheader))
     _set_or_drop(doc, "intro", prose(form.intro))
     doc["format"] = form.format
-    _write_posts(doc, form.posts)
+    if form.posts:  # a form without the post list leaves [[posts]] as it is
+        _write_posts(doc, form.posts)
     _write_segments(doc, form, segments)
     write_text_atomic(path, tomlkit.dumps(doc))
     try:
