@@ -292,3 +292,54 @@ def posts_line(toml: Path, file_name: str) -> int:
     lines = toml.read_text(encoding="utf-8").splitlines()
     entry = next(n for n, text in enumerate(lines, 1) if json.dumps(file_name) in text)
     return max(n for n, text in enumerate(lines[:entry], 1) if text.strip() == "[[posts]]")
+
+
+class StudioServer:
+    """`chairside studio` for `root`, served in-process from a thread on a free port.
+
+    `login_url` carries the secret; `client()` is an httpx client that has exchanged it
+    for the session cookie. `close()` stops it as Ctrl-C does (sends finish first).
+    """
+
+    def __init__(self, root: Path) -> None:
+        import threading
+        import time
+
+        from chairside.studio.server import make_server
+        from chairside.workspace import Workspace
+
+        self.root = root
+        self.running = make_server(Workspace(root))
+        self.port = self.running.port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.login_url = self.running.url
+        self.secret = self.running.secret
+        self.thread = threading.Thread(target=self.running.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.running.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the studio did not start")
+            time.sleep(0.02)
+
+    @property
+    def app(self):
+        return self.running.server.config.app
+
+    def client(self):
+        import httpx
+
+        client = httpx.Client(base_url=self.url, follow_redirects=False, timeout=30)
+        client.get(self.login_url)
+        return client
+
+    def close(self) -> None:
+        self.running.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token in a studio page's forms."""
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "no CSRF field on the page"
+    return match.group(1)

@@ -18,6 +18,7 @@ from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
 from chairside.commands.returnpath import inbox, report, sync
 from chairside.commands.send import rebuild_ledger, send, status
+from chairside.commands.studio import studio
 
 
 def stdin_is_terminal() -> bool:
@@ -71,6 +72,7 @@ for _command in (
     inbox,
     sync,
     report,
+    studio,
 ):
     cli.add_command(_command)
 

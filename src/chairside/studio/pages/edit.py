@@ -1,0 +1,215 @@
+"""Edit: subject, preheader, intro, per-concern subject and intro, post order and format;
+the preview of every version beside the form, and `check`'s findings beside their field."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from chairside.audience.segments import load_segments
+from chairside.campaign import FORMATS, check_name, load_settings, read_articles
+from chairside.errors import ChairsideError
+from chairside.studio.app import post, studio_of
+from chairside.studio.campaignform import CampaignForm, save_campaign
+from chairside.studio.state import delivery, fingerprint, record, remember
+from chairside.workspace import Workspace
+
+# The email preview is the practice's own page, but it is shown sandboxed: no script runs,
+# nothing of the studio is reachable from it.
+PREVIEW_CSP = "sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'"
+
+
+def build_and_check(workspace: Workspace, name: str) -> dict:
+    """`chairside build NAME` then `chairside check NAME`; the findings are remembered
+    with the fingerprint they were made for (that is what makes a campaign "checked")."""
+    from chairside.build import build
+
+    before = fingerprint(workspace, name)
+    result = build(workspace, name)
+    findings = [f.as_dict() for f in result.check(workspace)]
+    errors = sum(1 for f in findings if f["severity"] == "error")
+    remember(
+        workspace,
+        name,
+        fingerprint=before,
+        errors=errors,
+        warnings=len(findings) - errors,
+        findings=findings,
+    )
+    return record(workspace, name)
+
+
+def current_check(workspace: Workspace, name: str) -> dict:
+    """The remembered check if nothing changed since, else a fresh build and check."""
+    remembered = record(workspace, name)
+    built = (workspace.build_dir / name / "manifest.json").is_file()
+    if built and remembered.get("fingerprint") == fingerprint(workspace, name):
+        return remembered
+    return build_and_check(workspace, name)
+
+
+def place_findings(findings: list[dict], titles: dict[str, str]) -> dict[str, list[dict]]:
+    """Group findings by the field or post they concern ("other" for the rest); the same
+    finding in several versions is shown once, naming them."""
+    placed: dict[str, dict[tuple, dict]] = {}
+    for finding in findings:
+        where = finding["where"].lower()
+        rule = finding["rule"]
+        key = "other"
+        segment = re.search(r"\[segments\.(\w+)\] (subject|intro)", finding["where"])
+        if segment:
+            key = f"{segment.group(2)}:{segment.group(1)}"
+        elif where.startswith("subject") or rule.startswith("subject"):
+            key = "subject"
+        elif "preheader" in where or rule == "preheader-missing":
+            key = "preheader"
+        elif "intro" in where:
+            key = "intro"
+        else:
+            # A post is named by its file first (checks/places.py), else by its title.
+            for file, title in titles.items():
+                if where.startswith(file.lower()) or (title and title.lower() in where):
+                    key = f"post:{file}"
+                    break
+        group = placed.setdefault(key, {})
+        ident = (finding["rule"], finding["severity"], finding["where"], finding["message"])
+        if ident in group:
+            group[ident]["variants"].append(finding["variant"])
+        else:
+            group[ident] = {**finding, "variants": [finding["variant"]]}
+    return {key: list(group.values()) for key, group in placed.items()}
+
+
+def _page_context(workspace: Workspace, name: str) -> dict:
+    """What the form shows: the settings as the CLI reads them, and each post's concerns."""
+    segments = load_segments(workspace.segments_file)
+    settings = load_settings(workspace, name, segments)
+    posts = []
+    try:
+        articles = read_articles(workspace, name, settings, segments)
+    except ChairsideError:
+        articles = ()
+    files = [entry.file for entry in settings.posts]
+    by_file = dict(zip(files, articles, strict=True)) if articles else {}
+    for entry in settings.posts:
+        article = by_file.get(entry.file)
+        tags = entry.tags if entry.tags is not None else (article.tags if article else ())
+        posts.append({"file": entry.file, "title": article.title if article else "", "tags": tags})
+    return {
+        "name": name,
+        "settings": settings,
+        "segments": segments,
+        "concerns": [s for s in segments if not s.is_general],
+        "posts": posts,
+        "formats": FORMATS,
+    }
+
+
+def _previews(workspace: Workspace, name: str) -> list[dict]:
+    folder = workspace.build_dir / name
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        return [
+            {**v, "text_body": (folder / v["text"]).read_text(encoding="utf-8")}
+            for v in manifest["variants"]
+        ]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def _load(workspace: Workspace, name: str, *, fresh: bool) -> dict:
+    context = _page_context(workspace, name)
+    error = None
+    checked: dict = {}
+    try:
+        checked = build_and_check(workspace, name) if fresh else current_check(workspace, name)
+    except ChairsideError as exc:
+        error = exc.format_message()
+    titles = {p["file"]: p["title"] for p in context["posts"]}
+    context.update(
+        error=error,
+        findings=place_findings(checked.get("findings", []), titles) if checked else {},
+        errors=checked.get("errors"),
+        warnings=checked.get("warnings"),
+        previews=_previews(workspace, name) if not error else [],
+        version=checked.get("fingerprint", ""),
+        delivered=delivery(workspace, name),
+    )
+    return context
+
+
+async def edit(request: Request) -> Response:
+    studio = studio_of(request)
+    name = check_name(request.path_params["name"])
+    context = await run_in_threadpool(_load, studio.workspace, name, fresh=False)
+    return studio.render(
+        request, "edit.html", created=request.query_params.get("created"), **context
+    )
+
+
+def form_values(form: FormData, segments) -> CampaignForm:
+    count = int(str(form.get("post_count", "0")) or 0)
+    posts = []
+    for index in range(count):
+        file = str(form.get(f"post_file_{index}", ""))
+        try:
+            order = float(str(form.get(f"post_order_{index}", index + 1)))
+        except ValueError:
+            order = index + 1
+        tags = tuple(str(t) for t in form.getlist(f"post_tags_{index}"))
+        posts.append((order, index, file, tags))
+    posts.sort()
+    return CampaignForm(
+        subject=str(form.get("subject", "")),
+        preheader=str(form.get("preheader", "")),
+        intro=str(form.get("intro", "")),
+        format=str(form.get("format", "full")),
+        posts=[(file, tags) for _, _, file, tags in posts],
+        segment_subjects={s.id: str(form.get(f"subject_{s.id}", "")) for s in segments},
+        segment_intros={s.id: str(form.get(f"intro_{s.id}", "")) for s in segments},
+    )
+
+
+async def save(request: Request, form: FormData) -> Response:
+    studio = studio_of(request)
+    workspace = studio.workspace
+    name = check_name(request.path_params["name"])
+    segments = load_segments(workspace.segments_file)
+    values = form_values(form, segments)
+    try:
+        await run_in_threadpool(save_campaign, workspace, name, values, segments)
+    except ChairsideError as exc:
+        context = await run_in_threadpool(_load, workspace, name, fresh=False)
+        context["error"] = exc.format_message()
+        return studio.render(request, "edit.html", status_code=400, **context)
+    context = await run_in_threadpool(_load, workspace, name, fresh=True)
+    return studio.render(request, "edit.html", saved=True, **context)
+
+
+async def preview(request: Request) -> Response:
+    """A built version's HTML (filled for the sample patient), sandboxed."""
+    studio = studio_of(request)
+    name = check_name(request.path_params["name"])
+    segment = request.path_params["segment"]
+    folder = studio.workspace.build_dir / name
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        files = {v["segment"]: v["html"] for v in manifest["variants"]}
+        html = (folder / files[segment]).read_text(encoding="utf-8")
+    except (OSError, ValueError, KeyError):
+        raise HTTPException(404, "No such preview: build the campaign first.") from None
+    return HTMLResponse(html, headers={"content-security-policy": PREVIEW_CSP})
+
+
+routes = [
+    Route("/c/{name}/edit", edit),
+    post("/c/{name}/edit", save),
+    Route("/c/{name}/preview/{segment}.html", preview),
+]

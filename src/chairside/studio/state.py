@@ -1,0 +1,138 @@
+"""Where each campaign stands: draft, checked, tested, sending, sent or pushed.
+
+Sending and pushing are read from the ledger (the CLI's and the studio's alike). Checks and
+test sends leave nothing in the practice's files, so the studio remembers them in
+`.chairside/studio.json`, keyed by a fingerprint of everything that shapes the email: an
+edit made anywhere (studio, editor, CLI) after a check makes the campaign a draft again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from chairside.campaign import CAMPAIGN_FILE
+from chairside.delivery import state_dir
+from chairside.fsutil import write_text_atomic
+from chairside.ledger import SENT, is_locked, open_ledger
+from chairside.workspace import Workspace
+
+RECORD_FILE = "studio.json"
+_record_lock = threading.Lock()
+
+
+def fingerprint(workspace: Workspace, name: str) -> str:
+    """A hash of the campaign's files and every practice file that changes its email."""
+    digest = hashlib.sha256()
+    folder = workspace.campaign_dir(name)
+    paths = [folder / CAMPAIGN_FILE, workspace.practice_file, workspace.segments_file]
+    paths += sorted(p for p in (folder / "posts").glob("*") if p.is_file())
+    if workspace.templates_dir.is_dir():
+        paths += sorted(p for p in workspace.templates_dir.rglob("*") if p.is_file())
+    for path in paths:
+        digest.update(str(path.relative_to(workspace.root)).encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"(missing)")
+    return digest.hexdigest()[:32]
+
+
+def _record_path(workspace: Workspace) -> Path:
+    return state_dir(workspace) / RECORD_FILE
+
+
+def read_records(workspace: Workspace) -> dict:
+    try:
+        data = json.loads(_record_path(workspace).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # missing or damaged: it only remembers checks; they can be run again
+    return data if isinstance(data, dict) else {}
+
+
+def remember(workspace: Workspace, name: str, **values) -> None:
+    """Store `values` for campaign `name` (e.g. its check results, a test send)."""
+    with _record_lock:
+        records = read_records(workspace)
+        entry = records.get(name) if isinstance(records.get(name), dict) else {}
+        entry.update(values)
+        records[name] = entry
+        write_text_atomic(_record_path(workspace), json.dumps(records, indent=2) + "\n")
+
+
+def record(workspace: Workspace, name: str) -> dict:
+    found = read_records(workspace).get(name)
+    return found if isinstance(found, dict) else {}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the ledger says about a campaign."""
+
+    sent: int
+    other: int
+    """Rows not (yet) sent: in flight, failed, deferred."""
+    pushed: bool
+    running: bool
+
+
+def delivery(workspace: Workspace, name: str) -> Delivery:
+    state = state_dir(workspace)
+    if not (state / "state.db").exists():
+        return Delivery(0, 0, False, False)
+    with open_ledger(state) as ledger:
+        rows = ledger.rows(name)
+        # The ledger keeps whether a row went over SMTP or to a provider; `rows` doesn't say.
+        pushed = bool(
+            ledger.db.execute(
+                "SELECT 1 FROM deliveries WHERE campaign = ? AND via != 'smtp' LIMIT 1", (name,)
+            ).fetchone()
+        )
+    sent = sum(1 for row in rows if row.status == SENT)
+    in_doubt = sum(1 for row in rows if row.status != SENT)
+    return Delivery(sent, in_doubt, pushed, is_locked(state, name))
+
+
+@dataclass(frozen=True)
+class CampaignState:
+    name: str
+    state: str
+    """draft, needs fixes, checked, tested, sending, partly sent, sent, pushed."""
+    next_step: str
+    errors: int | None
+    warnings: int | None
+    sent: int
+
+
+def campaign_state(workspace: Workspace, name: str) -> CampaignState:
+    remembered = record(workspace, name)
+    current = remembered.get("fingerprint") == fingerprint(workspace, name)
+    errors = remembered.get("errors") if current else None
+    warnings = remembered.get("warnings") if current else None
+    sent = delivery(workspace, name)
+    if sent.running:
+        state, step = "sending", "Watch its progress"
+    elif sent.pushed:
+        state, step = "pushed", "See its status"
+    elif sent.sent and sent.other:
+        state, step = "partly sent", "Resume the send, or see its status"
+    elif sent.sent:
+        state, step = "sent", "See its status"
+    elif errors:
+        state, step = "needs fixes", f"Fix {errors} error{'s' * (errors != 1)}"
+    elif remembered.get("tested") == fingerprint(workspace, name):
+        state, step = "tested", "Send it to your patients"
+    elif errors is None:
+        state, step = "draft", "Edit it and check it"
+    else:
+        state, step = "checked", "Send yourself a test"
+    return CampaignState(name, state, step, errors, warnings, sent.sent)
+
+
+def campaign_names(workspace: Workspace) -> list[str]:
+    """Every campaign in the practice, newest name first (2026-12 before 2026-11)."""
+    found = [p.parent.name for p in workspace.campaigns_dir.glob(f"*/{CAMPAIGN_FILE}")]
+    return sorted(found, reverse=True)
