@@ -173,3 +173,31 @@ def test_a_failing_writer_leaves_no_half_export(tmp_workspace, tmp_path, run, mo
     assert_user_error(result, "Writing the .eml files", "export again")
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["practice"]
+
+
+def test_mbox_keeps_hostile_names_intact_and_starts_no_line_with_from(tmp_workspace, tmp_path, run):
+    names = ["From Bob", ">From Ann", ".", "..dots", "Zoë. From", "Ann\rBob"]
+    audience = tmp_path / "hostile.csv"
+    with audience.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Email", "First Name", "Concerns", "Consent"])
+        for i, name in enumerate(names):
+            writer.writerow([f"h{i}@example.com", name, ("TMJ", "neck pain", "")[i % 3], "Y"])
+    out = tmp_path / "hostile.mbox"
+    result = run(
+        "export", "2026-12", "--to", "mbox", "--out", str(out), "--audience", str(audience),
+        cwd=tmp_workspace,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = out.read_bytes()
+    assert b"\r" not in data
+    assert re.findall(rb"^>*From .*$", data, re.MULTILINE) == [
+        line for line in data.split(b"\n") if line.startswith(b"From news@")
+    ]
+    box = mailbox.mbox(out)
+    assert len(box) == len(names)
+    for i, name in enumerate(names):
+        message = email.message_from_bytes(box.get_bytes(i), policy=policy.default)
+        assert message["To"].addresses[0].addr_spec == f"h{i}@example.com"
+        text = message.get_body(("plain",)).get_content()
+        assert f"Hi {name.replace(chr(13), ' ')}," in text

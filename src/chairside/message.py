@@ -105,6 +105,13 @@ class _Part:
                 encoded = SOFT_BREAK + encoded  # … and the piece continues the value's line
             self.static.append(encoded)
 
+    def with_line_ends(self, eol: bytes) -> _Part:
+        """The same part with `eol` instead of CRLF (made once per variant, not per message)."""
+        copy = object.__new__(_Part)
+        copy.tokens = self.tokens
+        copy.static = [piece.replace(CRLF, eol) for piece in self.static]
+        return copy
+
     def fill(self, out: list[bytes], values: dict[str, bytes]) -> None:
         static = self.static
         out.append(static[0])
@@ -167,6 +174,18 @@ class Person:
     token: str
 
 
+@dataclass(frozen=True)
+class _Form:
+    """A variant's pre-encoded pieces with one kind of line end."""
+
+    head: bytes
+    text_head: bytes
+    html_head: bytes
+    tail: bytes
+    text: _Part
+    html: _Part
+
+
 class MessageTemplate:
     """A variant's message, encoded once; `fill` makes one recipient's bytes."""
 
@@ -175,7 +194,7 @@ class MessageTemplate:
         self.domain = practice.from_email.rpartition("@")[2] or "localhost"
         boundary = f"=_chairside_{token_hex(12)}"  # "=_" never occurs in quoted-printable
         sender = Address(display_name=practice.from_name, addr_spec=practice.from_email)
-        self.head = b"".join(
+        head = b"".join(
             [
                 _header("From", str(sender)),
                 _header("Reply-To", practice.reply_to),
@@ -188,14 +207,33 @@ class MessageTemplate:
             'Content-Type: text/{}; charset="utf-8"\r\n'
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         )
-        self.text_head = f"--{boundary}\r\n{part_head.format('plain')}".encode()
-        self.html_head = f"\r\n--{boundary}\r\n{part_head.format('html')}".encode()
-        self.tail = f"\r\n--{boundary}--\r\n".encode()
-        self.text = _Part(text_body)
-        self.html = _Part(html_body)
-        self.one_click = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+        self._forms = {
+            CRLF: _Form(
+                head=head,
+                text_head=f"--{boundary}\r\n{part_head.format('plain')}".encode(),
+                html_head=f"\r\n--{boundary}\r\n{part_head.format('html')}".encode(),
+                tail=f"\r\n--{boundary}--\r\n".encode(),
+                text=_Part(text_body),
+                html=_Part(html_body),
+            )
+        }
         self._date_second = -1
         self._date = b""
+
+    def _form(self, eol: bytes) -> _Form:
+        """The pieces with `eol` line ends, converted on first use (once per variant)."""
+        form = self._forms.get(eol)
+        if form is None:
+            crlf = self._forms[CRLF]
+            form = self._forms[eol] = _Form(
+                head=crlf.head.replace(CRLF, eol),
+                text_head=crlf.text_head.replace(CRLF, eol),
+                html_head=crlf.html_head.replace(CRLF, eol),
+                tail=crlf.tail.replace(CRLF, eol),
+                text=crlf.text.with_line_ends(eol),
+                html=crlf.html.with_line_ends(eol),
+            )
+        return form
 
     def _date_header(self) -> bytes:
         now = int(time.time())
@@ -204,8 +242,12 @@ class MessageTemplate:
             self._date = f"Date: {formatdate(now, localtime=True)}\r\n".encode("ascii")
         return self._date
 
-    def fill(self, person: Person) -> Filled:
+    def fill(self, person: Person, *, eol: bytes = CRLF) -> Filled:
+        """`person`'s message. Lines end in CRLF, as RFC 5322 and SMTP want; `eol=b"\\n"`
+        gives the same bytes with LF line ends (for mbox files) — converted once per variant,
+        so a message costs no more than with CRLF. Messages hold no other CR."""
         practice = self.practice
+        form = self._form(eol)
         mailto, https = placeholders.unsubscribe_links(
             person.token,
             unsubscribe_url=practice.unsubscribe_url,
@@ -218,8 +260,7 @@ class MessageTemplate:
         to_before, to_after = _to_line(name)
         email = person.email
         smtputf8 = not email.isascii()
-        out = [
-            self.head,
+        headers = [
             to_before,
             email.encode("utf-8"),
             to_after,
@@ -229,32 +270,35 @@ class MessageTemplate:
             CRLF,
         ]
         if https:
-            out += [
+            headers += [
                 b"List-Unsubscribe: <",
                 mailto.encode(),
                 b">,\r\n <",
                 https.encode(),
-                b">\r\n",
-                self.one_click,
+                b">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             ]
         else:
-            out += [b"List-Unsubscribe:\r\n <", mailto.encode(), b">\r\n"]
-        out.append(CRLF)
-        out.append(self.text_head)
-        self.text.fill(
-            out,
-            {
-                placeholders.FIRST_NAME: _text_name(greeting),
-                placeholders.UNSUBSCRIBE_URL: _qp_value(link),
-            },
+            headers += [b"List-Unsubscribe:\r\n <", mailto.encode(), b">\r\n"]
+        headers.append(CRLF)
+        # What differs per recipient is a few hundred bytes: its line ends are converted
+        # here; the variant's tens of kilobytes were converted once, in `_form`.
+        values = [
+            b"".join(headers),
+            _text_name(greeting),
+            _qp_value(link),
+            _html_name(greeting),
+            _qp_value(html.escape(link, quote=True)),
+        ]
+        if eol != CRLF:
+            values = [value.replace(CRLF, eol) for value in values]
+        header_block, text_name, text_link, html_name, html_link = values
+        out = [form.head, header_block, form.text_head]
+        form.text.fill(
+            out, {placeholders.FIRST_NAME: text_name, placeholders.UNSUBSCRIBE_URL: text_link}
         )
-        out.append(self.html_head)
-        self.html.fill(
-            out,
-            {
-                placeholders.FIRST_NAME: _html_name(greeting),
-                placeholders.UNSUBSCRIBE_URL: _qp_value(html.escape(link, quote=True)),
-            },
+        out.append(form.html_head)
+        form.html.fill(
+            out, {placeholders.FIRST_NAME: html_name, placeholders.UNSUBSCRIBE_URL: html_link}
         )
-        out.append(self.tail)
+        out.append(form.tail)
         return Filled(b"".join(out), message_id, smtputf8)
