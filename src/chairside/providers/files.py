@@ -58,9 +58,9 @@ def _write_failed(out: Path, exc: OSError, what: str) -> ChairsideError:
 def export_eml(prepared: Prepared, out: Path) -> Exported:
     """`out/000001.eml`, … (file names carry no address) and `out/manifest.csv`.
 
-    One process writes them: a second, forked writer gave no steady gain in time on this
-    project's ext4 disk, for up to 1.8x the CPU (issue 14). The manifest is written row by row beside
-    the files, never held whole (a million rows would be ~300 MB).
+    One process writes them: on this project's ext4 disk a second, forked writer gave no
+    steady gain in time, for twice the CPU (README, benchmarks). The manifest is written
+    row by row beside the files, never held whole (a million rows would be ~300 MB).
     """
     _check_folder(out)
     patients = prepared.audience.patients
