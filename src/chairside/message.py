@@ -16,6 +16,7 @@ Lines that begin "From " are encoded as "=46rom ", so mbox files never need esca
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 import textwrap
@@ -107,10 +108,9 @@ class _Part:
 
     def with_line_ends(self, eol: bytes) -> _Part:
         """The same part with `eol` instead of CRLF (made once per variant, not per message)."""
-        copy = object.__new__(_Part)
-        copy.tokens = self.tokens
-        copy.static = [piece.replace(CRLF, eol) for piece in self.static]
-        return copy
+        converted = copy.copy(self)
+        converted.static = [piece.replace(CRLF, eol) for piece in self.static]
+        return converted
 
     def fill(self, out: list[bytes], values: dict[str, bytes]) -> None:
         static = self.static
