@@ -60,7 +60,7 @@ class VariantView:
     variant: Variant
     rendered: Rendered
     html: str
-    """Filled for `LONGEST_FIRST_NAME` (at least as large as any patient's message)."""
+    """Filled for `LONGEST_FIRST_NAME` (about the largest message a patient gets)."""
     text: str
     message: EmailMessage
     """A sample message, parsed back: its headers are what the providers see."""
@@ -105,9 +105,10 @@ def rule(function: Rule) -> Rule:
 
 LONGEST_FIRST_NAME = "Alexandra-Maximiliana Josefine-Henriette"
 """The first name every check fills in: 40 characters, longer than nearly every real one, so
-size rules (gmail-clip) measure a message at least as large as any patient's. A fixed name,
-not the longest in the list: checks cost the same for 1,000 patients or a million, and
-`check`, `build`, `send` and `export` judge the same message."""
+size rules (gmail-clip) measure about the largest message a patient gets (a longer or
+non-Latin name adds tens of bytes to a ~100 KB limit). A fixed name, not the longest in
+the list: checks cost the same for 1,000 patients or a million, and `check`, `build`,
+`send` and `export` judge the same message."""
 
 
 def build_context(
