@@ -372,3 +372,28 @@ def test_lf_line_ends_are_the_crlf_message_without_its_crs(
         assert (lf.message_id, lf.smtputf8) == (crlf.message_id, crlf.smtputf8)
     # The CRLF form is untouched by having made the LF one.
     assert template.fill(Person("a@example.com", first_name, TOKEN)).data == crlf.data
+
+
+@pytest.mark.parametrize(
+    "first_name",
+    [
+        "x" * 75 + "From Bob",
+        "y" * 75 + ".",
+        "z" * 74 + "=.dot",
+        ".Bob",
+        ". . .",
+        "x" * 150 + ">From",
+    ],
+)
+def test_no_body_line_starts_with_from_or_a_dot_however_a_long_name_wraps(
+    demo: Demo, first_name: str
+) -> None:
+    """mbox readers would split the message at "From "; SMTP would need to dot-stuff "."."""
+    text = f".Leading dot\n.\nHi {placeholders.FIRST_NAME},\n"
+    for template in [*demo.templates.values(), small_template(demo.practice, text)]:
+        data = template.fill(Person("a@example.com", first_name, TOKEN)).data
+        assert not re.search(rb"^(>*From |\.)", data, re.MULTILINE)
+        assert data.replace(b"\r\n.", b"\r\n..") == data  # SMTP's dot-stuffing changes nothing
+        assert f"Hi {first_name}," in part(parse(data), "plain")
+        assert f"Hi {html.escape(first_name)}," in part(parse(data), "html")
+    assert part(parse(data), "plain").startswith(".Leading dot\n.\n")

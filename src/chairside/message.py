@@ -11,7 +11,9 @@ joins pre-encoded bytes with each recipient's values, encoded for their context:
 
 A soft line break (`=` CRLF) is placed on both sides of every value, so lines stay within
 76 characters whatever the value, and decoding gives exactly the text the variant had.
-Lines that begin "From " are encoded as "=46rom ", so mbox files never need escaping.
+Lines that begin "From " are encoded as "=46rom ", and lines that begin "." as "=2E", so
+the bytes go into an mbox file or an SMTP DATA section as they are: no message needs
+From-escaping or dot-stuffing.
 """
 
 from __future__ import annotations
@@ -35,19 +37,23 @@ from chairside.workspace import Practice
 
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
-# mboxrd escapes lines matching ^>*From  (and unescapes them when read): encode their first
-# character, so a message body never has such a line and survives mbox unchanged.
-_FROM_LINE = re.compile(rb"^(>*)From ", re.MULTILINE)
+# mboxrd escapes lines matching ^>*From  (and unescapes them when read), and SMTP doubles a
+# line's leading "." (RFC 5321 4.5.2): encode their first character, so a message body never
+# has such a line and needs neither, per message. (Header lines start with a name or a space.)
+_UNSAFE_LINE_START = re.compile(rb"^(?:(>*)From |\.)", re.MULTILINE)
 _ATEXT_WORDS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 
 
 def qp(text: str) -> bytes:
-    """Quoted-printable of UTF-8 text: CRLF line ends, 76-character lines, "From " escaped."""
+    """Quoted-printable of UTF-8 text: CRLF line ends, 76-character lines, no line starting
+    with "From " or "." (their first character is encoded)."""
     encoded = body_encode(text.encode("utf-8").decode("latin-1"), 76, eol="\r\n")
-    return _FROM_LINE.sub(_escape_from, encoded.encode("ascii"))
+    return _UNSAFE_LINE_START.sub(_escape_line_start, encoded.encode("ascii"))
 
 
-def _escape_from(match: re.Match[bytes]) -> bytes:
+def _escape_line_start(match: re.Match[bytes]) -> bytes:
+    if match.group(0) == b".":
+        return b"=2E"
     quotes = match.group(1)
     return b"=3E" + quotes[1:] + b"From " if quotes else b"=46rom "
 
@@ -59,20 +65,19 @@ def _qp_value(value: str) -> bytes:
     """A one-line value for between two soft breaks (the common cases cost no encoder).
 
     Printable ASCII needs only its "=" escaped; it is cut into lines of at most 75
-    characters (never inside an escape) with soft breaks.
+    characters (never inside an escape) with soft breaks. A value starting a line with
+    "From " or "." (each of its lines starts one) goes through `qp`, which encodes them.
     """
     escaped = value.replace("=", "=3D")
-    plain = value.isascii() and _QP_PLAIN.fullmatch(value.replace("=", "x"))
-    if plain and not value.lstrip(">").startswith("From "):
-        if len(escaped) <= 75:
-            return escaped.encode("ascii")
-        lines, rest = [], escaped
-        while len(rest) > 75:
-            cut = 75 - (2 if rest[73] == "=" else 1 if rest[74] == "=" else 0)
-            lines.append(rest[:cut])
-            rest = rest[cut:]
-        return "=\r\n".join([*lines, rest]).encode("ascii")
-    return qp(value)
+    if not (value.isascii() and _QP_PLAIN.fullmatch(value.replace("=", "x"))):
+        return qp(value)
+    lines, rest = [], escaped
+    while len(rest) > 75:
+        cut = 75 - (2 if rest[73] == "=" else 1 if rest[74] == "=" else 0)
+        lines.append(rest[:cut])
+        rest = rest[cut:]
+    encoded = "=\r\n".join([*lines, rest]).encode("ascii")
+    return qp(value) if _UNSAFE_LINE_START.search(encoded) else encoded
 
 
 @lru_cache(maxsize=8192)
