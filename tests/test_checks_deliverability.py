@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 import chairside
-from chairside.checks import ERROR, WARNING, CheckContext, Finding, build_context
+from chairside.checks import (
+    ERROR,
+    LONGEST_FIRST_NAME,
+    WARNING,
+    CheckContext,
+    Finding,
+    build_context,
+)
 from chairside.checks.deliverability import (
     GMAIL_CLIP_BYTES,
     css_support,
@@ -326,3 +333,19 @@ def test_css_support_accepts_a_background_image_with_a_colour_fallback(tmp_path_
         )
 
     assert list(css_support(make_context(tmp_path_factory, seed))) == []
+
+
+def test_checks_measure_a_long_name_without_reading_the_patient_list(
+    tmp_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Build and check cost the same for 1,000 patients or a million: no list is read."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the checks read the patient list")
+
+    monkeypatch.setattr("chairside.audience.patients.load_audience", refuse)
+    context = build_context(Workspace(tmp_workspace), "2026-12")
+    assert len(LONGEST_FIRST_NAME) >= 40
+    for view in context.variants:
+        assert LONGEST_FIRST_NAME in view.html  # the size rules measure it
+        assert LONGEST_FIRST_NAME in str(view.message["To"])

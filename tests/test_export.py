@@ -131,45 +131,83 @@ def big_list(tmp_path: Path, count: int) -> Path:
     return path
 
 
-def test_a_large_export_written_by_two_processes_is_complete(tmp_workspace, tmp_path, run):
-    from chairside.providers.files import PARALLEL_FROM
-
-    audience = big_list(tmp_path, PARALLEL_FROM + 1)
-    out = tmp_path / "out"
-    result = run(
-        "export",
-        "2026-12",
-        "--to",
-        "eml",
-        "--out",
-        str(out),
-        "--audience",
-        str(audience),
-        cwd=tmp_workspace,
-    )
-    assert result.exit_code == 0, result.output
-    with (out / "manifest.csv").open(encoding="utf-8") as handle:
-        manifest = list(csv.DictReader(handle))
-    assert len(manifest) == PARALLEL_FROM + 1 == len(list(out.glob("*.eml")))
-    for row in manifest[:3] + manifest[-3:]:  # both writers' files, first and last
-        message = email.message_from_bytes((out / row["file"]).read_bytes(), policy=policy.default)
-        assert message["To"].addresses[0].addr_spec == row["recipient"]
-
-
 def test_a_failing_writer_leaves_no_half_export(tmp_workspace, tmp_path, run, monkeypatch):
     from chairside.providers import files
 
     real = files._write_file
 
     def full_disk(path, data):
-        if path.name == "000002.eml":  # written by the forked child
+        if path.name == "000002.eml":
             raise OSError(28, "No space left on device")
         real(path, data)
 
     monkeypatch.setattr(files, "_write_file", full_disk)
-    monkeypatch.setattr(files, "PARALLEL_FROM", 2)
     out = tmp_path / "out"
     result = run("export", "2026-12", "--to", "eml", "--out", str(out), cwd=tmp_workspace)
-    assert_user_error(result, "Writing the .eml files", "export again")
+    assert_user_error(result, "Writing the .eml files", "No space left on device", "export again")
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["practice"]
+
+
+def test_a_full_disk_during_an_mbox_export_leaves_the_earlier_mailbox(
+    tmp_workspace, tmp_path, run, monkeypatch
+):
+    from chairside.providers import files
+
+    out = tmp_path / "december.mbox"
+    assert (
+        run("export", "2026-12", "--to", "mbox", "--out", str(out), cwd=tmp_workspace).exit_code
+        == 0
+    )
+    earlier = out.read_bytes()
+    real_fdopen = files.os.fdopen
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle, self.written = handle, 0
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 100_000:
+                raise OSError(28, "No space left on device")
+            return self.handle.write(data)
+
+    monkeypatch.setattr(files.os, "fdopen", lambda *a, **k: FullDisk(real_fdopen(*a, **k)))
+    result = run("export", "2026-12", "--to", "mbox", "--out", str(out), cwd=tmp_workspace)
+    assert_user_error(result, "Writing the mailbox", "No space left on device", "export again")
+    assert out.read_bytes() == earlier
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["december.mbox", "practice"]
+
+
+def test_mbox_keeps_hostile_names_intact_and_starts_no_line_with_from(tmp_workspace, tmp_path, run):
+    names = ["From Bob", ">From Ann", ".", "..dots", "Zoë. From", "Ann\rBob"]
+    audience = tmp_path / "hostile.csv"
+    with audience.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Email", "First Name", "Concerns", "Consent"])
+        for i, name in enumerate(names):
+            writer.writerow([f"h{i}@example.com", name, ("TMJ", "neck pain", "")[i % 3], "Y"])
+    out = tmp_path / "hostile.mbox"
+    result = run(
+        "export", "2026-12", "--to", "mbox", "--out", str(out), "--audience", str(audience),
+        cwd=tmp_workspace,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = out.read_bytes()
+    assert b"\r" not in data
+    assert re.findall(rb"^>*From .*$", data, re.MULTILINE) == [
+        line for line in data.split(b"\n") if line.startswith(b"From news@")
+    ]
+    box = mailbox.mbox(out)
+    assert len(box) == len(names)
+    for i, name in enumerate(names):
+        message = email.message_from_bytes(box.get_bytes(i), policy=policy.default)
+        assert message["To"].addresses[0].addr_spec == f"h{i}@example.com"
+        text = message.get_body(("plain",)).get_content()
+        assert f"Hi {name.replace(chr(13), ' ')}," in text

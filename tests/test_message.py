@@ -7,6 +7,7 @@ import dataclasses
 import email
 import html
 import re
+import uuid
 from email import policy
 from email.header import decode_header, make_header
 from email.headerregistry import Address
@@ -360,3 +361,64 @@ def test_a_non_ascii_address_needs_smtputf8(demo: Demo) -> None:
 def test_an_ascii_address_does_not_need_smtputf8(demo: Demo) -> None:
     filled = demo.templates["general"].fill(Person("jose@example.com", "José", TOKEN))
     assert filled.smtputf8 is False
+
+
+# --- LF line ends (mbox), converted once per variant -------------------------------------
+
+EDGE_NAMES = [
+    "From Bob",
+    ">From Bob",
+    ".",
+    ". Dot",
+    "..hidden",
+    "Ann\rBob",
+    "Ann\r\nFrom: x",
+    "José.",
+    ("From . " * 30)[:200],
+    *HOSTILE,
+]
+
+
+@pytest.mark.parametrize("first_name", EDGE_NAMES)
+def test_lf_line_ends_are_the_crlf_message_without_its_crs(
+    demo: Demo, first_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fill(eol=LF) converts the variant once; it must equal converting every message."""
+    monkeypatch.setattr("chairside.message.uuid.uuid4", lambda: uuid.UUID(int=7))
+    monkeypatch.setattr("chairside.message.time.time", lambda: 1_800_000_000.0)  # one Date
+    text = f".Leading dot\nFrom here on\nHi {placeholders.FIRST_NAME},\n.\n"
+    templates = [*demo.templates.values(), small_template(demo.practice, text)]
+    for template in templates:
+        person = Person("a@example.com", first_name, TOKEN)
+        crlf = template.fill(person)
+        lf = template.fill(person, eol=b"\n")
+        assert lf.data == crlf.data.translate(None, b"\r")  # the per-message path it replaces
+        assert b"\r" not in lf.data and not re.search(rb"^>*From ", lf.data, re.MULTILINE)
+        assert (lf.message_id, lf.smtputf8) == (crlf.message_id, crlf.smtputf8)
+    # The CRLF form is untouched by having made the LF one.
+    assert template.fill(Person("a@example.com", first_name, TOKEN)).data == crlf.data
+
+
+@pytest.mark.parametrize(
+    "first_name",
+    [
+        "x" * 75 + "From Bob",
+        "y" * 75 + ".",
+        "z" * 74 + "=.dot",
+        ".Bob",
+        ". . .",
+        "x" * 150 + ">From",
+    ],
+)
+def test_no_body_line_starts_with_from_or_a_dot_however_a_long_name_wraps(
+    demo: Demo, first_name: str
+) -> None:
+    """mbox readers would split the message at "From "; SMTP would need to dot-stuff "."."""
+    text = f".Leading dot\n.\nHi {placeholders.FIRST_NAME},\n"
+    for template in [*demo.templates.values(), small_template(demo.practice, text)]:
+        data = template.fill(Person("a@example.com", first_name, TOKEN)).data
+        assert not re.search(rb"^(>*From |\.)", data, re.MULTILINE)
+        assert data.replace(b"\r\n.", b"\r\n..") == data  # SMTP's dot-stuffing changes nothing
+        assert f"Hi {first_name}," in part(parse(data), "plain")
+        assert f"Hi {html.escape(first_name)}," in part(parse(data), "html")
+    assert part(parse(data), "plain").startswith(".Leading dot\n.\n")

@@ -11,11 +11,14 @@ joins pre-encoded bytes with each recipient's values, encoded for their context:
 
 A soft line break (`=` CRLF) is placed on both sides of every value, so lines stay within
 76 characters whatever the value, and decoding gives exactly the text the variant had.
-Lines that begin "From " are encoded as "=46rom ", so mbox files never need escaping.
+Lines that begin "From " are encoded as "=46rom ", and lines that begin "." as "=2E", so
+the bytes go into an mbox file or an SMTP DATA section as they are: no message needs
+From-escaping or dot-stuffing.
 """
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 import textwrap
@@ -36,19 +39,23 @@ from chairside.workspace import Practice
 
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
-# mboxrd escapes lines matching ^>*From  (and unescapes them when read): encode their first
-# character, so a message body never has such a line and survives mbox unchanged.
-_FROM_LINE = re.compile(rb"^(>*)From ", re.MULTILINE)
+# mboxrd escapes lines matching ^>*From  (and unescapes them when read), and SMTP doubles a
+# line's leading "." (RFC 5321 4.5.2): encode their first character, so a message body never
+# has such a line and needs neither, per message. (Header lines start with a name or a space.)
+_UNSAFE_LINE_START = re.compile(rb"^(?:(>*)From |\.)", re.MULTILINE)
 _ATEXT_WORDS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
 
 
 def qp(text: str) -> bytes:
-    """Quoted-printable of UTF-8 text: CRLF line ends, 76-character lines, "From " escaped."""
+    """Quoted-printable of UTF-8 text: CRLF line ends, 76-character lines, no line starting
+    with "From " or "." (their first character is encoded)."""
     encoded = body_encode(text.encode("utf-8").decode("latin-1"), 76, eol="\r\n")
-    return _FROM_LINE.sub(_escape_from, encoded.encode("ascii"))
+    return _UNSAFE_LINE_START.sub(_escape_line_start, encoded.encode("ascii"))
 
 
-def _escape_from(match: re.Match[bytes]) -> bytes:
+def _escape_line_start(match: re.Match[bytes]) -> bytes:
+    if match.group(0) == b".":
+        return b"=2E"
     quotes = match.group(1)
     return b"=3E" + quotes[1:] + b"From " if quotes else b"=46rom "
 
@@ -60,20 +67,19 @@ def _qp_value(value: str) -> bytes:
     """A one-line value for between two soft breaks (the common cases cost no encoder).
 
     Printable ASCII needs only its "=" escaped; it is cut into lines of at most 75
-    characters (never inside an escape) with soft breaks.
+    characters (never inside an escape) with soft breaks. A value starting a line with
+    "From " or "." (each of its lines starts one) goes through `qp`, which encodes them.
     """
     escaped = value.replace("=", "=3D")
-    plain = value.isascii() and _QP_PLAIN.fullmatch(value.replace("=", "x"))
-    if plain and not value.lstrip(">").startswith("From "):
-        if len(escaped) <= 75:
-            return escaped.encode("ascii")
-        lines, rest = [], escaped
-        while len(rest) > 75:
-            cut = 75 - (2 if rest[73] == "=" else 1 if rest[74] == "=" else 0)
-            lines.append(rest[:cut])
-            rest = rest[cut:]
-        return "=\r\n".join([*lines, rest]).encode("ascii")
-    return qp(value)
+    if not (value.isascii() and _QP_PLAIN.fullmatch(value.replace("=", "x"))):
+        return qp(value)
+    lines, rest = [], escaped
+    while len(rest) > 75:
+        cut = 75 - (2 if rest[73] == "=" else 1 if rest[74] == "=" else 0)
+        lines.append(rest[:cut])
+        rest = rest[cut:]
+    encoded = "=\r\n".join([*lines, rest]).encode("ascii")
+    return qp(value) if _UNSAFE_LINE_START.search(encoded) else encoded
 
 
 @lru_cache(maxsize=8192)
@@ -106,6 +112,12 @@ class _Part:
             if index > 0:
                 encoded = SOFT_BREAK + encoded  # … and the piece continues the value's line
             self.static.append(encoded)
+
+    def with_line_ends(self, eol: bytes) -> _Part:
+        """The same part with `eol` instead of CRLF (made once per variant, not per message)."""
+        converted = copy.copy(self)
+        converted.static = [piece.replace(CRLF, eol) for piece in self.static]
+        return converted
 
     def fill(self, out: list[bytes], values: dict[str, bytes]) -> None:
         static = self.static
@@ -186,6 +198,18 @@ class Person:
     token: str
 
 
+@dataclass(frozen=True)
+class _Form:
+    """A variant's pre-encoded pieces with one kind of line end."""
+
+    head: bytes
+    text_head: bytes
+    html_head: bytes
+    tail: bytes
+    text: _Part
+    html: _Part
+
+
 class MessageTemplate:
     """A variant's message, encoded once; `fill` makes one recipient's bytes."""
 
@@ -203,7 +227,7 @@ class MessageTemplate:
         self.domain = practice.from_email.rpartition("@")[2] or "localhost"
         boundary = f"=_chairside_{token_hex(12)}"  # "=_" never occurs in quoted-printable
         sender = Address(display_name=practice.from_name, addr_spec=practice.from_email)
-        self.head = b"".join(
+        head = b"".join(
             [
                 _header("From", str(sender)),
                 _header("Reply-To", practice.reply_to),
@@ -223,14 +247,33 @@ class MessageTemplate:
             'Content-Type: text/{}; charset="utf-8"\r\n'
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         )
-        self.text_head = f"--{boundary}\r\n{part_head.format('plain')}".encode()
-        self.html_head = f"\r\n--{boundary}\r\n{part_head.format('html')}".encode()
-        self.tail = f"\r\n--{boundary}--\r\n".encode()
-        self.text = _Part(text_body)
-        self.html = _Part(html_body)
-        self.one_click = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+        self._forms = {
+            CRLF: _Form(
+                head=head,
+                text_head=f"--{boundary}\r\n{part_head.format('plain')}".encode(),
+                html_head=f"\r\n--{boundary}\r\n{part_head.format('html')}".encode(),
+                tail=f"\r\n--{boundary}--\r\n".encode(),
+                text=_Part(text_body),
+                html=_Part(html_body),
+            )
+        }
         self._date_second = -1
         self._date = b""
+
+    def _form(self, eol: bytes) -> _Form:
+        """The pieces with `eol` line ends, converted on first use (once per variant)."""
+        form = self._forms.get(eol)
+        if form is None:
+            crlf = self._forms[CRLF]
+            form = self._forms[eol] = _Form(
+                head=crlf.head.replace(CRLF, eol),
+                text_head=crlf.text_head.replace(CRLF, eol),
+                html_head=crlf.html_head.replace(CRLF, eol),
+                tail=crlf.tail.replace(CRLF, eol),
+                text=crlf.text.with_line_ends(eol),
+                html=crlf.html.with_line_ends(eol),
+            )
+        return form
 
     def _date_header(self) -> bytes:
         now = int(time.time())
@@ -239,8 +282,12 @@ class MessageTemplate:
             self._date = f"Date: {formatdate(now, localtime=True)}\r\n".encode("ascii")
         return self._date
 
-    def fill(self, person: Person) -> Filled:
+    def fill(self, person: Person, *, eol: bytes = CRLF) -> Filled:
+        """`person`'s message. Lines end in CRLF, as RFC 5322 and SMTP want; `eol=b"\\n"`
+        gives the same bytes with LF line ends (for mbox files) — converted once per variant,
+        so a message costs no more than with CRLF. Messages hold no other CR."""
         practice = self.practice
+        form = self._form(eol)
         mailto, https = placeholders.unsubscribe_links(
             person.token,
             unsubscribe_url=practice.unsubscribe_url,
@@ -253,8 +300,7 @@ class MessageTemplate:
         to_before, to_after = _to_line(name)
         email = person.email
         smtputf8 = not email.isascii()
-        out = [
-            self.head,
+        headers = [
             to_before,
             email.encode("utf-8"),
             to_after,
@@ -264,32 +310,35 @@ class MessageTemplate:
             CRLF,
         ]
         if https:
-            out += [
+            headers += [
                 b"List-Unsubscribe: <",
                 mailto.encode(),
                 b">,\r\n <",
                 https.encode(),
-                b">\r\n",
-                self.one_click,
+                b">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             ]
         else:
-            out += [b"List-Unsubscribe:\r\n <", mailto.encode(), b">\r\n"]
-        out.append(CRLF)
-        out.append(self.text_head)
-        self.text.fill(
-            out,
-            {
-                placeholders.FIRST_NAME: _text_name(greeting),
-                placeholders.UNSUBSCRIBE_URL: _qp_value(link),
-            },
+            headers += [b"List-Unsubscribe:\r\n <", mailto.encode(), b">\r\n"]
+        headers.append(CRLF)
+        # What differs per recipient is a few hundred bytes: its line ends are converted
+        # here; the variant's tens of kilobytes were converted once, in `_form`.
+        values = [
+            b"".join(headers),
+            _text_name(greeting),
+            _qp_value(link),
+            _html_name(greeting),
+            _qp_value(html.escape(link, quote=True)),
+        ]
+        if eol != CRLF:
+            values = [value.replace(CRLF, eol) for value in values]
+        header_block, text_name, text_link, html_name, html_link = values
+        out = [form.head, header_block, form.text_head]
+        form.text.fill(
+            out, {placeholders.FIRST_NAME: text_name, placeholders.UNSUBSCRIBE_URL: text_link}
         )
-        out.append(self.html_head)
-        self.html.fill(
-            out,
-            {
-                placeholders.FIRST_NAME: _html_name(greeting),
-                placeholders.UNSUBSCRIBE_URL: _qp_value(html.escape(link, quote=True)),
-            },
+        out.append(form.html_head)
+        form.html.fill(
+            out, {placeholders.FIRST_NAME: html_name, placeholders.UNSUBSCRIBE_URL: html_link}
         )
-        out.append(self.tail)
+        out.append(form.tail)
         return Filled(b"".join(out), message_id, smtputf8)

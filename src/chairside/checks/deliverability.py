@@ -1,7 +1,7 @@
 """Rules about what mail clients do to the message: Gmail's size limits, image and link
 addresses that do not work in an email, image widths, and CSS the big clients ignore.
 
-Every rule reads the final HTML (after premailer, filled for the longest first name), so it
+Every rule reads the final HTML (after premailer, filled for a 40-character first name), so it
 measures what a patient's mail app receives. `where` names the post (file and title) when
 the element sits in its part of the email (`Places.post_of`); elements outside any post
 come from the theme or practice.toml. Findings stay per variant, not merged: each variant

@@ -2,7 +2,8 @@
 
 Patient-education material aims at US school grades 6–8 (AMA, NIH). `reading-grade` scores
 each post (its title and body) and each variant's intro with the Flesch-Kincaid grade
-(textstat), and names the three hardest sentences so the office knows where to start.
+(counted as textstat counts it, without loading a dictionary: `checks.syllables`), and
+names the three hardest sentences so the office knows where to start.
 
 A post goes to several variants; its finding is reported once, in the first variant that
 carries it, naming the others (`merge_variants`). The same goes for an intro shared by
@@ -14,10 +15,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import textstat
-
 from chairside.checks import WARNING, CheckContext, Finding, VariantView, rule
 from chairside.checks.places import article_label, merge_variants, short
+from chairside.checks.syllables import flesch_kincaid_grade
 from chairside.content.sanitize import plain_text, squash
 
 GRADE_LIMIT = 8.0
@@ -54,8 +54,8 @@ def sentences(text: str) -> list[str]:
     return found
 
 
-def _for_textstat(sentence: str) -> str:
-    """One sentence as textstat will count it: one end mark, none inside ("Dr.", "2.5")."""
+def for_counting(sentence: str) -> str:
+    """One sentence as the grade formula counts it: one end mark, none inside ("Dr.", "2.5")."""
     inner = re.sub(r"[.!?]+(?=.*\w)", "", sentence.replace("…", "."))
     return inner if inner.rstrip("\"'”’)]").endswith(tuple(_ENDS)) else inner + "."
 
@@ -69,13 +69,9 @@ def grade(text: str) -> tuple[float, list[tuple[float, str]]]:
     found = sentences(text)
     if not found:
         return 0.0, []
-    overall = textstat.flesch_kincaid_grade(" ".join(_for_textstat(s) for s in found))
+    overall = flesch_kincaid_grade(" ".join(for_counting(s) for s in found))
     ranked = sorted(
-        (
-            (textstat.flesch_kincaid_grade(_for_textstat(s)), s)
-            for s in found
-            if _words(s) >= MIN_WORDS
-        ),
+        ((flesch_kincaid_grade(for_counting(s)), s) for s in found if _words(s) >= MIN_WORDS),
         key=lambda pair: -pair[0],
     )
     return overall, ranked[:SHOWN_SENTENCES]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from chairside.commands.options import Options, audience_option, pass_options
+from chairside.commands.options import Options, pass_options
 
 
 @click.command()
@@ -126,13 +126,10 @@ def build(options: Options, name: str) -> None:
 
 @click.command()
 @click.argument("name")
-@audience_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of findings.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too, not only errors.")
 @pass_options
-def check(
-    options: Options, name: str, audience_file: Path | None, as_json: bool, strict: bool
-) -> None:
+def check(options: Options, name: str, as_json: bool, strict: bool) -> None:
     """Check campaign NAME before it goes out: deliverability, compliance, privacy,
     accessibility and reading level.
 
@@ -150,7 +147,7 @@ def check(
     from chairside.checks import ERROR, run_checks, summary
 
     workspace = options.workspace()
-    findings = run_checks(workspace, name, audience_file=audience_file)
+    findings = run_checks(workspace, name)
     if as_json:
         click.echo(json.dumps([f.as_dict() for f in findings], indent=2))
     else:
