@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email
 import html
+from email import policy
 from pathlib import Path
 
 import pytest
@@ -168,13 +170,21 @@ def test_no_preheader(tmp_path):
     "name", ["{{ Maximilian }}", "<mj-text>Maximilian", "{% Maximilian-Alexander %}"]
 )
 def test_a_patient_name_is_never_taken_for_template_code(tmp_path, run, name):
-    """The longest name is filled in for the size checks; `leftover-template` must not see
-    it, or one odd patient record would block the whole campaign."""
+    """`leftover-template` must never see a patient's name, or one odd patient record would
+    block the whole campaign; the name itself still reaches that patient, as data."""
     root = copy_demo(tmp_path / "practice")
     with (root / "audiences/patients.csv").open("a", encoding="utf-8") as handle:
         handle.write(f'HLD-99999,"{name}",Doe,odd.name@example.com,TMJ,Y,2026-10-01\n')
     context = build_context(Workspace(root), "2026-12")
-    assert any(name in view.html or html.escape(name) in view.html for view in context.variants)
     assert findings(leftover_template, context) == []
     result = run("check", "2026-12", cwd=root)
     assert "leftover-template" not in result.output, result.output
+    out = tmp_path / "eml"
+    exported = run("export", "2026-12", "--to", "eml", "--out", str(out), cwd=root)
+    assert exported.exit_code == 0, exported.output
+    sent = [
+        email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        for path in out.glob("*.eml")
+    ]
+    (odd,) = [m for m in sent if "odd.name@example.com" in str(m["To"])]
+    assert html.escape(name) in odd.get_body(("html",)).get_content()

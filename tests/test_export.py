@@ -186,7 +186,8 @@ def test_a_full_disk_during_an_mbox_export_leaves_the_earlier_mailbox(
 
 
 def test_mbox_keeps_hostile_names_intact_and_starts_no_line_with_from(tmp_workspace, tmp_path, run):
-    names = ["From Bob", ">From Ann", ".", "..dots", "Zoë. From", "Ann\rBob"]
+    # Mixed case, so the reader's name-casing (for names typed in one case) leaves them be.
+    names = ["From Bob", ">From Ann", ".", "..Dots", "Zoë. From", "Ann\rBob"]
     audience = tmp_path / "hostile.csv"
     with audience.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
