@@ -73,7 +73,7 @@ async def create(request: Request, form: FormData) -> Response:
                 studio.workspace,
                 name,
                 posts=tuple(saved_posts),
-                feeds=tuple(saved_feeds),
+                feeds=tuple(str(path) for path in saved_feeds),
                 since=since,
             )
     except ValueError:
