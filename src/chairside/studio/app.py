@@ -38,6 +38,9 @@ class Studio:
     env: Environment
     jobs: dict = field(default_factory=dict)
     """Campaign name → its `SendJob` (chairside.studio.pages.send), while the studio runs."""
+    notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Campaign name → what `create_campaign` noted (as `chairside new` prints it), shown
+    once on its first Edit page."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def render(

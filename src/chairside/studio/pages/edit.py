@@ -149,8 +149,10 @@ async def edit(request: Request) -> Response:
     studio = studio_of(request)
     name = check_name(request.path_params["name"])
     context = await run_in_threadpool(_load, studio.workspace, name, fresh=False)
+    with studio.lock:
+        notes = studio.notes.pop(name, ())
     return studio.render(
-        request, "edit.html", created=request.query_params.get("created"), **context
+        request, "edit.html", created=request.query_params.get("created"), notes=notes, **context
     )
 
 
