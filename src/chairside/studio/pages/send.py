@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from chairside.campaign import campaign_file, check_name
 from chairside.delivery import Prepared, prepare, state_dir
-from chairside.errors import ChairsideError
+from chairside.errors import ChairsideError, DeliveryIncomplete
 from chairside.ledger import campaign_lock, is_locked, open_ledger
 from chairside.studio.app import Studio, post, studio_of
 from chairside.studio.state import fingerprint, record, remember
@@ -44,7 +44,12 @@ class SendJob:
     done: int = 0
     started: float = 0.0
     report: object | None = None
+    lines: list[str] = field(default_factory=list)
+    """The run's summary, as the CLI prints it (sendsummary.summary, push.summary)."""
     error: str | None = None
+    """Why the run stopped itself (a refusal of the server, a lost server, storage...)."""
+    incomplete: str | None = None
+    """DeliveryIncomplete's message: it ran to its end, but not everyone has it."""
     audience: object | None = None
     """The patient list the run was prepared with: progress is counted against it, so
     polling never re-reads a large list while the send runs."""
@@ -83,12 +88,17 @@ def smtp_settings(prepared: Prepared):
     )
 
 
-def to_send(workspace: Workspace, prepared: Prepared) -> int:
+def to_send(workspace: Workspace, prepared: Prepared, *, retry_failed: bool = False) -> int:
     """How many patients a send would write to now (what `send --dry-run` counts)."""
     from chairside.sending import plan
 
     with open_ledger(state_dir(workspace)) as ledger:
-        work = plan(prepared, ledger.statuses(prepared.campaign.name), resend_unknown=False)
+        work = plan(
+            prepared,
+            ledger.statuses(prepared.campaign.name),
+            resend_unknown=False,
+            retry_failed=retry_failed,
+        )
     return len(work.to_send)
 
 
@@ -170,24 +180,39 @@ async def test_send(request: Request, form: FormData) -> Response:
     return studio.render(request, "send.html", test_replies=replies, address=address, **context)
 
 
-def _prepared_for_send(workspace: Workspace, name: str) -> tuple[Prepared, int]:
+def _prepared_for_send(
+    workspace: Workspace, name: str, *, retry_failed: bool = False
+) -> tuple[Prepared, int]:
     from chairside.checks import refuse_if_errors
 
     prepared = prepare(workspace, name)
     refuse_if_errors(workspace, prepared, force=False)
-    return prepared, to_send(workspace, prepared)
+    return prepared, to_send(workspace, prepared, retry_failed=retry_failed)
+
+
+def _retry_failed(form: FormData) -> bool:
+    """`send --retry-failed`: patients marked failed are sent to again (those whose bounce
+    was undone under Unsubscribes; the others are still suppressed)."""
+    return form.get("retry_failed") == "yes"
 
 
 async def confirm(request: Request, form: FormData) -> Response:
     studio = studio_of(request)
     name = _name(request)
-    _, count = await run_in_threadpool(_prepared_for_send, studio.workspace, name)
+    retry_failed = _retry_failed(form)
+    _, count = await run_in_threadpool(
+        lambda: _prepared_for_send(studio.workspace, name, retry_failed=retry_failed)
+    )
     context = await run_in_threadpool(_context, studio, name, False)
-    return studio.render(request, "send.html", confirm_count=count, **context)
+    return studio.render(
+        request, "send.html", confirm_count=count, retry_failed=retry_failed, **context
+    )
 
 
 async def start(request: Request, form: FormData) -> Response:
-    """`chairside send NAME`, in a thread, once the office confirmed the number."""
+    """`chairside send NAME [--retry-failed]`, in a thread, once the office confirmed the
+    number; it ends with the CLI's summary, and its refusal or DeliveryIncomplete."""
+    from chairside import sendsummary
     from chairside.sending import send_campaign
 
     studio = studio_of(request)
@@ -201,13 +226,17 @@ async def start(request: Request, form: FormData) -> Response:
     # its words, before anything starts (the thread takes it again for the whole send).
     with campaign_lock(state_dir(workspace), name):
         pass
-    prepared, count = await run_in_threadpool(_prepared_for_send, workspace, name)
+    retry_failed = _retry_failed(form)
+    prepared, count = await run_in_threadpool(
+        lambda: _prepared_for_send(workspace, name, retry_failed=retry_failed)
+    )
     if str(count) != str(form.get("expected", "")):
         context = await run_in_threadpool(_context, studio, name, False)
         return studio.render(
             request,
             "send.html",
             confirm_count=count,
+            retry_failed=retry_failed,
             changed=True,
             **context,
         )
@@ -221,20 +250,29 @@ async def start(request: Request, form: FormData) -> Response:
                 workspace,
                 prepared,
                 settings,
+                retry_failed=retry_failed,
                 stop=job.stop,
                 on_start=job.on_start,
                 on_message=job.on_message,
             ),
+            sendsummary.summary,
+            sendsummary.finish,
         )
 
     _start(studio, job, work)
     return RedirectResponse(f"/c/{name}/send", 303)
 
 
-def _run(job: SendJob, deliver) -> None:
-    """Run `deliver()` in the job's thread; its outcome or error is kept for the page."""
+def _run(job: SendJob, deliver, summarize, finish) -> None:
+    """Run `deliver()` in the job's thread and keep for the page what the CLI says at its
+    end: `summarize(report)`, then what `finish(report)` raises (the run's refusal, or
+    DeliveryIncomplete when it ran to its end but not everyone has it)."""
     try:
         job.report = deliver()
+        job.lines = summarize(job.report)
+        finish(job.report)
+    except DeliveryIncomplete as exc:
+        job.incomplete = exc.format_message()
     except ChairsideError as exc:
         job.error = exc.format_message()
     except Exception:  # a bug: the terminal gets the traceback, the page a sentence
@@ -312,7 +350,7 @@ async def push_confirm(request: Request, form: FormData) -> Response:
 
 async def push_start(request: Request, form: FormData) -> Response:
     """`chairside export NAME --to PROVIDER --push`, in a thread."""
-    from chairside.providers.push import push as run_push
+    from chairside.providers import push as pushing
 
     studio = studio_of(request)
     workspace = studio.workspace
@@ -329,7 +367,12 @@ async def push_start(request: Request, form: FormData) -> Response:
     job.total, job.started = count, time.monotonic()
 
     def work() -> None:
-        _run(job, lambda: run_push(workspace, provider, on_batch=job.on_batch))
+        _run(
+            job,
+            lambda: pushing.push(workspace, provider, on_batch=job.on_batch),
+            pushing.summary,
+            pushing.finish,
+        )
 
     _start(studio, job, work)
     return RedirectResponse(f"/c/{name}/send", 303)
