@@ -9,21 +9,24 @@ every rule on all of it.
 from __future__ import annotations
 
 import email
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lxml import html as lxml_html
-
 from chairside import placeholders
 from chairside.audience.patients import Audience
-from chairside.audience.segments import Segment, load_segments
-from chairside.campaign import Campaign, Variant
-from chairside.content import Article
+from chairside.audience.segments import load_segments
+from chairside.campaign import Campaign
+from chairside.checks.base import (
+    ERROR,
+    RULES,
+    WARNING,
+    CheckContext,
+    Finding,
+    Rule,
+    VariantView,
+    rule,
+)
 from chairside.errors import ChairsideError
 from chairside.render.pipeline import Rendered
 from chairside.workspace import Practice, Workspace
@@ -31,78 +34,20 @@ from chairside.workspace import Practice, Workspace
 if TYPE_CHECKING:
     from chairside.delivery import Prepared
 
-ERROR, WARNING = "error", "warning"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem: which rule, how bad, in which variant, where, and how to fix it."""
-
-    rule: str
-    severity: str
-    variant: str
-    """The segment id of the variant, or "campaign" for what all variants share."""
-    where: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "rule": self.rule,
-            "severity": self.severity,
-            "variant": self.variant,
-            "where": self.where,
-            "message": self.message,
-        }
-
-
-@dataclass
-class VariantView:
-    """A variant as a patient would receive it."""
-
-    variant: Variant
-    rendered: Rendered
-    html: str
-    """Filled for the patient with the longest first name (the largest real message)."""
-    text: str
-    message: EmailMessage
-    """A sample message, parsed back: its headers are what the providers see."""
-
-    @property
-    def segment(self) -> Segment:
-        return self.variant.segment
-
-    @property
-    def name(self) -> str:
-        return self.variant.segment.id
-
-    @property
-    def articles(self) -> tuple[Article, ...]:
-        return self.variant.articles
-
-    @cached_property
-    def doc(self) -> lxml_html.HtmlElement:
-        return lxml_html.document_fromstring(self.html)
-
-
-@dataclass
-class CheckContext:
-    workspace: Workspace
-    practice: Practice
-    campaign: Campaign
-    segments: tuple[Segment, ...]
-    variants: list[VariantView]
-    leaving_names: list[str] = field(default_factory=list)
-    """Names that leave the machine: variant tags and exported file names."""
-
-
-Rule = Callable[[CheckContext], Iterable[Finding]]
-RULES: list[Rule] = []
-
-
-def rule(function: Rule) -> Rule:
-    """Register a rule; its findings name the rule ids it checks."""
-    RULES.append(function)
-    return function
+__all__ = [
+    "ERROR",
+    "RULES",
+    "WARNING",
+    "CheckContext",
+    "Finding",
+    "Rule",
+    "VariantView",
+    "build_context",
+    "refuse_if_errors",
+    "rule",
+    "run_checks",
+    "summary",
+]
 
 
 def _longest_first_name(
@@ -128,9 +73,8 @@ def build_context(
 ) -> CheckContext:
     """Everything the rules look at; `rendered_campaign` and `audience`, when the caller
     has them already, save rendering the campaign and reading the patient list again."""
-    from chairside.build import render_campaign
-    from chairside.delivery import templates_for
     from chairside.message import Person
+    from chairside.rendered import render_campaign, templates_for
 
     practice, campaign, rendered = rendered_campaign or render_campaign(workspace, name)
     longest = _longest_first_name(workspace, audience_file, audience)

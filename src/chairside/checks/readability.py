@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import textstat
 
-from chairside.checks import WARNING, CheckContext, Finding, VariantView, rule
+from chairside.checks.base import WARNING, CheckContext, Finding, VariantView, rule
 from chairside.checks.places import article_label, merge_variants, short
 from chairside.content.sanitize import plain_text, squash
 

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from chairside.errors import ChairsideError
-from chairside.studio.app import post, studio_of
+from chairside.studio.pagekit import post, studio_of
 from chairside.studio.state import campaign_names, campaign_state
 from chairside.studio.uploads import safe_name, save, scratch_dir, uploads
 

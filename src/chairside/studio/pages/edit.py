@@ -16,8 +16,8 @@ from starlette.routing import Route
 from chairside.audience.segments import load_segments
 from chairside.campaign import FORMATS, check_name, load_settings, read_articles
 from chairside.errors import ChairsideError
-from chairside.studio.app import post, studio_of
 from chairside.studio.campaignform import CampaignForm, save_campaign
+from chairside.studio.pagekit import post, studio_of
 from chairside.studio.state import delivery, fingerprint, record, remember
 from chairside.workspace import Workspace
 

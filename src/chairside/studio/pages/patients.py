@@ -29,7 +29,7 @@ from chairside.audience.table import DELIMITER_NAMES, open_table, table_headers
 from chairside.delivery import state_dir
 from chairside.errors import ChairsideError
 from chairside.fsutil import write_text_atomic
-from chairside.studio.app import post, studio_of
+from chairside.studio.pagekit import post, studio_of
 from chairside.studio.uploads import safe_name, save, uploads
 from chairside.workspace import Workspace
 

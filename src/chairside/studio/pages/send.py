@@ -26,7 +26,7 @@ from chairside.campaign import campaign_file, check_name
 from chairside.delivery import Prepared, prepare, state_dir
 from chairside.errors import ChairsideError, DeliveryIncomplete
 from chairside.ledger import campaign_lock, is_locked, open_ledger
-from chairside.studio.app import Studio, post, studio_of
+from chairside.studio.pagekit import Studio, post, studio_of
 from chairside.studio.state import fingerprint, record, remember
 from chairside.workspace import Workspace
 

@@ -29,7 +29,7 @@ from chairside.audience.suppression import (
     undo_suppressions,
 )
 from chairside.errors import ChairsideError
-from chairside.studio.app import post, studio_of
+from chairside.studio.pagekit import post, studio_of
 from chairside.studio.uploads import safe_name, save, scratch_dir, uploads
 
 SHOW_AT_MOST = 2000
