@@ -244,3 +244,24 @@ def test_a_failed_mailbox_ends_with_the_summary_of_the_cli_then_retry_failed(
     sent = server.recipients()
     assert sent[-1] == "maria.lopez@example.com"
     assert len(sent) == 31 == len(set(sent))  # everyone once, she last
+
+
+def test_a_lost_ledger_is_never_shown_as_nothing_sent(tmp_path, smtp_server, run):
+    """state.db deleted after a send from the CLI: the campaigns list and Edit say the
+    ledger is lost and how to rebuild it, not 'draft' (which invites sending again)."""
+    _, port = smtp_server
+    root = copy_demo(tmp_path / "practice")
+    assert run("send", "2026-12", "--smtp-port", str(port), cwd=root).exit_code == 0
+    (root / ".chairside/state.db").unlink()
+    studio = StudioServer(root)
+    try:
+        client = studio.client()
+        row = client.get("/").text.split('data-campaign="2026-12"')[1].split("</tr>")[0]
+        assert 'class="state state-ledger-lost"' in row
+        assert "rebuild-ledger 2026-12" in row
+        assert "rebuild-ledger 2026-12" in client.get("/c/2026-12/edit").text
+    finally:
+        studio.close()
+    # Looking did not make the lost ledger pass for an empty one: the CLI still refuses.
+    status = run("status", "2026-12", cwd=root)
+    assert status.exit_code == 1 and "rebuild-ledger 2026-12" in status.output
