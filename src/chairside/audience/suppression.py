@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from email.utils import parseaddr
 from pathlib import Path
 
 from chairside.audience.addresses import InvalidAddress, normalise_address
@@ -78,6 +79,17 @@ def read_entries(path: Path) -> dict[str, Entry]:
         reason = fields[reason_col] if reason_col is not None and reason_col < width else ""
         latest[email.lower()] = Entry(email, reason, line)
     return latest
+
+
+def typed_address(text: str) -> str:
+    """An address as typed or pasted: "Maria Lopez <maria@example.com>", as copied from a
+    mail program, means maria@example.com; anything else is kept to be checked as it is."""
+    return parseaddr(text)[1] or text
+
+
+def typed_entries(texts: Iterable[str], reason: str) -> list[tuple[str, str, str]]:
+    """(address, reason, where) for `add_suppressions`, from addresses typed by the office."""
+    return [(typed_address(text), reason, repr(text)) for text in texts]
 
 
 def read_suppressed(path: Path) -> frozenset[str]:

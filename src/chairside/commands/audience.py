@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from email.utils import parseaddr
 from pathlib import Path
 
 import click
@@ -132,6 +131,8 @@ def unsubscribe(
         entries_from_export,
         imported_from,
         open_export,
+        typed_address,
+        typed_entries,
         undo_suppressions,
     )
     from chairside.errors import ChairsideError
@@ -146,7 +147,7 @@ def unsubscribe(
     workspace = options.workspace()
     target = workspace.relative(workspace.suppressed_file)
     if undo or undo_import:
-        addresses = [parseaddr(a)[1] or a for a in undo]
+        addresses = [typed_address(a) for a in undo]
         if undo_import is not None:
             addresses += imported_from(workspace.suppressed_file, undo_import.name)
         done = undo_suppressions(workspace.suppressed_file, addresses, why=reason or "")
@@ -156,8 +157,7 @@ def unsubscribe(
         )
         return
     reason = reason or "unsubscribed"
-    # "Maria Lopez <maria@example.com>", as copied from a mail program, means the address.
-    entries = [(parseaddr(email)[1] or email, reason, repr(email)) for email in emails]
+    entries = typed_entries(emails, reason)
     if tokens:
         entries += _resolve_tokens(workspace, tokens, reason, audience_file)
     if import_file is not None:

@@ -6,7 +6,6 @@ asks for --yes, this page asks for a ticked box."""
 
 from __future__ import annotations
 
-from email.utils import parseaddr
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +25,8 @@ from chairside.audience.suppression import (
     open_export,
     read_suppressed,
     standing_imports,
+    typed_address,
+    typed_entries,
     undo_suppressions,
 )
 from chairside.errors import ChairsideError
@@ -84,8 +85,7 @@ async def add(request: Request, form: FormData) -> Response:
     typed = [line.strip() for line in str(form.get("addresses", "")).splitlines() if line.strip()]
     if not typed:
         raise ChairsideError("Type one or more addresses, one a line.")
-    # "Maria Lopez <maria@example.com>", as copied from a mail program, means the address.
-    entries = [(parseaddr(text)[1] or text, reason, repr(text)) for text in typed]
+    entries = typed_entries(typed, reason)
     result = await run_in_threadpool(add_suppressions, workspace.suppressed_file, entries)
     return await _done(request, result)
 
@@ -147,7 +147,7 @@ async def undo(request: Request, form: FormData) -> Response:
     typed = [line.strip() for line in str(form.get("addresses", "")).splitlines() if line.strip()]
     if not typed:
         raise ChairsideError("Type the addresses to email again, one a line.")
-    addresses = [parseaddr(text)[1] or text for text in typed]
+    addresses = [typed_address(text) for text in typed]
     why = str(form.get("reason", "")).strip()
     result = await run_in_threadpool(
         lambda: undo_suppressions(workspace.suppressed_file, addresses, why=why)
