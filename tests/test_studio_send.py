@@ -246,9 +246,10 @@ def test_a_failed_mailbox_ends_with_the_summary_of_the_cli_then_retry_failed(
     assert len(sent) == 31 == len(set(sent))  # everyone once, she last
 
 
-def test_a_lost_ledger_is_never_shown_as_nothing_sent(tmp_path, smtp_server, run):
+def test_a_lost_ledger_is_never_shown_as_nothing_sent_and_is_rebuilt(tmp_path, smtp_server, run):
     """state.db deleted after a send from the CLI: the campaigns list and Edit say the
-    ledger is lost and how to rebuild it, not 'draft' (which invites sending again)."""
+    ledger is lost and how to rebuild it, not 'draft' (which invites sending again); the
+    Send page offers no send, only the rebuild `chairside rebuild-ledger` does."""
     _, port = smtp_server
     root = copy_demo(tmp_path / "practice")
     assert run("send", "2026-12", "--smtp-port", str(port), cwd=root).exit_code == 0
@@ -260,8 +261,23 @@ def test_a_lost_ledger_is_never_shown_as_nothing_sent(tmp_path, smtp_server, run
         assert 'class="state state-ledger-lost"' in row
         assert "rebuild-ledger 2026-12" in row
         assert "rebuild-ledger 2026-12" in client.get("/c/2026-12/edit").text
+        # Looking did not make the lost ledger pass for an empty one: the CLI still refuses.
+        status = run("status", "2026-12", cwd=root)
+        assert status.exit_code == 1 and "rebuild-ledger 2026-12" in status.output
+
+        page = client.get("/c/2026-12/send").text
+        assert "Send to patients" not in page and "Rebuild the ledger from its journal" in page
+        answer = client.post("/c/2026-12/ledger/rebuild", data={"csrf": csrf_of(page)})
+        assert answer.status_code == 200
+        said = html.unescape(answer.text)
+        assert "Rebuilt the ledger of 2026-12 from its journal: 31 sent, 0 failed" in said
+        assert 'data-count="sent">31<' in answer.text and 'data-count="pending">0<' in answer.text
+        row = client.get("/").text.split('data-campaign="2026-12"')[1].split("</tr>")[0]
+        assert 'class="state state-sent"' in row
     finally:
         studio.close()
-    # Looking did not make the lost ledger pass for an empty one: the CLI still refuses.
-    status = run("status", "2026-12", cwd=root)
-    assert status.exit_code == 1 and "rebuild-ledger 2026-12" in status.output
+    assert run("status", "2026-12", cwd=root).exit_code == 0
+    # The CLI says the same of the same rebuild.
+    (root / ".chairside/state.db").unlink()
+    cli = run("rebuild-ledger", "2026-12", cwd=root)
+    assert cli.exit_code == 0 and cli.output.strip() in said

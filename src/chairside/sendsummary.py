@@ -4,10 +4,12 @@
 deferred, unknown, pending; addresses masked); `finish` raises what the run's end means: the
 server's refusal that halted it (exit 1), or DeliveryIncomplete when it ran to its end but
 left someone failed, deferred, unknown or pending (exit 3). A push has the same pair in
-providers/push.py.
+providers/push.py. `rebuilt` is what `chairside rebuild-ledger` says it did.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from chairside.audience.addresses import mask
 from chairside.errors import ChairsideError, DeliveryIncomplete
@@ -64,3 +66,15 @@ def finish(report: SendReport) -> None:
         f"{totals.unknown} unknown, {totals.pending} pending. {'; '.join(hints)}; "
         f"`chairside status {name}` lists them."
     )
+
+
+def rebuilt(name: str, counts: dict[str, int], moved: Path | None) -> list[str]:
+    """What rebuilding `name`'s ledger from its journal did (`ledger.rebuild_ledger`'s
+    counts by status, and where an unusable state.db was moved aside, if it was)."""
+    lines = [f"Moved the unusable ledger aside to {moved}."] if moved is not None else []
+    lines.append(
+        f"Rebuilt the ledger of {name} from its journal: {counts.get('sent', 0)} sent, "
+        f"{counts.get('failed', 0)} failed, {counts.get('deferred', 0)} deferred, "
+        f"{counts.get('sending', 0)} unknown. Run `chairside status {name}` to check."
+    )
+    return lines

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from chairside.campaign import campaign_file, check_name
 from chairside.delivery import Prepared, prepare, state_dir
 from chairside.errors import ChairsideError, DeliveryIncomplete
-from chairside.ledger import campaign_lock, is_locked, open_ledger
+from chairside.ledger import LedgerError, campaign_lock, is_locked, open_ledger
 from chairside.studio.pagekit import Studio, post, studio_of
 from chairside.studio.state import fingerprint, record, remember
 from chairside.workspace import Workspace
@@ -108,9 +108,11 @@ def _status(workspace: Workspace, name: str, job: SendJob | None, show: bool) ->
 
     try:
         audience = job.audience if job and job.running else load_audience(workspace)
+        found = campaign_status(name, audience, state=state_dir(workspace), show=show)
+    except LedgerError as exc:  # lost, older than its journal: rebuilt from it, on request
+        return {"status": None, "status_error": exc.format_message(), "ledger_lost": True}
     except ChairsideError as exc:
         return {"status": None, "status_error": exc.format_message()}
-    found = campaign_status(name, audience, state=state_dir(workspace), show=show)
     left = job.seconds_left() if job and job.running else None
     return {"status": found, "seconds_left": left, "status_error": None}
 
@@ -305,6 +307,25 @@ async def stop(request: Request, form: FormData) -> Response:
     return RedirectResponse(f"/c/{name}/send", 303)
 
 
+async def rebuild(request: Request, form: FormData) -> Response:
+    """`chairside rebuild-ledger NAME`: the ledger rebuilt from the campaign's journal, under
+    the campaign's lock (refused while a send runs anywhere)."""
+    from chairside import sendsummary
+    from chairside.ledger import rebuild_ledger
+
+    studio = studio_of(request)
+    name = _name(request)
+    state = state_dir(studio.workspace)
+
+    def run() -> list[str]:
+        with campaign_lock(state, name, holder="rebuild-ledger"):
+            return sendsummary.rebuilt(name, *rebuild_ledger(state, name))
+
+    notice = await run_in_threadpool(run)
+    context = await run_in_threadpool(_context, studio, name, False)
+    return studio.render(request, "send.html", rebuilt=notice, **context)
+
+
 PROVIDERS = ("mailchimp", "sendgrid", "mailgun")
 
 
@@ -397,6 +418,7 @@ routes = [
     post("/c/{name}/send/confirm", confirm),
     post("/c/{name}/send/start", start),
     post("/c/{name}/send/stop", stop),
+    post("/c/{name}/ledger/rebuild", rebuild),
     post("/c/{name}/push/confirm", push_confirm),
     post("/c/{name}/push/start", push_start),
 ]
