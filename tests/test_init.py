@@ -57,7 +57,7 @@ def test_init_without_a_terminal_leaves_placeholders_build_reports(tmp_path: Pat
 
 
 def test_init_asks_in_a_terminal(tmp_path: Path, run, monkeypatch):
-    monkeypatch.setattr("chairside.cli.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("chairside.commands.options.stdin_is_terminal", lambda: True)
     answers = "\n".join(
         [
             "Bay Clinic",

@@ -5,6 +5,7 @@ One browser for the module; a fresh practice and studio for each test.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
@@ -150,7 +151,7 @@ def test_an_edit_the_cli_would_refuse_is_not_kept_and_is_explained(page, studio)
 
 
 EXPORT = (
-    "Pt E-Mail;Given;Surname;Problems;OK to email\n"
+    "Reach At;Given;Surname;Health Issues;OK to email\n"
     "ana.silva@example.com;Ana;Silva;TMJ, clenching;Y\n"
     "ben.okafor@example.com;Ben;Okafor;stiff neck;Y\n"
     "carla.diaz@example.com;Carla;Diaz;;Y\n"
@@ -166,11 +167,11 @@ def test_upload_an_export_choose_its_columns_then_fix_one(page, studio, tmp_path
     page.goto(f"{studio.url}/patients")
     page.set_input_files('input[name="export"]', str(export))
     page.get_by_role("button", name="Upload").click()
-    # "Pt E-Mail" is no name Chairside knows: the current list stays, the columns are asked.
+    # "Reach At" is no name Chairside knows: the current list stays, the columns are asked.
     assert "no email column" in page.locator(".error").first.inner_text()
     assert (studio.root / "audiences/patients.csv").read_bytes() == before
     pending = page.locator("section.pending")
-    pending.locator('select[name="col_email"]').select_option("Pt E-Mail")
+    pending.locator('select[name="col_email"]').select_option("Reach At")
     pending.locator('select[name="col_first_name"]').select_option("Given")
     pending.get_by_role("button", name="Use this file with these columns").click()
     page.wait_for_selector("text=Uploaded")
@@ -178,7 +179,7 @@ def test_upload_an_export_choose_its_columns_then_fix_one(page, studio, tmp_path
     counts = {
         c.get_attribute("data-count"): c.inner_text() for c in page.locator("[data-count]").all()
     }
-    # Problems is not recognised yet: everyone lands in general.
+    # Health Issues is not recognised yet: everyone lands in general.
     assert counts == {
         "sendable": "3",
         "tmj": "0",
@@ -192,8 +193,8 @@ def test_upload_an_export_choose_its_columns_then_fix_one(page, studio, tmp_path
     rejected = page.locator("ul.rejected").inner_text()
     assert "line 5:" in rejected and "dev.patel@example" not in rejected  # masked
 
-    # Fix the mapping of the list now in place: Problems are the concerns.
-    page.locator('.columns-form select[name="col_concerns"]').last.select_option("Problems")
+    # Fix the mapping of the list now in place: Health Issues are the concerns.
+    page.locator('.columns-form select[name="col_concerns"]').last.select_option("Health Issues")
     page.get_by_role("button", name="Save columns").click()
     page.wait_for_selector("text=Columns saved")
     assert page.locator('[data-count="tmj"]').inner_text() == "1"
@@ -205,18 +206,17 @@ def test_upload_an_export_choose_its_columns_then_fix_one(page, studio, tmp_path
 
     # The CLI reads the same files the same way.
     result = run("audience", "--json", cwd=studio.root)
-    import json
 
     report = json.loads(result.output)
     assert report["segments"] == {"tmj": 1, "neck_shoulder": 1, "general": 1}
     assert report["rejected"] == [{"line": 5, "reason": report["rejected"][0]["reason"]}]
     columns = tomllib.loads((studio.root / "audiences/segments.toml").read_text("utf-8"))
     assert columns["patients"]["columns"] == {
-        "email": "Pt E-Mail",
+        "email": "Reach At",
         "first_name": "Given",
-        "concerns": "Problems",
+        "concerns": "Health Issues",
     }
-    assert "# Chairside recognises common column names" in (
+    assert "# Chairside recognises the column names of Dentrix" in (
         studio.root / "audiences/segments.toml"
     ).read_text("utf-8")
 
@@ -237,7 +237,6 @@ def counts(page) -> dict[str, str]:
 
 
 def test_test_send_then_send_stop_resume_and_status(page, studio, smtp_server, run):
-    import json
 
     from playwright.sync_api import expect
 

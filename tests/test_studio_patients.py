@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
+from chairside.audience.table import table_headers
 from tests.support import StudioServer, copy_demo, csrf_of
 
 
@@ -25,8 +28,8 @@ def upload(studio: StudioServer, name: str, data: bytes):
 @pytest.mark.parametrize(
     ("name", "data", "said"),
     [
-        ("list.xlsx", b"PK\x03\x04 a workbook", "is an Excel workbook"),
-        ("empty.csv", b"", "is empty"),
+        ("list.xlsx", b"PK\x03\x04 a workbook", "list.xlsx: cannot be read as a spreadsheet"),
+        ("empty.csv", b"", "empty.csv: the file is empty"),
         ("nomail.csv", b"Name,Phone\nAnn,555\n", "no email column"),
     ],
 )
@@ -37,6 +40,7 @@ def test_a_failed_upload_leaves_the_list_as_it_was(studio, name, data, said):
     assert answer.status_code == 400
     assert said in answer.text
     assert "Traceback" not in answer.text
+    assert ".upload-" not in answer.text  # the office's file is named, not where it was saved
     assert patients.read_bytes() == before
     assert not list((studio.root / "audiences").glob(".upload-*"))
 
@@ -75,3 +79,64 @@ def test_a_waiting_upload_can_be_discarded(studio):
     answer = client.post("/patients/upload/discard", data={"csrf": token})
     assert "discarded" in answer.text
     assert not waiting.exists()
+
+
+def workbook(rows: list[list[object]]) -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Active patients, December"])  # a title above the header
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_spreadsheet_export_is_uploaded_and_read(studio):
+    data = workbook(
+        [
+            ["Email", "First Name", "Allow Email", "Medical Alerts"],
+            ["ann@example.com", "Ann", True, "TMJ"],
+            ["bo@example.com", "Bo", 1, ""],
+            ["not-an-address", "Cy", 1, ""],
+        ]
+    )
+    answer = upload(studio, "Patients.xlsx", data)
+    assert answer.status_code == 200, answer.text
+    assert "Uploaded" in answer.text
+    assert 'data-count="sendable">2<' in answer.text
+    assert "spreadsheet" in answer.text  # read as one, not as text
+    assert (studio.root / "audiences/patients.csv").read_bytes() == data
+    assert "ann@example.com" not in answer.text
+
+
+def test_a_spreadsheet_without_a_known_email_column_offers_its_own_headers(studio):
+    data = workbook([["Pt Mail", "Given", "OK"], ["ann@example.com", "Ann", "Y"]])
+    assert table_headers_of(studio, data) == ["Pt Mail", "Given", "OK"]
+    client = studio.client()
+    token = csrf_of(client.get("/patients").text)
+    answer = client.post(
+        "/patients/upload", data={"csrf": token}, files={"export": ("p.xlsx", data, "x")}
+    )
+    assert answer.status_code == 400
+    assert 'value="Pt Mail"' in answer.text and "Active patients" not in answer.text
+    answer = client.post(
+        "/patients/upload/columns",
+        data={
+            "csrf": token,
+            "col_email": "Pt Mail",
+            "col_first_name": "Given",
+            "col_consent": "OK",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert 'data-count="sendable">1<' in answer.text
+    assert 'email = "Pt Mail"' in (studio.root / "audiences/segments.toml").read_text("utf-8")
+
+
+def table_headers_of(studio: StudioServer, data: bytes) -> list[str]:
+    path = studio.root / "probe.xlsx"
+    path.write_bytes(data)
+    return table_headers(path)

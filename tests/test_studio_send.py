@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from chairside.ledger import campaign_lock
@@ -109,10 +111,173 @@ def test_push_names_the_count_asks_about_the_baa_and_hands_everyone_over_once(
     started = client.post("/c/2026-12/push/start", data={**form, "expected": "31"})
     assert started.status_code == 303
     deadline = time.monotonic() + 20
-    while "Finished: 31 patients handed to" not in (page := client.get("/c/2026-12/send").text):
+    while "sendgrid: 31 patients handed over in" not in (
+        page := client.get("/c/2026-12/send").text
+    ):
         assert time.monotonic() < deadline, page
         time.sleep(0.1)
     handed = [p["to"][0]["email"] for body in accepted for p in body["personalizations"]]
     assert len(handed) == 31 == len(set(handed))
     row = client.get("/").text.split('data-campaign="2026-12"')[1]
     assert 'class="state state-pushed"' in row
+
+
+def run_to_its_end(client, name: str = "2026-12") -> str:
+    """The send page once the studio's run has ended (the progress box polled as htmx does)."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:
+        box = client.get(f"/c/{name}/send/progress").text
+        if 'data-running="no"' in box and ("run-summary" in box or "The send stopped" in box):
+            return client.get(f"/c/{name}/send").text
+        assert time.monotonic() < deadline, box
+        time.sleep(0.1)
+
+
+def shown_lines(page: str) -> list[str]:
+    """The run's summary as the page lists it, as text."""
+    import re
+
+    found = re.search(r'<ul class="run-summary">(.*?)</ul>', page, re.S)
+    assert found, page
+    return [html.unescape(li).strip() for li in re.findall(r"<li>(.*?)</li>", found.group(1))]
+
+
+@pytest.fixture
+def scripted():
+    from tests.test_smtp_refusals import start_server
+
+    handler, controller = start_server()
+    yield handler, controller.port
+    controller.stop()
+
+
+def studio_on(root, port: int) -> StudioServer:
+    practice = root / "practice.toml"
+    practice.write_text(practice.read_text("utf-8").replace("port = 1025", f"port = {port}"))
+    return StudioServer(root)
+
+
+def start_send(client, expected: str, **extra) -> None:
+    token = csrf_of(client.get("/c/2026-12/send").text)
+    answer = client.post(
+        "/c/2026-12/send/start", data={"csrf": token, "expected": expected, **extra}
+    )
+    assert answer.status_code == 303, answer.text
+
+
+def test_a_server_refusal_is_a_user_error_in_the_cli_words(tmp_path, scripted, run):
+    server, port = scripted
+    server.at["RCPT"] = "554 5.7.1 <{rcpt}>: Relay access denied"
+    root = copy_demo(tmp_path / "practice")
+    before = (root / "audiences/suppressed.csv").read_bytes()
+    studio = studio_on(root, port)
+    try:
+        client = studio.client()
+        start_send(client, "31")
+        page = run_to_its_end(client)
+    finally:
+        studio.close()
+    assert "The send stopped:" in page and "Something went wrong" not in page
+    assert "pass mail on" in page and "Nobody was suppressed" in page
+    assert "@example.com" not in page.replace("***@example.com", "")  # masked
+    assert (root / "audiences/suppressed.csv").read_bytes() == before
+    # The CLI, run the same way, says the same: exit 1 and the same refusal.
+    result = run("send", "2026-12", "--smtp-port", str(port), cwd=root)
+    assert result.exit_code == 1
+    said = result.output.split("Error: ", 1)[1].strip()
+    assert said.splitlines()[0] in html.unescape(page)
+
+
+def test_a_failed_mailbox_ends_with_the_summary_of_the_cli_then_retry_failed(
+    tmp_path, scripted, run
+):
+    server, port = scripted
+    server.reply_for["maria.lopez@example.com"] = "550 5.1.1 <{rcpt}>: User unknown"
+    # The same run from the CLI, on a copy of the same practice, to compare the words.
+    by_cli = copy_demo(tmp_path / "by-cli")
+    cli = run("send", "2026-12", "--smtp-port", str(port), cwd=by_cli)
+    assert cli.exit_code == 3, cli.output
+    server.received.clear()
+
+    studio = studio_on(copy_demo(tmp_path / "practice"), port)
+    try:
+        client = studio.client()
+        start_send(client, "31")
+        page = run_to_its_end(client)
+        lines = shown_lines(page)
+        assert lines[0] == "2026-12: 30 sent now, 0 sent before; failed 1, deferred 0, " + (
+            "unknown 0, pending 0."
+        )
+        printed = cli.output.splitlines()
+        first = next(n for n, line in enumerate(printed) if line.startswith("2026-12: "))
+        assert [line.strip() for line in printed[first : first + len(lines)]] == lines
+        assert len(lines) == 2  # the summary and the failed patient, masked
+        assert "Not finished:" in page and "Finished: everyone" not in page
+        incomplete = cli.output.split("Error: ", 1)[1].strip().replace("\n", " ")
+        assert incomplete.startswith("Not everyone has 2026-12 yet: 1 failed")
+        assert incomplete in html.unescape(page)
+        assert "maria.lopez@example.com" not in page
+
+        # A wrong bounce: undone under Unsubscribes, then "retry failed" sends to her once.
+        server.reply_for.clear()
+        token = csrf_of(page)
+        client.post(
+            "/unsubscribes/undo", data={"csrf": token, "addresses": "maria.lopez@example.com"}
+        )
+        assert 'name="retry_failed"' in page
+        plain = client.post("/c/2026-12/send/confirm", data={"csrf": token}).text
+        assert "Nobody is left to send to" in plain
+        confirm = client.post(
+            "/c/2026-12/send/confirm", data={"csrf": token, "retry_failed": "yes"}
+        ).text
+        assert "to 1 patient now?" in confirm and 'name="retry_failed" value="yes"' in confirm
+        start_send(client, "1", retry_failed="yes")
+        page = run_to_its_end(client)
+        assert "Finished: everyone on the list has it." in page
+        assert shown_lines(page)[0] == (
+            "2026-12: 1 sent now, 30 sent before; failed 0, deferred 0, unknown 0, pending 0."
+        )
+    finally:
+        studio.close()
+    sent = server.recipients()
+    assert sent[-1] == "maria.lopez@example.com"
+    assert len(sent) == 31 == len(set(sent))  # everyone once, she last
+
+
+def test_a_lost_ledger_is_never_shown_as_nothing_sent_and_is_rebuilt(tmp_path, smtp_server, run):
+    """state.db deleted after a send from the CLI: the campaigns list and Edit say the
+    ledger is lost and how to rebuild it, not 'draft' (which invites sending again); the
+    Send page offers no send, only the rebuild `chairside rebuild-ledger` does."""
+    _, port = smtp_server
+    root = copy_demo(tmp_path / "practice")
+    assert run("send", "2026-12", "--smtp-port", str(port), cwd=root).exit_code == 0
+    (root / ".chairside/state.db").unlink()
+    studio = StudioServer(root)
+    try:
+        client = studio.client()
+        row = client.get("/").text.split('data-campaign="2026-12"')[1].split("</tr>")[0]
+        assert 'class="state state-ledger-lost"' in row
+        assert "rebuild-ledger 2026-12" in row
+        assert "rebuild-ledger 2026-12" in client.get("/c/2026-12/edit").text
+        # Looking did not make the lost ledger pass for an empty one: the CLI still refuses.
+        status = run("status", "2026-12", cwd=root)
+        assert status.exit_code == 1 and "rebuild-ledger 2026-12" in status.output
+
+        page = client.get("/c/2026-12/send").text
+        assert "Send to patients" not in page and "Rebuild the ledger from its journal" in page
+        answer = client.post("/c/2026-12/ledger/rebuild", data={"csrf": csrf_of(page)})
+        assert answer.status_code == 200
+        said = html.unescape(answer.text)
+        assert "Rebuilt the ledger of 2026-12 from its journal: 31 sent, 0 failed" in said
+        assert 'data-count="sent">31<' in answer.text and 'data-count="pending">0<' in answer.text
+        row = client.get("/").text.split('data-campaign="2026-12"')[1].split("</tr>")[0]
+        assert 'class="state state-sent"' in row
+    finally:
+        studio.close()
+    assert run("status", "2026-12", cwd=root).exit_code == 0
+    # The CLI says the same of the same rebuild.
+    (root / ".chairside/state.db").unlink()
+    cli = run("rebuild-ledger", "2026-12", cwd=root)
+    assert cli.exit_code == 0 and cli.output.strip() in said

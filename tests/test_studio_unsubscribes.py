@@ -38,3 +38,81 @@ def test_adding_nothing_is_explained(studio):
     answer = client.post("/unsubscribes/add", data={"csrf": token, "addresses": "  \n"})
     assert answer.status_code == 400
     assert "Type one or more addresses" in answer.text
+
+
+def sendable(studio: StudioServer) -> set[str]:
+    """Who the CLI would email now (`chairside audience` reads the same files)."""
+    from chairside.audience.patients import load_audience
+    from chairside.workspace import Workspace
+
+    return {p.email for p in load_audience(Workspace(studio.root)).patients}
+
+
+def test_the_patient_list_is_imported_only_when_confirmed_then_undone(studio):
+    client = studio.client()
+    token = csrf_of(client.get("/unsubscribes").text)
+    assert 'name="confirmed"' not in client.get("/unsubscribes").text  # asked only when needed
+    before = sendable(studio)
+    suppressed = studio.root / "audiences/suppressed.csv"
+    was = suppressed.read_bytes()
+    everyone = (studio.root / "audiences/patients.csv").read_bytes()
+
+    def import_it(**extra):
+        return client.post(
+            "/unsubscribes/import",
+            data={"csrf": token, **extra},
+            files={"export": ("everyone.csv", everyone, "text/csv")},
+        )
+
+    answer = import_it()
+    assert answer.status_code == 400
+    assert "everyone.csv looks like a patient list" in answer.text
+    assert "&#39;Email Opt In&#39;" in answer.text  # the CLI's reason: a consent column
+    assert 'name="confirmed"' in answer.text and "Import it all the same" in answer.text
+    assert suppressed.read_bytes() == was and sendable(studio) == before
+
+    answer = import_it(confirmed="yes")
+    assert "36 added, 3 already there" in answer.text  # as `unsubscribe --import --yes` says
+    assert sendable(studio) == set()
+    assert 'option value="everyone.csv"' in answer.text
+
+    answer = client.post("/unsubscribes/undo-import", data={"csrf": token, "name": "everyone.csv"})
+    assert answer.status_code == 200
+    assert "36 resubscribed, 0 were not suppressed" in answer.text
+    assert sendable(studio) == before  # kevin.tran, unsubscribed before, stays so
+
+
+def test_most_of_the_list_without_its_columns_is_refused_too(studio):
+    client = studio.client()
+    token = csrf_of(client.get("/unsubscribes").text)
+    export = ("Email\n" + "\n".join(sorted(sendable(studio))[:20]) + "\n").encode()
+    answer = client.post(
+        "/unsubscribes/import",
+        data={"csrf": token},
+        files={"export": ("contacts.csv", export, "text/csv")},
+    )
+    assert answer.status_code == 400
+    assert "20 of the" in answer.text and "patients who can be emailed now" in answer.text
+
+
+def test_undo_an_unsubscribe_in_the_cli_words(studio, run):
+    client = studio.client()
+    token = csrf_of(client.get("/unsubscribes").text)
+    client.post("/unsubscribes/add", data={"csrf": token, "addresses": "maria.lopez@example.com"})
+    assert "maria.lopez@example.com" not in sendable(studio)
+    answer = client.post(
+        "/unsubscribes/undo",
+        data={
+            "csrf": token,
+            "addresses": "Maria Lopez <maria.lopez@example.com>\nnobody@example.com",
+            "reason": "asked at the front desk",
+        },
+    )
+    assert answer.status_code == 200
+    assert "1 resubscribed, 1 were not suppressed" in answer.text
+    assert "maria.lopez@example.com" in sendable(studio)
+    text = (studio.root / "audiences/suppressed.csv").read_text("utf-8")
+    assert "resubscribed: asked at the front desk" in text
+    # The CLI sees the same file: undoing again finds nothing to undo.
+    result = run("unsubscribe", "--undo", "maria.lopez@example.com", cwd=studio.root)
+    assert "0 resubscribed, 1 were not suppressed" in result.output

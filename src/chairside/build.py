@@ -13,11 +13,12 @@ from pathlib import Path
 
 from chairside import placeholders
 from chairside.audience.segments import load_segments
-from chairside.campaign import Campaign, load_campaign
+from chairside.campaign import Campaign
 from chairside.fsutil import replacing_dir
 from chairside.render.env import make_env
-from chairside.render.pipeline import Rendered, render_variant
-from chairside.workspace import Practice, Workspace, load_practice
+from chairside.render.pipeline import Rendered
+from chairside.rendered import render_campaign
+from chairside.workspace import Practice, Workspace
 
 
 @dataclass(frozen=True)
@@ -46,20 +47,6 @@ def sample_values(practice: Practice) -> dict[str, str]:
         unsubscribe_url=practice.unsubscribe_url,
         unsubscribe_email=practice.unsubscribe_email,
     )
-
-
-def render_campaign(
-    workspace: Workspace, name: str
-) -> tuple[Practice, Campaign, tuple[Rendered, ...]]:
-    """Read everything and render every variant, in memory."""
-    practice = load_practice(workspace)
-    segments = load_segments(workspace.segments_file)
-    campaign = load_campaign(workspace, name, segments)
-    rendered = tuple(
-        render_variant(practice, campaign, variant, templates_dir=workspace.templates_dir)
-        for variant in campaign.variants
-    )
-    return practice, campaign, rendered
 
 
 def build(

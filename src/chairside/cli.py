@@ -21,14 +21,6 @@ from chairside.commands.send import rebuild_ledger, send, status
 from chairside.commands.studio import studio
 
 
-def stdin_is_terminal() -> bool:
-    """Whether a person can answer questions (not a script, a pipe or CI).
-
-    `init` calls it as `chairside.cli.stdin_is_terminal`, so tests replace it here.
-    """
-    return click.get_text_stream("stdin").isatty()
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "-C",

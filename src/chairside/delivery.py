@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chairside.audience.patients import Audience, Patient, load_audience
-from chairside.build import render_campaign
 from chairside.campaign import Campaign
 from chairside.message import Filled, MessageTemplate, Person
 from chairside.render.pipeline import Rendered
+from chairside.rendered import render_campaign, templates_for
 from chairside.tokens import Tokens, load_key
 from chairside.workspace import Practice, Workspace
 
@@ -59,20 +59,6 @@ class Prepared:
     def messages(self) -> Iterator[tuple[Patient, Filled]]:
         for patient in self.audience.patients:
             yield patient, self.message(patient)
-
-
-def templates_for(
-    practice: Practice, rendered: tuple[Rendered, ...], *, subject_prefix: str = ""
-) -> dict[str, MessageTemplate]:
-    return {
-        r.segment: MessageTemplate(
-            practice=practice,
-            subject=subject_prefix.format(segment=r.segment) + r.subject,
-            html_body=r.html,
-            text_body=r.text,
-        )
-        for r in rendered
-    }
 
 
 def prepare(workspace: Workspace, name: str, *, audience_file: Path | None = None) -> Prepared:

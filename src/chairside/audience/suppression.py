@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from email.utils import parseaddr
 from pathlib import Path
 
 from chairside.audience.addresses import InvalidAddress, normalise_address
@@ -78,6 +79,17 @@ def read_entries(path: Path) -> dict[str, Entry]:
         reason = fields[reason_col] if reason_col is not None and reason_col < width else ""
         latest[email.lower()] = Entry(email, reason, line)
     return latest
+
+
+def typed_address(text: str) -> str:
+    """An address as typed or pasted: "Maria Lopez <maria@example.com>", as copied from a
+    mail program, means maria@example.com; anything else is kept to be checked as it is."""
+    return parseaddr(text)[1] or text
+
+
+def typed_entries(texts: Iterable[str], reason: str) -> list[tuple[str, str, str]]:
+    """(address, reason, where) for `add_suppressions`, from addresses typed by the office."""
+    return [(typed_address(text), reason, repr(text)) for text in texts]
 
 
 def read_suppressed(path: Path) -> frozenset[str]:
@@ -269,14 +281,29 @@ def undo_suppressions(
     return result
 
 
+_IMPORTED = "imported from "
+
+
 def imported_from(path: Path, name: str) -> list[str]:
     """The addresses whose suppression now stands because a file called `name` was imported."""
-    marker = f"imported from {name}".lower()
+    marker = f"{_IMPORTED}{name}".lower()
     return [
         e.email
         for e in read_entries(path).values()
         if e.active and (e.reason.lower() == marker or e.reason.lower().startswith(marker + ":"))
     ]
+
+
+def standing_imports(path: Path) -> dict[str, int]:
+    """Name of each imported file → how many of its suppressions stand now (the files an
+    `--undo-import` can take back), in the order first met."""
+    found: dict[str, int] = {}
+    for entry in read_entries(path).values():
+        if entry.active and entry.reason.lower().startswith(_IMPORTED):
+            name = entry.reason[len(_IMPORTED) :].split(": ", 1)[0].strip()
+            if name:
+                found[name] = found.get(name, 0) + 1
+    return found
 
 
 # Columns that only a patient list has; a provider's export may carry tags and notes.
@@ -313,7 +340,7 @@ def entries_from_export(table: Table) -> list[tuple[str, str, str]]:
         given = ""
         if reason_col is not None and reason_col < len(fields):
             given = fields[reason_col].strip()
-        reason = f"imported from {name}" + (f": {given}" if given else "")
+        reason = f"{_IMPORTED}{name}" + (f": {given}" if given else "")
         entries.append((raw, reason, f"{name}, line {line}"))
     return entries
 

@@ -153,8 +153,16 @@ def _find_header(rows: list[list[str]], mapping: dict[str, str]) -> tuple[int, l
     return None
 
 
-def _first_filled(rows: list[list[str]]) -> tuple[int, list[str]]:
-    return next(((i, r) for i, r in enumerate(rows) if any(c.strip() for c in r)), (0, []))
+def _widest(rows: list[list[str]]) -> tuple[int, list[str]]:
+    """The first row with the most filled cells: the header of a table whose header names no
+    email column (a title above it fills one cell; the header fills one per column)."""
+    best: tuple[int, list[str]] = (0, [])
+    most = 0
+    for position, cells in enumerate(rows):
+        filled = sum(1 for c in cells if c.strip())
+        if filled > most:
+            best, most = (position, cells), filled
+    return best
 
 
 def _open_spreadsheet(path: Path, mapping: dict[str, str]) -> tuple[str, int, list[str]]:
@@ -173,7 +181,7 @@ def _open_spreadsheet(path: Path, mapping: dict[str, str]) -> tuple[str, int, li
             if found:
                 return meta.name, found[0], found[1]
             if fallback is None and any(any(c.strip() for c in r) for r in rows):
-                fallback = (meta.name, *_first_filled(rows))
+                fallback = (meta.name, *_widest(rows))
     finally:
         book.close()
     return fallback or ("", 0, [])
@@ -203,18 +211,20 @@ def _open_text(path: Path, encoding: Encoding, mapping: dict[str, str]):
             cells = _split(head[position], delimiter)
             if names_email(cells, mapping):
                 return delimiter, position, cells, excel_sep, newline
-    position = next((i for i in range(start, len(head)) if head[i].strip()), start)
-    line = head[position] if position < len(head) else ""
-    delimiter = delimiters[0] if excel_sep else max(DELIMITERS, key=line.count)
-    delimiter = delimiter if line.count(delimiter) or excel_sep else ","
-    return delimiter, position, _split(line, delimiter), excel_sep, newline
+    # None names one: the widest row, split the way that makes it widest, is the header.
+    best = (0, -1, delimiters[0], [])
+    for delimiter in delimiters:
+        position, cells = _widest([_split(line, delimiter) for line in head[start:]])
+        width = sum(1 for c in cells if c.strip())
+        if width > best[0] or (width == best[0] and position < best[1]):
+            best = (width, position, delimiter, cells)
+    _, position, delimiter, cells = best
+    return delimiter, start + max(position, 0), cells, excel_sep, newline
 
 
-def open_table(
-    path: Path, *, mapping: dict[str, str] | None = None, mapping_label: str = ""
-) -> Table:
-    """Open a practice table, or say why it cannot be used (no file, no email column...)."""
-    mapping = mapping or {}
+def _locate(path: Path, mapping: dict[str, str]) -> tuple[Table, list[str]]:
+    """The table without its columns yet, and its header row: the first row that names an
+    email column, else the first row with anything in it."""
     if not path.is_file():
         raise AudienceError(
             f"{path}: file not found. Export your patient list to this file, "
@@ -238,12 +248,31 @@ def open_table(
         raise AudienceError(
             f"{path}: the file is empty. Export your patient list again, with its header row."
         )
+    return table, headers
+
+
+def table_headers(path: Path, *, mapping: dict[str, str] | None = None) -> list[str]:
+    """The column names of `path`'s header row, found as `open_table` finds it, but without
+    requiring an email column: for choosing, from its own headers, which column is which.
+
+    Raises AudienceError for a missing, empty or unreadable file.
+    """
+    _, headers = _locate(path, mapping or {})
+    return [h.strip() for h in headers if h.strip()]
+
+
+def open_table(
+    path: Path, *, mapping: dict[str, str] | None = None, mapping_label: str = ""
+) -> Table:
+    """Open a practice table, or say why it cannot be used (no file, no email column...)."""
+    mapping = mapping or {}
+    table, headers = _locate(path, mapping)
     table.columns = find_columns(
         headers, mapping, label=str(path), mapping_label=mapping_label or str(path)
     )
     if table.columns.get("email") is None:
         raise AudienceError(
-            f"{path}, line {skip + 1}: no email column among "
+            f"{path}, line {table.skip + 1}: no email column among "
             f"{', '.join(h for h in headers if h.strip())}. Rename the column to Email, or say "
             'which it is in audiences/segments.toml:\n  [patients.columns]\n  email = "Your '
             'Column Name"'

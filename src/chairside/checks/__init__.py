@@ -9,19 +9,22 @@ never read), builds a sample message, and runs every rule on all of it.
 from __future__ import annotations
 
 import email
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from email import policy
-from email.message import EmailMessage
-from functools import cached_property
 from typing import TYPE_CHECKING
 
-from lxml import html as lxml_html
-
 from chairside import placeholders
-from chairside.audience.segments import Segment, load_segments
-from chairside.campaign import Campaign, Variant
-from chairside.content import Article
+from chairside.audience.segments import load_segments
+from chairside.campaign import Campaign
+from chairside.checks.base import (
+    ERROR,
+    RULES,
+    WARNING,
+    CheckContext,
+    Finding,
+    Rule,
+    VariantView,
+    rule,
+)
 from chairside.errors import ChairsideError
 from chairside.render.pipeline import Rendered
 from chairside.workspace import Practice, Workspace
@@ -29,78 +32,20 @@ from chairside.workspace import Practice, Workspace
 if TYPE_CHECKING:
     from chairside.delivery import Prepared
 
-ERROR, WARNING = "error", "warning"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem: which rule, how bad, in which variant, where, and how to fix it."""
-
-    rule: str
-    severity: str
-    variant: str
-    """The segment id of the variant, or "campaign" for what all variants share."""
-    where: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "rule": self.rule,
-            "severity": self.severity,
-            "variant": self.variant,
-            "where": self.where,
-            "message": self.message,
-        }
-
-
-@dataclass
-class VariantView:
-    """A variant as a patient would receive it."""
-
-    variant: Variant
-    rendered: Rendered
-    html: str
-    """Filled for `LONGEST_FIRST_NAME` (about the largest message a patient gets)."""
-    text: str
-    message: EmailMessage
-    """A sample message, parsed back: its headers are what the providers see."""
-
-    @property
-    def segment(self) -> Segment:
-        return self.variant.segment
-
-    @property
-    def name(self) -> str:
-        return self.variant.segment.id
-
-    @property
-    def articles(self) -> tuple[Article, ...]:
-        return self.variant.articles
-
-    @cached_property
-    def doc(self) -> lxml_html.HtmlElement:
-        return lxml_html.document_fromstring(self.html)
-
-
-@dataclass
-class CheckContext:
-    workspace: Workspace
-    practice: Practice
-    campaign: Campaign
-    segments: tuple[Segment, ...]
-    variants: list[VariantView]
-    leaving_names: list[str] = field(default_factory=list)
-    """Names that leave the machine: variant tags and exported file names."""
-
-
-Rule = Callable[[CheckContext], Iterable[Finding]]
-RULES: list[Rule] = []
-
-
-def rule(function: Rule) -> Rule:
-    """Register a rule; its findings name the rule ids it checks."""
-    RULES.append(function)
-    return function
+__all__ = [
+    "ERROR",
+    "RULES",
+    "WARNING",
+    "CheckContext",
+    "Finding",
+    "Rule",
+    "VariantView",
+    "build_context",
+    "refuse_if_errors",
+    "rule",
+    "run_checks",
+    "summary",
+]
 
 
 LONGEST_FIRST_NAME = "Alexandra-Maximiliana Josefine-Henriette"
@@ -119,9 +64,8 @@ def build_context(
 ) -> CheckContext:
     """Everything the rules look at (the patient list is not read); `rendered_campaign`,
     when the caller has it already, saves rendering the campaign again."""
-    from chairside.build import render_campaign
-    from chairside.delivery import templates_for
     from chairside.message import Person
+    from chairside.rendered import render_campaign, templates_for
 
     practice, campaign, rendered = rendered_campaign or render_campaign(workspace, name)
     longest = LONGEST_FIRST_NAME

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from lxml import html as lxml_html
 
-from chairside.checks import ERROR, WARNING, CheckContext, Finding, VariantView, rule
+from chairside.checks.base import ERROR, WARNING, CheckContext, Finding, VariantView, rule
 from chairside.checks.places import (
     HEADINGS,
     Places,

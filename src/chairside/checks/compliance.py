@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from chairside import placeholders
-from chairside.checks import ERROR, WARNING, CheckContext, Finding, VariantView, rule
+from chairside.checks.base import ERROR, WARNING, CheckContext, Finding, VariantView, rule
 
 _KNOWN_TOKEN = re.compile(f"{placeholders.FIRST_NAME}|{placeholders.UNSUBSCRIBE_URL}")
 _LEFTOVER = re.compile(r"\{\{|\{%|</?mj-[a-z-]+|" + placeholders.TOKEN_PATTERN.pattern)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from chairside.checks import WARNING, CheckContext, Finding, rule
+from chairside.checks.base import WARNING, CheckContext, Finding, rule
 from chairside.newcampaign import DEFAULT_INTRO, DEFAULT_PREHEADER
 
 _FEW = 2

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from lxml import html as lxml_html
 
-from chairside.checks import Finding, VariantView
+from chairside.checks.base import Finding, VariantView
 from chairside.content import Article
 from chairside.content.sanitize import squash
 

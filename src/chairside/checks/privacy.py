@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
 from chairside.audience.segments import phrase_pattern
-from chairside.checks import ERROR, CheckContext, Finding, rule
+from chairside.checks.base import ERROR, CheckContext, Finding, rule
 
 CONDITION_WORDS = (
     "tmj",

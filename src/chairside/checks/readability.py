@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from chairside.checks import WARNING, CheckContext, Finding, VariantView, rule
+from chairside.checks.base import WARNING, CheckContext, Finding, VariantView, rule
 from chairside.checks.places import article_label, merge_variants, short
 from chairside.checks.syllables import flesch_kincaid_grade
 from chairside.content.sanitize import plain_text, squash

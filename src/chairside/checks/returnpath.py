@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from chairside.checks import WARNING, CheckContext, Finding, rule
+from chairside.checks.base import WARNING, CheckContext, Finding, rule
 from chairside.returnpath.freshness import unsynced_warnings
 
 # Gmail's bulk-sender rules (2024) apply from 5,000 messages a day to Gmail addresses.

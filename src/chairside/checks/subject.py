@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from chairside.checks import WARNING, CheckContext, Finding, rule
+from chairside.checks.base import WARNING, CheckContext, Finding, rule
 
 MAX_SUBJECT = 60
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from chairside.checks import ERROR, WARNING, CheckContext, Finding, rule
+from chairside.checks.base import ERROR, WARNING, CheckContext, Finding, rule
 from chairside.urls import LINK_SCHEMES, WEB_SCHEMES, safe_url
 
 # Attributes through which an email can load or open an address.

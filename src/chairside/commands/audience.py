@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from email.utils import parseaddr
 from pathlib import Path
 
 import click
@@ -126,12 +125,14 @@ def unsubscribe(
       chairside unsubscribe --undo maria.lopez@example.com --reason "asked at the front desk"
       chairside unsubscribe --undo-import audiences/patients.csv
     """
+    from chairside.audience.importguard import refuse_patient_list
     from chairside.audience.suppression import (
         add_suppressions,
         entries_from_export,
         imported_from,
         open_export,
-        patient_list_signs,
+        typed_address,
+        typed_entries,
         undo_suppressions,
     )
     from chairside.errors import ChairsideError
@@ -146,7 +147,7 @@ def unsubscribe(
     workspace = options.workspace()
     target = workspace.relative(workspace.suppressed_file)
     if undo or undo_import:
-        addresses = [parseaddr(a)[1] or a for a in undo]
+        addresses = [typed_address(a) for a in undo]
         if undo_import is not None:
             addresses += imported_from(workspace.suppressed_file, undo_import.name)
         done = undo_suppressions(workspace.suppressed_file, addresses, why=reason or "")
@@ -156,42 +157,27 @@ def unsubscribe(
         )
         return
     reason = reason or "unsubscribed"
-    # "Maria Lopez <maria@example.com>", as copied from a mail program, means the address.
-    entries = [(parseaddr(email)[1] or email, reason, repr(email)) for email in emails]
+    entries = typed_entries(emails, reason)
     if tokens:
         entries += _resolve_tokens(workspace, tokens, reason, audience_file)
     if import_file is not None:
         table = open_export(import_file)
         imported = entries_from_export(table)
-        sign = patient_list_signs(table, audience_file or workspace.patients_file)
-        sign = sign or _most_patients(workspace, imported, audience_file)
-        if sign and not yes:
-            raise ChairsideError(
-                f"{import_file} looks like a patient list, not a list of unsubscribes: {sign}. "
-                "Importing it would stop email to everyone on it. If that is really what you "
-                "want, run the command again with --yes (it can be undone with --undo-import)."
-            )
+        refuse_patient_list(
+            workspace,
+            table,
+            imported,
+            label=str(import_file),
+            confirmed=yes,
+            how_to_confirm="run the command again with --yes (it can be undone with --undo-import)",
+            audience_file=audience_file,
+        )
         entries += imported
     result = add_suppressions(workspace.suppressed_file, entries)
     click.echo(f"{target}: {len(result.added)} added, {result.already} already there.")
     if result.invalid:
         listed = "\n".join(f"  {where}: {why}" for where, why in result.invalid)
         raise ChairsideError(f"{len(result.invalid)} not added, not an address:\n{listed}")
-
-
-def _most_patients(workspace, entries: list, audience_file: Path | None) -> str:
-    """Why an import would stop most of the mailing list ("" when it would not)."""
-    from chairside.audience.patients import load_audience
-    from chairside.errors import ChairsideError
-
-    try:
-        patients = {p.key for p in load_audience(workspace, audience_file).patients}
-    except ChairsideError:
-        return ""  # no usable list to compare with: the columns decide alone
-    hits = len({raw.strip().lower() for raw, _, _ in entries} & patients)
-    if hits > 10 and hits * 2 > len(patients):
-        return f"{hits} of the {len(patients)} patients who can be emailed now are in it"
-    return ""
 
 
 def _resolve_tokens(workspace, tokens, reason: str, audience_file: Path | None) -> list:

@@ -24,6 +24,14 @@ class Options:
 pass_options = click.make_pass_decorator(Options)
 
 
+def stdin_is_terminal() -> bool:
+    """Whether a person can answer questions (not a script, a pipe or CI).
+
+    `init` looks it up here when it runs, so tests replace it here.
+    """
+    return click.get_text_stream("stdin").isatty()
+
+
 def audience_option(command):
     """`--audience FILE`, for every command that reads the patient list."""
     return click.option(

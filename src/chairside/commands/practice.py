@@ -32,10 +32,10 @@ def init(directory: Path, **answers: str | None) -> None:
           --address "12 Main St, Springfield, IL 62701" --phone "(217) 555-0100" \\
           --email news@lakesidedental.com --website https://lakesidedental.com
     """
-    from chairside import cli  # looked up there, so a test can stand in for the terminal
+    from chairside.commands import options  # looked up there: a test stands in for the terminal
     from chairside.scaffold import scaffold
 
-    result = scaffold(directory, answers, interactive=cli.stdin_is_terminal())
+    result = scaffold(directory, answers, interactive=options.stdin_is_terminal())
     click.echo(f"Created a practice folder in {result.root}")
     click.echo(f"  first campaign: campaigns/{result.campaign}/")
     if result.todo:

@@ -1,77 +1,27 @@
 """The studio's web application: routes, templates, and how errors become pages.
 
-Pages live in `chairside.studio.pages.*`; each module lists its `routes`. Every POST route
-is made with `post()`, which reads the form only once its CSRF token is checked, so no
-state-changing route can forget the check (tests/test_studio_security.py walks them all).
+Pages live in `chairside.studio.pages.*`; each module lists its `routes`, made with
+`pagekit.post()` for every POST (the CSRF token checked before the form is read).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
-from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Mount, Route
+from starlette.responses import Response
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from chairside.errors import ChairsideError
-from chairside.studio.security import CSRF_FIELD, CsrfRefused, Guard, GuardMiddleware, read_form
-from chairside.workspace import Workspace, load_practice
+from chairside.studio.pagekit import Studio, studio_of
+from chairside.studio.pages import campaigns, edit, patients, send, unsubscribes
+from chairside.studio.security import CsrfRefused, Guard, GuardMiddleware
+from chairside.workspace import Workspace
 
 log = logging.getLogger("chairside.studio")
-
-FormHandler = Callable[[Request, FormData], Awaitable[Response]]
-
-
-@dataclass
-class Studio:
-    """What every page needs: the practice folder, this run's guard, the running sends."""
-
-    workspace: Workspace
-    guard: Guard
-    env: Environment
-    jobs: dict = field(default_factory=dict)
-    """Campaign name → its `SendJob` (chairside.studio.pages.send), while the studio runs."""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def render(
-        self, request: Request, template: str, status_code: int = 200, **context
-    ) -> Response:
-        try:
-            practice_name = load_practice(self.workspace).name
-        except ChairsideError:
-            practice_name = self.workspace.root.name
-        html = self.env.get_template(template).render(
-            csrf_field=CSRF_FIELD,
-            csrf_token=self.guard.csrf_token,
-            practice_name=practice_name,
-            path=request.url.path,
-            **context,
-        )
-        return HTMLResponse(html, status_code=status_code)
-
-
-def studio_of(request: Request) -> Studio:
-    return request.app.state.studio
-
-
-def post(path: str, handler: FormHandler) -> Route:
-    """A POST route whose handler gets the form, CSRF token checked."""
-
-    async def endpoint(request: Request) -> Response:
-        form = await read_form(request)
-        try:
-            return await handler(request, form)
-        finally:
-            await form.close()
-
-    return Route(path, endpoint, methods=["POST"])
 
 
 def make_env() -> Environment:
@@ -116,8 +66,6 @@ async def _bug(request: Request, exc: Exception) -> Response:
 
 
 def create_app(workspace: Workspace, guard: Guard) -> Starlette:
-    from chairside.studio.pages import campaigns, edit, patients, send, unsubscribes
-
     routes = [
         *campaigns.routes,
         *edit.routes,

@@ -17,7 +17,8 @@ from pathlib import Path
 from chairside.campaign import CAMPAIGN_FILE
 from chairside.delivery import state_dir
 from chairside.fsutil import write_text_atomic
-from chairside.ledger import SENT, is_locked, open_ledger
+from chairside.journal import Journal
+from chairside.ledger import SENT, LedgerError, is_locked, open_ledger
 from chairside.workspace import Workspace
 
 RECORD_FILE = "studio.json"
@@ -77,20 +78,28 @@ class Delivery:
     """Rows not (yet) sent: in flight, failed, deferred."""
     pushed: bool
     running: bool
+    problem: str | None = None
+    """Why the ledger cannot be trusted for this campaign (lost, older than its journal,
+    damaged): then nothing is known to be sent, which is not the same as nothing sent."""
 
 
 def delivery(workspace: Workspace, name: str) -> Delivery:
     state = state_dir(workspace)
-    if not (state / "state.db").exists():
-        return Delivery(0, 0, False, False)
-    with open_ledger(state) as ledger:
-        rows = ledger.rows(name)
-        # The ledger keeps whether a row went over SMTP or to a provider; `rows` doesn't say.
-        pushed = bool(
-            ledger.db.execute(
-                "SELECT 1 FROM deliveries WHERE campaign = ? AND via != 'smtp' LIMIT 1", (name,)
-            ).fetchone()
-        )
+    if not (state / "state.db").exists() and not Journal(state, name).path.exists():
+        return Delivery(0, 0, False, False)  # never sent, from here or the CLI
+    try:
+        with open_ledger(state) as ledger:
+            ledger.check(name)  # a deleted or older ledger must not read as "nothing sent"
+            rows = ledger.rows(name)
+            # The ledger keeps whether a row went over SMTP or to a provider; `rows` doesn't.
+            pushed = bool(
+                ledger.db.execute(
+                    "SELECT 1 FROM deliveries WHERE campaign = ? AND via != 'smtp' LIMIT 1",
+                    (name,),
+                ).fetchone()
+            )
+    except LedgerError as exc:
+        return Delivery(0, 0, False, is_locked(state, name), problem=exc.format_message())
     sent = sum(1 for row in rows if row.status == SENT)
     in_doubt = sum(1 for row in rows if row.status != SENT)
     return Delivery(sent, in_doubt, pushed, is_locked(state, name))
@@ -100,7 +109,8 @@ def delivery(workspace: Workspace, name: str) -> Delivery:
 class CampaignState:
     name: str
     state: str
-    """draft, needs fixes, checked, tested, sending, partly sent, sent, pushed."""
+    """draft, needs fixes, checked, tested, sending, partly sent, sent, pushed, or ledger
+    lost (its `next_step` is then the ledger's own message)."""
     next_step: str
     errors: int | None
     warnings: int | None
@@ -113,7 +123,9 @@ def campaign_state(workspace: Workspace, name: str) -> CampaignState:
     errors = remembered.get("errors") if current else None
     warnings = remembered.get("warnings") if current else None
     sent = delivery(workspace, name)
-    if sent.running:
+    if sent.problem:
+        state, step = "ledger lost", sent.problem
+    elif sent.running:
         state, step = "sending", "Watch its progress"
     elif sent.pushed:
         state, step = "pushed", "See its status"

@@ -16,8 +16,8 @@ from starlette.routing import Route
 from chairside.audience.segments import load_segments
 from chairside.campaign import FORMATS, check_name, load_settings, read_articles
 from chairside.errors import ChairsideError
-from chairside.studio.app import post, studio_of
 from chairside.studio.campaignform import CampaignForm, save_campaign
+from chairside.studio.pagekit import post, studio_of
 from chairside.studio.state import delivery, fingerprint, record, remember
 from chairside.workspace import Workspace
 
@@ -149,8 +149,10 @@ async def edit(request: Request) -> Response:
     studio = studio_of(request)
     name = check_name(request.path_params["name"])
     context = await run_in_threadpool(_load, studio.workspace, name, fresh=False)
+    with studio.lock:
+        notes = studio.notes.pop(name, ())
     return studio.render(
-        request, "edit.html", created=request.query_params.get("created"), **context
+        request, "edit.html", created=request.query_params.get("created"), notes=notes, **context
     )
 
 

@@ -9,9 +9,7 @@ chosen, and the current list is untouched meanwhile.
 
 from __future__ import annotations
 
-import csv
 import os
-import re
 import tempfile
 from pathlib import Path
 
@@ -23,49 +21,29 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from chairside.audience.addresses import mask
-from chairside.audience.csvfile import (
-    DELIMITER_NAMES,
-    detect_delimiter,
-    detect_encoding,
-    open_csv,
-)
+from chairside.audience.columns import SETTABLE
 from chairside.audience.patients import Audience, read_audience
-from chairside.audience.segments import COLUMN_FIELDS, load_patient_settings, load_segments
+from chairside.audience.segments import load_patient_settings, load_segments
 from chairside.audience.suppression import read_suppressed
+from chairside.audience.table import DELIMITER_NAMES, open_table, table_headers
 from chairside.delivery import state_dir
 from chairside.errors import ChairsideError
 from chairside.fsutil import write_text_atomic
-from chairside.studio.app import post, studio_of
-from chairside.studio.uploads import save, uploads
+from chairside.studio.pagekit import post, studio_of
+from chairside.studio.uploads import safe_name, save, uploads
 from chairside.workspace import Workspace
 
 PENDING = "studio-upload.csv"
 FIELD_LABELS = {
     "email": "Email address",
     "first_name": "First name",
+    "preferred_name": "Preferred name (used before the first name)",
     "name": "Full name (if there is no first-name column)",
     "concerns": "Concerns (what the front desk types)",
     "consent": "Consent to email (yes/no)",
     "opt_out": "Opted out of email (yes/no)",
 }
 SHOW_AT_MOST = 1000
-
-
-def file_headers(path: Path) -> list[str]:
-    """The export's column names, even when Chairside can't tell which is the email.
-
-    (`open_csv` finds them the same way but refuses a file without an email column, which
-    is exactly the file whose columns the office must choose here.)
-    """
-    encoding = detect_encoding(path)
-    with path.open(encoding=encoding, errors="replace", newline="") as handle:
-        line = handle.readline()
-        excel = re.fullmatch(r"sep=(.)\s*", line, re.IGNORECASE)
-        delimiter = excel.group(1) if excel else detect_delimiter(line)
-        if excel:
-            line = handle.readline()
-    headers = next(csv.reader([line], delimiter=delimiter), [])
-    return [h.strip() for h in headers if h.strip()]
 
 
 def read_with(workspace: Workspace, path: Path, mapping: dict[str, str]) -> Audience:
@@ -83,11 +61,11 @@ def read_with(workspace: Workspace, path: Path, mapping: dict[str, str]) -> Audi
 def detected(path: Path, mapping: dict[str, str]) -> dict[str, str]:
     """Field → the header Chairside uses for it (the mapping's, or the one it recognised)."""
     try:
-        source = open_csv(path, mapping=mapping, mapping_label="audiences/segments.toml")
+        source = open_table(path, mapping=mapping, mapping_label="audiences/segments.toml")
     except ChairsideError:
         return {}
     headers = source.columns.headers
-    return {f: headers[i].strip() for f, i in source.columns.index.items() if f in COLUMN_FIELDS}
+    return {f: headers[i].strip() for f, i in source.columns.index.items() if f in SETTABLE}
 
 
 def save_columns(workspace: Workspace, mapping: dict[str, str]) -> None:
@@ -100,7 +78,7 @@ def save_columns(workspace: Workspace, mapping: dict[str, str]) -> None:
         doc.append("patients", patients)
     if mapping:
         columns = tomlkit.table()
-        for key in COLUMN_FIELDS:
+        for key in SETTABLE:
             if mapping.get(key):
                 columns[key] = mapping[key]
         patients["columns"] = columns
@@ -126,7 +104,7 @@ def _report(workspace: Workspace, *, show: bool) -> dict:
     }
     if not path.is_file():
         return context
-    context["headers"] = file_headers(path)
+    context["headers"] = _headers(path)
     context["found"] = detected(path, mapping)
     try:
         audience = read_with(workspace, path, mapping)
@@ -152,7 +130,7 @@ async def patients(request: Request) -> Response:
 
 
 def _mapping(form: FormData) -> dict[str, str]:
-    return {f: str(form.get(f"col_{f}", "")).strip() for f in COLUMN_FIELDS if form.get(f"col_{f}")}
+    return {f: str(form.get(f"col_{f}", "")).strip() for f in SETTABLE if form.get(f"col_{f}")}
 
 
 async def columns(request: Request, form: FormData) -> Response:
@@ -173,19 +151,21 @@ async def columns(request: Request, form: FormData) -> Response:
     return studio.render(request, "patients.html", **context)
 
 
+def _headers(path: Path) -> list[str]:
+    """The file's column names (none when it has no header row to offer)."""
+    try:
+        return table_headers(path)
+    except ChairsideError:
+        return []
+
+
 def _pending(workspace: Workspace) -> Path:
     return state_dir(workspace) / PENDING
 
 
-def _check_readable(path: Path, filename: str) -> None:
-    start = path.read_bytes()[:4]
-    if start.startswith(b"PK\x03\x04") or start.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ChairsideError(
-            f"{filename} is an Excel workbook. Chairside reads the list as CSV: in Excel, "
-            "choose File > Save As > 'CSV UTF-8 (Comma delimited)' and upload that file."
-        )
-    if not start:
-        raise ChairsideError(f"{filename} is empty. Export the patient list again.")
+def _told(exc: ChairsideError, path: Path, name: str) -> str:
+    """The library's message, naming the file the office uploaded, not where it was saved."""
+    return exc.format_message().replace(str(path), name)
 
 
 def _adopt(workspace: Workspace, uploaded: Path, mapping: dict[str, str] | None) -> Audience:
@@ -212,7 +192,6 @@ async def upload(request: Request, form: FormData) -> Response:
     temporary = Path(name)
     try:
         await save(files[0], temporary)
-        _check_readable(temporary, files[0].filename or "The file")
         await run_in_threadpool(_adopt, workspace, temporary, None)
     except ChairsideError as exc:
         pending = _pending(workspace)
@@ -220,7 +199,8 @@ async def upload(request: Request, form: FormData) -> Response:
             pending.parent.mkdir(parents=True, exist_ok=True)
             os.replace(temporary, pending)
         temporary.unlink(missing_ok=True)
-        return await _pending_page(request, exc.format_message())
+        name = safe_name(files[0].filename, "The upload")
+        return await _pending_page(request, _told(exc, temporary, name))
     finally:
         temporary.unlink(missing_ok=True)
     _pending(workspace).unlink(missing_ok=True)
@@ -234,7 +214,7 @@ async def _pending_page(request: Request, error: str) -> Response:
     workspace = studio.workspace
     pending = _pending(workspace)
     context = await run_in_threadpool(_report, workspace, show=False)
-    headers = file_headers(pending) if pending.is_file() else []
+    headers = _headers(pending) if pending.is_file() else []
     context.update(
         error=error,
         pending_headers=headers,
@@ -253,7 +233,7 @@ async def upload_columns(request: Request, form: FormData) -> Response:
     try:
         await run_in_threadpool(_adopt, workspace, pending, _mapping(form))
     except ChairsideError as exc:
-        return await _pending_page(request, exc.format_message())
+        return await _pending_page(request, _told(exc, pending, "The waiting upload"))
     context = await run_in_threadpool(_report, workspace, show=False)
     context["notice"] = f"Uploaded: {context['label']} replaced; columns saved."
     return studio.render(request, "patients.html", **context)

@@ -24,9 +24,9 @@ from starlette.routing import Route
 
 from chairside.campaign import campaign_file, check_name
 from chairside.delivery import Prepared, prepare, state_dir
-from chairside.errors import ChairsideError
-from chairside.ledger import campaign_lock, is_locked, open_ledger
-from chairside.studio.app import Studio, post, studio_of
+from chairside.errors import ChairsideError, DeliveryIncomplete
+from chairside.ledger import LedgerError, campaign_lock, is_locked, open_ledger
+from chairside.studio.pagekit import Studio, post, studio_of
 from chairside.studio.state import fingerprint, record, remember
 from chairside.workspace import Workspace
 
@@ -44,7 +44,12 @@ class SendJob:
     done: int = 0
     started: float = 0.0
     report: object | None = None
+    lines: list[str] = field(default_factory=list)
+    """The run's summary, as the CLI prints it (sendsummary.summary, push.summary)."""
     error: str | None = None
+    """Why the run stopped itself (a refusal of the server, a lost server, storage...)."""
+    incomplete: str | None = None
+    """DeliveryIncomplete's message: it ran to its end, but not everyone has it."""
     audience: object | None = None
     """The patient list the run was prepared with: progress is counted against it, so
     polling never re-reads a large list while the send runs."""
@@ -83,12 +88,17 @@ def smtp_settings(prepared: Prepared):
     )
 
 
-def to_send(workspace: Workspace, prepared: Prepared) -> int:
+def to_send(workspace: Workspace, prepared: Prepared, *, retry_failed: bool = False) -> int:
     """How many patients a send would write to now (what `send --dry-run` counts)."""
     from chairside.sending import plan
 
     with open_ledger(state_dir(workspace)) as ledger:
-        work = plan(prepared, ledger.statuses(prepared.campaign.name), resend_unknown=False)
+        work = plan(
+            prepared,
+            ledger.statuses(prepared.campaign.name),
+            resend_unknown=False,
+            retry_failed=retry_failed,
+        )
     return len(work.to_send)
 
 
@@ -98,9 +108,11 @@ def _status(workspace: Workspace, name: str, job: SendJob | None, show: bool) ->
 
     try:
         audience = job.audience if job and job.running else load_audience(workspace)
+        found = campaign_status(name, audience, state=state_dir(workspace), show=show)
+    except LedgerError as exc:  # lost, older than its journal: rebuilt from it, on request
+        return {"status": None, "status_error": exc.format_message(), "ledger_lost": True}
     except ChairsideError as exc:
         return {"status": None, "status_error": exc.format_message()}
-    found = campaign_status(name, audience, state=state_dir(workspace), show=show)
     left = job.seconds_left() if job and job.running else None
     return {"status": found, "seconds_left": left, "status_error": None}
 
@@ -170,24 +182,39 @@ async def test_send(request: Request, form: FormData) -> Response:
     return studio.render(request, "send.html", test_replies=replies, address=address, **context)
 
 
-def _prepared_for_send(workspace: Workspace, name: str) -> tuple[Prepared, int]:
+def _prepared_for_send(
+    workspace: Workspace, name: str, *, retry_failed: bool = False
+) -> tuple[Prepared, int]:
     from chairside.checks import refuse_if_errors
 
     prepared = prepare(workspace, name)
     refuse_if_errors(workspace, prepared, force=False)
-    return prepared, to_send(workspace, prepared)
+    return prepared, to_send(workspace, prepared, retry_failed=retry_failed)
+
+
+def _retry_failed(form: FormData) -> bool:
+    """`send --retry-failed`: patients marked failed are sent to again (those whose bounce
+    was undone under Unsubscribes; the others are still suppressed)."""
+    return form.get("retry_failed") == "yes"
 
 
 async def confirm(request: Request, form: FormData) -> Response:
     studio = studio_of(request)
     name = _name(request)
-    _, count = await run_in_threadpool(_prepared_for_send, studio.workspace, name)
+    retry_failed = _retry_failed(form)
+    _, count = await run_in_threadpool(
+        lambda: _prepared_for_send(studio.workspace, name, retry_failed=retry_failed)
+    )
     context = await run_in_threadpool(_context, studio, name, False)
-    return studio.render(request, "send.html", confirm_count=count, **context)
+    return studio.render(
+        request, "send.html", confirm_count=count, retry_failed=retry_failed, **context
+    )
 
 
 async def start(request: Request, form: FormData) -> Response:
-    """`chairside send NAME`, in a thread, once the office confirmed the number."""
+    """`chairside send NAME [--retry-failed]`, in a thread, once the office confirmed the
+    number; it ends with the CLI's summary, and its refusal or DeliveryIncomplete."""
+    from chairside import sendsummary
     from chairside.sending import send_campaign
 
     studio = studio_of(request)
@@ -201,13 +228,17 @@ async def start(request: Request, form: FormData) -> Response:
     # its words, before anything starts (the thread takes it again for the whole send).
     with campaign_lock(state_dir(workspace), name):
         pass
-    prepared, count = await run_in_threadpool(_prepared_for_send, workspace, name)
+    retry_failed = _retry_failed(form)
+    prepared, count = await run_in_threadpool(
+        lambda: _prepared_for_send(workspace, name, retry_failed=retry_failed)
+    )
     if str(count) != str(form.get("expected", "")):
         context = await run_in_threadpool(_context, studio, name, False)
         return studio.render(
             request,
             "send.html",
             confirm_count=count,
+            retry_failed=retry_failed,
             changed=True,
             **context,
         )
@@ -221,20 +252,29 @@ async def start(request: Request, form: FormData) -> Response:
                 workspace,
                 prepared,
                 settings,
+                retry_failed=retry_failed,
                 stop=job.stop,
                 on_start=job.on_start,
                 on_message=job.on_message,
             ),
+            sendsummary.summary,
+            sendsummary.finish,
         )
 
     _start(studio, job, work)
     return RedirectResponse(f"/c/{name}/send", 303)
 
 
-def _run(job: SendJob, deliver) -> None:
-    """Run `deliver()` in the job's thread; its outcome or error is kept for the page."""
+def _run(job: SendJob, deliver, summarize, finish) -> None:
+    """Run `deliver()` in the job's thread and keep for the page what the CLI says at its
+    end: `summarize(report)`, then what `finish(report)` raises (the run's refusal, or
+    DeliveryIncomplete when it ran to its end but not everyone has it)."""
     try:
         job.report = deliver()
+        job.lines = summarize(job.report)
+        finish(job.report)
+    except DeliveryIncomplete as exc:
+        job.incomplete = exc.format_message()
     except ChairsideError as exc:
         job.error = exc.format_message()
     except Exception:  # a bug: the terminal gets the traceback, the page a sentence
@@ -265,6 +305,25 @@ async def stop(request: Request, form: FormData) -> Response:
         )
     job.stop.set()
     return RedirectResponse(f"/c/{name}/send", 303)
+
+
+async def rebuild(request: Request, form: FormData) -> Response:
+    """`chairside rebuild-ledger NAME`: the ledger rebuilt from the campaign's journal, under
+    the campaign's lock (refused while a send runs anywhere)."""
+    from chairside import sendsummary
+    from chairside.ledger import rebuild_ledger
+
+    studio = studio_of(request)
+    name = _name(request)
+    state = state_dir(studio.workspace)
+
+    def run() -> list[str]:
+        with campaign_lock(state, name, holder="rebuild-ledger"):
+            return sendsummary.rebuilt(name, *rebuild_ledger(state, name))
+
+    notice = await run_in_threadpool(run)
+    context = await run_in_threadpool(_context, studio, name, False)
+    return studio.render(request, "send.html", rebuilt=notice, **context)
 
 
 PROVIDERS = ("mailchimp", "sendgrid", "mailgun")
@@ -312,7 +371,7 @@ async def push_confirm(request: Request, form: FormData) -> Response:
 
 async def push_start(request: Request, form: FormData) -> Response:
     """`chairside export NAME --to PROVIDER --push`, in a thread."""
-    from chairside.providers.push import push as run_push
+    from chairside.providers import push as pushing
 
     studio = studio_of(request)
     workspace = studio.workspace
@@ -329,7 +388,12 @@ async def push_start(request: Request, form: FormData) -> Response:
     job.total, job.started = count, time.monotonic()
 
     def work() -> None:
-        _run(job, lambda: run_push(workspace, provider, on_batch=job.on_batch))
+        _run(
+            job,
+            lambda: pushing.push(workspace, provider, on_batch=job.on_batch),
+            pushing.summary,
+            pushing.finish,
+        )
 
     _start(studio, job, work)
     return RedirectResponse(f"/c/{name}/send", 303)
@@ -354,6 +418,7 @@ routes = [
     post("/c/{name}/send/confirm", confirm),
     post("/c/{name}/send/start", start),
     post("/c/{name}/send/stop", stop),
+    post("/c/{name}/ledger/rebuild", rebuild),
     post("/c/{name}/push/confirm", push_confirm),
     post("/c/{name}/push/start", push_start),
 ]

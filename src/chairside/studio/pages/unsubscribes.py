@@ -1,9 +1,12 @@
-"""Unsubscribes: add addresses or import a provider's export into audiences/suppressed.csv,
-through the functions `chairside unsubscribe` calls."""
+"""Unsubscribes: add addresses, import a provider's export, or undo either, in
+audiences/suppressed.csv, through the functions `chairside unsubscribe` calls.
+
+An import that looks like the patient list is refused as the CLI refuses it; where the CLI
+asks for --yes, this page asks for a ticked box."""
 
 from __future__ import annotations
 
-from email.utils import parseaddr
+from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -12,15 +15,22 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from chairside.audience.addresses import mask
+from chairside.audience.importguard import LooksLikePatientList, refuse_patient_list
 from chairside.audience.suppression import (
     SuppressionResult,
+    UndoResult,
     add_suppressions,
     entries_from_export,
+    imported_from,
     open_export,
     read_suppressed,
+    standing_imports,
+    typed_address,
+    typed_entries,
+    undo_suppressions,
 )
 from chairside.errors import ChairsideError
-from chairside.studio.app import post, studio_of
+from chairside.studio.pagekit import post, studio_of
 from chairside.studio.uploads import safe_name, save, scratch_dir, uploads
 
 SHOW_AT_MOST = 2000
@@ -35,6 +45,7 @@ def _context(request: Request, show: bool) -> dict:
         "total": len(found),
         "addresses": shown if show else [mask(a) for a in shown],
         "show": show,
+        "imports": standing_imports(workspace.suppressed_file),
     }
 
 
@@ -74,26 +85,95 @@ async def add(request: Request, form: FormData) -> Response:
     typed = [line.strip() for line in str(form.get("addresses", "")).splitlines() if line.strip()]
     if not typed:
         raise ChairsideError("Type one or more addresses, one a line.")
-    # "Maria Lopez <maria@example.com>", as copied from a mail program, means the address.
-    entries = [(parseaddr(text)[1] or text, reason, repr(text)) for text in typed]
+    entries = typed_entries(typed, reason)
     result = await run_in_threadpool(add_suppressions, workspace.suppressed_file, entries)
     return await _done(request, result)
 
 
+def _import(workspace, path: Path, *, confirmed: bool) -> SuppressionResult:
+    table = open_export(path)
+    entries = entries_from_export(table)
+    refuse_patient_list(
+        workspace,
+        table,
+        entries,
+        label=path.name,
+        confirmed=confirmed,
+        how_to_confirm="tick 'Import it all the same' and import it again (it can be undone "
+        "below, under 'Undo an import')",
+    )
+    return add_suppressions(workspace.suppressed_file, entries)
+
+
 async def import_export(request: Request, form: FormData) -> Response:
-    workspace = studio_of(request).workspace
+    studio = studio_of(request)
     files = uploads(form, "export")
     if not files:
         raise ChairsideError("Choose the provider's unsubscribe or bounce export first.")
+    confirmed = form.get("confirmed") == "yes"
     with scratch_dir() as folder:
         path = await save(files[0], folder / safe_name(files[0].filename, "export.csv"))
-        entries = await run_in_threadpool(lambda: entries_from_export(open_export(path)))
-        result = await run_in_threadpool(add_suppressions, workspace.suppressed_file, entries)
+        try:
+            result = await run_in_threadpool(
+                lambda: _import(studio.workspace, path, confirmed=confirmed)
+            )
+        except LooksLikePatientList as exc:
+            context = await run_in_threadpool(_context, request, False)
+            return studio.render(
+                request,
+                "unsubscribes.html",
+                status_code=400,
+                error=exc.format_message(),
+                confirm_import=True,
+                **context,
+            )
     return await _done(request, result)
+
+
+async def _undone(request: Request, result: UndoResult) -> Response:
+    """`chairside unsubscribe --undo`'s summary line."""
+    studio = studio_of(request)
+    context = await run_in_threadpool(_context, request, False)
+    notice = (
+        f"{context['label']}: {len(result.resubscribed)} resubscribed, "
+        f"{len(result.not_suppressed)} were not suppressed."
+    )
+    return studio.render(request, "unsubscribes.html", notice=notice, **context)
+
+
+async def undo(request: Request, form: FormData) -> Response:
+    """Take unsubscribes back (`chairside unsubscribe --undo ADDRESS --reason WHY`)."""
+    workspace = studio_of(request).workspace
+    typed = [line.strip() for line in str(form.get("addresses", "")).splitlines() if line.strip()]
+    if not typed:
+        raise ChairsideError("Type the addresses to email again, one a line.")
+    addresses = [typed_address(text) for text in typed]
+    why = str(form.get("reason", "")).strip()
+    result = await run_in_threadpool(
+        lambda: undo_suppressions(workspace.suppressed_file, addresses, why=why)
+    )
+    return await _undone(request, result)
+
+
+async def undo_import(request: Request, form: FormData) -> Response:
+    """Take back everything one import suppressed (`chairside unsubscribe --undo-import`)."""
+    workspace = studio_of(request).workspace
+    name = str(form.get("name", "")).strip()
+    if not name:
+        raise ChairsideError("Choose the import to undo.")
+    why = str(form.get("reason", "")).strip()
+
+    def undo_it() -> UndoResult:
+        addresses = imported_from(workspace.suppressed_file, name)
+        return undo_suppressions(workspace.suppressed_file, addresses, why=why)
+
+    return await _undone(request, await run_in_threadpool(undo_it))
 
 
 routes = [
     Route("/unsubscribes", page),
     post("/unsubscribes/add", add),
     post("/unsubscribes/import", import_export),
+    post("/unsubscribes/undo", undo),
+    post("/unsubscribes/undo-import", undo_import),
 ]

@@ -1,0 +1,73 @@
+"""What every page module of the studio shares: the `Studio` (the practice folder, this
+run's guard, the running sends), `studio_of(request)`, and `post()`, which makes a POST route
+that reads its form only once the CSRF token is checked, so no state-changing route can
+forget the check (tests/test_studio_security.py walks them all).
+
+Pages import this; app.py imports the pages and this, so imports run one way.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from jinja2 import Environment
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from chairside.errors import ChairsideError
+from chairside.studio.security import CSRF_FIELD, Guard, read_form
+from chairside.workspace import Workspace, load_practice
+
+FormHandler = Callable[[Request, FormData], Awaitable[Response]]
+
+
+@dataclass
+class Studio:
+    """What every page needs: the practice folder, this run's guard, the running sends."""
+
+    workspace: Workspace
+    guard: Guard
+    env: Environment
+    jobs: dict = field(default_factory=dict)
+    """Campaign name → its `SendJob` (chairside.studio.pages.send), while the studio runs."""
+    notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Campaign name → what `create_campaign` noted (as `chairside new` prints it), shown
+    once on its first Edit page."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def render(
+        self, request: Request, template: str, status_code: int = 200, **context
+    ) -> Response:
+        try:
+            practice_name = load_practice(self.workspace).name
+        except ChairsideError:
+            practice_name = self.workspace.root.name
+        html = self.env.get_template(template).render(
+            csrf_field=CSRF_FIELD,
+            csrf_token=self.guard.csrf_token,
+            practice_name=practice_name,
+            path=request.url.path,
+            **context,
+        )
+        return HTMLResponse(html, status_code=status_code)
+
+
+def studio_of(request: Request) -> Studio:
+    return request.app.state.studio
+
+
+def post(path: str, handler: FormHandler) -> Route:
+    """A POST route whose handler gets the form, CSRF token checked."""
+
+    async def endpoint(request: Request) -> Response:
+        form = await read_form(request)
+        try:
+            return await handler(request, form)
+        finally:
+            await form.close()
+
+    return Route(path, endpoint, methods=["POST"])
