@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,8 @@ def stdin_is_terminal() -> bool:
 
     `init` looks it up here when it runs, so tests replace it here.
     """
-    return click.get_text_stream("stdin").isatty()
+    stdin = sys.stdin  # None when started without one (a service, some IDEs)
+    return stdin is not None and stdin.isatty()
 
 
 def audience_option(command):
