@@ -292,3 +292,20 @@ def posts_line(toml: Path, file_name: str) -> int:
     lines = toml.read_text(encoding="utf-8").splitlines()
     entry = next(n for n, text in enumerate(lines, 1) if json.dumps(file_name) in text)
     return max(n for n, text in enumerate(lines[:entry], 1) if text.strip() == "[[posts]]")
+
+
+class Pipelining:
+    """Mix into an SmtpRecorder: the server offers PIPELINING (RFC 2920), as Postfix, Exchange
+    and Gmail do (aiosmtpd reads pipelined commands in order but does not say so)."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return [responses[0], "250-PIPELINING", *responses[1:]]
+
+
+class PipeliningRecorder(Pipelining, SmtpRecorder):
+    pass
+
+
+class PipeliningScripted(Pipelining, ScriptedSmtp):
+    pass

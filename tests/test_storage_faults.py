@@ -52,7 +52,7 @@ def test_a_full_disk_reported_by_fsync(tmp_workspace, smtp_server, run, monkeypa
 
     def fsync(fd):
         calls.append(fd)
-        if len(calls) > 21:
+        if len(calls) > 5:  # commits are shared by the connections: ~1 per 1-4 messages
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_fsync(fd)
 

@@ -1,0 +1,203 @@
+"""SMTP with PIPELINING and several connections (issue 14), against aiosmtpd on 127.0.0.1
+offering PIPELINING: the round trips are hidden, and exactly-once still holds — killed
+mid-run and rerun, nobody twice, nobody lost; refusals judged by stage as before."""
+
+from __future__ import annotations
+
+import signal
+import smtplib
+import socket
+from collections import Counter
+
+import pytest
+
+from chairside.providers.smtp import NOT_STARTED, SmtpConnection, SmtpSettings, stuffed
+from tests.support import PipeliningRecorder, PipeliningScripted, assert_user_error
+from tests.test_send import send, sendable, spawn_send, status, wait_for
+
+
+def start(handler):
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    return controller
+
+
+@pytest.fixture
+def piped():
+    handler = PipeliningRecorder()
+    controller = start(handler)
+    yield handler, controller.port
+    controller.stop()
+
+
+@pytest.fixture
+def scripted():
+    handler = PipeliningScripted()
+    controller = start(handler)
+    handler.on_vanish = controller.stop
+    yield handler, controller.port
+    if controller._thread is not None:
+        controller.stop()
+
+
+class Wiretap:
+    """What the client wrote on each connection, to see that commands left together."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.writes: list[bytes] = []
+        real = socket.socket.sendall
+        tap = self
+
+        def sendall(sock, data, *args):
+            tap.writes.append(bytes(data))
+            return real(sock, data, *args)
+
+        monkeypatch.setattr(socket.socket, "sendall", sendall)
+
+
+def test_pipelining_sends_the_next_envelope_with_the_end_of_a_message(piped, monkeypatch):
+    server, port = piped
+    tap = Wiretap(monkeypatch)
+    connection = SmtpConnection(SmtpSettings("127.0.0.1", port, "none"))
+    connection.open()
+    assert connection.pipelining
+    first = connection.exchange(None, connection.envelope("office@example.com", "a@example.com"))
+    assert first.envelope is None  # 354: its data awaited
+    second = connection.exchange(
+        b"Subject: a\r\n\r\n.leading dot\r\nbody\r\n",
+        connection.envelope("office@example.com", "b@example.com"),
+    )
+    assert second.result.startswith("250") and second.envelope is None
+    last = connection.exchange(b"Subject: b\r\n\r\nbody\r\n", None)
+    assert last.result.startswith("250") and last.envelope is NOT_STARTED
+    connection.close()
+    together = [w for w in tap.writes if w.startswith(b"MAIL FROM:")]
+    assert together[0] == b"MAIL FROM:<office@example.com>\r\nRCPT TO:<a@example.com>\r\nDATA\r\n"
+    assert server.recipients() == ["a@example.com", "b@example.com"]
+    assert b"\r\n.leading dot\r\n" in server.received[0][1]  # dot-stuffed, then unstuffed
+
+
+def test_stuffing_doubles_leading_dots_and_fixes_line_ends():
+    assert stuffed(b".a\r\n..b\r\nc.\r\n") == b"..a\r\n...b\r\nc.\r\n"
+    assert stuffed(b"a\n.b\rc") == b"a\r\n..b\r\nc\r\n"  # a bare LF or CR never ends DATA
+    assert stuffed(b"x\r\n") == b"x\r\n"
+
+
+def test_without_pipelining_offered_commands_go_one_at_a_time(smtp_server, monkeypatch):
+    _server, port = smtp_server  # plain aiosmtpd: no PIPELINING in its EHLO
+    tap = Wiretap(monkeypatch)
+    connection = SmtpConnection(SmtpSettings("127.0.0.1", port, "none"))
+    connection.open()
+    assert not connection.pipelining
+    connection.send("office@example.com", "a@example.com", b"Subject: a\r\n\r\nbody\r\n")
+    connection.close()
+    assert b"MAIL FROM:<office@example.com>\r\n" in tap.writes
+    assert not any(w.startswith(b"MAIL") and b"RCPT" in w for w in tap.writes)
+
+
+def test_four_connections_and_pipelining_send_each_patient_once(tmp_workspace, piped, run):
+    server, port = piped
+    result = send(run, tmp_workspace, port, "--connections", "4")
+    assert result.exit_code == 0, result.output
+    assert Counter(server.recipients()) == Counter(set(sendable(run, tmp_workspace)))
+    assert send(run, tmp_workspace, port).exit_code == 0
+    assert len(server.received) == 31
+
+
+def test_a_killed_pipelined_send_on_four_connections_loses_nobody_and_repeats_nobody(
+    tmp_workspace, piped, run
+):
+    server, port = piped
+    server.delay = 0.03
+    everyone = set(sendable(run, tmp_workspace))
+    process = spawn_send(tmp_workspace, port, "--connections", "4")
+    wait_for(lambda: len(server.received) >= 12)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(server.received) < len(everyone)
+    rerun = send(run, tmp_workspace, port, "--connections", "4")
+    delivered = Counter(server.recipients())
+    assert max(delivered.values()) == 1, "someone got the campaign twice"
+    report = status(run, tmp_workspace)
+    unknown = set(report["unknown"])
+    assert set(delivered) | unknown == everyone, "someone was lost"
+    assert report["pending"] == 0 and len(unknown) <= 4  # one in flight per connection
+    assert unknown <= set(delivered)  # unknown only when the message had gone
+    assert rerun.exit_code == (3 if unknown else 0), rerun.output
+
+
+def test_a_refused_recipient_with_pipelining_is_reset_and_the_rest_go(tmp_workspace, scripted, run):
+    """RCPT refused: the pipelined DATA gets 503, the client sends RSET, the connection goes on."""
+    server, port = scripted
+    server.reply_for["maria.lopez@example.com"] = "550 5.1.1 <{rcpt}>: User unknown"
+    server.refuse["priya.raman@example.com"] = [451]
+    result = send(run, tmp_workspace, port, "--connections", "2")
+    assert result.exit_code == 3, result.output
+    assert "failed 1, deferred 0, unknown 0, pending 0" in result.output
+    assert "maria.lopez@example.com" not in server.recipients()
+    assert server.recipients().count("priya.raman@example.com") == 1  # 451, then delivered
+    assert len(server.received) == 30
+
+
+@pytest.mark.parametrize("stage", ["MAIL", "RCPT", "DATA"])
+def test_a_server_refusal_on_any_connection_stops_them_all(tmp_workspace, scripted, run, stage):
+    server, port = scripted
+    server.at[stage] = {
+        "MAIL": "530 5.7.0 Authentication required",
+        "RCPT": "554 5.7.1 <{rcpt}>: Relay access denied",
+        "DATA": "554 5.6.0 Message content rejected",
+    }[stage]
+    result = send(run, tmp_workspace, port, "--connections", "4")
+    assert_user_error(result, "Nobody was suppressed")
+    report = status(run, tmp_workspace)
+    assert report["sent"] == 0 and report["unknown"] == [] and report["pending"] == 31
+
+
+def test_the_breaker_counts_across_connections(tmp_workspace, scripted, run):
+    server, port = scripted
+    server.at["RCPT"] = "550 Requested action not taken: mailbox unavailable"
+    result = send(run, tmp_workspace, port, "--connections", "4")
+    assert_user_error(result, "5 patients in a row were refused with the same reply")
+    assert status(run, tmp_workspace)["pending"] == 31
+
+
+def test_a_server_that_vanishes_mid_run_leaves_no_duplicate(tmp_workspace, run):
+    server = PipeliningScripted()
+    controller = start(server)
+    server.on_vanish = controller.stop
+    server.vanish_after = 10
+    result = send(run, tmp_workspace, controller.port, "--retries", "1")
+    assert_user_error(result, "Cannot connect to the mail server", "pending")
+    report = status(run, tmp_workspace)
+    assert report["sent"] >= 10 and len(report["unknown"]) <= 3  # in flight on the others
+    settled = report["sent"] + len(report["unknown"]) + len(report["deferred"])
+    assert settled + report["pending"] == 31  # a retry cut off by the vanish: deferred
+
+
+def test_rate_is_shared_by_all_connections(tmp_workspace, piped, run):
+    """--rate 600 (10 a second) on 4 connections: 5 messages take at least 0.4 s."""
+    import time
+
+    from tests.support import write_patients
+
+    server, port = piped
+    write_patients(
+        tmp_workspace / "audiences/patients.csv", [f"p{n}@example.com" for n in range(5)]
+    )
+    started = time.monotonic()
+    result = send(run, tmp_workspace, port, "--connections", "4", "--rate", "600")
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started >= 0.4
+    assert len(server.received) == 5
+
+
+def test_smtplib_still_talks_to_the_test_server(piped):
+    """The fixture is a real SMTP server that offers PIPELINING."""
+    _server, port = piped
+    with smtplib.SMTP("127.0.0.1", port) as client:
+        client.ehlo()
+        assert client.has_extn("pipelining")
