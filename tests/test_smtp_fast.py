@@ -83,7 +83,8 @@ def test_pipelining_sends_the_next_envelope_with_the_end_of_a_message(piped, mon
 
 def test_stuffing_doubles_leading_dots_and_fixes_line_ends():
     assert stuffed(b".a\r\n..b\r\nc.\r\n") == b"..a\r\n...b\r\nc.\r\n"
-    assert stuffed(b"a\n.b\rc") == b"a\r\n..b\r\nc\r\n"  # a bare LF or CR never ends DATA
+    assert stuffed(b"a\n.b\r\nc\n") == b"a\r\n..b\r\nc\r\n"  # no bare LF reaches the server
+    assert stuffed(b"a\r.\r\n") == b"a\r\n..\r\n"  # nor a bare CR
     assert stuffed(b"x\r\n") == b"x\r\n"
 
 

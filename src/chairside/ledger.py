@@ -35,6 +35,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -536,28 +537,42 @@ def _try_lock(handle) -> bool:
 
 
 class GroupCommit:
-    """Commits shared by threads: each `commit` waits until its changes are durable, and
-    whoever finds no commit running takes every change waiting and commits them as one
-    group (leader and followers, as databases do). After a failure every call raises the
+    """Commits shared by threads: each `commit` waits until its changes are durable. A
+    thread that finds no commit running leads: it waits up to `gather` seconds for the
+    other `members` to add theirs (they run in step, so they come within microseconds),
+    then commits everything waiting as one group. After a failure every call raises the
     same LedgerError: a journal record may be on disk that state.db lacks, so nothing more
     may be written in this run (the next run's check rolls it forward)."""
 
-    def __init__(self, ledger: Ledger, campaign: str) -> None:
+    def __init__(self, ledger: Ledger, campaign: str, *, members: int = 1, gather: float = 0.002):
         self.ledger = ledger
         self.campaign = campaign
+        self.members = members
+        self.gather = gather
         self._cond = threading.Condition()
         self._waiting: list[dict] = []
+        self._arrived = 0  # threads with changes in the group now collecting
+        self._opened = 0.0  # when its first change came
         self._collecting = 0  # the number of the group now taking changes
         self._done = 0  # groups committed
         self._busy = False
         self.error: LedgerError | None = None
         self.commits = 0
 
+    def leave(self) -> None:
+        """A member has stopped: no group waits for it any more."""
+        with self._cond:
+            self.members -= 1
+            self._cond.notify_all()
+
     def commit(self, changes: list[dict]) -> None:
         if not changes:
             return
         with self._cond:
+            if not self._waiting:
+                self._opened = time.monotonic()
             self._waiting.extend(changes)
+            self._arrived += 1
             mine = self._collecting
             while True:
                 if self.error is not None:
@@ -565,9 +580,13 @@ class GroupCommit:
                 if self._done > mine:
                     return
                 if not self._busy:
-                    break
+                    left = self._opened + self.gather - time.monotonic()
+                    if self._arrived >= self.members or left <= 0:
+                        break
+                    self._cond.wait(left)
+                    continue
                 self._cond.wait()
-            taken, self._waiting = self._waiting, []
+            taken, self._waiting, self._arrived = self._waiting, [], 0
             self._collecting += 1
             self._busy = True
         try:

@@ -332,6 +332,7 @@ class _Run:
             threading.Thread(target=self._thread, args=(c, n), daemon=True, name=f"smtp-{n}")
             for n, c in enumerate(connections)
         ]
+        self.commits.members = len(threads)
         try:
             for thread in threads:
                 thread.start()
@@ -361,6 +362,7 @@ class _Run:
                 self.failure = self.failure or exc
             self.stop.set()
         finally:
+            self.commits.leave()
             connection.close()
 
     def _open(self, connection: SmtpConnection) -> bool:
