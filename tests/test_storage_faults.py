@@ -85,7 +85,7 @@ def test_a_disk_that_fills_up_while_sending(tmp_workspace, small_disk, smtp_serv
     assert send(run, tmp_workspace, port, "--dry-run").exit_code == 0
     filler = small_disk / "filler"
     free = shutil.disk_usage(small_disk).free
-    filler.write_bytes(b"\0" * (free - 200 * 1024))  # room for a few messages only
+    filler.write_bytes(b"\0" * (free - 80 * 1024))  # room for a few commits only
     result = send(run, tmp_workspace, port)
     assert_user_error(result, "The disk holding", "is full", "run the same command again")
     assert 0 < len(server.received) < 31  # it stopped part way
