@@ -202,3 +202,43 @@ def test_smtplib_still_talks_to_the_test_server(piped):
     with smtplib.SMTP("127.0.0.1", port) as client:
         client.ehlo()
         assert client.has_extn("pipelining")
+
+
+def test_a_server_that_allows_two_connections_gets_two(tmp_workspace, run):
+    """Relays limit connections per account: the extra ones are refused at the greeting
+    (421) and the run goes on over the ones it got, each patient once."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP
+
+    from tests.conftest import free_port
+
+    class Limited(SMTP):
+        open = 0
+        refused = 0
+
+        async def _handle_client(self):
+            if Limited.open >= 2:
+                Limited.refused += 1
+                await self.push("421 4.7.0 Too many concurrent connections")
+                self.transport.close()
+                return
+            Limited.open += 1
+            try:
+                await super()._handle_client()
+            finally:
+                Limited.open -= 1
+
+    class LimitedController(Controller):
+        def factory(self):
+            return Limited(self.handler, **self.SMTP_kwargs)
+
+    handler = PipeliningRecorder()
+    controller = LimitedController(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        result = send(run, tmp_workspace, controller.port, "--connections", "4")
+    finally:
+        controller.stop()
+    assert result.exit_code == 0, result.output
+    assert Limited.refused >= 1
+    assert Counter(handler.recipients()) == Counter(set(sendable(run, tmp_workspace)))

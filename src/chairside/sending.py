@@ -229,6 +229,7 @@ def send_campaign(
                 work,
                 GroupCommit(ledger, name),
                 workspace.suppressed_file,
+                settings=settings,
                 retry=retry,
                 rate=rate,
                 stop=stop,
@@ -293,6 +294,7 @@ class _Run:
         commits: GroupCommit,
         suppressed_file: Path,
         *,
+        settings: SmtpSettings,
         retry: RetryPolicy,
         rate: float | None,
         stop: threading.Event,
@@ -304,6 +306,7 @@ class _Run:
         self.work = work
         self.commits = commits
         self.suppressed_file = suppressed_file
+        self.settings = settings
         self.retry = retry
         self.pace = _Pace(rate)
         self.stop = stop
@@ -453,7 +456,7 @@ class _Run:
                 return release
             if refused.kind == SERVER:
                 self.report.halted = (
-                    f"The mail server {self.where} refused {mask(job.patient.email)} at "
+                    f"The mail server {self.settings.where} refused {mask(job.patient.email)} at "
                     f"{refused.stage}: {mask_reply(refused.reply)}. This is about the server "
                     f"or the account, not that patient. {refused.advice} Nobody was "
                     "suppressed; everyone not yet sent stays pending: run the same command "
@@ -509,10 +512,6 @@ class _Run:
         return [
             (p.email, f"bounced: {r.reply}", p.email) for p, r in confirmed if r.kind == RECIPIENT
         ]
-
-    @property
-    def where(self) -> str:
-        return self.prepared.practice.smtp.host or "the mail server"
 
 
 class _Connection:

@@ -58,8 +58,8 @@ def smtp_options(command):
 )
 @click.option(
     "--connections",
-    type=click.IntRange(1, 10),
-    default=4,
+    type=click.IntRange(1, 10),  # chairside.sending.MAX_CONNECTIONS
+    default=4,  # chairside.sending.CONNECTIONS (not imported here: the CLI starts light)
     show_default=True,
     metavar="N",
     help="Connections to the server at once (1-10; many relays allow 3-10 per account).",
