@@ -458,10 +458,12 @@ class _Connection:
         return [], run.retry.delay(job.attempts)
 
     def _give_up(self) -> None:
-        """The run ended with patients still waiting here for a retry: deferred."""
+        """The run ended with patients still waiting here for a retry: deferred when the
+        user stopped it (as one retrying then is), pending (no row) when it halted."""
         changes = []
-        for job in self.again:
-            changes += self.run.deferred(job, "stopped before it was retried", has_row=False)
+        if not self.run.report.halted:
+            for job in self.again:
+                changes += self.run.deferred(job, "stopped before it was retried", has_row=False)
         self.again.clear()
         self._commit(changes, [])
 
