@@ -242,3 +242,63 @@ def test_a_server_that_allows_two_connections_gets_two(tmp_workspace, run):
     assert result.exit_code == 0, result.output
     assert Limited.refused >= 1
     assert Counter(handler.recipients()) == Counter(set(sendable(run, tmp_workspace)))
+
+
+def _crash(*args):
+    raise SystemExit("killed")
+
+
+def test_a_crash_inside_a_group_commit_keeps_the_sent_and_frees_the_sending(tmp_path, monkeypatch):
+    """One group holds one connection's outcome (sent) and another's next message
+    (sending). Killed after the journal, before state.db: the next open applies the sent
+    and releases the sending, whose "." never left (nothing is sent before the commit)."""
+    import chairside.ledger as ledger_module
+    from chairside.journal import SENDING, SENT, status_record
+    from chairside.ledger import open_ledger
+
+    def sending(key):
+        return status_record(SENDING, rows=[[key, key, "v"]], via="smtp")
+
+    with open_ledger(tmp_path) as ledger:
+        ledger.commit_group("c", [sending("a@example.com"), sending("b@example.com")])
+        monkeypatch.setattr(ledger_module, "apply", _crash)
+        with pytest.raises(SystemExit):
+            ledger.commit_group(
+                "c",
+                [
+                    status_record(SENT, keys=["a@example.com"], reply="250 OK"),
+                    sending("c@example.com"),
+                ],
+            )
+        monkeypatch.undo()
+        assert ledger.rows("c")[0].status == SENDING  # the commit never happened
+    with open_ledger(tmp_path) as ledger:
+        assert ledger.statuses("c") == {"a@example.com": SENT, "b@example.com": SENDING}
+    with open_ledger(tmp_path) as ledger:  # and the journal agrees after the release
+        assert ledger.statuses("c") == {"a@example.com": SENT, "b@example.com": SENDING}
+
+
+def test_after_a_failed_group_commit_nothing_more_is_written(tmp_path, monkeypatch):
+    """A journal line may be on disk that state.db lacks: another write in the same run
+    would reuse its number, so every later commit raises the same error."""
+    import errno
+    import os
+
+    from chairside.journal import SENDING, status_record
+    from chairside.ledger import GroupCommit, LedgerError, open_ledger
+
+    with open_ledger(tmp_path) as ledger:
+        commits = GroupCommit(ledger, "c", gather=0)
+        commits.commit([status_record(SENDING, rows=[["a", "a", "v"]], via="smtp")])
+
+        def full(fd):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(os, "fsync", full)
+        with pytest.raises(LedgerError, match="is full"):
+            commits.commit([status_record(SENDING, rows=[["b", "b", "v"]], via="smtp")])
+        monkeypatch.undo()
+        with pytest.raises(LedgerError, match="is full"):
+            commits.commit([status_record(SENDING, rows=[["c", "c", "v"]], via="smtp")])
+    with open_ledger(tmp_path) as ledger:
+        assert ledger.statuses("c") == {"a": SENDING}  # "b" rolled forward, then released
