@@ -302,3 +302,21 @@ def test_after_a_failed_group_commit_nothing_more_is_written(tmp_path, monkeypat
             commits.commit([status_record(SENDING, rows=[["c", "c", "v"]], via="smtp")])
     with open_ledger(tmp_path) as ledger:
         assert ledger.statuses("c") == {"a": SENDING}  # "b" rolled forward, then released
+
+
+def test_ctrl_c_on_four_pipelined_connections_finishes_each_message_in_hand(
+    tmp_workspace, piped, run
+):
+    """A stop finishes the message on each connection and abandons the envelopes sent
+    ahead of it (the connection is closed before their data: the server discards them)."""
+    server, port = piped
+    server.delay = 0.03
+    process = spawn_send(tmp_workspace, port, "--connections", "4")
+    wait_for(lambda: len(server.received) >= 8)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    report = status(run, tmp_workspace)
+    assert report["unknown"] == [] and report["sent"] == len(server.received) < 31
+    assert send(run, tmp_workspace, port).exit_code == 0
+    assert Counter(server.recipients()) == Counter(set(sendable(run, tmp_workspace)))
