@@ -128,11 +128,12 @@ def send(
 
     Safe to stop (Ctrl-C finishes the current message) and to run again: every patient is
     recorded in .chairside/state.db (and its journal), and a rerun sends only to those not
-    yet sent. If the computer crashed mid-message, that patient is reported as unknown and
-    resent only with --resend-unknown. Only a mailbox's own permanent refusal (e.g. 550
-    5.1.1 unknown user) marks a patient failed and adds them to audiences/suppressed.csv; a
-    refusal of the server or the account (login, relay, policy, content, size) stops the
-    run, suppresses nobody and says what to fix.
+    yet sent. If the computer crashed mid-message, those patients (at most one per
+    connection) are reported as unknown and resent only with --resend-unknown. Only a
+    mailbox's own permanent refusal (e.g. 550 5.1.1 unknown user) marks a patient failed
+    and adds them to audiences/suppressed.csv; a refusal of the server or the account
+    (login, relay, policy, content, size) stops the run, suppresses nobody and says what
+    to fix.
 
     Exit code: 0 everyone sendable has it; 3 the run ended but some are failed, deferred,
     unknown or pending; 1 the run stopped (server refusal, storage problem).
@@ -141,7 +142,7 @@ def send(
     from the environment variable CHAIRSIDE_SMTP_PASSWORD. Messages go over --connections
     connections at once (4 by default), with PIPELINING when the server offers it; --rate
     counts all of them together. If the server refuses an extra connection, the others
-    carry on; if your provider limits connections (Office 365 allows 3), set it lower.
+    carry on; if your provider limits connections or messages a minute, set both lower.
 
     \b
     Examples:
