@@ -10,8 +10,8 @@ Each measurement is a fresh process timing only the sending (`prepare` untimed),
 ledger, and checks the sink got each patient exactly once. Beside the default settings, the
 same run measures:
 
-* today's code: main's `send_campaign` (git archive of `main`), one connection, four round
-  trips and two fsynced commits per message;
+* the code before issue 14 (`BEFORE`, the merge of issue 9, by git archive): one
+  connection, four round trips and two fsynced commits per message;
 * `--connections 1` and `--no-pipelining` of this code;
 * a plain smtplib loop over the same bytes (`sendmail` per message, no ledger).
 
@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 CAMPAIGN = "2026-12"
 TARGET_LOCAL = 2_000
 TARGET_FAR = 75
+BEFORE = "461a18e"  # main before issue 14: today's code path, measured in the same run
 
 
 # The sink
@@ -205,11 +206,11 @@ def run(source: Path, root: Path, delay: float, how: str, count: int) -> dict:
 
 
 def main_source(folder: Path) -> Path:
-    """main's src/ as of now, to measure today's code in the same run."""
+    """src/ as of `BEFORE`, to measure the code before issue 14 in the same run."""
     archive = folder / "main.tar"
     with archive.open("wb") as handle:
         subprocess.run(
-            ["git", "-C", str(REPO), "archive", "main", "src"], stdout=handle, check=True
+            ["git", "-C", str(REPO), "archive", BEFORE, "src"], stdout=handle, check=True
         )
     with tarfile.open(archive) as tar:
         tar.extractall(folder / "main", filter="data")
@@ -221,7 +222,7 @@ CONFIGS = [
     ("--connections 2", "2/pipelining"),
     ("--connections 1", "1/pipelining"),
     ("--connections 1 --no-pipelining", "1/none"),
-    ("today's code (main)", "main"),
+    ("before issue 14 (one connection)", "main"),
     ("plain smtplib loop, no ledger", "smtplib"),
 ]
 
