@@ -320,3 +320,38 @@ def test_ctrl_c_on_four_pipelined_connections_finishes_each_message_in_hand(
     assert report["unknown"] == [] and report["sent"] == len(server.received) < 31
     assert send(run, tmp_workspace, port).exit_code == 0
     assert Counter(server.recipients()) == Counter(set(sendable(run, tmp_workspace)))
+
+
+def test_an_unreadable_reply_to_the_end_of_a_message_is_unknown_not_retried():
+    """A reply that is not SMTP after the final "." may follow a delivery: retrying it
+    could send the message twice, so it is Unknown."""
+    import threading
+
+    from chairside.providers.smtp import Unknown
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"220 hi\r\n")
+            for line in lines:
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    conn.sendall(b"250 hi\r\n")
+                elif verb == b"DATA":
+                    conn.sendall(b"354 go\r\n")
+                elif line == b".\r\n":
+                    conn.sendall(b"garbage after the message\r\n")
+                elif verb in (b"MAIL", b"RCPT"):
+                    conn.sendall(b"250 ok\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    connection = SmtpConnection(SmtpSettings("127.0.0.1", listener.getsockname()[1], "none"))
+    with pytest.raises(Unknown, match="unreadable reply"):
+        connection.send("office@example.com", "a@example.com", b"Subject: a\r\n\r\nx\r\n")
+    connection.close()
+    listener.close()

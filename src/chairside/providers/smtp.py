@@ -307,6 +307,9 @@ class SmtpConnection:
             except (OSError, smtplib.SMTPException) as exc:
                 self._drop()
                 return Exchange(Unknown(str(exc) or type(exc).__name__), NOT_STARTED)
+            if code == -1:  # an answer that is not SMTP: it may have taken the message
+                self._drop()
+                return Exchange(Unknown(f"unreadable reply {_reply_text(reply)!r}"), NOT_STARTED)
             if code == 421:
                 self._drop()  # "closing": it refused this message, and the next needs a new link
             if code == 250:
