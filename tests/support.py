@@ -343,3 +343,20 @@ def csrf_of(page: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page)
     assert match, "no CSRF field on the page"
     return match.group(1)
+
+
+class Pipelining:
+    """Mix into an SmtpRecorder: the server offers PIPELINING (RFC 2920), as Postfix, Exchange
+    and Gmail do (aiosmtpd reads pipelined commands in order but does not say so)."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return [responses[0], "250-PIPELINING", *responses[1:]]
+
+
+class PipeliningRecorder(Pipelining, SmtpRecorder):
+    pass
+
+
+class PipeliningScripted(Pipelining, ScriptedSmtp):
+    pass

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from chairside.sending import CONNECTIONS
 from tests.support import assert_user_error
 from tests.test_send import send, sendable, status
 
@@ -24,7 +25,7 @@ def assert_nobody_twice_after_rerun(run, root: Path, port: int, server) -> None:
     assert max(delivered.values()) == 1, "someone got the campaign twice"
     unknown = set(status(run, root)["unknown"])
     assert set(delivered) | unknown == set(sendable(run, root)), "someone was lost"
-    assert len(unknown) <= 1
+    assert len(unknown) <= CONNECTIONS  # at most the message in flight on each connection
     assert rerun.exit_code == (3 if unknown else 0), rerun.output
 
 
@@ -51,7 +52,7 @@ def test_a_full_disk_reported_by_fsync(tmp_workspace, smtp_server, run, monkeypa
 
     def fsync(fd):
         calls.append(fd)
-        if len(calls) > 21:
+        if len(calls) > 5:  # commits are shared by the connections: ~1 per 1-4 messages
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_fsync(fd)
 
@@ -84,7 +85,7 @@ def test_a_disk_that_fills_up_while_sending(tmp_workspace, small_disk, smtp_serv
     assert send(run, tmp_workspace, port, "--dry-run").exit_code == 0
     filler = small_disk / "filler"
     free = shutil.disk_usage(small_disk).free
-    filler.write_bytes(b"\0" * (free - 200 * 1024))  # room for a few messages only
+    filler.write_bytes(b"\0" * (free - 80 * 1024))  # room for a few commits only
     result = send(run, tmp_workspace, port)
     assert_user_error(result, "The disk holding", "is full", "run the same command again")
     assert 0 < len(server.received) < 31  # it stopped part way

@@ -67,24 +67,61 @@ class Journal:
 
 
 def status_record(status: str, **fields) -> dict:
-    """A record that sets these patients' status (`rows` for SENDING, else `keys`; `failed`,
-    key → reason, marks some of a batch failed in the same record)."""
+    """A record that sets these patients' status: `rows` ([key, email, variant]) creates
+    their rows (always for SENDING; also a refusal before anything was sent), `keys` updates
+    existing ones; `failed`, key → reason, marks some of a batch failed in the same record."""
     return {"op": "status", "status": status, **{k: v for k, v in fields.items() if v is not None}}
+
+
+def group_record(changes: list[dict]) -> dict:
+    """Several changes (records without `seq` and `at`) journalled and committed as one:
+    how concurrent SMTP connections share one fsync and one commit."""
+    return changes[0] if len(changes) == 1 else {"op": "group", "changes": changes}
+
+
+def sending_keys(record: dict) -> list[str]:
+    """The patients a record marks `sending` (also inside a group)."""
+    if record["op"] == "group":
+        return [key for change in record["changes"] for key in sending_keys(change)]
+    if record["op"] == "status" and record["status"] == SENDING:
+        return [row[0] for row in record["rows"]]
+    return []
 
 
 def apply(db: sqlite3.Connection, campaign: str, record: dict) -> None:
     """Apply one journal record to `db` (inside the caller's transaction). The same code
     runs live, when rolling a crash forward, and when rebuilding, so they cannot differ."""
-    op, at = record["op"], record["at"]
-    if op == "status" and record["status"] == SENDING:
+    for change in record["changes"] if record["op"] == "group" else [record]:
+        _apply(db, campaign, change, record["at"])
+    db.execute(
+        "INSERT INTO journal_seq (campaign, seq) VALUES (?, ?) "
+        "ON CONFLICT (campaign) DO UPDATE SET seq = excluded.seq",
+        (campaign, record["seq"]),
+    )
+
+
+def _apply(db: sqlite3.Connection, campaign: str, record: dict, at: str) -> None:
+    op = record["op"]
+    if op == "status" and "rows" in record:
         db.executemany(
             "INSERT INTO deliveries (campaign, patient, email, variant, via, status, "
-            "message_id, attempts, updated_at) VALUES (?, ?, ?, ?, ?, 'sending', ?, 1, ?) "
-            "ON CONFLICT (campaign, patient) DO UPDATE SET status = 'sending', "
+            "message_id, reply, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) "
+            "ON CONFLICT (campaign, patient) DO UPDATE SET status = excluded.status, "
             "variant = excluded.variant, via = excluded.via, message_id = excluded.message_id, "
-            "attempts = attempts + 1, updated_at = excluded.updated_at WHERE status != 'sent'",
+            "reply = coalesce(excluded.reply, reply), attempts = attempts + 1, "
+            "updated_at = excluded.updated_at WHERE status != 'sent'",
             [
-                (campaign, key, email, variant, record["via"], record.get("message_id"), at)
+                (
+                    campaign,
+                    key,
+                    email,
+                    variant,
+                    record["via"],
+                    record["status"],
+                    record.get("message_id"),
+                    record.get("reply"),
+                    at,
+                )
                 for key, email, variant in record["rows"]
             ],
         )
@@ -124,11 +161,6 @@ def apply(db: sqlite3.Connection, campaign: str, record: dict) -> None:
             "INSERT INTO steps (campaign, provider, step, value) VALUES (?, ?, ?, ?)",
             [(campaign, *step) for step in record["steps"]],
         )
-    db.execute(
-        "INSERT INTO journal_seq (campaign, seq) VALUES (?, ?) "
-        "ON CONFLICT (campaign) DO UPDATE SET seq = excluded.seq",
-        (campaign, record["seq"]),
-    )
 
 
 def snapshot(db: sqlite3.Connection, campaign: str) -> dict:
@@ -152,12 +184,12 @@ def replay(records: list[dict]) -> tuple[dict[str, str], set]:
     two, as each send starts with a check."""
     statuses: dict[str, str] = {}
     steps: dict[tuple[str, str], str] = {}
-    for record in records:
+    for record in _flat(records):
         op = record["op"]
-        if op == "status" and record["status"] == SENDING:
+        if op == "status" and "rows" in record:
             for key, _email, _variant in record["rows"]:
                 if statuses.get(key) != SENT:
-                    statuses[key] = SENDING
+                    statuses[key] = record["status"]
         elif op == "status":
             for key in record["keys"]:
                 if key in statuses:
@@ -175,6 +207,14 @@ def replay(records: list[dict]) -> tuple[dict[str, str], set]:
             statuses = {row[0]: row[4] for row in record["rows"]}
             steps = {(provider, step): value for provider, step, value in record["steps"]}
     return statuses, {(provider, step, value) for (provider, step), value in steps.items()}
+
+
+def _flat(records: list[dict]):
+    for record in records:
+        if record["op"] == "group":
+            yield from record["changes"]
+        else:
+            yield record
 
 
 def state_of(db: sqlite3.Connection, campaign: str) -> tuple[dict[str, str], set]:

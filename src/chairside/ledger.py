@@ -4,7 +4,9 @@ with a journal beside it so that its loss can never pass for "nothing sent yet".
 One row per (campaign, patient), enforced by the primary key, so a patient can never be
 recorded twice. The order of writes is what makes a crash safe:
 
-    sending   committed *before* the SMTP transaction (or the provider request) starts
+    sending   committed *before* the message can be handed over: over SMTP once the server
+              has accepted its envelope (354) and before its final "." leaves; before the
+              request, for a provider
     sent      committed after the server accepted the message (with its reply)
     failed    the server refused this mailbox for good (5.1.1 unknown, 5.2.1 disabled…)
     deferred  not delivered for now (4xx after every retry, a mailbox the server cannot
@@ -20,6 +22,10 @@ state.db, numbered by a counter that state.db keeps too. Replaying the journal g
 ledger back (`rebuild`); comparing the two (`check`) finds a ledger that was deleted,
 replaced by an older copy, or copied without its `-wal` file, before anyone is sent the
 campaign twice.
+
+Concurrent SMTP connections share commits (`commit_group`): one journal record and one
+transaction carry each connection's last outcome and its next `sending`, so at most one row
+per connection is ever `sending`.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import errno
 import os
 import sqlite3
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -42,7 +50,9 @@ from chairside.journal import (
     DamagedJournal,
     Journal,
     apply,
+    group_record,
     replay,
+    sending_keys,
     snapshot,
     state_of,
     status_record,
@@ -158,7 +168,11 @@ class Ledger:
                 f"`{REBUILD.format(campaign='NAME')}`."
             )
         with _guard(path):
-            self.db = sqlite3.connect(path, timeout=LOCK_TIMEOUT, isolation_level=None)
+            # Used from each SMTP connection's thread; `_transaction` and the callers'
+            # group commit keep it to one thread at a time.
+            self.db = sqlite3.connect(
+                path, timeout=LOCK_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
         try:
             with _guard(path):
                 self.db.execute("PRAGMA journal_mode=WAL")
@@ -254,6 +268,12 @@ class Ledger:
         keys = self._in_batch(campaign, batch)
         self._change(campaign, status_record(DEFERRED, keys=keys, reply=reply))
 
+    def commit_group(self, campaign: str, changes: list[dict]) -> None:
+        """Several changes (`status_record`s, releases) as one journal record and one
+        transaction: all or nothing, one fsync of each file for all of them."""
+        if changes:
+            self._change(campaign, group_record(changes))
+
     def release(self, campaign: str, patients: list[str]) -> None:
         """Nothing was transmitted to these patients: forget their rows (pending again)."""
         if patients:
@@ -324,8 +344,8 @@ class Ledger:
             for orphan in orphans:
                 apply(self.db, campaign, orphan)
                 seq = orphan["seq"]
-            if orphans and orphans[-1]["op"] == "status" and orphans[-1]["status"] == SENDING:
-                keys = [row[0] for row in orphans[-1]["rows"]]
+            keys = sending_keys(orphans[-1]) if orphans else []
+            if keys:
                 self._journal_and_apply(campaign, {"op": "release", "keys": keys})
                 records = _read(journal)
             if seq < last:
@@ -371,9 +391,9 @@ def _orphans(records: list[dict], seq: int) -> list[dict]:
     if len(trailing) == 1:
         return trailing
     first, second = trailing
-    sending = first["op"] == "status" and first["status"] == SENDING
-    if sending and second["op"] == "release":
-        return trailing if second["keys"] == [row[0] for row in first["rows"]] else []
+    keys = sending_keys(first)
+    if keys and second["op"] == "release":
+        return trailing if second["keys"] == keys else []
     return []
 
 
@@ -514,3 +534,71 @@ def _try_lock(handle) -> bool:
     except OSError:
         return False
     return True
+
+
+class GroupCommit:
+    """Commits shared by threads: each `commit` waits until its changes are durable. A
+    thread that finds no commit running leads: it waits up to `gather` seconds for the
+    other `members` to add theirs (they run in step, so they come within microseconds),
+    then commits everything waiting as one group. After a failure every call raises the
+    same LedgerError: a journal record may be on disk that state.db lacks, so nothing more
+    may be written in this run (the next run's check rolls it forward)."""
+
+    def __init__(self, ledger: Ledger, campaign: str, *, members: int = 1, gather: float = 0.002):
+        self.ledger = ledger
+        self.campaign = campaign
+        self.members = members
+        self.gather = gather
+        self._cond = threading.Condition()
+        self._waiting: list[dict] = []
+        self._arrived = 0  # threads with changes in the group now collecting
+        self._opened = 0.0  # when its first change came
+        self._collecting = 0  # the number of the group now taking changes
+        self._done = 0  # groups committed
+        self._busy = False
+        self.error: LedgerError | None = None
+        self.commits = 0
+
+    def leave(self) -> None:
+        """A member has stopped: no group waits for it any more."""
+        with self._cond:
+            self.members -= 1
+            self._cond.notify_all()
+
+    def commit(self, changes: list[dict]) -> None:
+        if not changes:
+            return
+        with self._cond:
+            if not self._waiting:
+                self._opened = time.monotonic()
+            self._waiting.extend(changes)
+            self._arrived += 1
+            mine = self._collecting
+            while True:
+                if self.error is not None:
+                    raise self.error
+                if self._done > mine:
+                    return
+                if not self._busy:
+                    left = self._opened + self.gather - time.monotonic()
+                    if self._arrived >= self.members or left <= 0:
+                        break
+                    self._cond.wait(left)
+                    continue
+                self._cond.wait()
+            taken, self._waiting, self._arrived = self._waiting, [], 0
+            self._collecting += 1
+            self._busy = True
+        try:
+            self.ledger.commit_group(self.campaign, taken)
+        except LedgerError as exc:
+            with self._cond:
+                self.error = exc
+                self._busy = False
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self.commits += 1
+            self._done = mine + 1
+            self._busy = False
+            self._cond.notify_all()

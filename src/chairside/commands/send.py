@@ -56,6 +56,19 @@ def smtp_options(command):
     metavar="N",
     help="Send at most N messages per minute (many providers limit this).",
 )
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 10),  # chairside.sending.MAX_CONNECTIONS
+    default=4,  # chairside.sending.CONNECTIONS (not imported here: the CLI starts light)
+    show_default=True,
+    metavar="N",
+    help="Connections to the server at once (1-10; many relays allow 3-10 per account).",
+)
+@click.option(
+    "--no-pipelining",
+    is_flag=True,
+    help="Send one command at a time even when the server offers PIPELINING.",
+)
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
 @click.option(
     "--resend-unknown",
@@ -100,6 +113,8 @@ def send(
     smtp_user: str | None,
     security: str | None,
     rate: float | None,
+    connections: int,
+    no_pipelining: bool,
     dry_run: bool,
     resend_unknown: bool,
     retry_failed: bool,
@@ -113,23 +128,28 @@ def send(
 
     Safe to stop (Ctrl-C finishes the current message) and to run again: every patient is
     recorded in .chairside/state.db (and its journal), and a rerun sends only to those not
-    yet sent. If the computer crashed mid-message, that patient is reported as unknown and
-    resent only with --resend-unknown. Only a mailbox's own permanent refusal (e.g. 550
-    5.1.1 unknown user) marks a patient failed and adds them to audiences/suppressed.csv; a
-    refusal of the server or the account (login, relay, policy, content, size) stops the
-    run, suppresses nobody and says what to fix.
+    yet sent. If the computer crashed mid-message, those patients (at most one per
+    connection) are reported as unknown and resent only with --resend-unknown. Only a
+    mailbox's own permanent refusal (e.g. 550 5.1.1 unknown user) marks a patient failed
+    and adds them to audiences/suppressed.csv; a refusal of the server or the account
+    (login, relay, policy, content, size) stops the run, suppresses nobody and says what
+    to fix.
 
     Exit code: 0 everyone sendable has it; 3 the run ended but some are failed, deferred,
     unknown or pending; 1 the run stopped (server refusal, storage problem).
 
     The server comes from [smtp] in practice.toml (or the options); the password only
-    from the environment variable CHAIRSIDE_SMTP_PASSWORD.
+    from the environment variable CHAIRSIDE_SMTP_PASSWORD. Messages go over --connections
+    connections at once (4 by default), with PIPELINING when the server offers it; --rate
+    counts all of them together. If the server refuses an extra connection, the others
+    carry on; if your provider limits connections or messages a minute, set both lower.
 
     \b
     Examples:
       chairside send 2026-12 --test office@example.com
       chairside send 2026-12 --dry-run
       chairside send 2026-12 --rate 120
+      chairside send 2026-12 --connections 2
       chairside send 2026-12 --retry-failed
     """
     import os
@@ -205,6 +225,8 @@ def send(
             settings,
             retry=RetryPolicy(retries=retries, base=retry_delay),
             rate=rate,
+            connections=connections,
+            pipelining=not no_pipelining,
             resend_unknown=resend_unknown,
             retry_failed=retry_failed,
             stop=stop,

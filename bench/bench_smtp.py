@@ -1,0 +1,272 @@
+"""How fast `chairside send` delivers over SMTP, to a local sink and to one 25 ms away.
+
+    python bench/bench_smtp.py                   # 5,000 messages locally, 600 at 25 ms
+    python bench/bench_smtp.py --local 20000 --far 1000 --repeat 3
+
+The sink is a minimal asyncio SMTP server in its own process (PIPELINING offered, every
+message counted per recipient, nothing stored). With `--delay` it answers every command
+25 ms after it arrived, in order: a relay 25 ms away (pipelined commands share the wait).
+Each measurement is a fresh process timing only the sending (`prepare` untimed), on a fresh
+ledger, and checks the sink got each patient exactly once. Beside the default settings, the
+same run measures:
+
+* the code before issue 14 (`BEFORE`, the merge of issue 9, by git archive): one
+  connection, four round trips and two fsynced commits per message;
+* `--connections 1` and `--no-pipelining` of this code;
+* a plain smtplib loop over the same bytes (`sendmail` per message, no ledger).
+
+Targets (issue 14), default settings: ≥ 2,000 msg/s to the local sink, ≥ 75 msg/s at 25 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import ClassVar
+
+REPO = Path(__file__).resolve().parent.parent
+CAMPAIGN = "2026-12"
+TARGET_LOCAL = 2_000
+TARGET_FAR = 75
+BEFORE = "461a18e"  # main before issue 14: today's code path, measured in the same run
+
+
+# The sink
+
+
+class Sink(asyncio.Protocol):
+    """Just enough SMTP: EHLO with PIPELINING, MAIL/RCPT/RSET/NOOP 250, DATA 354, then the
+    message up to CRLF.CRLF (250), QUIT. Replies leave `delay` s after their command came."""
+
+    counts: ClassVar[Counter] = Counter()
+    delay = 0.0
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.buffer = bytearray()
+        self.in_data = False
+        self.scanned = 0
+        self.rcpt = b""
+        self.last = 0.0
+        self.reply(b"220 sink ESMTP\r\n")
+
+    def reply(self, text: bytes) -> None:
+        if not self.delay:
+            self.transport.write(text)
+            return
+        loop = asyncio.get_running_loop()
+        self.last = max(loop.time() + self.delay, self.last)  # in order, as on one line
+        loop.call_at(self.last, self._write, text)
+
+    def _write(self, text: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(text)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            if self.in_data:
+                end = self.buffer.find(b"\r\n.\r\n", max(0, self.scanned - 4))
+                if end < 0:
+                    self.scanned = len(self.buffer)
+                    return
+                del self.buffer[: end + 5]
+                self.in_data, self.scanned = False, 0
+                self.counts[self.rcpt] += 1
+                self.reply(b"250 2.0.0 queued\r\n")
+                continue
+            end = self.buffer.find(b"\r\n")
+            if end < 0:
+                return
+            line = bytes(self.buffer[:end])
+            del self.buffer[: end + 2]
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                self.reply(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
+            elif verb == b"RCPT":
+                self.rcpt = line.partition(b":")[2].strip().strip(b"<>").lower()
+                self.reply(b"250 2.1.5 ok\r\n")
+            elif verb == b"DATA":
+                self.in_data = True
+                self.reply(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                self.reply(b"221 bye\r\n")
+                self.transport.close()
+            else:  # MAIL, RSET, NOOP
+                self.reply(b"250 ok\r\n")
+
+
+def serve(port_file: Path, delay: float) -> None:
+    """Run the sink until SIGTERM; then print its counts (JSON) on stdout."""
+
+    async def main() -> None:
+        Sink.delay = delay
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Sink, "127.0.0.1", 0, backlog=64)
+        port_file.write_text(str(server.sockets[0].getsockname()[1]))
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        server.close()
+
+    asyncio.run(main())
+    counts = Sink.counts
+    print(
+        json.dumps({"messages": sum(counts.values()), "twice": sum(c > 1 for c in counts.values())})
+    )
+
+
+class Running:
+    def __init__(self, delay: float) -> None:
+        self.folder = Path(tempfile.mkdtemp())
+        port_file = self.folder / "port"
+        command = [sys.executable, __file__, "--sink", str(port_file), str(delay)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 10
+        while not port_file.exists() or not port_file.read_text():
+            assert time.monotonic() < deadline, "the sink did not start"
+            time.sleep(0.02)
+        self.port = int(port_file.read_text())
+
+    def stop(self) -> dict:
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=30)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return json.loads(out)
+
+
+# One measurement (in its own process)
+
+
+def measure(root: Path, port: int, how: str, count: int) -> dict:
+    from chairside.delivery import prepare
+    from chairside.providers.smtp import SmtpSettings
+    from chairside.workspace import Workspace
+
+    shutil.rmtree(root / ".chairside", ignore_errors=True)
+    prepared = prepare(Workspace(root), CAMPAIGN)
+    patients = prepared.audience.patients[:count]
+    prepared.audience.patients[:] = patients
+    settings = SmtpSettings("127.0.0.1", port, "none")
+    if how == "smtplib":
+        import smtplib
+
+        started = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            for patient in patients:
+                data = prepared.message(patient).data
+                client.sendmail(prepared.practice.from_email, [patient.email], data)
+        return {"seconds": time.perf_counter() - started, "sent": len(patients)}
+    from chairside.sending import send_campaign
+
+    options: dict = {}
+    if how != "main":
+        connections, pipelining = how.split("/")
+        options = {"connections": int(connections), "pipelining": pipelining == "pipelining"}
+    started = time.perf_counter()
+    report = send_campaign(Workspace(root), prepared, settings, **options)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "sent": report.sent}
+
+
+def run(source: Path, root: Path, delay: float, how: str, count: int) -> dict:
+    sink = Running(delay)
+    try:
+        path = [str(source), str(REPO), os.environ.get("PYTHONPATH", "")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+        command = [
+            sys.executable,
+            __file__,
+            "--measure",
+            str(root),
+            str(sink.port),
+            how,
+            str(count),
+        ]
+        out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    finally:
+        counted = sink.stop()
+    if out.returncode:
+        raise SystemExit(f"{how} failed:\n{out.stderr}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert counted["twice"] == 0, f"{how}: someone got two messages"
+    assert counted["messages"] == result["sent"] == count, (how, counted, result)
+    return result
+
+
+def main_source(folder: Path) -> Path:
+    """src/ as of `BEFORE`, to measure the code before issue 14 in the same run."""
+    archive = folder / "main.tar"
+    with archive.open("wb") as handle:
+        subprocess.run(
+            ["git", "-C", str(REPO), "archive", BEFORE, "src"], stdout=handle, check=True
+        )
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder / "main", filter="data")
+    return folder / "main" / "src"
+
+
+CONFIGS = [
+    ("default (4 connections, pipelining)", "4/pipelining"),
+    ("--connections 2", "2/pipelining"),
+    ("--connections 1", "1/pipelining"),
+    ("--connections 1 --no-pipelining", "1/none"),
+    ("before issue 14 (one connection)", "main"),
+    ("plain smtplib loop, no ledger", "smtplib"),
+]
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--sink":
+        serve(Path(sys.argv[2]), float(sys.argv[3]))
+        return
+    if len(sys.argv) == 6 and sys.argv[1] == "--measure":
+        root, port, how, count = sys.argv[2:]
+        print(json.dumps(measure(Path(root), int(port), how, int(count))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--local", type=int, default=5_000, help="messages to the local sink")
+    parser.add_argument("--far", type=int, default=600, help="messages to the 25 ms sink")
+    parser.add_argument("--slow", type=int, default=100, help="… for the slow baselines there")
+    parser.add_argument("--delay", type=float, default=0.025, help="seconds per reply (0.025)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each (the machine is busy)")
+    args = parser.parse_args()
+    sys.path[:0] = [str(REPO), str(REPO / "bench")]
+    from bench_delivery import generate
+    from tests.support import copy_demo
+
+    with tempfile.TemporaryDirectory() as folder:
+        root = copy_demo(Path(folder) / "practice")
+        generate(root / "audiences" / "patients.csv", max(args.local, args.far))
+        sources = {"main": main_source(Path(folder)), "this": REPO / "src"}
+        for label, delay, count in (
+            ("local sink", 0.0, args.local),
+            (f"sink {args.delay * 1000:g} ms away", args.delay, args.far),
+        ):
+            target = TARGET_LOCAL if not delay else TARGET_FAR
+            print(f"{label}: {count:,} messages (slow paths fewer), msg/s over {args.repeat} runs")
+            for name, how in CONFIGS:
+                n = count if how.startswith(("4/", "2/")) or not delay else min(count, args.slow)
+                source = sources["main" if how == "main" else "this"]
+                rates = [
+                    n / run(source, root, delay, how, n)["seconds"] for _ in range(args.repeat)
+                ]
+                line = f"  {name:<38} {min(rates):>8,.0f} – {max(rates):>6,.0f}"
+                if how == "4/pipelining":
+                    line += f"   target ≥ {target:,}: {'PASS' if min(rates) >= target else 'MISS'}"
+                print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
