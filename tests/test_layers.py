@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.ledger",
         "chairside.providers",
         "chairside.sending",
+        "chairside.sendloop",
         "chairside.sendsummary",
         "chairside.status",
         "chairside.returnpath",

@@ -16,12 +16,9 @@ crash meanwhile leaves the held patients deferred.
 
 from __future__ import annotations
 
-import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from chairside.audience.patients import Patient
 from chairside.delivery import Prepared, state_dir
 from chairside.ledger import (
     DEFERRED,
@@ -42,7 +39,7 @@ from chairside.providers.smtp import (
     SmtpSettings,
     Unknown,
 )
-from chairside.sendloop import Run
+from chairside.sendloop import Plan, RetryPolicy, Run, SendReport, Totals
 from chairside.workspace import Workspace
 
 CONNECTIONS = 4
@@ -50,59 +47,7 @@ CONNECTIONS = 4
 relay 25 ms away, 4 ~130 (and ~2,000 locally, where 4 make groups of 4 per commit). Kept
 small because relays limit connections per account; one the server refuses is done without."""
 MAX_CONNECTIONS = 10
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Capped exponential backoff with jitter for 4xx replies and dropped connections."""
-
-    retries: int = 4
-    base: float = 2.0
-    cap: float = 60.0
-
-    def delay(self, attempt: int) -> float:
-        """Seconds before retry `attempt` (1-based): base, 2·base, 4·base… ±50%, capped."""
-        return min(self.cap, self.base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
-
-
-@dataclass
-class Totals:
-    """Where every sendable patient stands when the run ends."""
-
-    sent: int = 0
-    failed: int = 0
-    deferred: int = 0
-    unknown: int = 0
-    pending: int = 0
-
-    @property
-    def complete(self) -> bool:
-        return not (self.failed or self.deferred or self.unknown or self.pending)
-
-
-@dataclass
-class SendReport:
-    campaign: str
-    sent: int = 0
-    already_sent: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    deferred: list[tuple[str, str]] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
-    """Addresses whose delivery a crash left in doubt (not resent unless asked)."""
-    suppressed_midway: int = 0
-    stopped: bool = False
-    """Stopped by the user (Ctrl-C)."""
-    halted: str | None = None
-    """Why the run stopped itself (a server refusal, the breaker, a lost server, storage)."""
-    totals: Totals | None = None
-
-
-@dataclass(frozen=True)
-class Plan:
-    to_send: list[Patient]
-    already_sent: int
-    unknown: list[Patient]
-    failed_before: int
+DEFAULT_RETRY = RetryPolicy()
 
 
 def plan(
@@ -132,7 +77,7 @@ def send_campaign(
     prepared: Prepared,
     settings: SmtpSettings,
     *,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy = DEFAULT_RETRY,
     rate: float | None = None,
     connections: int = CONNECTIONS,
     pipelining: bool = True,

@@ -11,6 +11,7 @@ connections), the halt, and the pace that `--rate` sets for all of them together
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import time
@@ -18,7 +19,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from chairside.audience.addresses import mask
 from chairside.audience.patients import Patient
@@ -42,13 +42,63 @@ from chairside.providers.smtp import (
 )
 from chairside.status import ADDRESS, mask_reply
 
-if TYPE_CHECKING:
-    from chairside.sending import Plan, RetryPolicy, SendReport
-
 RECHECK_SUPPRESSIONS_EVERY = 100
 _VARYING = re.compile(r"\S*\d\S*")
 BREAKER = 5
 """Recipients in a row refused with the same permanent reply: the server's refusal, not theirs."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with jitter for 4xx replies and dropped connections."""
+
+    retries: int = 4
+    base: float = 2.0
+    cap: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before retry `attempt` (1-based): base, 2·base, 4·base… ±50%, capped."""
+        return min(self.cap, self.base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
+
+
+@dataclass
+class Totals:
+    """Where every sendable patient stands when the run ends."""
+
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    unknown: int = 0
+    pending: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return not (self.failed or self.deferred or self.unknown or self.pending)
+
+
+@dataclass
+class SendReport:
+    campaign: str
+    sent: int = 0
+    already_sent: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    deferred: list[tuple[str, str]] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    """Addresses whose delivery a crash left in doubt (not resent unless asked)."""
+    suppressed_midway: int = 0
+    stopped: bool = False
+    """Stopped by the user (Ctrl-C)."""
+    halted: str | None = None
+    """Why the run stopped itself (a server refusal, the breaker, a lost server, storage)."""
+    totals: Totals | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    to_send: list[Patient]
+    already_sent: int
+    unknown: list[Patient]
+    failed_before: int
 
 
 @dataclass

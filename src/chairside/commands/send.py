@@ -159,9 +159,10 @@ def send(
 
     from chairside.checks import refuse_if_errors
     from chairside.delivery import prepare
-    from chairside.errors import ChairsideError, DeliveryIncomplete
+    from chairside.errors import ChairsideError
     from chairside.providers.smtp import resolve
     from chairside.sending import RetryPolicy, send_campaign, send_tests
+    from chairside.sendsummary import finish, summary
 
     if segment and not test_address:
         raise click.UsageError("--segment goes with --test")
@@ -238,23 +239,10 @@ def send(
             bar.__exit__(None, None, None)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    _print_send_report(report)
-    if report.halted:
-        raise ChairsideError(report.halted)
+    click.echo("\n".join(summary(report)))
+    finish(report)  # the server's refusal (exit 1), or DeliveryIncomplete (exit 3)
     if report.stopped:
         raise SystemExit(130)
-    totals = report.totals
-    if totals is not None and not totals.complete:
-        hints = [f"Run `chairside send {name}` again for deferred and pending"]
-        if totals.unknown:
-            hints.append("add --resend-unknown once you accept unknown may arrive twice")
-        if totals.failed:
-            hints.append("--retry-failed after `chairside unsubscribe --undo` of a wrong one")
-        raise DeliveryIncomplete(
-            f"Not everyone has {name} yet: {totals.failed} failed, {totals.deferred} deferred, "
-            f"{totals.unknown} unknown, {totals.pending} pending. {'; '.join(hints)}; "
-            f"`chairside status {name}` lists them."
-        )
 
 
 def _print_dry_run(workspace, prepared, resend_unknown: bool, retry_failed: bool) -> None:
@@ -282,33 +270,6 @@ def _print_dry_run(workspace, prepared, resend_unknown: bool, retry_failed: bool
         f"  already sent {work.already_sent}, unknown {len(work.unknown)}, "
         f"failed before {work.failed_before}"
     )
-
-
-def _print_send_report(report) -> None:
-    from chairside.audience.addresses import mask
-    from chairside.status import mask_reply
-
-    line = f"{report.campaign}: {report.sent} sent now, {report.already_sent} sent before"
-    if report.totals is not None:
-        t = report.totals
-        line += (
-            f"; failed {t.failed}, deferred {t.deferred}, unknown {t.unknown}, pending {t.pending}"
-        )
-    click.echo(line + ".")
-    for email, reply in report.failed:
-        click.echo(f"  failed (suppressed from now on): {mask(email)}: {mask_reply(reply)}")
-    for email, reply in report.deferred:
-        click.echo(f"  deferred (tried again next run): {mask(email)}: {mask_reply(reply)}")
-    if report.suppressed_midway:
-        click.echo(f"  {report.suppressed_midway} unsubscribed while sending: skipped")
-    if report.unknown:
-        click.echo(
-            f"  unknown: {len(report.unknown)} messages may or may not have arrived "
-            "(the connection or the program stopped mid-message). They are not resent "
-            "unless you run again with --resend-unknown."
-        )
-    if report.stopped:
-        click.echo(f"Stopped. Run `chairside send {report.campaign}` again to continue.")
 
 
 @click.command()
@@ -376,15 +337,10 @@ def rebuild_ledger(options: Options, name: str) -> None:
     from chairside.delivery import state_dir
     from chairside.ledger import campaign_lock
     from chairside.ledger import rebuild_ledger as rebuild
+    from chairside.sendsummary import rebuilt
 
     state = state_dir(options.workspace())
     check_name(name)  # a journal may outlive its campaign folder, so only the name is checked
     with campaign_lock(state, name, holder="rebuild-ledger"):
         counts, moved = rebuild(state, name)
-    if moved is not None:
-        click.echo(f"Moved the unusable ledger aside to {moved}.")
-    click.echo(
-        f"Rebuilt the ledger of {name} from its journal: {counts.get('sent', 0)} sent, "
-        f"{counts.get('failed', 0)} failed, {counts.get('deferred', 0)} deferred, "
-        f"{counts.get('sending', 0)} unknown. Run `chairside status {name}` to check."
-    )
+    click.echo("\n".join(rebuilt(name, counts, moved)))
