@@ -25,6 +25,12 @@ from chairside.workspace import Workspace
 
 CAMPAIGN_FILE = "campaign.toml"
 FORMATS = ("auto", "full", "excerpt")
+FORMAT_LABELS = {
+    "auto": "the first posts in full, the rest as summaries (recommended)",
+    "full": "each post in full",
+    "excerpt": "each post as a summary with a link to it",
+}
+"""What each `format` does, in the words the studio shows beside it."""
 CAMPAIGN_KEYS = ("subject", "preheader", "intro", "format", "posts", "segments")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

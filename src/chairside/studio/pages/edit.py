@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from chairside.audience.segments import load_segments
-from chairside.campaign import FORMATS, check_name, load_settings, read_articles
+from chairside.campaign import FORMAT_LABELS, check_name, load_settings, read_articles
 from chairside.errors import ChairsideError
 from chairside.studio.campaignform import CampaignForm, save_campaign
 from chairside.studio.pagekit import post, studio_of
@@ -108,7 +108,7 @@ def _page_context(workspace: Workspace, name: str) -> dict:
         "segments": segments,
         "concerns": [s for s in segments if not s.is_general],
         "posts": posts,
-        "formats": FORMATS,
+        "formats": FORMAT_LABELS,
     }
 
 
@@ -172,7 +172,7 @@ def form_values(form: FormData, segments) -> CampaignForm:
         subject=str(form.get("subject", "")),
         preheader=str(form.get("preheader", "")),
         intro=str(form.get("intro", "")),
-        format=str(form.get("format", "full")),
+        format=str(form.get("format", "auto")),
         posts=[(file, tags) for _, _, file, tags in posts],
         segment_subjects={s.id: str(form.get(f"subject_{s.id}", "")) for s in segments},
         segment_intros={s.id: str(form.get(f"intro_{s.id}", "")) for s in segments},
