@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -95,6 +96,9 @@ def workbook(rows: list[list[object]]) -> bytes:
 
 
 def test_a_spreadsheet_export_is_uploaded_and_read(studio):
+    page = studio.client().get("/patients").text
+    accepted = re.search(r'type="file" name="export" accept="([^"]+)"', page).group(1)
+    assert {".xlsx", ".xls", ".ods", ".csv"} <= set(accepted.split(","))  # the picker shows them
     data = workbook(
         [
             ["Email", "First Name", "Allow Email", "Medical Alerts"],
