@@ -254,7 +254,7 @@ def test_test_send_then_send_stop_resume_and_status(page, studio, smtp_server, r
     page.goto(f"{studio.url}/c/2026-12/send")
     page.get_by_role("button", name="Send to patients…").click()
     assert "to 31 patients now?" in page.locator("form.confirm").inner_text()
-    recorder.delay = 0.15  # slow enough to stop it midway
+    recorder.delay = 0.6  # slow enough to stop it midway, on all four connections at once
     page.get_by_role("button", name="Yes, send to 31 patients").click()
     expect(page.locator('#progress[data-running="yes"]')).to_be_visible()
     while int(counts(page).get("sent", 0)) < 3:  # htmx refreshes the box every second

@@ -42,6 +42,27 @@ def test_a_count_that_changed_since_the_confirmation_is_asked_again(studio, smtp
     assert recorder.received == []
 
 
+def test_stop_pressed_just_after_the_run_ended_shows_how_it_ended(tmp_path, smtp_server):
+    """A fast server can finish before the office's click on Stop arrives."""
+    recorder, port = smtp_server
+    root = copy_demo(tmp_path / "practice")
+    practice = root / "practice.toml"
+    practice.write_text(practice.read_text("utf-8").replace("port = 1025", f"port = {port}"))
+    server = StudioServer(root)
+    try:
+        client = server.client()
+        token = csrf_of(client.get("/c/2026-12/send").text)
+        started = client.post("/c/2026-12/send/start", data={"csrf": token, "expected": "31"})
+        assert started.status_code == 303
+        ended = run_to_its_end(client)
+        answer = client.post("/c/2026-12/send/stop", data={"csrf": csrf_of(ended)})
+        assert answer.status_code == 303 and answer.headers["location"] == "/c/2026-12/send"
+        assert "run-summary" in client.get("/c/2026-12/send").text
+        assert len(recorder.received) == 31
+    finally:
+        server.close()
+
+
 def test_a_bad_test_address_is_explained(studio):
     client = studio.client()
     token = csrf_of(client.get("/c/2026-12/send").text)
