@@ -40,9 +40,16 @@ def cli(ctx: click.Context, directory: Path) -> None:
 
     \b
     Typical month:
-      chairside new 2026-12 --post ~/Documents/jaw-pain.txt
+      chairside new 2026-12 --feed https://your-practice.com/feed --since 2026-11-01
       chairside build 2026-12
       chairside preview 2026-12 --open
+      chairside audience --campaign 2026-12
+      chairside check 2026-12
+      chairside send 2026-12 --test office@your-practice.com
+      chairside send 2026-12
+      chairside inbox && chairside report 2026-12
+
+    Or do the same month in your browser: chairside studio
     """
     ctx.obj = Options(directory)
 
