@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import lxml.html
+import pytest
 from click.testing import Result
 
 from chairside.content import Article, read_post
@@ -360,3 +364,43 @@ class PipeliningRecorder(Pipelining, SmtpRecorder):
 
 class PipeliningScripted(Pipelining, ScriptedSmtp):
     pass
+
+
+def need(tool: str, present: bool) -> None:
+    """Skip without `tool` (a system package the tests use), with the reason; fail instead in
+    CI, which must have it: a missing install step in .ci/run fails CI, not a user."""
+    if present:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{tool} is missing in CI: .ci/run should have installed it")
+    pytest.skip(f"{tool} is not installed here")
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright never downloads a browser here
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    # This machine's network is closed: without these, Chromium's own background
+    # connections are refused, many at a time.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@contextmanager
+def chromium() -> Iterator:
+    """Debian's headless Chromium, driven by Playwright (skipped without it; fails in CI)."""
+    need("Debian's chromium", CHROMIUM.exists())
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need("playwright (pip install '.[test]')", False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -13,12 +13,15 @@ import pytest
 from chairside.audience.suppression import read_suppressed
 from chairside.tokens import Tokens, load_key
 from tests.imap_server import DOVECOT, PASSWORD, USER, Dovecot
-from tests.support import DATA, assert_user_error
+from tests.support import DATA, assert_user_error, need
 
 MAIL = DATA / "returnpath"
-pytestmark = pytest.mark.skipif(
-    shutil.which(DOVECOT) is None, reason="needs Debian's dovecot-imapd (see .ci/run)"
-)
+
+
+@pytest.fixture(autouse=True)
+def _dovecot_installed() -> None:
+    need("Debian's dovecot-imapd", shutil.which(DOVECOT) is not None)
+
 
 SUPPRESSED = {  # who each test mail must take off the list
     "maria.lopez@example.com",  # Gmail's List-Unsubscribe mailto, from another address

@@ -18,16 +18,8 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.support import chromium, need
+
 SEGMENTS = ("tmj", "neck_shoulder", "general")
 AXE = Path(__file__).parent / "data" / "axe.min.js"  # axe-core 4.14.1, MPL-2.0
 # Every picture the email asks for is answered with one far wider than the email, as a
@@ -36,15 +28,6 @@ BIG_PICTURE = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="900">'
     '<rect width="1600" height="900" fill="#8aa"/></svg>'
 )
-
-
-def need(tool: str, present: bool) -> None:
-    """Skip without `tool`, with the reason; fail instead in CI, which must have it."""
-    if present:
-        return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{tool} is missing in CI: .ci/run should have installed it")
-    pytest.skip(f"{tool} is not installed here")
 
 
 @pytest.fixture(scope="module")
@@ -103,15 +86,8 @@ def test_every_version_scores_at_most_zero_in_spamassassin(demo_build: Path, tmp
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
-    need(CHROMIUM, Path(CHROMIUM).exists())
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        need("playwright (pip install '.[test]')", False)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def open_page(browser, url: str, width: int, scheme: str = "light"):

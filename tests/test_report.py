@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 from urllib.parse import parse_qs
 
 import lxml.html
-import pytest
 
-from tests.support import assert_user_error
+from tests.support import assert_user_error, chromium
 
 CONCERN_WORDS = ("tmj", "jaw", "neck", "shoulder", "myofascial")
 KEY = "key-test"
@@ -188,31 +186,24 @@ def test_report_of_a_campaign_never_sent_is_a_clear_error(tmp_workspace, run):
     )
 
 
-@pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium")
 def test_report_page_renders_offline_in_a_real_browser(smtp_server, tmp_workspace, run):
-    from playwright.sync_api import sync_playwright
-
     _send_over_smtp(run, tmp_workspace, smtp_server[1])
     assert run("report", "2026-12", "--offline", cwd=tmp_workspace).exit_code == 0
     page_file = tmp_workspace / "build/2026-12/report.html"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            requests: list[str] = []
-            page.on("request", lambda r: requests.append(r.url))
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(page_file.as_uri())
-            charts = page.locator("svg")
-            assert charts.count() >= 1
-            box = charts.first.bounding_box()
-            assert box and box["width"] > 300 and box["height"] > 100
-            assert page.locator("h1").inner_text().startswith("2026-12")
-            assert [u for u in requests if not u.startswith("file:")] == []
-            assert errors == []
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(page_file.as_uri())
+        charts = page.locator("svg")
+        assert charts.count() >= 1
+        box = charts.first.bounding_box()
+        assert box and box["width"] > 300 and box["height"] > 100
+        assert page.locator("h1").inner_text().startswith("2026-12")
+        assert [u for u in requests if not u.startswith("file:")] == []
+        assert errors == []
 
 
 def _pushed(workspace: Path, via: str, tags: dict[str, list[str]]) -> None:
