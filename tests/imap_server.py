@@ -1,5 +1,8 @@
 """A real IMAP server for the tests: Debian's Dovecot, run from a generated config in a
 temporary folder, listening on a free port of 127.0.0.1 (starts in about 0.1 s).
+`Dovecot(tls=True)` also serves STARTTLS on that port and implicit TLS on `tls_port`, with a
+certificate for 127.0.0.1 signed by a CA made for the test (`ca_file`, a PEM) by the
+openssl command line; plain `Dovecot()` offers no STARTTLS at all.
 
 Run as root (as in CI containers), Dovecot's own unprivileged users hold the mail; run
 as anyone else, that user does.
@@ -29,7 +32,7 @@ instance_name = chairside-test-{port}
 log_path = {root}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -45,7 +48,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -62,6 +66,27 @@ userdb {{
 """
 
 
+SSL_ON = "ssl = yes\nssl_cert = <{root}/server.pem\nssl_key = <{root}/server.key"
+
+
+def _certificates(root: Path) -> None:
+    """ca.pem (a CA made for this test) and server.pem/.key, its certificate for 127.0.0.1."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=root)
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=Chairside test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (root / "server.ext").write_text("subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "server.ext",
+            "-out", "server.pem")  # fmt: skip
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -71,9 +96,12 @@ def _free_port() -> int:
 class Dovecot:
     """`start()` it, `append()` mail, `client()` to look inside, `stop()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: bool = False) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="chairside-imap-"))
         self.port = _free_port()
+        self.tls = tls
+        self.tls_port = _free_port() if tls else 0
+        self.ca_file = self.root / "ca.pem"
         self.config = self.root / "dovecot.conf"
 
     def start(self) -> None:
@@ -90,10 +118,14 @@ class Dovecot:
             (self.root / sub).mkdir()
             os.chown(self.root / sub, mail_user.pw_uid, mail_user.pw_gid)
         (self.root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+        if self.tls:
+            _certificates(self.root)
         self.config.write_text(
             CONFIG.format(
                 root=self.root,
                 port=self.port,
+                tls_port=self.tls_port,
+                ssl=SSL_ON.format(root=self.root) if self.tls else "ssl = no",
                 internal_user=internal_user,
                 internal_group=internal_group,
                 login_user=login_user,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,6 +164,83 @@ def test_wrong_password_and_missing_settings_are_clear_errors(
     )
     monkeypatch.delenv("CHAIRSIDE_IMAP_PASSWORD")
     assert_user_error(run("inbox", cwd=tmp_workspace), "CHAIRSIDE_IMAP_PASSWORD")
+
+
+@pytest.fixture
+def imap_tls() -> Iterator[Dovecot]:
+    server = Dovecot(tls=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _configure_tls(workspace: Path, monkeypatch, port: int, tls: str, ca_file: str = "") -> None:
+    ca = f'ca_file = "{ca_file}"\n' if ca_file else ""
+    with (workspace / "practice.toml").open("a") as handle:
+        handle.write(
+            f'\n[imap]\nhost = "127.0.0.1"\nport = {port}\nuser = "{USER}"\ntls = {tls}\n{ca}'
+        )
+    monkeypatch.setenv("CHAIRSIDE_IMAP_PASSWORD", PASSWORD)
+
+
+def _logins(server: Dovecot) -> list[str]:
+    """Dovecot's log lines of successful logins."""
+    log = (server.root / "dovecot.log").read_text()
+    return [line for line in log.splitlines() if "Login: user=<" in line]
+
+
+@pytest.mark.parametrize("tls", ["true", '"starttls"'])
+def test_inbox_reads_mail_over_tls_from_a_server_whose_ca_it_is_told_to_trust(
+    imap_tls, tmp_workspace, run, monkeypatch, tls
+):
+    port = imap_tls.tls_port if tls == "true" else imap_tls.port
+    shutil.copy(imap_tls.ca_file, tmp_workspace / "mail-ca.pem")
+    _configure_tls(tmp_workspace, monkeypatch, port, tls, ca_file="mail-ca.pem")  # relative
+    mails = _mailbox(tmp_workspace)
+    imap_tls.append("INBOX", [mails["arf-yahoo.eml"], mails["unsub-reply-please.eml"]])
+    before = len(_logins(imap_tls))
+    result = run("inbox", cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    assert "2 new messages" in result.output
+    assert {"ethan.park@example.com", "priya.raman@example.com"} <= read_suppressed(
+        tmp_workspace / "audiences/suppressed.csv"
+    )
+    logins = _logins(imap_tls)
+    assert len(logins) == before + 1 and ", TLS" in logins[-1], logins
+
+
+@pytest.mark.parametrize("tls", ["true", '"starttls"'])
+def test_a_certificate_not_trusted_is_a_clear_error(imap_tls, tmp_workspace, run, monkeypatch, tls):
+    port = imap_tls.tls_port if tls == "true" else imap_tls.port
+    _configure_tls(tmp_workspace, monkeypatch, port, tls)
+    assert_user_error(run("inbox", cwd=tmp_workspace), "127.0.0.1", "certificate", "ca_file")
+    assert len(_logins(imap_tls)) == 1  # the server's own probe at start: ours never came
+
+
+def test_a_ca_file_that_is_missing_or_not_a_certificate_is_a_clear_error(
+    imap_tls, tmp_workspace, run, monkeypatch
+):
+    _configure_tls(tmp_workspace, monkeypatch, imap_tls.tls_port, "true", ca_file="nope.pem")
+    assert_user_error(run("inbox", cwd=tmp_workspace), "[imap] ca_file", "nope.pem")
+    (tmp_workspace / "notes.pem").write_text("not a certificate\n")
+    text = (tmp_workspace / "practice.toml").read_text().replace("nope.pem", "notes.pem")
+    (tmp_workspace / "practice.toml").write_text(text)
+    assert_user_error(run("inbox", cwd=tmp_workspace), "notes.pem", "PEM")
+
+
+def test_a_server_without_starttls_gets_no_password(imap, tmp_workspace, run, monkeypatch):
+    """Asked for STARTTLS, a server that does not offer it is an error: the login is never
+    sent in clear (only tls = false does that, and only to this computer)."""
+    _configure_tls(tmp_workspace, monkeypatch, imap.port, '"starttls"')
+    assert_user_error(run("inbox", cwd=tmp_workspace), "STARTTLS", "127.0.0.1", "tls = true")
+    log_file = imap.root / "dovecot.log"
+    deadline = time.monotonic() + 5
+    while "no auth attempts" not in log_file.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "no auth attempts" in log_file.read_text()
+    assert len(_logins(imap)) == 1  # the server's own probe at start: ours never came
 
 
 def test_unencrypted_imap_is_refused_for_a_remote_server(tmp_workspace, run, monkeypatch):

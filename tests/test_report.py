@@ -366,3 +366,62 @@ def test_after_a_real_mailchimp_push_the_report_asks_for_each_campaign_it_made(
     assert {versions[tag]["opens"] for tag in title.values()} == set(opens.values())
     for cid, tag in title.items():
         assert versions[tag]["opens"] == opens[cid]
+
+
+def test_a_push_with_concern_tags_is_reported_by_opaque_ids_unless_show(
+    http_server, tmp_workspace, run, monkeypatch
+):
+    """--concern-tags names the concern at the provider (the practice opted in there); the
+    report, its --json and its page still name versions by opaque id only, unless --show."""
+    from chairside.audience.segments import load_segments
+    from chairside.campaign import load_campaign
+    from chairside.workspace import Workspace
+    from tests.test_provider_mailchimp import KEY as MC_KEY
+    from tests.test_provider_mailchimp import LIST, FakeMailchimp
+
+    monkeypatch.setenv("MAILCHIMP_API_KEY", MC_KEY)
+    fake = FakeMailchimp(http_server)
+    pushed = run(
+        "export", "2026-12", "--to", "mailchimp", "--push", "--concern-tags",
+        "--api-base", http_server.url, "--audience-id", LIST, "--without-baa",
+        "--retry-delay", "0",
+        cwd=tmp_workspace,
+    )  # fmt: skip
+    assert pushed.exit_code == 0, pushed.output
+    workspace = Workspace(tmp_workspace)
+    campaign = load_campaign(workspace, "2026-12", load_segments(workspace.segments_file))
+    concerns = [v for v in campaign.variants if v.segment.id != "general"]
+    assert concerns and {r["variant"] for r in _rows(tmp_workspace)} >= {
+        f"2026-12-{v.segment.id}" for v in concerns
+    }  # the push really recorded concern tags
+    title = {cid: c["create"]["settings"]["title"] for cid, c in fake.campaigns.items()}
+    opens = {cid: 3 + n for n, cid in enumerate(title)}
+    http_server.route(
+        "GET",
+        r"/reports/c\d+",
+        lambda r: (
+            200,
+            {
+                "opens": {"unique_opens": opens[r.path.split("/")[2]]},
+                "clicks": {"unique_subscriber_clicks": 1},
+            },
+        ),
+    )
+    http_server.route("GET", r"/reports/c\d+/click-details", lambda r: (200, {"urls_clicked": []}))
+    api = ("--api-base", http_server.url)
+    table = run("report", "2026-12", *api, cwd=tmp_workspace)
+    as_json = run("report", "2026-12", "--json", *api, cwd=tmp_workspace)
+    assert table.exit_code == 0 and as_json.exit_code == 0, table.output + as_json.output
+    page = (tmp_workspace / "build/2026-12/report.html").read_text()
+    versions = {v["id"]: v for v in json.loads(as_json.stdout)["versions"]}
+    assert set(versions) == {v.id for v in campaign.variants}
+    # Opens still reach their version: asked by concern tag, counted under the opaque id.
+    by_tag = {f"2026-12-{v.segment.id}": v.id for v in campaign.variants}
+    for cid, tag in title.items():
+        assert versions[by_tag[tag]]["opens"] == opens[cid]
+    for output in (table.output, as_json.stdout, page):
+        for variant in concerns:
+            for secret in (variant.segment.id, variant.segment.name):
+                assert secret.lower() not in output.lower(), (secret, output)
+    shown = run("report", "2026-12", "--show", *api, cwd=tmp_workspace)
+    assert concerns[0].segment.name[:5] in shown.output

@@ -19,6 +19,7 @@ import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from chairside.audience.addresses import mask
 from chairside.errors import ChairsideError
@@ -39,7 +40,7 @@ from chairside.tomlfile import Problems, get_str, load_toml, unknown_keys
 from chairside.workspace import PRACTICE_FILE, Practice, Workspace
 
 PASSWORD_VARIABLE = "CHAIRSIDE_IMAP_PASSWORD"
-IMAP_KEYS = ("host", "port", "user", "folder", "tls", "after")
+IMAP_KEYS = ("host", "port", "user", "folder", "tls", "after", "ca_file")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 FETCH_BATCH = 50
 
@@ -56,6 +57,9 @@ class ImapConfig:
     """"ssl" (tls = true, the default), "starttls", or "none" (tls = false: this computer only)."""
     after: str = "mark-read"
     """"mark-read", or "move:FOLDER"."""
+    ca_file: Path | None = None
+    """A PEM of the CA that signed the server's certificate (a private mail server), trusted
+    besides this computer's; certificates are always verified."""
 
     @property
     def move_to(self) -> str | None:
@@ -100,10 +104,31 @@ def load_imap(workspace: Workspace) -> ImapConfig:
     for name in (folder, after):
         if not name.isascii() or '"' in name or "\\" in name:
             problems.add(f"[imap] {name!r}: folder names must be plain ASCII, without quotes")
+    ca_name = get_str(table, "ca_file", problems, where=where)
+    ca_file = (workspace.root / Path(ca_name).expanduser()) if ca_name else None
+    if ca_file is not None and not ca_file.is_file():
+        problems.add(
+            f"[imap] ca_file: {ca_name} does not exist. It names the PEM file with the "
+            "certificate of the authority that signed your mail server's (relative to the "
+            "folder of practice.toml)."
+        )
     unknown_keys(table, IMAP_KEYS, problems, where=where, path=workspace.practice_file)
     problems.raise_if_any()
     default_port = {"ssl": 993, "starttls": 143, "none": 143}[tls]
-    return ImapConfig(host, port or default_port, user, folder, tls, after)
+    return ImapConfig(host, port or default_port, user, folder, tls, after, ca_file)
+
+
+def tls_context(config: ImapConfig) -> ssl.SSLContext:
+    """Verifies the server's certificate and name: this computer's trusted authorities, and
+    `[imap] ca_file` when set."""
+    try:
+        return ssl.create_default_context(cafile=config.ca_file)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise ChairsideError(
+            f"[imap] ca_file: {config.ca_file} is not a certificate in PEM format ({exc}). "
+            "Ask whoever runs the mail server for its CA certificate as a .pem file "
+            "(text starting with -----BEGIN CERTIFICATE-----)."
+        ) from None
 
 
 def connect(config: ImapConfig) -> imaplib.IMAP4:
@@ -114,13 +139,22 @@ def connect(config: ImapConfig) -> imaplib.IMAP4:
             f"No password for the mailbox {config.user}: set the environment variable "
             f"{PASSWORD_VARIABLE} (passwords are never read from files)."
         )
+    context = tls_context(config) if config.tls != "none" else None
     try:
         if config.tls == "ssl":
-            imap = imaplib.IMAP4_SSL(config.host, config.port, timeout=30)
+            imap = imaplib.IMAP4_SSL(config.host, config.port, ssl_context=context, timeout=30)
         else:
             imap = imaplib.IMAP4(config.host, config.port, timeout=30)
             if config.tls == "starttls":
-                imap.starttls(ssl.create_default_context())
+                _starttls(imap, config, context)
+    except ssl.SSLCertVerificationError as exc:
+        raise ChairsideError(
+            f"The mail server {config.host}:{config.port} showed a certificate this computer "
+            f"does not trust ({exc.verify_message}), so the password was not sent. Check "
+            "[imap] host in practice.toml (it must be the name the certificate is for). If the "
+            "practice runs its own mail server with its own certificate authority, save that "
+            'authority\'s certificate as a .pem file and name it in [imap] ca_file = "…".'
+        ) from None
     except (OSError, imaplib.IMAP4.error) as exc:
         raise ChairsideError(
             f"Cannot reach the mail server {config.host}:{config.port} ({exc}). Check [imap] "
@@ -135,6 +169,18 @@ def connect(config: ImapConfig) -> imaplib.IMAP4:
             f"user in practice.toml and the password in {PASSWORD_VARIABLE}."
         ) from None
     return imap
+
+
+def _starttls(imap: imaplib.IMAP4, config: ImapConfig, context: ssl.SSLContext) -> None:
+    """Encryption before the login, or no login: never the password in clear."""
+    if "STARTTLS" not in imap.capabilities:
+        imap.shutdown()
+        raise ChairsideError(
+            f"The mail server {config.host}:{config.port} does not offer STARTTLS, so the "
+            "password would go unencrypted: it was not sent. Use tls = true (port 993) in "
+            "[imap] in practice.toml, or ask your mail provider for its encrypted settings."
+        )
+    imap.starttls(context)
 
 
 def _text(value: object) -> str:

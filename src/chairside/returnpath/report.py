@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from chairside.audience.segments import load_segments
 from chairside.audience.suppression import read_entries
-from chairside.campaign import load_campaign
+from chairside.campaign import Campaign, load_campaign
 from chairside.delivery import state_dir
 from chairside.errors import ChairsideError
 from chairside.returnpath import sync as syncing
@@ -128,6 +128,13 @@ def _suppressed_elsewhere(
     return found
 
 
+def concern_tags(campaign: Campaign) -> dict[str, str]:
+    """Concern tag (`2026-12-tmj`, what a push with --concern-tags records as the version)
+    → the version's opaque id: the report names versions by opaque id whatever was pushed,
+    and the concern only through the label, when asked."""
+    return {f"{campaign.name}-{v.segment.id}": v.id for v in campaign.variants}
+
+
 def normalise_url(url: str) -> str:
     """A link without its tracking parameters (utm_*), to match it to a post."""
     parts = urlsplit(url)
@@ -156,16 +163,18 @@ def build_report(
         )
     campaign = load_campaign(workspace, name, load_segments(workspace.segments_file))
     labels = {v.id: v.segment.name for v in campaign.variants}
+    opaque = concern_tags(campaign)
     versions: dict[str, Row] = {}
 
     def row(variant: str) -> Row:
+        variant = opaque.get(variant, variant)
         if variant not in versions:
             versions[variant] = Row(variant, labels.get(variant, "") if show else "")
         return versions[variant]
 
     variant_of = {}
     for delivery in deliveries:
-        variant_of[delivery.email.lower()] = delivery.variant
+        variant_of[delivery.email.lower()] = opaque.get(delivery.variant, delivery.variant)
         if delivery.status == "sent":
             row(delivery.variant).sent += 1
         elif delivery.status == "failed":
@@ -196,7 +205,7 @@ def build_report(
         first_sent=min((d.at for d in deliveries if d.status == "sent"), default=None),
     )
     if not offline:
-        _provider_stats(workspace, practice, report, versions, campaign, api_base)
+        _provider_stats(workspace, practice, report, versions, campaign, deliveries, api_base)
     for count in (*COUNTS, "opens", "clicks"):
         values = [getattr(v, count) for v in report.versions]
         known = [v for v in values if v is not None]
@@ -204,8 +213,9 @@ def build_report(
     return report
 
 
-def _provider_stats(workspace, practice, report, versions, campaign, api_base) -> None:
+def _provider_stats(workspace, practice, report, versions, campaign, deliveries, api_base) -> None:
     """Opens, clicks and links from each provider the campaign went through."""
+    opaque = concern_tags(campaign)
     links: Counter[str] = Counter()
     folder = state_dir(workspace)
     for provider in report.routes:
@@ -218,7 +228,9 @@ def _provider_stats(workspace, practice, report, versions, campaign, api_base) -
         except ChairsideError as exc:
             report.notes.append(f"{provider}: no opens or clicks ({exc.message})")
             continue
-        tags = sorted(v.id for v in versions.values())
+        # Asked by the tags this push used (concern tags only if it was told to use them):
+        # a concern name never goes to a provider that was not given it.
+        tags = sorted({d.variant for d in deliveries if d.via == provider})
         try:
             if provider == "mailchimp":
                 found = api.stats(
@@ -231,8 +243,8 @@ def _provider_stats(workspace, practice, report, versions, campaign, api_base) -
         finally:
             http.close()
         for tag, numbers in found.items():
-            if tag in versions:
-                row = versions[tag]
+            if opaque.get(tag, tag) in versions:
+                row = versions[opaque.get(tag, tag)]
                 row.opens = (row.opens or 0) + numbers["opens"]
                 row.clicks = (row.clicks or 0) + numbers["clicks"]
             links.update(numbers["links"])
