@@ -52,6 +52,10 @@ def inbox(options: Options, audience_file, dry_run: bool, show: bool) -> None:
     replies, out-of-office notices — is left as it was, for you. Mail is never deleted,
     and running it again does nothing twice.
 
+    The connection is encrypted (tls = true, port 993; or tls = "starttls", port 143) and
+    the server's certificate is checked; for a mail server with a private certificate,
+    name its authority's PEM file with ca_file = "..." in [imap].
+
     \b
     Examples:
       CHAIRSIDE_IMAP_PASSWORD=... chairside inbox --dry-run
