@@ -302,3 +302,32 @@ def test_a_lost_ledger_is_never_shown_as_nothing_sent_and_is_rebuilt(tmp_path, s
     (root / ".chairside/state.db").unlink()
     cli = run("rebuild-ledger", "2026-12", cwd=root)
     assert cli.exit_code == 0 and cli.output.strip() in said
+
+
+def test_unknown_patients_are_resent_only_when_the_office_ticks_the_box(tmp_path, scripted, run):
+    """`send --resend-unknown` from the Send page: the box says they may get it twice."""
+    server, port = scripted
+    server.hang_up_after_data_for.add("maria.lopez@example.com")  # took it, then went dead
+    root = copy_demo(tmp_path / "practice")
+    studio = studio_on(root, port)
+    try:
+        client = studio.client()
+        start_send(client, "31")
+        page = run_to_its_end(client)
+        assert 'data-count="unknown">1<' in page and 'name="resend_unknown"' in page
+        assert "receive the campaign twice" in page
+        token = csrf_of(page)
+        unticked = client.post("/c/2026-12/send/confirm", data={"csrf": token}).text
+        assert "Nobody is left to send to" in unticked
+        ticked = client.post(
+            "/c/2026-12/send/confirm", data={"csrf": token, "resend_unknown": "yes"}
+        ).text
+        assert "to 1 patient now?" in ticked and "receive the campaign twice" in ticked
+        assert 'name="resend_unknown" value="yes"' in ticked
+        start_send(client, "1", resend_unknown="yes")
+        assert "Finished: everyone on the list has it." in run_to_its_end(client)
+    finally:
+        studio.close()
+    assert server.recipients().count("maria.lopez@example.com") == 2
+    assert len(server.received) == 32
+    assert run("status", "2026-12", cwd=root).exit_code == 0

@@ -116,3 +116,19 @@ def test_undo_an_unsubscribe_in_the_cli_words(studio, run):
     # The CLI sees the same file: undoing again finds nothing to undo.
     result = run("unsubscribe", "--undo", "maria.lopez@example.com", cwd=studio.root)
     assert "0 resubscribed, 1 were not suppressed" in result.output
+
+
+def test_an_unsubscribe_code_from_a_link_unsubscribes_its_patient(studio):
+    """`chairside unsubscribe --token CODE` on the page: the code names nobody until resolved."""
+    from chairside.tokens import Tokens, load_key
+
+    code = Tokens(load_key(studio.root / ".chairside"))("maria.lopez@example.com")
+    client = studio.client()
+    token = csrf_of(client.get("/unsubscribes").text)
+    answer = client.post("/unsubscribes/codes", data={"csrf": token, "codes": f" {code}\n"})
+    assert answer.status_code == 200 and "1 added, 0 already there" in answer.text
+    assert "maria.lopez@example.com" in read_suppressed(studio.root / "audiences/suppressed.csv")
+    assert "maria.lopez@example.com" not in sendable(studio)
+
+    wrong = client.post("/unsubscribes/codes", data={"csrf": token, "codes": "0" * 26})
+    assert wrong.status_code == 400 and "No patient has the unsubscribe code" in wrong.text

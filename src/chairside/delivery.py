@@ -91,3 +91,28 @@ def _key(workspace: Workspace) -> bytes:
         return load_key(state_dir(workspace))
     except OSError as exc:
         raise storage_error(state_dir(workspace) / KEY_FILE, exc) from None
+
+
+def unsubscribe_codes(
+    workspace: Workspace, codes: list[str], reason: str, audience_file: Path | None = None
+) -> list[tuple[str, str, str]]:
+    """(address, reason, where) for each unsubscribe code (the `token=` of an unsubscribe
+    link), found among the patient list and everyone the ledger has sent to: the entries
+    `add_suppressions` takes. A code that names nobody is a ChairsideError naming it."""
+    from chairside.errors import ChairsideError
+    from chairside.ledger import open_ledger
+
+    addresses = {p.email for p in load_audience(workspace, audience_file).patients}
+    with open_ledger(state_dir(workspace)) as ledger:
+        addresses |= ledger.emails()
+    resolver = Tokens(_key(workspace))
+    found = []
+    for code in codes:
+        email = resolver.resolve(code, addresses)
+        if email is None:
+            raise ChairsideError(
+                f"No patient has the unsubscribe code {code!r}. Check it was copied whole; "
+                "codes only work in the practice folder that sent the email."
+            )
+        found.append((email, reason, f"token {code}"))
+    return found

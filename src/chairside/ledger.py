@@ -214,6 +214,13 @@ class Ledger:
         with _guard(self.path):
             return [Row(*row) for row in self.db.execute(query, (campaign,))]
 
+    def routes(self, campaign: str) -> set[str]:
+        """How `campaign`'s rows were handed over: "smtp" and/or provider names (empty if
+        none). A provider among them means the campaign was pushed."""
+        query = "SELECT DISTINCT via FROM deliveries WHERE campaign = ?"
+        with _guard(self.path):
+            return {via for (via,) in self.db.execute(query, (campaign,))}
+
     def emails(self) -> set[str]:
         """Every address any campaign was sent (or tried) to."""
         with _guard(self.path):

@@ -159,7 +159,9 @@ def unsubscribe(
     reason = reason or "unsubscribed"
     entries = typed_entries(emails, reason)
     if tokens:
-        entries += _resolve_tokens(workspace, tokens, reason, audience_file)
+        from chairside.delivery import unsubscribe_codes
+
+        entries += unsubscribe_codes(workspace, list(tokens), reason, audience_file)
     if import_file is not None:
         table = open_export(import_file)
         imported = entries_from_export(table)
@@ -178,28 +180,3 @@ def unsubscribe(
     if result.invalid:
         listed = "\n".join(f"  {where}: {why}" for where, why in result.invalid)
         raise ChairsideError(f"{len(result.invalid)} not added, not an address:\n{listed}")
-
-
-def _resolve_tokens(workspace, tokens, reason: str, audience_file: Path | None) -> list:
-    """(address, reason, where) for each unsubscribe token, from the list and the ledger."""
-    from chairside.audience.patients import load_audience
-    from chairside.delivery import state_dir
-    from chairside.errors import ChairsideError
-    from chairside.ledger import open_ledger
-    from chairside.tokens import Tokens, load_key
-
-    state = state_dir(workspace)
-    addresses = {p.email for p in load_audience(workspace, audience_file).patients}
-    with open_ledger(state) as ledger:
-        addresses |= ledger.emails()
-    resolver = Tokens(load_key(state))
-    found = []
-    for token in tokens:
-        email = resolver.resolve(token, addresses)
-        if email is None:
-            raise ChairsideError(
-                f"No patient has the unsubscribe code {token!r}. Check it was copied whole; "
-                "codes only work in the practice folder that sent the email."
-            )
-        found.append((email, reason, f"token {token}"))
-    return found

@@ -91,13 +91,7 @@ def delivery(workspace: Workspace, name: str) -> Delivery:
         with open_ledger(state) as ledger:
             ledger.check(name)  # a deleted or older ledger must not read as "nothing sent"
             rows = ledger.rows(name)
-            # The ledger keeps whether a row went over SMTP or to a provider; `rows` doesn't.
-            pushed = bool(
-                ledger.db.execute(
-                    "SELECT 1 FROM deliveries WHERE campaign = ? AND via != 'smtp' LIMIT 1",
-                    (name,),
-                ).fetchone()
-            )
+            pushed = bool(ledger.routes(name) - {"smtp"})
     except LedgerError as exc:
         return Delivery(0, 0, False, is_locked(state, name), problem=exc.format_message())
     sent = sum(1 for row in rows if row.status == SENT)

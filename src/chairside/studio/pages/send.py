@@ -88,7 +88,13 @@ def smtp_settings(prepared: Prepared):
     )
 
 
-def to_send(workspace: Workspace, prepared: Prepared, *, retry_failed: bool = False) -> int:
+def to_send(
+    workspace: Workspace,
+    prepared: Prepared,
+    *,
+    retry_failed: bool = False,
+    resend_unknown: bool = False,
+) -> int:
     """How many patients a send would write to now (what `send --dry-run` counts)."""
     from chairside.sending import plan
 
@@ -96,7 +102,7 @@ def to_send(workspace: Workspace, prepared: Prepared, *, retry_failed: bool = Fa
         work = plan(
             prepared,
             ledger.statuses(prepared.campaign.name),
-            resend_unknown=False,
+            resend_unknown=resend_unknown,
             retry_failed=retry_failed,
         )
     return len(work.to_send)
@@ -182,37 +188,42 @@ async def test_send(request: Request, form: FormData) -> Response:
     return studio.render(request, "send.html", test_replies=replies, address=address, **context)
 
 
-def _prepared_for_send(
-    workspace: Workspace, name: str, *, retry_failed: bool = False
-) -> tuple[Prepared, int]:
+def _prepared_for_send(workspace: Workspace, name: str, **choices: bool) -> tuple[Prepared, int]:
+    """The campaign prepared and checked, and how many a send with `choices` (`_choices`)
+    would write to."""
     from chairside.checks import refuse_if_errors
 
     prepared = prepare(workspace, name)
     refuse_if_errors(workspace, prepared, force=False)
-    return prepared, to_send(workspace, prepared, retry_failed=retry_failed)
+    return prepared, to_send(workspace, prepared, **choices)
 
 
-def _retry_failed(form: FormData) -> bool:
-    """`send --retry-failed`: patients marked failed are sent to again (those whose bounce
-    was undone under Unsubscribes; the others are still suppressed)."""
-    return form.get("retry_failed") == "yes"
+def _choices(form: FormData) -> dict[str, bool]:
+    """The boxes the office ticked, as `send_campaign`'s keywords:
+    `retry_failed` (`send --retry-failed`): patients marked failed are sent to again (those
+    whose bounce was undone under Unsubscribes; the others are still suppressed);
+    `resend_unknown` (`send --resend-unknown`): patients whose message may or may not have
+    arrived are sent it again, so they may receive it twice."""
+    return {
+        "retry_failed": form.get("retry_failed") == "yes",
+        "resend_unknown": form.get("resend_unknown") == "yes",
+    }
 
 
 async def confirm(request: Request, form: FormData) -> Response:
     studio = studio_of(request)
     name = _name(request)
-    retry_failed = _retry_failed(form)
+    choices = _choices(form)
     _, count = await run_in_threadpool(
-        lambda: _prepared_for_send(studio.workspace, name, retry_failed=retry_failed)
+        lambda: _prepared_for_send(studio.workspace, name, **choices)
     )
     context = await run_in_threadpool(_context, studio, name, False)
-    return studio.render(
-        request, "send.html", confirm_count=count, retry_failed=retry_failed, **context
-    )
+    return studio.render(request, "send.html", confirm_count=count, **choices, **context)
 
 
 async def start(request: Request, form: FormData) -> Response:
-    """`chairside send NAME [--retry-failed]`, in a thread, once the office confirmed the
+    """`chairside send NAME [--retry-failed] [--resend-unknown]`, in a thread, once the
+    office confirmed the
     number; it ends with the CLI's summary, and its refusal or DeliveryIncomplete."""
     from chairside import sendsummary
     from chairside.sending import send_campaign
@@ -228,19 +239,14 @@ async def start(request: Request, form: FormData) -> Response:
     # its words, before anything starts (the thread takes it again for the whole send).
     with campaign_lock(state_dir(workspace), name):
         pass
-    retry_failed = _retry_failed(form)
+    choices = _choices(form)
     prepared, count = await run_in_threadpool(
-        lambda: _prepared_for_send(workspace, name, retry_failed=retry_failed)
+        lambda: _prepared_for_send(workspace, name, **choices)
     )
     if str(count) != str(form.get("expected", "")):
         context = await run_in_threadpool(_context, studio, name, False)
         return studio.render(
-            request,
-            "send.html",
-            confirm_count=count,
-            retry_failed=retry_failed,
-            changed=True,
-            **context,
+            request, "send.html", confirm_count=count, changed=True, **choices, **context
         )
     settings = smtp_settings(prepared)
     job = SendJob(name, audience=prepared.audience)
@@ -252,7 +258,7 @@ async def start(request: Request, form: FormData) -> Response:
                 workspace,
                 prepared,
                 settings,
-                retry_failed=retry_failed,
+                **choices,
                 stop=job.stop,
                 on_start=job.on_start,
                 on_message=job.on_message,

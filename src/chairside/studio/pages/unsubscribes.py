@@ -1,4 +1,5 @@
-"""Unsubscribes: add addresses, import a provider's export, or undo either, in
+"""Unsubscribes: add addresses or unsubscribe codes, import a provider's export, or undo
+either, in
 audiences/suppressed.csv, through the functions `chairside unsubscribe` calls.
 
 An import that looks like the patient list is refused as the CLI refuses it; where the CLI
@@ -90,6 +91,23 @@ async def add(request: Request, form: FormData) -> Response:
     return await _done(request, result)
 
 
+async def add_codes(request: Request, form: FormData) -> Response:
+    """Unsubscribe by the code from an unsubscribe link (`chairside unsubscribe --token`)."""
+    from chairside.delivery import unsubscribe_codes
+
+    workspace = studio_of(request).workspace
+    reason = str(form.get("reason", "")).strip() or "unsubscribed"
+    codes = [line.strip() for line in str(form.get("codes", "")).splitlines() if line.strip()]
+    if not codes:
+        raise ChairsideError("Paste one or more unsubscribe codes, one a line.")
+
+    def add_them() -> SuppressionResult:
+        entries = unsubscribe_codes(workspace, codes, reason)
+        return add_suppressions(workspace.suppressed_file, entries)
+
+    return await _done(request, await run_in_threadpool(add_them))
+
+
 def _import(workspace, path: Path, *, confirmed: bool) -> SuppressionResult:
     table = open_export(path)
     entries = entries_from_export(table)
@@ -173,6 +191,7 @@ async def undo_import(request: Request, form: FormData) -> Response:
 routes = [
     Route("/unsubscribes", page),
     post("/unsubscribes/add", add),
+    post("/unsubscribes/codes", add_codes),
     post("/unsubscribes/import", import_export),
     post("/unsubscribes/undo", undo),
     post("/unsubscribes/undo-import", undo_import),
