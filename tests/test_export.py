@@ -121,6 +121,10 @@ def test_an_unsubscribe_token_from_a_message_resolves_to_its_patient(tmp_workspa
     assert result.exit_code == 0 and "1 added" in result.output
     assert "priya.raman@example.com" in (tmp_workspace / "audiences/suppressed.csv").read_text()
     assert_user_error(run("unsubscribe", "--token", "nope", cwd=tmp_workspace), "'nope'")
+    # The whole link, pasted from the email, works as well as its code.
+    link = re.search(r"<(https://[^>]+)>", message["List-Unsubscribe"]).group(1)
+    again = run("unsubscribe", "--token", link, cwd=tmp_workspace)
+    assert again.exit_code == 0 and "already" in again.output, again.output
 
 
 def big_list(tmp_path: Path, count: int) -> Path:

@@ -8,6 +8,7 @@ suppression list are checked at send time, not when the campaign was built).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,21 +94,30 @@ def _key(workspace: Workspace) -> bytes:
         raise storage_error(state_dir(workspace) / KEY_FILE, exc) from None
 
 
+_TOKEN_IN_LINK = re.compile(r"[?&]token=([A-Za-z0-9]+)")
+
+
 def unsubscribe_codes(
     workspace: Workspace, codes: list[str], reason: str, audience_file: Path | None = None
 ) -> list[tuple[str, str, str]]:
     """(address, reason, where) for each unsubscribe code (the `token=` of an unsubscribe
-    link), found among the patient list and everyone the ledger has sent to: the entries
-    `add_suppressions` takes. A code that names nobody is a ChairsideError naming it."""
+    link, or the whole link pasted), found among the patient list and everyone the ledger
+    has sent to: the entries `add_suppressions` takes. A code that names nobody is a
+    ChairsideError naming it."""
+    from chairside.audience.suppression import read_suppressed
     from chairside.errors import ChairsideError
     from chairside.ledger import open_ledger
 
     addresses = {p.email for p in load_audience(workspace, audience_file).patients}
+    # Someone already off the list may click the link again: found, then "already".
+    addresses |= read_suppressed(workspace.suppressed_file)
     with open_ledger(state_dir(workspace)) as ledger:
         addresses |= ledger.emails()
     resolver = Tokens(_key(workspace))
     found = []
-    for code in codes:
+    for given in codes:
+        link = _TOKEN_IN_LINK.search(given)
+        code = link.group(1) if link else given.strip()
         email = resolver.resolve(code, addresses)
         if email is None:
             raise ChairsideError(
