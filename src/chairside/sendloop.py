@@ -5,8 +5,9 @@ Each connection finishes the message in hand and starts the next in one exchange
 and the `sending` of the other together, in a group with the other connections' (see
 `GroupCommit`): so one fsync pair serves a message on every connection, and at most one row
 per connection is ever `sending`. What they share is in `Run`, under one lock: the
-patients still to send, the report, the refusals held for the breaker (counted across
-connections), the halt, and the pace that `--rate` sets for all of them together.
+patients still to send, the report, the refusals held for the breaker and the temporary
+ones counted for the storm (both across connections), the halt, and the pace that
+`--rate` sets for all of them together.
 """
 
 from __future__ import annotations
@@ -412,9 +413,10 @@ class Run:
                 f"patients, were answered at {refused.stage} with {mask_reply(refused.reply)}, "
                 "and none was delivered in between. That is the server (busy, limiting how "
                 "fast or how much you send, or short of space), not the patients. Nobody "
-                "failed and nobody was suppressed; everyone not yet sent stays pending. Run "
-                "the same command again later (in an hour, say) to continue; if it happens "
-                "again, send slower (--rate, --connections) or ask your mail provider."
+                "failed and nobody was suppressed; everyone not yet sent stays pending or "
+                "deferred, and goes out when you run the same command again later (in an "
+                "hour, say). If it happens again, send slower (--rate, --connections) or ask "
+                "your mail provider."
             )
             return self._release_held()
 
