@@ -566,3 +566,36 @@ def test_a_second_schedule_does_not_pretend_to_move_the_first(
     utc = first.astimezone(UTC).isoformat()
     assert {c["schedule"] for c in mailchimp.campaigns.values()} == {utc}
     assert again.output.count(f"scheduled for {utc} by an earlier run") == 3
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        ((200, {}), "200 {}"),
+        ((200, b"<html>Service Unavailable</html>"), "<html>Service Unavailable</html>"),
+        ((200, b""), "an empty body"),
+    ],
+)
+def test_a_campaign_answer_without_its_id_is_uncertain_and_the_rerun_finds_the_draft(
+    tmp_workspace, http_server, mailchimp, run, answer, named
+):
+    """Mailchimp made the campaign but answered without its id: a clear error naming the
+    answer (not a traceback), and the rerun finds the draft rather than making it twice."""
+    made = []
+
+    def create_then_garble(request):
+        made.append(mailchimp.new_campaign(request))
+        return answer if len(made) == 1 else made[-1]
+
+    http_server.routes.insert(0, ("POST", re.compile("/3.0/campaigns$"), create_then_garble))
+    first = push(run, tmp_workspace, http_server)
+    assert_user_error(first, "POST /3.0/campaigns", named, "no campaign id", "same command again")
+    assert "31 patients handed over" in first.output
+    assert len(mailchimp.campaigns) == 1
+
+    again = push(run, tmp_workspace, http_server)
+    assert again.exit_code == 0, again.output
+    assert len(mailchimp.campaigns) == 3  # the first draft found, not made twice
+    titles = Counter(c["create"]["settings"]["title"] for c in mailchimp.campaigns.values())
+    assert titles == Counter({"2026-12-a": 1, "2026-12-b": 1, "2026-12-c": 1})
+    assert all("content" in c for c in mailchimp.campaigns.values())

@@ -376,3 +376,48 @@ def test_bundle_with_concern_tags_says_so(run, tmp_workspace):
     assert (out / "contacts-2026-12-tmj.csv").is_file()
     readme = (out / "README.txt").read_text(encoding="utf-8")
     assert "--concern-tags" in readme and "say nothing" not in readme
+
+
+@pytest.mark.parametrize(
+    ("resend", "rest"),
+    [
+        ("drop", "unknown"),  # the rest may have gone: unknown, never resent unasked
+        ((502, {"errors": [{"message": "Bad Gateway"}]}), "unknown"),
+        ((400, {"errors": [{"message": "Bad request", "field": "content.0.value"}]}), "deferred"),
+    ],
+)
+def test_a_refused_recipient_stays_rejected_when_the_resend_of_the_rest_fails(
+    run, tmp_workspace, http_server, monkeypatch, resend, rest
+):
+    """SendGrid named one bad address in a 400; the resend of the others then got no
+    answer (or a 5xx after receiving it, or a 400 of its own): the refused patient is
+    rejected with SendGrid's reason, not unknown or retried; only the rest is in doubt."""
+    from tests.support import DROP
+
+    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
+    allow_baa(tmp_workspace)
+    bad = "james.whitfield@example.com"
+    sizes: list[int] = []
+
+    def mail_send(request):
+        body = request.json()
+        sizes.append(len(body["personalizations"]))
+        for i, p in enumerate(body["personalizations"]):
+            if p["to"][0]["email"] == bad:
+                message = "Does not contain a valid address."
+                field = f"personalizations.{i}.to.0.email"
+                return 400, {"errors": [{"message": message, "field": field}]}
+        if len(sizes) >= 2 and sizes[-2] == sizes[-1] + 1:  # the resend without the bad one
+            return DROP if resend == "drop" else resend
+        return 202, b""
+
+    http_server.route("POST", r"/v3/mail/send", mail_send)
+    result = push(run, tmp_workspace, http_server)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    found = status(run, tmp_workspace)
+    assert [f["reason"] for f in found["failed"]] == ["Does not contain a valid address."]
+    in_doubt = found["unknown"] if rest == "unknown" else found["deferred"]
+    assert len(in_doubt) == sizes[-1]  # the rest of that batch, and only them
+    if rest == "unknown":
+        assert f"Its {sizes[-1]} patients are recorded as unknown" in result.output

@@ -166,6 +166,29 @@ def test_the_breaker_counts_across_connections(tmp_workspace, scripted, run):
     assert status(run, tmp_workspace)["pending"] == 31
 
 
+def test_a_4xx_storm_mid_run_stops_with_the_delivered_kept(tmp_workspace, scripted, run):
+    """Pipelined, on 4 connections: 12 delivered, then `451` to everyone (a rate limit
+    reached). The run stops; the 12 stay sent, nobody failed; the rerun sends the rest once."""
+    from tests.support import write_patients
+
+    server, port = scripted
+    emails = [f"p{n:02d}@example.com" for n in range(60)]
+    write_patients(tmp_workspace / "audiences/patients.csv", emails)
+    for address in emails[12:]:
+        server.reply_for[address] = "451 4.7.1 Rate limit reached, try again later"
+    result = send(run, tmp_workspace, port, "--connections", "4")
+    assert_user_error(result, "refusing mail for now", "451 4.7.1", "Nobody failed")
+    report = status(run, tmp_workspace)
+    assert (report["sent"], report["failed"], report["unknown"]) == (12, [], [])
+    assert report["pending"] + len(report["deferred"]) == 48
+    assert report["pending"] > 30  # stopped early, not after trying each in turn
+
+    server.reply_for.clear()
+    again = send(run, tmp_workspace, port)
+    assert again.exit_code == 0, again.output
+    assert Counter(server.recipients()) == Counter(emails)
+
+
 def test_a_server_that_vanishes_mid_run_leaves_no_duplicate(tmp_workspace, run):
     server = PipeliningScripted()
     controller = start(server)

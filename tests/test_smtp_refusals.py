@@ -277,3 +277,59 @@ def test_non_ascii_mailboxes_use_smtputf8_when_offered(tmp_workspace, run):
         assert "SMTPUTF8" in server.mail_options[0]
     finally:
         controller.stop()
+
+
+@pytest.mark.parametrize(
+    ("stage", "reply"),
+    [
+        ("RCPT", "451 4.7.1 <{rcpt}>: Try again later"),
+        ("MAIL", "421 4.7.0 Too many messages, rate limited, closing connection"),
+        ("DATA", "452 4.3.1 Insufficient system storage"),
+    ],
+)
+def test_a_server_refusing_everyone_for_now_stops_the_run_quickly(
+    tmp_workspace, scripted, run, stage, reply
+):
+    """A 4xx storm: each patient retried with backoff one by one would take hours on a big
+    list; the same temporary reply to several patients in a row stops the run, everyone
+    not sent stays pending, and a later run sends everyone once."""
+    import time
+
+    server, port = scripted
+    emails = [f"patient{n:03d}@example.com" for n in range(40)]
+    write_patients(tmp_workspace / "audiences/patients.csv", emails)
+    before = (tmp_workspace / "audiences/suppressed.csv").read_bytes()
+    server.at[stage] = reply
+    started = time.monotonic()
+    # One patient's backoff alone is 1+2+4+8 = 15 s (±50%) at --retry-delay 1, so 40 of
+    # them over 4 connections took ~150 s; the storm stops at the first retry.
+    result = run(
+        "send", "2026-12", "--smtp-port", str(port), "--retry-delay", "1", cwd=tmp_workspace
+    )
+    elapsed = time.monotonic() - started
+    assert_user_error(
+        result, "refusing mail for now", reply.split()[0], "Nobody failed", "again later"
+    )
+    assert "patient000@example.com" not in result.output
+    assert elapsed < 10, elapsed
+    assert (tmp_workspace / "audiences/suppressed.csv").read_bytes() == before
+    report = status(run, tmp_workspace)
+    assert (report["sent"], report["failed"], report["unknown"]) == (0, [], [])
+    assert report["pending"] + len(report["deferred"]) == 40
+
+    server.at.clear()  # the server has recovered: everyone goes out, once
+    again = send(run, tmp_workspace, port)
+    assert again.exit_code == 0, again.output
+    assert Counter(server.recipients()) == Counter(emails)
+
+
+def test_one_patients_own_temporary_refusal_is_retried_and_deferred(tmp_workspace, scripted, run):
+    """`450 4.2.1` for one mailbox, every time: retried to the end (the others' successes
+    between, or not), then deferred; the run is not stopped for it."""
+    server, port = scripted
+    server.reply_for["maria.lopez@example.com"] = "450 4.2.1 <{rcpt}>: Mailbox busy"
+    result = send(run, tmp_workspace, port, "--retries", "6")
+    assert result.exit_code == 3, result.output
+    assert "refusing mail for now" not in result.output
+    assert "failed 0, deferred 1, unknown 0, pending 0" in result.output
+    assert len(server.received) == 30

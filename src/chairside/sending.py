@@ -11,7 +11,9 @@ pending, nobody is suppressed. A mailbox's own permanent refusal is *held* (reco
 deferred, not suppressed) until the server has accepted a message in this run (or, at the
 end of the run, in an earlier one): so a server that refuses everyone with a plain `550`
 trips the breaker (`BREAKER` in a row with the same reply) having suppressed nobody, and a
-crash meanwhile leaves the held patients deferred.
+crash meanwhile leaves the held patients deferred. Temporary refusals (4xx) are retried with
+backoff, but the same one to several patients in a row with nothing delivered between
+(`STORM`) is the server refusing for now: the run stops, everyone not sent stays pending.
 """
 
 from __future__ import annotations

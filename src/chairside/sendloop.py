@@ -5,8 +5,9 @@ Each connection finishes the message in hand and starts the next in one exchange
 and the `sending` of the other together, in a group with the other connections' (see
 `GroupCommit`): so one fsync pair serves a message on every connection, and at most one row
 per connection is ever `sending`. What they share is in `Run`, under one lock: the
-patients still to send, the report, the refusals held for the breaker (counted across
-connections), the halt, and the pace that `--rate` sets for all of them together.
+patients still to send, the report, the refusals held for the breaker and the temporary
+ones counted for the storm (both across connections), the halt, and the pace that
+`--rate` sets for all of them together.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ RECHECK_SUPPRESSIONS_EVERY = 100
 _VARYING = re.compile(r"\S*\d\S*")
 BREAKER = 5
 """Recipients in a row refused with the same permanent reply: the server's refusal, not theirs."""
+STORM = 5
+"""Temporary refusals in a row with the same reply, none delivered between, more than one
+patient's: the server refusing for now (busy, rate limits, storage), not their mailboxes."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,29 @@ class _Held:
         return taken
 
 
+@dataclass
+class _Storm:
+    """Temporary refusals since the last delivery, while they all have the same reply."""
+
+    signature: tuple | None = None
+    count: int = 0
+    patients: set[str] = field(default_factory=set)
+
+    def add(self, patient: Patient, refused: Refused) -> bool:
+        """Count one; True once it is a storm. One patient retried never makes one (their
+        mailbox may be busy), so it takes a second patient: on four connections the first
+        retry, not each patient's whole backoff."""
+        signature = _signature(refused)
+        if signature != self.signature:
+            self.signature, self.count, self.patients = signature, 0, set()
+        self.count += 1
+        self.patients.add(patient.key)
+        return self.count >= STORM and len(self.patients) > 1
+
+    def clear(self) -> None:
+        self.signature, self.count, self.patients = None, 0, set()
+
+
 def _signature(refused: Refused) -> tuple:
     """A reply without what changes from one recipient to the next: their address, and
     any word with a digit in it (queue ids, times, counters)."""
@@ -213,6 +240,7 @@ class Run:
         self.suppressed_mtime = _mtime(suppressed_file)
         self.suppressed = read_suppressed(suppressed_file)
         self.held = _Held()
+        self.storm = _Storm()
         self.refusals = 0
         self.opened = 0
         self.failure: BaseException | None = None
@@ -319,6 +347,7 @@ class Run:
         with self.lock:
             self.report.sent += 1
             self.on_message()
+            self.storm.clear()
             confirmed = self.held.take_before(job.started)
         return changes + self._confirm(confirmed), self._bounced(confirmed)
 
@@ -369,6 +398,27 @@ class Run:
                 "patient list; then run the same command again."
             )
             return changes + self._release_held()
+
+    def refused_for_now(self, job: _Job, refused: Refused) -> list[dict] | None:
+        """A temporary refusal: None to retry as usual; once the run has halted (this one
+        a storm, see `STORM`), the changes that leave `job` and everyone not sent pending."""
+        with self.lock:
+            if self.report.halted:
+                return []
+            if not self.storm.add(job.patient, refused):
+                return None
+            self.report.halted = (
+                f"The mail server {self.settings.where} is refusing mail for now: "
+                f"{self.storm.count} messages in a row, to {len(self.storm.patients)} "
+                f"patients, were answered at {refused.stage} with {mask_reply(refused.reply)}, "
+                "and none was delivered in between. That is the server (busy, limiting how "
+                "fast or how much you send, or short of space), not the patients. Nobody "
+                "failed and nobody was suppressed; everyone not yet sent stays pending or "
+                "deferred, and goes out when you run the same command again later (in an "
+                "hour, say). If it happens again, send slower (--rate, --connections) or ask "
+                "your mail provider."
+            )
+            return self._release_held()
 
     def lost_server(self, job: _Job | None, exc: ChairsideError) -> list[dict]:
         """The server went away and cannot be reached again."""
@@ -498,8 +548,13 @@ class _Connection:
         return changes, None, delay
 
     def _again(self, job: _Job, outcome: Exception) -> tuple[list[dict], float]:
-        """Start `job` again after a pause; once out of tries (or ending), deferred."""
+        """Start `job` again after a pause; once out of tries (or stopped), deferred; left
+        pending when the run halted (a storm of temporary refusals, or another reason)."""
         run = self.run
+        if isinstance(outcome, Refused):
+            halted = run.refused_for_now(job, outcome)
+            if halted is not None:  # not tried again, and no row: pending
+                return halted, 0.0
         reason = outcome.reply if isinstance(outcome, Refused) else f"connection lost: {outcome}"
         job.attempts += 1
         if job.attempts > run.retry.retries or run.ended:

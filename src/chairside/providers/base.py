@@ -62,6 +62,17 @@ class BatchResult:
     """Patient key → the provider's reason, for recipients it refused."""
 
 
+class PartlyRefused(Exception):
+    """The provider refused some of a batch for good (`rejected`, as in BatchResult), and
+    sending the rest again then failed with `cause` (RequestUnknown, RequestFailed or a
+    ChairsideError): the rejected are failed whatever became of the rest."""
+
+    def __init__(self, rejected: dict[str, str], cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.rejected = rejected
+        self.cause = cause
+
+
 def translate(text: str, tags: dict[str, str]) -> str:
     """Replace Chairside's placeholders with a provider's merge tags."""
     return placeholders.TOKEN_PATTERN.sub(lambda m: tags.get(m.group(0), m.group(0)), text)

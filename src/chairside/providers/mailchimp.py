@@ -19,6 +19,8 @@ from datetime import UTC
 from pathlib import Path
 from typing import ClassVar
 
+import httpx
+
 from chairside import placeholders
 from chairside.errors import ChairsideError
 from chairside.ledger import Ledger
@@ -30,7 +32,7 @@ from chairside.providers.base import (
     setting,
     write_csv,
 )
-from chairside.providers.http import Http, ProviderError
+from chairside.providers.http import IDEMPOTENT, Http, ProviderError, RequestUnknown
 from chairside.providers.schedule import Window
 
 PAGE = 1000  # the most Mailchimp lists per page
@@ -140,7 +142,7 @@ class Mailchimp(Provider):
 
     def send_batch(self, http: Http, content: Content, members: list[Member]) -> BatchResult:
         body = {"members": [_member(m) for m in members], "update_existing": True}
-        answer = http.request("POST", f"/lists/{self.list_id}", json=body).json()
+        answer = _answer(http.request("POST", f"/lists/{self.list_id}", json=body))
         by_address = {m.email.lower(): m.key for m in members}
         rejected = {
             by_address[e["email_address"].lower()]: e.get("error") or "rejected"
@@ -208,7 +210,8 @@ class Mailchimp(Provider):
                 "reply_to": practice.reply_to,
             },
         }
-        return str(http.request("POST", "/campaigns", json=body).json()["id"])
+        response = http.request("POST", "/campaigns", json=body)
+        return str(_answer(response, needs="id", what="campaign id")["id"])
 
     def _draft(self, http: Http, content: Content, segment_id: int) -> str | None:
         """A draft an earlier run made for this tag (its answer lost), to use, not repeat."""
@@ -224,7 +227,7 @@ class Mailchimp(Provider):
         return None
 
     def _schedule(self, http: Http, campaign_id: str, when: str) -> str:
-        state = http.request("GET", f"/campaigns/{campaign_id}").json()
+        state = _answer(http.request("GET", f"/campaigns/{campaign_id}"))
         if state.get("status") in ("schedule", "sending", "sent"):
             return state.get("send_time") or when  # an earlier run's request did it
         http.request(
@@ -235,9 +238,9 @@ class Mailchimp(Provider):
     def _tag_id(self, http: Http, tag: str) -> str:
         """The id of the tag (a static segment) the batch subscribe created; never a new one."""
         try:
-            found = http.request(
-                "GET", f"/lists/{self.list_id}/tag-search", params={"name": tag}
-            ).json()
+            found = _answer(
+                http.request("GET", f"/lists/{self.list_id}/tag-search", params={"name": tag})
+            )
         except ProviderError as exc:
             if exc.status != 404:
                 raise
@@ -259,14 +262,36 @@ class Mailchimp(Provider):
         """Every item of a Mailchimp list, page by page."""
         offset = 0
         while True:
-            page = http.request(
-                "GET", path, params={**params, "count": PAGE, "offset": offset}
-            ).json()
+            page = _answer(
+                http.request("GET", path, params={**params, "count": PAGE, "offset": offset})
+            )
             items = page.get(key) or []
             yield from items
             offset += len(items)
             if not items or offset >= int(page.get("total_items") or 0):
                 return
+
+
+def _answer(response: httpx.Response, *, needs: str = "", what: str = "") -> dict:
+    """The JSON object Mailchimp answered, with a `needs` value (`what`, in words) when
+    given. Anything else after a POST is RequestUnknown: Mailchimp may have acted on it
+    (made the campaign), so the rerun looks for what it made before making it again; after
+    a GET, a ProviderError. Both name what Mailchimp answered."""
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and (not needs or answer.get(needs)):
+        return answer
+    request = response.request
+    body = " ".join(response.text.split())[:200] or "an empty body"
+    message = (
+        f"Mailchimp answered {request.method} {request.url.path} with {response.status_code} "
+        f"{body}: {f'no {what}' if needs else 'not the JSON it documents'}"
+    )
+    if request.method.upper() in IDEMPOTENT:
+        raise ProviderError(f"{message}. Run the same command again.", status=response.status_code)
+    raise RequestUnknown(message)
 
 
 def _member(member: Member) -> dict:

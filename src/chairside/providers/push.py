@@ -18,8 +18,9 @@ import click
 from chairside.audience.addresses import mask
 from chairside.delivery import state_dir
 from chairside.errors import ChairsideError, DeliveryIncomplete
+from chairside.journal import status_record
 from chairside.ledger import FAILED, SENDING, SENT, Ledger, campaign_lock, open_ledger
-from chairside.providers.base import Member, Provider, chunks
+from chairside.providers.base import BatchResult, Content, Member, PartlyRefused, Provider, chunks
 from chairside.providers.http import Http, RateLimited, RequestFailed, RequestUnknown
 from chairside.workspace import Workspace
 
@@ -139,12 +140,14 @@ def _hand_over(
                 name, provider.name, batch_id, [(m.key, m.email, m.tag) for m in batch]
             )
             try:
-                result = provider.send_batch(http, contents[tag], batch)
+                result = _send_batch(provider, http, ledger, contents[tag], batch)
             except RequestUnknown as exc:
                 # Left `sending`: the provider may have accepted it. Stop, so a provider
                 # that is failing does not turn the whole list into "unknown".
+                statuses = ledger.statuses(name)  # less any it refused (PartlyRefused)
+                left = sum(statuses.get(m.key) == SENDING for m in batch)
                 raise BatchUnknown(
-                    f"{exc}. Its {len(batch)} patients are recorded as unknown: they are not "
+                    f"{exc}. Its {left} patients are recorded as unknown: they are not "
                     "sent again unless you run with --resend-unknown (check in "
                     f"{provider.title} first). Run the same command again for the rest."
                 ) from None
@@ -155,6 +158,22 @@ def _hand_over(
             report.batches += 1
             handed.update(m.key for m in batch if m.key not in result.rejected)
             on_batch(len(batch))
+
+
+def _send_batch(
+    provider: Provider, http: Http, ledger: Ledger, content: Content, batch: list[Member]
+) -> BatchResult:
+    """`provider.send_batch`; the recipients it refused are recorded failed, with its
+    reason, even when sending the rest of the batch then failed (`PartlyRefused`)."""
+    try:
+        return provider.send_batch(http, content, batch)
+    except PartlyRefused as partly:
+        name = provider.prepared.campaign.name
+        ledger.commit_group(
+            name,
+            [status_record(FAILED, keys=[key], reply=why) for key, why in partly.rejected.items()],
+        )
+        raise partly.cause from None
 
 
 def _stop_reason(exc: Exception) -> str:

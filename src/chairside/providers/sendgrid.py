@@ -3,7 +3,8 @@
 The push sends each variant once per batch of up to 1000 personalizations, filled with
 SendGrid's legacy substitutions. Substitutions are inserted raw in both parts, so the HTML
 has keys of its own whose values are HTML-escaped here. SendGrid refuses a whole request
-for one bad address; the recipients it names are dropped and the rest sent again once.
+for one bad address; the recipients it names are dropped (rejected, whatever becomes of
+the rest) and the rest sent again once.
 `--schedule` becomes `send_at` (at most 72 hours ahead). Unsubscribes go to the practice's
 own link and address, in the body and in List-Unsubscribe; SendGrid's subscription
 tracking, which would add a second List-Unsubscribe, is turned off per message.
@@ -25,8 +26,15 @@ from typing import ClassVar
 
 from chairside import placeholders
 from chairside.errors import ChairsideError
-from chairside.providers.base import BatchResult, Content, Member, Provider, write_csv
-from chairside.providers.http import Http, ProviderError
+from chairside.providers.base import (
+    BatchResult,
+    Content,
+    Member,
+    PartlyRefused,
+    Provider,
+    write_csv,
+)
+from chairside.providers.http import Http, ProviderError, RequestFailed, RequestUnknown
 from chairside.providers.schedule import Window
 
 README = """\
@@ -190,7 +198,10 @@ class SendGrid(Provider):
         rest = [m for i, m in enumerate(members) if i not in refused]
         if not rest:
             return BatchResult(reply="400 every recipient refused", rejected=rejected)
-        self._post(http, content, rest)  # once: a second refusal stops the run
+        try:
+            self._post(http, content, rest)  # once: a second refusal stops the run
+        except (RequestUnknown, RequestFailed, ChairsideError) as exc:
+            raise PartlyRefused(rejected, exc) from None  # those refused stay refused
         return BatchResult(reply=f"202 accepted, {len(rejected)} refused", rejected=rejected)
 
     def _post(self, http: Http, content: Content, members: list[Member]) -> None:
