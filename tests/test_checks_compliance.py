@@ -109,9 +109,7 @@ def test_a_template_without_address_or_unsubscribe(tmp_path):
     root = copy_demo(tmp_path / "practice")
     theme = Path(__file__).resolve().parent.parent / "src/chairside/theme/newsletter.mjml"
     text = theme.read_text()
-    start = text.index(
-        '<mj-section padding="24px 0px 32px">'
-    )
+    start = text.index('<mj-section padding="24px 0px 32px">')
     end = text.index("</mj-section>", start) + len("</mj-section>")
     (root / "templates/newsletter.mjml").write_text(text[:start] + text[end:])
     context = build_context(Workspace(root), "2026-12")
