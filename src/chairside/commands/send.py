@@ -152,7 +152,6 @@ def send(
       chairside send 2026-12 --connections 2
       chairside send 2026-12 --retry-failed
     """
-    import os
     import signal
     import sys
     import threading
@@ -185,12 +184,7 @@ def send(
         _print_dry_run(workspace, prepared, resend_unknown, retry_failed)
         return
     settings = resolve(
-        host=smtp_host,
-        port=smtp_port,
-        user=smtp_user,
-        security=security,
-        practice_smtp=prepared.practice.smtp,
-        password=os.environ.get("CHAIRSIDE_SMTP_PASSWORD", ""),
+        prepared.practice.smtp, host=smtp_host, port=smtp_port, user=smtp_user, security=security
     )
     if test_address:
         from email_validator import EmailNotValidError, validate_email

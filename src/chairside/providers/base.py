@@ -258,20 +258,26 @@ class Provider:
         )
 
     def api_key(self) -> str:
-        key = os.environ.get(self.key_variable, "").strip()
-        if not key:
-            raise ChairsideError(
-                f"No API key for {self.title}: set the environment variable {self.key_variable} "
-                "(keys are never read from files)."
-            )
-        return key
+        return api_key(self.key_variable, self.title)
 
     def base_url(self, api_base: str | None) -> str:
-        return (
-            api_base
-            or os.environ.get(f"CHAIRSIDE_{self.name.upper()}_API_BASE")
-            or self.default_base
+        return api_base_url(self.name, self.default_base, api_base)
+
+
+def api_key(variable: str, title: str) -> str:
+    """A provider's API key, only ever from the environment variable `variable`."""
+    key = os.environ.get(variable, "").strip()
+    if not key:
+        raise ChairsideError(
+            f"No API key for {title}: set the environment variable {variable} "
+            "(keys are never read from files)."
         )
+    return key
+
+
+def api_base_url(name: str, default: str, given: str | None) -> str:
+    """Where a provider's API is: --api-base, then CHAIRSIDE_<NAME>_API_BASE, then its own."""
+    return given or os.environ.get(f"CHAIRSIDE_{name.upper()}_API_BASE") or default
 
 
 def check_baa(provider: Provider, *, without_baa: bool) -> str | None:

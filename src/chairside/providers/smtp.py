@@ -21,6 +21,7 @@ the message a size limit (stop, suppress nobody). `Refused.kind` makes that call
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import smtplib
 import socket
@@ -404,15 +405,16 @@ def stuffed(data: bytes) -> bytes:
 
 
 def resolve(
-    *,
-    host: str | None,
-    port: int | None,
-    user: str | None,
-    security: str | None,
     practice_smtp,
-    password: str,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    user: str | None = None,
+    security: str | None = None,
 ) -> SmtpSettings:
-    """Options first, then `[smtp]` in practice.toml; an error that says where to set each."""
+    """Options first, then `[smtp]` in practice.toml; the password only from the environment
+    variable CHAIRSIDE_SMTP_PASSWORD. An error says where to set each."""
+    password = os.environ.get("CHAIRSIDE_SMTP_PASSWORD", "")
     chosen_host = host or practice_smtp.host
     if not chosen_host:
         raise ChairsideError(

@@ -7,7 +7,6 @@ Requests go through `providers.http.Http` (timeouts, retries, errors in plain wo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from chairside.errors import ChairsideError
+from chairside.providers.base import api_base_url
 from chairside.providers.http import Http, RequestFailed, RequestUnknown
 
 MAX_PAGES = 10_000  # 10 million records at the smallest page size: a server gone round
@@ -31,20 +31,10 @@ class Record:
     detail: str
 
 
-def api_key(variable: str, title: str) -> str:
-    key = os.environ.get(variable, "")
-    if not key:
-        raise ChairsideError(
-            f"No API key for {title}: set the environment variable {variable} "
-            "(keys are never read from files)."
-        )
-    return key
-
-
 def client(
     *, name: str, title: str, key_variable: str, default_base: str, api_base: str | None, **auth
 ) -> Http:
-    base = api_base or os.environ.get(f"CHAIRSIDE_{name.upper()}_API_BASE") or default_base
+    base = api_base_url(name, default_base, api_base)
     return Http(base=base, provider=title, key_variable=key_variable, **auth)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from chairside.providers.base import setting
+from chairside.providers.base import api_key, setting
 from chairside.providers.http import Http
-from chairside.returnpath.api import Record, api_key, client, get, iso, offset_pages
+from chairside.returnpath.api import Record, client, get, iso, offset_pages
 from chairside.returnpath.state import BOUNCE, COMPLAINT, UNSUBSCRIBE
 
 NAME, TITLE, KEY = "mailchimp", "Mailchimp", "MAILCHIMP_API_KEY"

@@ -8,12 +8,11 @@ from collections import Counter
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from chairside.providers.base import setting
+from chairside.providers.base import api_key, setting
 from chairside.providers.http import Http
 from chairside.returnpath.api import (
     MAX_PAGES,
     Record,
-    api_key,
     client,
     get,
     iso,

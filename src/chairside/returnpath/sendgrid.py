@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from chairside.providers.base import api_key
 from chairside.providers.http import Http
-from chairside.returnpath.api import Record, api_key, client, get, iso, offset_pages
+from chairside.returnpath.api import Record, client, get, iso, offset_pages
 from chairside.returnpath.state import BOUNCE, COMPLAINT, SOFT_BOUNCE, UNSUBSCRIBE
 
 NAME, TITLE, KEY = "sendgrid", "SendGrid", "SENDGRID_API_KEY"

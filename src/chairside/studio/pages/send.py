@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -78,14 +77,7 @@ def smtp_settings(prepared: Prepared):
     environment (the studio has no options to override them)."""
     from chairside.providers.smtp import resolve
 
-    return resolve(
-        host=None,
-        port=None,
-        user=None,
-        security=None,
-        practice_smtp=prepared.practice.smtp,
-        password=os.environ.get("CHAIRSIDE_SMTP_PASSWORD", ""),
-    )
+    return resolve(prepared.practice.smtp)
 
 
 def to_send(
