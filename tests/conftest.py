@@ -19,6 +19,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.fixture(autouse=True)
+def keychain(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A keychain of this test's own (keyrings.alt's file backend in a temporary folder), so
+    no test reads or writes the keychain of the computer it runs on; subprocesses inherit it."""
+    import keyring
+
+    home = tmp_path_factory.mktemp("keychain")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    keyring.set_keyring(keyring.core.load_keyring("keyrings.alt.file.PlaintextKeyring"))
+    return home
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1: (its recorder, its port)."""

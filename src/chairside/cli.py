@@ -17,6 +17,7 @@ from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
 from chairside.commands.returnpath import inbox, report, sync
+from chairside.commands.secrets import secrets
 from chairside.commands.send import rebuild_ledger, send, status
 from chairside.commands.studio import studio
 
@@ -72,6 +73,7 @@ for _command in (
     sync,
     report,
     studio,
+    secrets,
 ):
     cli.add_command(_command)
 

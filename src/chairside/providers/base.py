@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
-from chairside import placeholders
+from chairside import placeholders, secrets
 from chairside.csvsafe import safe_cell
 from chairside.delivery import Prepared
 from chairside.errors import ChairsideError
@@ -265,13 +265,11 @@ class Provider:
 
 
 def api_key(variable: str, title: str) -> str:
-    """A provider's API key, only ever from the environment variable `variable`."""
-    key = os.environ.get(variable, "").strip()
+    """A provider's API key: the environment variable `variable`, else the keychain."""
+    name = next(k.name for k in secrets.KINDS.values() if k.variable == variable)
+    key = secrets.get(name)
     if not key:
-        raise ChairsideError(
-            f"No API key for {title}: set the environment variable {variable} "
-            "(keys are never read from files)."
-        )
+        raise ChairsideError(f"No API key for {title}. " + secrets.missing(name))
     return key
 
 

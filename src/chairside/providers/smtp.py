@@ -21,7 +21,6 @@ the message a size limit (stop, suppress nobody). `Refused.kind` makes that call
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import smtplib
 import socket
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 
+from chairside import secrets
 from chairside.errors import ChairsideError
 from chairside.providers.base import Provider
 
@@ -412,9 +412,9 @@ def resolve(
     user: str | None = None,
     security: str | None = None,
 ) -> SmtpSettings:
-    """Options first, then `[smtp]` in practice.toml; the password only from the environment
-    variable CHAIRSIDE_SMTP_PASSWORD. An error says where to set each."""
-    password = os.environ.get("CHAIRSIDE_SMTP_PASSWORD", "")
+    """Options first, then `[smtp]` in practice.toml; the password from the environment
+    variable CHAIRSIDE_SMTP_PASSWORD or the keychain (`chairside.secrets`), never a file.
+    An error says where to set each."""
     chosen_host = host or practice_smtp.host
     if not chosen_host:
         raise ChairsideError(
@@ -424,11 +424,9 @@ def resolve(
     chosen_security = security or practice_smtp.security
     chosen_port = port or practice_smtp.port or DEFAULT_PORTS[chosen_security]
     chosen_user = practice_smtp.user if user is None else user
+    password = secrets.get("smtp", f"{chosen_user}@{chosen_host}") if chosen_user else ""
     if chosen_user and not password:
-        raise ChairsideError(
-            f"[smtp] user is {chosen_user!r} but no password is set. Set the environment "
-            "variable CHAIRSIDE_SMTP_PASSWORD (passwords are never kept in files)."
-        )
+        raise ChairsideError(f"[smtp] user is {chosen_user!r}. " + secrets.missing("smtp"))
     return SmtpSettings(chosen_host, chosen_port, chosen_security, chosen_user, password)
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import imaplib
-import os
 import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chairside import secrets
 from chairside.audience.addresses import mask
 from chairside.errors import ChairsideError
 from chairside.returnpath import classify as cl
@@ -132,12 +132,11 @@ def tls_context(config: ImapConfig) -> ssl.SSLContext:
 
 
 def connect(config: ImapConfig) -> imaplib.IMAP4:
-    """A logged-in connection; the password comes only from the environment."""
-    password = os.environ.get(PASSWORD_VARIABLE, "")
+    """A logged-in connection; the password from the environment or the keychain."""
+    password = secrets.get("imap", f"{config.user}@{config.host}")
     if not password:
         raise ChairsideError(
-            f"No password for the mailbox {config.user}: set the environment variable "
-            f"{PASSWORD_VARIABLE} (passwords are never read from files)."
+            f"No password for the mailbox {config.user}. " + secrets.missing("imap")
         )
     context = tls_context(config) if config.tls != "none" else None
     try:
