@@ -1,13 +1,20 @@
-"""SendGrid: the global unsubscribe, bounce and spam report lists (offset/limit paging);
-statistics by category (each variant's tag is its category)."""
+"""SendGrid: the global unsubscribe, bounce, invalid email and spam report lists (offset/limit
+paging), and the unsubscribe group's suppressions (ASM) when `[providers.sendgrid]
+unsubscribe_group` is set; statistics by category (each variant's tag is its category).
+
+Blocks are not read: a block is SendGrid refusing the practice's mail (reputation, content),
+a fault of the sender, never of the patient's address.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from chairside.errors import ChairsideError
 from chairside.providers.base import api_key
 from chairside.providers.http import Http
+from chairside.providers.sendgrid import unsubscribe_group
 from chairside.returnpath.api import Record, client, get, iso, offset_pages
 from chairside.returnpath.state import BOUNCE, COMPLAINT, SOFT_BOUNCE, UNSUBSCRIBE
 
@@ -16,6 +23,7 @@ PAGE = 500  # SendGrid's largest `limit` for suppression lists
 LISTS = (
     ("/v3/suppression/unsubscribes", UNSUBSCRIBE, "unsubscribed at SendGrid"),
     ("/v3/suppression/bounces", BOUNCE, "bounced at SendGrid"),
+    ("/v3/suppression/invalid_emails", BOUNCE, "invalid address at SendGrid"),
     ("/v3/suppression/spam_reports", COMPLAINT, "spam report at SendGrid"),
 )
 
@@ -30,7 +38,7 @@ def connect(settings: dict, options: dict, api_base: str | None) -> tuple[Http, 
         api_base=api_base,
         headers={"Authorization": f"Bearer {key}"},
     )
-    return http, {}
+    return http, {"group": unsubscribe_group(settings)}
 
 
 def suppressions(http: Http, context: dict, since: str | None) -> Iterator[list[Record]]:
@@ -47,6 +55,20 @@ def suppressions(http: Http, context: dict, since: str | None) -> Iterator[list[
                 text = f"{detail} {status}".strip()
                 records.append(Record(this_kind, item["email"], iso(item.get("created")), text))
             yield records
+    if context.get("group"):
+        yield _group(http, context["group"])
+
+
+def _group(http: Http, group: int) -> list[Record]:
+    """The unsubscribe group's suppressions: SendGrid answers them all at once, as a list of
+    addresses without dates (so they are read whole each time; the record's keys make a
+    second sight count once)."""
+    path = f"/v3/asm/groups/{group}/suppressions"
+    answer = get(http, path)
+    if not isinstance(answer, list):
+        raise ChairsideError(f"{http.provider} answered {path} with an unexpected shape.")
+    detail = f"left unsubscribe group {group} at SendGrid"
+    return [Record(UNSUBSCRIBE, email, "", detail) for email in answer if isinstance(email, str)]
 
 
 def stats(http: Http, context: dict, tags: list[str], start: str) -> dict[str, dict]:
