@@ -270,7 +270,7 @@ def report(
     practice = load_practice(workspace)
     result = build_report(workspace, practice, name, show=show, offline=offline, api_base=api_base)
     page = workspace.build_dir / name / "report.html"
-    write_page(result, page)
+    write_page(result, page, shown=show)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return

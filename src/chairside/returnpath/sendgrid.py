@@ -15,10 +15,20 @@ from chairside.errors import ChairsideError
 from chairside.providers.base import api_key
 from chairside.providers.http import Http
 from chairside.providers.sendgrid import unsubscribe_group
-from chairside.returnpath.api import Record, client, get, iso, offset_pages
+from chairside.returnpath.api import (
+    Engagement,
+    Record,
+    Stats,
+    client,
+    count,
+    get,
+    iso,
+    offset_pages,
+)
 from chairside.returnpath.state import BOUNCE, COMPLAINT, SOFT_BOUNCE, UNSUBSCRIBE
 
 NAME, TITLE, KEY = "sendgrid", "SendGrid", "SENDGRID_API_KEY"
+STATS = "/v3/categories/stats"
 PAGE = 500  # SendGrid's largest `limit` for suppression lists
 LISTS = (
     ("/v3/suppression/unsubscribes", UNSUBSCRIBE, "unsubscribed at SendGrid"),
@@ -71,24 +81,45 @@ def _group(http: Http, group: int) -> list[Record]:
     return [Record(UNSUBSCRIBE, email, "", detail) for email in answer if isinstance(email, str)]
 
 
-def stats(http: Http, context: dict, tags: list[str], start: str) -> dict[str, dict]:
-    """Category (tag) → unique opens and clicks since `start` (YYYY-MM-DD)."""
-    found = {tag: {"opens": 0, "clicks": 0, "links": {}} for tag in tags}
+def stats(http: Http, context: dict, tags: list[str], start: str) -> Stats:
+    """Each category's (tag's) unique opens and clicks and deliveries since `start`
+    (YYYY-MM-DD), and opens and clicks by day.
+
+    SendGrid counts unique opens per day, week or month, never over a whole range: asked by
+    month, a campaign within one month gets its exact figure; one that runs into a second
+    month gets its largest month's (at least that many), with a note, never the months
+    added up (a patient who opened in both would count twice).
+    """
+    found = Stats({tag: Engagement(delivered=0) for tag in tags})
     if not tags:
         return found
-    end = datetime.now(UTC).date().isoformat()
-    days = get(
-        http,
-        "/v3/categories/stats",
-        start_date=start,
-        end_date=max(end, start),
-        categories=tags,
-        aggregated_by="month",
-    )
-    for day in days if isinstance(days, list) else []:
-        for entry in day.get("stats", []):
-            tag, metrics = entry.get("name"), entry.get("metrics", {})
-            if tag in found:
-                found[tag]["opens"] += metrics.get("unique_opens", 0)
-                found[tag]["clicks"] += metrics.get("unique_clicks", 0)
+    end = max(datetime.now(UTC).date().isoformat(), start)
+    window = {"start_date": start, "end_date": end, "categories": tags}
+    months = _buckets(get(http, STATS, **window, aggregated_by="month"))
+    for tag, engagement in found.tags.items():
+        mine = [metrics for name, _date, metrics in months if name == tag]
+        engagement.opens = max((count(m.get("unique_opens")) for m in mine), default=0)
+        engagement.clicks = max((count(m.get("unique_clicks")) for m in mine), default=0)
+        engagement.delivered = sum(count(m.get("delivered")) for m in mine)
+        if len(mine) > 1:
+            found.notes.append(
+                f"SendGrid counts unique opens and clicks month by month; {tag} ran into "
+                f"{len(mine)} months, so its busiest month is shown (at least that many)."
+            )
+    for _name, day, metrics in _buckets(get(http, STATS, **window, aggregated_by="day")):
+        found.add_day(day, count(metrics.get("opens")), count(metrics.get("clicks")))
+    return found
+
+
+def _buckets(answer: object) -> list[tuple[str, str, dict]]:
+    """(category, date, metrics) of each bucket in a statistics answer."""
+    found = []
+    for bucket in answer if isinstance(answer, list) else []:
+        if not isinstance(bucket, dict):
+            continue
+        for entry in bucket.get("stats") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("metrics"), dict):
+                found.append(
+                    (str(entry.get("name")), str(bucket.get("date"))[:10], entry["metrics"])
+                )
     return found
