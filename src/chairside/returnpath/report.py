@@ -114,6 +114,8 @@ class CampaignReport:
     """Opens and clicks by day, as the providers count them (empty: none recorded)."""
     history: list[Earlier] = field(default_factory=list)
     """Every campaign the practice sent, oldest first, this one among them."""
+    unanswered: dict[str, str] = field(default_factory=dict)
+    """Provider → why it gave no opens and clicks (no key, refused, unreachable)."""
 
     def as_dict(self) -> dict:
         return {
@@ -129,6 +131,7 @@ class CampaignReport:
                 for e in self.history
             ],
             "notes": self.notes,
+            "unanswered": self.unanswered,
         }
 
 
@@ -261,8 +264,10 @@ def build_report(
     show: bool = False,
     offline: bool = False,
     api_base: str | None = None,
+    ask: set[str] | None = None,
 ) -> CampaignReport:
-    """Everything known about campaign `name`; provider statistics unless `offline`."""
+    """Everything known about campaign `name`; provider statistics unless `offline`, from
+    the providers in `ask` only when it is given (the studio asks those with a key)."""
     folder = state_dir(workspace)
     ledger = LedgerView(folder)
     deliveries = [d for d in ledger.deliveries if d.campaign == name]
@@ -298,7 +303,7 @@ def build_report(
     delivered: dict[tuple[str, str], int] = {}
     if not offline:
         delivered = _provider_stats(
-            practice, folder, report, tally.rows, campaign, deliveries, api_base
+            practice, folder, report, tally.rows, campaign, deliveries, api_base, ask
         )
     tally.finish(delivered)
     for count in (*COUNTS, "delivered", "opens", "clicks"):
@@ -349,7 +354,7 @@ def _last_reported(workspace: Workspace, name: str) -> tuple[int | None, int | N
     )
 
 
-def _provider_stats(practice, folder, report, versions, campaign, deliveries, api_base):
+def _provider_stats(practice, folder, report, versions, campaign, deliveries, api_base, ask):
     """Opens, clicks, days and links from each provider the campaign went through; the
     deliveries they counted, by (version, route). A provider that cannot be asked is a note."""
     opaque = concern_tags(campaign)
@@ -358,7 +363,7 @@ def _provider_stats(practice, folder, report, versions, campaign, deliveries, ap
     clicks_by_day: Counter[str] = Counter()
     delivered: dict[tuple[str, str], int] = {}
     for provider in report.routes:
-        if provider not in syncing.PROVIDERS:
+        if provider not in syncing.PROVIDERS or (ask is not None and provider not in ask):
             continue
         api = syncing.module(provider)
         settings = dict(practice.providers.get(provider, {}), _name=provider)
@@ -376,7 +381,7 @@ def _provider_stats(practice, folder, report, versions, campaign, deliveries, ap
             finally:
                 http.close()
         except ChairsideError as exc:
-            report.notes.append(f"{provider}: no opens or clicks ({exc.message})")
+            report.unanswered[provider] = exc.message
             continue
         for tag, numbers in found.tags.items():
             version = opaque.get(tag, tag)
@@ -443,4 +448,5 @@ def table_lines(report: CampaignReport) -> list[str]:
                 f"{_percent(row.rate(row.opens)) or '-':>9}{mark}"
             )
     lines += [f"note: {note}" for note in report.notes]
+    lines += [f"note: {p}: no opens or clicks ({why})" for p, why in report.unanswered.items()]
     return lines

@@ -119,6 +119,11 @@ them; – where none was made.</p>
 {% endif %}
 
 {% for note in report.notes %}<p class="note">{{ note }}</p>{% endfor %}
+{% for provider, why in report.unanswered.items() %}<p class="note unanswered">
+{% if for_studio %}{{ title(provider) }} gave no opens or clicks just now: check its key on the
+<a href="/settings">Settings</a> page, then reload this page.
+{% else %}{{ title(provider) }} gave no opens or clicks: {{ why }}{% endif %}</p>
+{% endfor %}
 <p class="note">Opens are estimates: many mail programs load images without a person
 reading, and some never load them. No patient is named here.</p>
 </div>
@@ -173,15 +178,22 @@ def _tidy(axes) -> None:
     axes.legend(loc="lower left", bbox_to_anchor=(0, 1), ncol=3, frameon=False)
 
 
-def _grouped(axes, names: list[str], series: list[tuple[str, list[float], str]], fmt: str):
-    """Horizontal bars, one group per name, one bar per series."""
+def _grouped(axes, names: list[str], series: list[tuple[str, list, str]], fmt: str):
+    """Horizontal bars, one group per name, one bar per series; a value of None (not
+    known) draws no bar and a 0 no label, so neither reads as a measured 0."""
     height = 0.8 / len(series)
     for index, (label, values, colour) in enumerate(series):
         positions = [n + index * height for n in range(len(names))]
-        bars = axes.barh(positions, values, height=height, color=colour, label=label)
-        axes.bar_label(bars, fmt=fmt, padding=3)
+        drawn = [value or 0 for value in values]
+        bars = axes.barh(positions, drawn, height=height, color=colour, label=label)
+        axes.bar_label(bars, labels=[fmt % v if v else "" for v in values], padding=3)
     axes.set_yticks([n + height * (len(series) - 1) / 2 for n in range(len(names))], names)
     axes.invert_yaxis()
+
+
+def _share(row: Row, count: int | None) -> float | None:
+    rate = row.rate(count)
+    return None if rate is None else 100 * rate
 
 
 def _charts(report: CampaignReport) -> dict[str, str]:
@@ -208,8 +220,8 @@ def _charts(report: CampaignReport) -> dict[str, str]:
         charts["versions"] = _svg(figure)
     if any(r.opens or r.clicks for r in rows):
         figure, axes = plt.subplots(figsize=(8, 0.6 * len(rows) + 1.6))
-        opened = [100 * (r.rate(r.opens) or 0) for r in rows]
-        clicked = [100 * (r.rate(r.clicks) or 0) for r in rows]
+        opened = [_share(r, r.opens) for r in rows]
+        clicked = [_share(r, r.clicks) for r in rows]
         _grouped(axes, names, [("opened", opened, GREEN), ("clicked", clicked, BLUE)], "%.0f%%")
         axes.set_xlim(0, 100)
         axes.set_xlabel("% of patients sent")
@@ -244,9 +256,9 @@ def _charts(report: CampaignReport) -> dict[str, str]:
     if len(history) > 1:
         figure, axes = plt.subplots(figsize=(8, 0.7 * len(history) + 1.6))
         series = [
-            ("delivered", [100 * (e.row.rate(e.row.delivered) or 0) for e in history], GREEN),
-            ("unsubscribed", [100 * (e.row.rate(e.row.unsubscribed) or 0) for e in history], BLUE),
-            ("opened", [100 * (e.row.rate(e.row.opens) or 0) for e in history], AMBER),
+            ("delivered", [_share(e.row, e.row.delivered) for e in history], GREEN),
+            ("unsubscribed", [_share(e.row, e.row.unsubscribed) for e in history], BLUE),
+            ("opened", [_share(e.row, e.row.opens) for e in history], AMBER),
         ]
         names = [f"{e.campaign} (this one)" if e.current else e.campaign for e in history]
         _grouped(axes, names, series, "%.1f%%")
@@ -257,7 +269,13 @@ def _charts(report: CampaignReport) -> dict[str, str]:
     return charts
 
 
-def body(report: CampaignReport, *, shown: bool = False) -> str:
+def title(provider: str) -> str:
+    """A route as people name it: SendGrid, Mailgun, the practice's mail server."""
+    names = {"smtp": "the practice's mail server", "sendgrid": "SendGrid"}
+    return names.get(provider, provider.capitalize())
+
+
+def body(report: CampaignReport, *, shown: bool = False, for_studio: bool = False) -> str:
     """The report's figures, tables and charts as an HTML fragment (with its own scoped
     style in `STYLE`): the page's body, and what the studio's Report page shows."""
     overall = report.overall
@@ -278,9 +296,7 @@ def body(report: CampaignReport, *, shown: bool = False) -> str:
             ("clicked", _percent(overall.rate(overall.clicks))),
         ]
     rows: list[Row] = [*report.versions, overall]
-    routes = ", ".join(
-        {"smtp": "the practice's mail server"}.get(r, r.capitalize()) for r in report.routes
-    )
+    routes = ", ".join(title(r) for r in report.routes)
     template = Environment(autoescape=True).from_string(BODY)
     return template.render(
         report=report,
@@ -292,6 +308,8 @@ def body(report: CampaignReport, *, shown: bool = False) -> str:
         routes=routes,
         shown=shown,
         smtp_only=report.routes == ["smtp"],
+        for_studio=for_studio,
+        title=title,
     )
 
 
