@@ -515,20 +515,19 @@ def _sent(workspace: Path, campaign: str, via: str, tags: dict[str, list[str]]) 
 
 def _event(workspace: Path, source: str, kind: str, email: str, campaign: str) -> None:
     """What the inbox or a sync records (each tested on its own elsewhere)."""
-    from chairside.returnpath.state import Event, ReturnState
+    from chairside.returnpath.state import Event, ReturnState, now
 
     state = ReturnState(workspace / ".chairside")
     try:
         key = f"{source}:{kind}:{email}"
-        state.add_event(
-            Event(key, source, kind, email, campaign, "test", "2026-12-05T10:00:00+00:00")
-        )
+        state.add_event(Event(key, source, kind, email, campaign, "test", now()))
     finally:
         state.close()
 
 
 def test_a_bounce_counts_only_for_the_route_it_came_back_on(tmp_workspace, run):
     people = [f"p{n}@example.com" for n in range(4)]
+    _sent(tmp_workspace, "2026-11", "smtp", {"2026-11-a": people[:1]})
     _sent(tmp_workspace, "2026-12", "mailgun", {"2026-12-a": people[:2]})
     _sent(tmp_workspace, "2026-12", "smtp", {"2026-12-b": people[2:]})
     _event(tmp_workspace, "inbox", "bounce", people[0], "2026-12")  # an SMTP bounce: not ours
@@ -538,11 +537,14 @@ def test_a_bounce_counts_only_for_the_route_it_came_back_on(tmp_workspace, run):
     _event(tmp_workspace, "inbox", "unsubscribe", people[0], "2026-12")  # any route's reply
     result = run("report", "2026-12", "--json", "--offline", cwd=tmp_workspace)
     assert result.exit_code == 0, result.output
-    versions = {v["id"]: v for v in json.loads(result.stdout)["versions"]}
+    data = json.loads(result.stdout)
+    versions = {v["id"]: v for v in data["versions"]}
     assert (versions["2026-12-a"]["bounced"], versions["2026-12-b"]["bounced"]) == (1, 1)
     assert versions["2026-12-b"]["complaints"] == 0
     assert versions["2026-12-a"]["unsubscribed"] == 1
     assert (versions["2026-12-a"]["delivered"], versions["2026-12-b"]["delivered"]) == (1, 1)
+    november = next(c for c in data["campaigns"] if c["campaign"] == "2026-11")
+    assert november["bounced"] == 1  # where the SMTP bounce lands
 
 
 def test_this_month_beside_earlier_campaigns(http_server, tmp_workspace, run, monkeypatch):

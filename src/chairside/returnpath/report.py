@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -287,6 +287,7 @@ def build_report(
         state.close()
     recorded = {e.email.lower() for e in everything if e.kind != SOFT_BOUNCE}
     elsewhere = _suppressed_elsewhere(workspace, ledger, recorded)
+    everything = _on_their_routes(everything, ledger)
     tally = _tally(
         name, deliveries, everything, elsewhere, lambda d: opaque.get(d.variant, d.variant)
     )
@@ -319,12 +320,30 @@ def build_report(
     return report
 
 
+def _on_their_routes(events: list[Event], ledger: LedgerView) -> list[Event]:
+    """Each bounce and complaint on the campaign of the route it came back on. One the
+    mailbox could not tie to a message names the latest campaign sent to the address,
+    whatever its route; it answers the latest sent over SMTP before it came, if any."""
+    via = {(d.campaign, d.email.lower()): d.via for d in ledger.deliveries}
+    moved = []
+    for event in events:
+        route = ROUTE_OF_SOURCE.get(event.source, event.source)
+        if event.kind in ROUTED and via.get((event.campaign, event.email.lower())) != route:
+            campaign = syncing.campaign_via(ledger, route, event.email, event.at)
+            event = replace(event, campaign=campaign)
+        moved.append(event)
+    return moved
+
+
 def _history(workspace, ledger, events, elsewhere, report: CampaignReport) -> list[Earlier]:
     """Every campaign sent, oldest first, with its counts; opens and clicks of an earlier one
     as its own last report found them (build/NAME/report.json), for this one as now."""
     by_campaign: dict[str, list[Delivery]] = {}
     for delivery in ledger.deliveries:
         by_campaign.setdefault(delivery.campaign, []).append(delivery)
+    events_of: dict[str | None, list[Event]] = {}
+    for event in events:  # each campaign's own, so many campaigns cost one pass
+        events_of.setdefault(event.campaign, []).append(event)
     found = []
     for name, deliveries in by_campaign.items():
         sent = [d.at for d in deliveries if d.status == "sent"]
@@ -333,7 +352,7 @@ def _history(workspace, ledger, events, elsewhere, report: CampaignReport) -> li
         if name == report.campaign:
             found.append(Earlier(name, min(sent), report.overall, current=True))
             continue
-        tally = _tally(name, deliveries, events, elsewhere, lambda d: "overall")
+        tally = _tally(name, deliveries, events_of.get(name, []), elsewhere, lambda d: "overall")
         tally.finish({})
         row = tally.row("overall")
         row.opens, row.clicks = _last_reported(workspace, name)
