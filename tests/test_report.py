@@ -595,3 +595,20 @@ def test_a_provider_count_above_those_sent_is_shown_as_100_percent(
     assert "100.0%" in result.output and "more opens than messages sent" in result.output
     page = (tmp_workspace / "build/2026-12/report.html").read_text()
     assert not [r for r in re.findall(r"(\d+(?:\.\d+)?)%", page) if float(r) > 100]
+
+
+def test_a_provider_answering_garbage_is_a_note_and_the_rest_is_reported(
+    http_server, tmp_workspace, run, monkeypatch
+):
+    monkeypatch.setenv("MAILGUN_API_KEY", KEY)
+    _pushed(tmp_workspace, "mailgun", {"2026-12-a": ["a@example.com", "b@example.com"]})
+    with (tmp_workspace / "practice.toml").open("a") as handle:
+        handle.write(f'\n[providers.mailgun]\ndomain = "{DOMAIN}"\n')
+    http_server.route("POST", "/v1/analytics/metrics", lambda r: (200, b"<html>Gateway</html>"))
+    result = run("report", "2026-12", "--json", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["overall"]["sent"] == 2 and data["overall"]["opens"] is None
+    assert "not JSON" in data["unanswered"]["mailgun"]
+    page = (tmp_workspace / "build/2026-12/report.html").read_text()
+    assert "Mailgun gave no opens or clicks" in page and "No opens or clicks recorded yet" in page

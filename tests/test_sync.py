@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from chairside.audience.suppression import read_suppressed
+from chairside.returnpath.state import read_last_synced
 from tests.support import assert_user_error
 
 
@@ -380,3 +381,16 @@ def test_an_appender_notices_another_writer_between_its_batches(tmp_workspace):
     assert {"a@example.com", "b@example.com", "c@example.com", "d@example.com"} <= (
         read_suppressed(path)
     )
+
+
+def test_an_unsubscribe_group_answered_with_garbage_keeps_what_was_read(
+    sendgrid, tmp_workspace, run
+):
+    practice = tmp_workspace / "practice.toml"
+    practice.write_text(practice.read_text() + "\n[providers.sendgrid]\nunsubscribe_group = 9\n")
+    sendgrid.route("GET", "/v3/asm/groups/9/suppressions", lambda r: (200, {"error": "x"}))
+    result = run("sync", "--from", "sendgrid", "--api-base", sendgrid.url, cwd=tmp_workspace)
+    assert_user_error(result, "SendGrid answered /v3/asm/groups/9/suppressions", "is kept")
+    assert set(_people("unsub", 1100)) <= _suppressed(tmp_workspace)  # the lists before it
+    # Not complete, so not recorded as synced: the next run reads everything again.
+    assert "sendgrid" not in read_last_synced(tmp_workspace / ".chairside")

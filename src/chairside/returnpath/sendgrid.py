@@ -76,7 +76,10 @@ def _group(http: Http, group: int) -> list[Record]:
     path = f"/v3/asm/groups/{group}/suppressions"
     answer = get(http, path)
     if not isinstance(answer, list):
-        raise ChairsideError(f"{http.provider} answered {path} with an unexpected shape.")
+        raise ChairsideError(
+            f"{http.provider} answered {path} with something else than the list of addresses "
+            "it documents. What was read before is kept; run the same command again later."
+        )
     detail = f"left unsubscribe group {group} at SendGrid"
     return [Record(UNSUBSCRIBE, email, "", detail) for email in answer if isinstance(email, str)]
 
