@@ -612,3 +612,34 @@ def test_a_provider_answering_garbage_is_a_note_and_the_rest_is_reported(
     assert "not JSON" in data["unanswered"]["mailgun"]
     page = (tmp_workspace / "build/2026-12/report.html").read_text()
     assert "Mailgun gave no opens or clicks" in page and "No opens or clicks recorded yet" in page
+
+
+def test_sendgrid_months_are_never_added_up(http_server, tmp_workspace, run, monkeypatch):
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.key")
+    _pushed(tmp_workspace, "sendgrid", {"2026-12-a": [f"p{n}@example.com" for n in range(4)]})
+
+    def stats(request):
+        months = [("2026-12-01", 3), ("2027-01-01", 2)]  # some of January's opened in December
+        if "aggregated_by=day" in request.query:
+            return 200, []
+        return 200, [
+            {
+                "date": date,
+                "stats": [
+                    {
+                        "type": "category",
+                        "name": "2026-12-a",
+                        "metrics": {"unique_opens": opens, "unique_clicks": 1, "delivered": 2},
+                    }
+                ],
+            }
+            for date, opens in months
+        ]
+
+    http_server.route("GET", "/v3/categories/stats", stats)
+    result = run("report", "2026-12", "--json", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["overall"]["opens"] == 3  # the busiest month, not 5 of 4
+    assert any("busiest month" in note for note in data["notes"])
+    assert not any("2026-12-a" in note for note in data["notes"])

@@ -311,6 +311,9 @@ def _append_only(path: Path, table: Table, rows: list[tuple[str, str, str]], add
     read back before); a tail that does not read back is cut off again and the error says
     what to do."""
     data = _encoded_rows(path, table, rows)
+    # Appended in one write and flushed to disk. A power cut in the middle can leave part
+    # of the last line: the next append starts on a line of its own (_encoded_rows), and a
+    # cut-off address suppresses nobody Chairside sends to.
     with path.open("r+b") as handle:
         before = handle.seek(0, os.SEEK_END)
         try:

@@ -104,11 +104,14 @@ def stats(http: Http, context: dict, tags: list[str], start: str) -> Stats:
         engagement.opens = max((count(m.get("unique_opens")) for m in mine), default=0)
         engagement.clicks = max((count(m.get("unique_clicks")) for m in mine), default=0)
         engagement.delivered = sum(count(m.get("delivered")) for m in mine)
-        if len(mine) > 1:
-            found.notes.append(
-                f"SendGrid counts unique opens and clicks month by month; {tag} ran into "
-                f"{len(mine)} months, so its busiest month is shown (at least that many)."
+        if len(mine) > 1:  # the tag itself may name a concern: the note does not
+            note = (
+                "SendGrid counts unique opens and clicks month by month; this campaign ran "
+                "into several months, so each version shows its busiest month (at least "
+                "that many)."
             )
+            if note not in found.notes:
+                found.notes.append(note)
     for _name, day, metrics in _buckets(get(http, STATS, **window, aggregated_by="day")):
         found.add_day(day, count(metrics.get("opens")), count(metrics.get("clicks")))
     return found
