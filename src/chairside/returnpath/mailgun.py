@@ -90,7 +90,7 @@ def suppressions(http: Http, context: dict, since: str | None) -> Iterator[list[
 def stats(http: Http, context: dict, tags: list[str], start: str) -> Stats:
     """Each tag's unique opens and clicks and its deliveries (Mailgun's own totals since
     `start`, an ISO date), opens and clicks by day, and the links clicked (from the logs)."""
-    found = Stats({tag: Engagement(delivered=0) for tag in tags})
+    found = Stats({tag: Engagement() for tag in tags})
     if not tags:
         return found
     since = datetime.fromisoformat(start) if start else datetime.now(UTC)

@@ -93,7 +93,7 @@ def stats(http: Http, context: dict, tags: list[str], start: str) -> Stats:
     month gets its largest month's (at least that many), with a note, never the months
     added up (a patient who opened in both would count twice).
     """
-    found = Stats({tag: Engagement(delivered=0) for tag in tags})
+    found = Stats({tag: Engagement() for tag in tags})
     if not tags:
         return found
     end = max(datetime.now(UTC).date().isoformat(), start)
@@ -103,7 +103,8 @@ def stats(http: Http, context: dict, tags: list[str], start: str) -> Stats:
         mine = [metrics for name, _date, metrics in months if name == tag]
         engagement.opens = max((count(m.get("unique_opens")) for m in mine), default=0)
         engagement.clicks = max((count(m.get("unique_clicks")) for m in mine), default=0)
-        engagement.delivered = sum(count(m.get("delivered")) for m in mine)
+        if any("delivered" in m for m in mine):  # else unknown: sent less what bounced
+            engagement.delivered = sum(count(m.get("delivered")) for m in mine)
         if len(mine) > 1:  # the tag itself may name a concern: the note does not
             note = (
                 "SendGrid counts unique opens and clicks month by month; this campaign ran "
