@@ -182,3 +182,44 @@ def test_report_of_a_sendgrid_campaign_without_a_key_points_to_settings(studio, 
     words = _plain(page.text)
     assert "No SendGrid key is saved yet. Add it on the Settings page" in words
     _no_jargon(page.text)
+
+
+def test_in_a_phone_sized_browser_sync_then_read_the_report(studio, sendgrid):
+    """Debian's chromium at 390 px: press Sync, read what came back, open the report; no
+    sideways scroll and no serious axe-core finding on either page."""
+    from pathlib import Path
+
+    from chairside.ledger import open_ledger
+    from tests.support import chromium
+
+    axe = (Path(__file__).parent / "data" / "axe.min.js").read_text(encoding="utf-8")
+    secrets.store("sendgrid", "SG.saved-key")
+    with open_ledger(studio.root / ".chairside") as ledger:
+        members = [(e, e, "2026-12-a") for e in ("maria.lopez@example.com", "b@example.com")]
+        ledger.mark_batch_sending("2026-12", "smtp", "b1", members)
+        ledger.finish_batch("2026-12", "b1", reply="250")
+
+    def check(tab) -> None:
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 390
+        tab.add_script_tag(content=axe)
+        found = tab.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']}))"
+            ".violations.map(v => ({id: v.id, impact: v.impact}))"
+        )
+        assert [v for v in found if v["impact"] in ("serious", "critical")] == []
+
+    with chromium() as browser:
+        # bypass_csp: the studio allows no inline script, and axe-core is injected as one.
+        context = browser.new_context(viewport={"width": 390, "height": 800}, bypass_csp=True)
+        tab = context.new_page()
+        tab.goto(studio.login_url)
+        tab.get_by_role("link", name="Reports and sync").click()
+        tab.get_by_role("button", name="Sync with SendGrid").click()
+        status = tab.get_by_role("status")
+        assert "SendGrid: read 4 records" in status.inner_text()
+        assert "ma***@example.com" in status.inner_text()
+        check(tab)
+        tab.get_by_role("link", name="2026-12").click()
+        assert tab.locator("h1").inner_text() == "2026-12: how it went"
+        assert tab.get_by_text("No opens or clicks recorded yet").is_visible()
+        check(tab)

@@ -56,7 +56,7 @@ each is named by its code here{% endif %}.</p>
 {{ charts.versions | safe }}
 </figure>
 {% else %}<p class="empty">No bounces, unsubscribes or complaints recorded yet.</p>{% endif %}
-<div class="scroll"><table>
+<div class="scroll" tabindex="0" role="region" aria-label="Each version's figures"><table>
 <tr><th>version</th><th>sent</th><th>delivered</th><th>failed</th><th>bounced</th>
 <th>soft bounces</th><th>unsubscribed</th><th>complaints</th><th>opened</th><th>clicked</th></tr>
 {% for row in rows %}<tr><td>{{ row.id }}{% if row.label %} ({{ row.label }}){% endif %}</td>
@@ -76,7 +76,8 @@ each is named by its code here{% endif %}.</p>
 <figure aria-label="Opens and clicks by day">
 {{ charts.days | safe }}
 </figure>
-<div class="scroll"><table><tr><th>day</th><th>opens</th><th>clicks</th></tr>
+<div class="scroll" tabindex="0" role="region" aria-label="Opens and clicks by day">
+<table><tr><th>day</th><th>opens</th><th>clicks</th></tr>
 {% for d in report.days %}
 <tr><td>{{ day(d.date) }}</td><td>{{ d.opens }}</td><td>{{ d.clicks }}</td></tr>
 {% endfor %}</table></div>
@@ -103,7 +104,7 @@ practice's own mail server is not tracked, so none will be.{% endif %}</p>
 {{ charts.history | safe }}
 </figure>
 {% endif %}
-<div class="scroll"><table>
+<div class="scroll" tabindex="0" role="region" aria-label="Each campaign's figures"><table>
 <tr><th>campaign</th><th>first sent</th><th>sent</th><th>delivered</th><th>bounced</th>
 <th>unsubscribed</th><th>complaints</th><th>opened</th><th>clicked</th></tr>
 {% for e in report.history %}<tr{% if e.current %} class="current"{% endif %}>
