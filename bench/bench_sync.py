@@ -45,7 +45,7 @@ def serve(count: int) -> HttpRecorder:
     return server
 
 
-def measure(count: int) -> float:
+def measure(count: int) -> tuple[float, float]:
     server = serve(count)
     try:
         with tempfile.TemporaryDirectory() as folder:
@@ -58,16 +58,18 @@ def measure(count: int) -> float:
     finally:
         server.close()
     print(f"{count:>8,} suppressions: {result.wall:6.2f} s wall, {result.cpu:6.2f} s CPU")
-    return result.wall
+    return result.wall, result.cpu
 
 
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [10_000, 100_000]
     times = {size: measure(size) for size in sizes}
     if 10_000 in times and 100_000 in times:
-        ratio = times[100_000] / times[10_000]
-        verdict = "linear enough" if ratio <= 10 else "over the target of 10x"
-        print(f"100k / 10k = {ratio:.1f}x ({verdict})")
+        # CPU time holds on a shared machine; wall time also waits for the disk's flushes.
+        for what, index in (("wall", 0), ("CPU", 1)):
+            ratio = times[100_000][index] / times[10_000][index]
+            verdict = "linear enough" if ratio <= 10 else "over the target of 10x"
+            print(f"100k / 10k, {what}: {ratio:.1f}x ({verdict})")
 
 
 if __name__ == "__main__":
