@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -25,7 +26,7 @@ def _send_over_smtp(run, workspace: Path, port: int) -> None:
 
 def _sendgrid_lists(http_server, monkeypatch, lists: dict[str, list[dict]]) -> None:
     monkeypatch.setenv("SENDGRID_API_KEY", "SG.key")
-    for name in ("unsubscribes", "bounces", "spam_reports"):
+    for name in ("unsubscribes", "bounces", "invalid_emails", "spam_reports"):
         items = lists.get(name, [])
         http_server.route(
             "GET",
@@ -37,20 +38,26 @@ def _sendgrid_lists(http_server, monkeypatch, lists: dict[str, list[dict]]) -> N
 def test_report_counts_each_version_and_names_nobody(
     smtp_server, http_server, tmp_workspace, run, monkeypatch
 ):
+    from chairside.audience.suppression import add_suppressions
+
     recorder, port = smtp_server
     _send_over_smtp(run, tmp_workspace, port)
     sent = set(recorder.recipients())
+    assert run("unsubscribe", "maria.lopez@example.com", cwd=tmp_workspace).exit_code == 0
+    add_suppressions(  # as a refusal at send time and a complaint read by hand leave them
+        tmp_workspace / "audiences/suppressed.csv",
+        [
+            ("james.whitfield@example.com", "bounced: 550 5.1.1 no such user", "send"),
+            ("priya.raman@example.com", "spam complaint", "typed"),
+        ],
+    )
+    # SendGrid's word about a patient this campaign reached over SMTP is no bounce of it.
+    other = sorted(sent - {"maria.lopez@example.com", "james.whitfield@example.com"})[0]
     later = int(time.time()) + 5
     _sendgrid_lists(
         http_server,
         monkeypatch,
-        {
-            "unsubscribes": [{"email": "maria.lopez@example.com", "created": later}],
-            "bounces": [
-                {"email": "james.whitfield@example.com", "created": later, "status": "5.1.1"}
-            ],
-            "spam_reports": [{"email": "priya.raman@example.com", "created": later}],
-        },
+        {"bounces": [{"email": other, "created": later, "status": "5.1.1"}]},
     )
     assert (
         run(
@@ -84,7 +91,8 @@ def test_report_counts_each_version_and_names_nobody(
 
     table = run("report", "2026-12", "--offline", cwd=tmp_workspace)
     assert table.exit_code == 0
-    assert re.search(rf"overall\s+{len(sent)}\s+0\s+1\s+1\s+1\s+-\s+-", table.output)
+    delivered = len(sent) - 1
+    assert re.search(rf"overall\s+{len(sent)}\s+{delivered}\s+0\s+1\s+1\s+1\s+-\s+-", table.output)
 
 
 def _rows(workspace: Path) -> list[dict]:
@@ -136,32 +144,84 @@ def test_mailgun_opens_clicks_and_most_clicked_articles(
     per_tag = {t: sum(1 for r in rows if r["variant"] == t) for t in tags}
     article = "https://harborlanedental.example.com/blog/night-guards-for-grinding"
 
-    def stats(request):
-        tag = request.path.split("/")[4]
-        return 200, {
-            "tag": tag,
-            "stats": [
+    # Every patient opens on 1 and again on 2 December; the first of each version clicks
+    # the article three times. Mailgun's per-day unique counts, added up, make 200 %.
+    opened = [(r["email"], r["variant"], day) for r in rows for day in ("01", "02")]
+    asked = []
+
+    def metrics(request):
+        body = request.json()
+        asked.append(body)
+        for moment in (body["start"], body["end"]):
+            assert parsedate_to_datetime(moment).tzinfo is not None  # RFC 2822
+        where = {f["attribute"]: [v["value"] for v in f["values"]] for f in body["filter"]["AND"]}
+        assert where["domain"] == [DOMAIN] and set(where["tag"]) == set(tags)
+        if body["dimensions"] == ["tag"]:
+            items = [
                 {
-                    "time": "Tue, 01 Dec 2026 00:00:00 UTC",
-                    "opened": {"total": 9, "unique": 2},
-                    "clicked": {"total": 3, "unique": 1},
+                    "dimensions": [{"dimension": "tag", "value": t, "display_value": t}],
+                    "metrics": {
+                        "delivered_count": per_tag[t],
+                        "unique_opened_count": len({e for e, v, _ in opened if v == t}),
+                        "unique_clicked_count": 1,
+                    },
                 }
-            ],
-        }
-
-    def events(request):
-        page = 1 if "page=2" in request.query else 0
-        items = [
-            [{"event": "clicked", "url": f"{article}?utm_source=newsletter&utm_medium=email"}] * 3,
-            [{"event": "clicked", "url": "https://harborlanedental.example.com/book"}],
-        ]
+                for t in where["tag"]
+            ]
+        else:
+            assert body["dimensions"] == ["time"] and body["resolution"] == "day"
+            items = [
+                {
+                    "dimensions": [
+                        {"dimension": "time", "value": f"Tue, {d} Dec 2026 00:00:00 +0000"}
+                    ],
+                    "metrics": {
+                        "opened_count": sum(1 for *_, day in opened if day == d),
+                        "clicked_count": 3 * len(tags) if d == "01" else 0,
+                    },
+                }
+                for d in ("01", "02")
+            ]
         return 200, {
-            "items": items[page] if page < 2 and "page=3" not in request.query else [],
-            "paging": {"next": f"{http_server.url}/v3/{DOMAIN}/events?page={page + 2}"},
+            "start": body["start"],
+            "end": body["end"],
+            "resolution": "day",
+            "dimensions": body["dimensions"],
+            "items": items,
+            "pagination": {"sort": "", "skip": 0, "limit": 1500, "total": len(items)},
+            "aggregates": {"metrics": {}},
         }
 
-    http_server.route("GET", rf"/v3/{DOMAIN}/tags/[^/]+/stats", stats)
-    http_server.route("GET", rf"/v3/{DOMAIN}/events", events)
+    clicks = [
+        {
+            "id": f"c{n}",
+            "event": "clicked",
+            "@timestamp": "2026-12-01T10:00:00.000Z",
+            "url": f"{article}?utm_source=newsletter&utm_medium=email",
+            "tags": [t],
+        }
+        for n, t in enumerate(tags * 3)
+    ]
+    clicks.append({"id": "b", "event": "clicked", "url": "https://harborlanedental.example.com/x"})
+
+    def logs(request):
+        body = request.json()
+        assert body["events"] == ["clicked"] and body["pagination"]["sort"] == "timestamp:asc"
+        limit = body["pagination"]["limit"]
+        start = int(body["pagination"].get("token", "0"))
+        page = clicks[start : start + limit]
+        following = str(start + limit) if start + limit < len(clicks) else None
+        return 200, {
+            "start": body["start"],
+            "end": body["end"],
+            "items": page,
+            "pagination": {"next": following, "previous": None, "total": len(clicks)},
+            "aggregates": {},
+        }
+
+    http_server.route("POST", "/v1/analytics/metrics", metrics)
+    http_server.route("POST", "/v1/analytics/logs", logs)
+    monkeypatch.setattr("chairside.returnpath.mailgun.LOG_PAGE", 2)  # several pages of logs
     monkeypatch.setenv("CHAIRSIDE_MAILGUN_API_BASE", http_server.url)
     with (tmp_workspace / "practice.toml").open("a") as handle:
         handle.write(f'\n[providers.mailgun]\ndomain = "{DOMAIN}"\n')
@@ -170,14 +230,25 @@ def test_mailgun_opens_clicks_and_most_clicked_articles(
     data = json.loads(result.stdout)
     for version in data["versions"]:
         assert version["sent"] == per_tag[version["id"]]
-        assert (version["opens"], version["clicks"]) == (2, 1)
-    assert data["overall"]["opens"] == 2 * len(tags)
+        assert (version["opens"], version["clicks"]) == (per_tag[version["id"]], 1)
+        assert version["delivered"] == per_tag[version["id"]]
+    assert data["overall"]["opens"] == len(rows)  # 100 %, not the 200 % of days added up
+    assert data["by_day"] == [
+        {"date": "2026-12-01", "opens": len(rows), "clicks": 3 * len(tags)},
+        {"date": "2026-12-02", "opens": len(rows), "clicks": 0},
+    ]
     top = data["top_links"][0]
     assert top["title"].startswith("Night Guards for Grinding")
     assert top["clicks"] == 3 * len(tags)
+    deprecated = [r.path for r in http_server.requests if "/stats" in r.path or "/events" in r.path]
+    assert deprecated == []
+    assert len([r for r in http_server.requests if r.path == "/v1/analytics/logs"]) > 2
     page = (tmp_workspace / "build/2026-12/report.html").read_text()
     _assert_offline_page(page)
     assert "Opened and clicked" in page and "Most clicked" in page
+    assert "1 December 2026" in page  # the chart by day, and its table
+    for rate in re.findall(r"(\d+(?:\.\d+)?)%", result.stdout + page):
+        assert float(rate) <= 100, rate
 
 
 def test_report_of_a_campaign_never_sent_is_a_clear_error(tmp_workspace, run):
@@ -190,6 +261,13 @@ def test_report_page_renders_offline_in_a_real_browser(smtp_server, tmp_workspac
     _send_over_smtp(run, tmp_workspace, smtp_server[1])
     assert run("report", "2026-12", "--offline", cwd=tmp_workspace).exit_code == 0
     page_file = tmp_workspace / "build/2026-12/report.html"
+    quiet = page_file.read_text()
+    # Nothing came back yet: no empty chart (its axis ran from -0.04 to 0.04), a sentence.
+    assert "<svg" not in quiet
+    assert "No opens or clicks recorded yet" in quiet
+    assert "No bounces, unsubscribes or complaints recorded yet" in quiet
+    assert run("unsubscribe", "mei.lin@example.com", cwd=tmp_workspace).exit_code == 0
+    assert run("report", "2026-12", "--offline", cwd=tmp_workspace).exit_code == 0
     with chromium() as browser:
         page = browser.new_page()
         requests: list[str] = []
@@ -198,10 +276,11 @@ def test_report_page_renders_offline_in_a_real_browser(smtp_server, tmp_workspac
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(page_file.as_uri())
         charts = page.locator("svg")
-        assert charts.count() >= 1
+        assert charts.count() == 1
         box = charts.first.bounding_box()
         assert box and box["width"] > 300 and box["height"] > 100
         assert page.locator("h1").inner_text().startswith("2026-12")
+        assert page.get_by_text("No opens or clicks recorded yet").is_visible()
         assert [u for u in requests if not u.startswith("file:")] == []
         assert errors == []
 
@@ -276,36 +355,32 @@ def test_sendgrid_stats_by_category(http_server, tmp_workspace, run, monkeypatch
     _pushed(tmp_workspace, "sendgrid", {"2026-12-a": ["a@example.com", "b@example.com"]})
     seen = []
 
+    def bucket(date, **metrics):
+        return {
+            "date": date,
+            "stats": [{"type": "category", "name": "2026-12-a", "metrics": metrics}],
+        }
+
     def stats(request):
-        seen.append(parse_qs(request.query))
-        return 200, [
-            {
-                "date": "2026-12-01",
-                "stats": [
-                    {
-                        "type": "category",
-                        "name": "2026-12-a",
-                        "metrics": {"unique_opens": 1, "unique_clicks": 1},
-                    }
-                ],
-            },
-            {
-                "date": "2026-12-02",
-                "stats": [
-                    {
-                        "type": "category",
-                        "name": "2026-12-a",
-                        "metrics": {"unique_opens": 1, "unique_clicks": 0},
-                    }
-                ],
-            },
-        ]
+        # Both patients open on both days, one clicks on the first: per-day unique opens
+        # added up would be 4 of 2 (200 %).
+        query = parse_qs(request.query)
+        seen.append(query)
+        if query["aggregated_by"] == ["day"]:
+            return 200, [
+                bucket("2026-12-01", opens=3, unique_opens=2, clicks=1, unique_clicks=1),
+                bucket("2026-12-02", opens=2, unique_opens=2, clicks=0, unique_clicks=0),
+            ]
+        return 200, [bucket("2026-12-01", delivered=2, unique_opens=2, unique_clicks=1)]
 
     http_server.route("GET", "/v3/categories/stats", stats)
     result = run("report", "2026-12", "--api-base", http_server.url, cwd=tmp_workspace)
     assert result.exit_code == 0, result.output
-    assert re.search(r"2026-12-a\s+2\s+0\s+0\s+0\s+0\s+100\.0%\s+50\.0%", result.output)
+    assert re.search(r"2026-12-a\s+2\s+2\s+0\s+0\s+0\s+0\s+100\.0%\s+50\.0%", result.output)
     assert seen[0]["categories"] == ["2026-12-a"] and "start_date" in seen[0]
+    assert {q["aggregated_by"][0] for q in seen} == {"month", "day"}
+    data = json.loads((tmp_workspace / "build/2026-12/report.json").read_text())
+    assert [(d["opens"], d["clicks"]) for d in data["by_day"]] == [(3, 1), (2, 0)]
 
 
 def test_one_click_unsubscribes_by_token_are_counted(smtp_server, tmp_workspace, run):
@@ -425,3 +500,146 @@ def test_a_push_with_concern_tags_is_reported_by_opaque_ids_unless_show(
                 assert secret.lower() not in output.lower(), (secret, output)
     shown = run("report", "2026-12", "--show", *api, cwd=tmp_workspace)
     assert concerns[0].segment.name[:5] in shown.output
+
+
+def _sent(workspace: Path, campaign: str, via: str, tags: dict[str, list[str]]) -> None:
+    """The ledger as a send of `campaign` over `via` leaves it."""
+    from chairside.ledger import open_ledger
+
+    with open_ledger(workspace / ".chairside") as ledger:
+        for number, (tag, emails) in enumerate(tags.items(), 1):
+            batch = f"{via}:{campaign}:{tag}:{number}"
+            ledger.mark_batch_sending(campaign, via, batch, [(e, e, tag) for e in emails])
+            ledger.finish_batch(campaign, batch, reply="250")
+
+
+def _event(workspace: Path, source: str, kind: str, email: str, campaign: str) -> None:
+    """What the inbox or a sync records (each tested on its own elsewhere)."""
+    from chairside.returnpath.state import Event, ReturnState, now
+
+    state = ReturnState(workspace / ".chairside")
+    try:
+        key = f"{source}:{kind}:{email}"
+        state.add_event(Event(key, source, kind, email, campaign, "test", now()))
+    finally:
+        state.close()
+
+
+def test_a_bounce_counts_only_for_the_route_it_came_back_on(tmp_workspace, run):
+    people = [f"p{n}@example.com" for n in range(4)]
+    _sent(tmp_workspace, "2026-11", "smtp", {"2026-11-a": people[:1]})
+    _sent(tmp_workspace, "2026-12", "mailgun", {"2026-12-a": people[:2]})
+    _sent(tmp_workspace, "2026-12", "smtp", {"2026-12-b": people[2:]})
+    _event(tmp_workspace, "inbox", "bounce", people[0], "2026-12")  # an SMTP bounce: not ours
+    _event(tmp_workspace, "mailgun", "bounce", people[1], "2026-12")
+    _event(tmp_workspace, "mailgun", "complaint", people[2], "2026-12")  # went by SMTP
+    _event(tmp_workspace, "inbox", "bounce", people[3], "2026-12")
+    _event(tmp_workspace, "inbox", "unsubscribe", people[0], "2026-12")  # any route's reply
+    result = run("report", "2026-12", "--json", "--offline", cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    versions = {v["id"]: v for v in data["versions"]}
+    assert (versions["2026-12-a"]["bounced"], versions["2026-12-b"]["bounced"]) == (1, 1)
+    assert versions["2026-12-b"]["complaints"] == 0
+    assert versions["2026-12-a"]["unsubscribed"] == 1
+    assert (versions["2026-12-a"]["delivered"], versions["2026-12-b"]["delivered"]) == (1, 1)
+    november = next(c for c in data["campaigns"] if c["campaign"] == "2026-11")
+    assert november["bounced"] == 1  # where the SMTP bounce lands
+
+
+def test_this_month_beside_earlier_campaigns(http_server, tmp_workspace, run, monkeypatch):
+    _sent(tmp_workspace, "2026-10", "smtp", {"2026-10-a": [f"o{n}@example.com" for n in range(8)]})
+    _sent(tmp_workspace, "2026-11", "smtp", {"2026-11-a": [f"n{n}@example.com" for n in range(5)]})
+    _event(tmp_workspace, "inbox", "unsubscribe", "n1@example.com", "2026-11")
+    earlier = tmp_workspace / "build/2026-11/report.json"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text(json.dumps({"overall": {"opens": 2, "clicks": 1}}))
+    _sent(tmp_workspace, "2026-12", "smtp", {"2026-12-a": [f"d{n}@example.com" for n in range(4)]})
+    result = run("report", "2026-12", "--json", "--offline", cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    campaigns = json.loads(result.stdout)["campaigns"]
+    assert [c["campaign"] for c in campaigns] == ["2026-10", "2026-11", "2026-12"]
+    november = campaigns[1]
+    assert (november["sent"], november["unsubscribed"], november["opens"]) == (5, 1, 2)
+    assert campaigns[0]["opens"] is None  # never reported: unknown, not 0
+    table = run("report", "2026-12", "--offline", cwd=tmp_workspace).output
+    assert "beside earlier campaigns" in table and "<- this one" in table
+    page = (tmp_workspace / "build/2026-12/report.html").read_text()
+    assert "Beside earlier campaigns" in page and "2026-12 (this one)" in page
+    tree = lxml.html.document_fromstring(page)
+    assert tree.xpath(
+        '//figure[@aria-label="Delivered, unsubscribed and opened for each campaign"]/svg'
+    )
+
+
+def test_a_provider_count_above_those_sent_is_shown_as_100_percent(
+    http_server, tmp_workspace, run, monkeypatch
+):
+    monkeypatch.setenv("MAILCHIMP_API_KEY", "abc-us21")
+    _pushed(tmp_workspace, "mailchimp", {"2026-12-a": [f"a{n}@example.com" for n in range(4)]})
+    http_server.route(
+        "GET",
+        r"/reports/mc-1",
+        lambda r: (
+            200,
+            {
+                "emails_sent": 4,
+                "opens": {"unique_opens": 5},
+                "clicks": {"unique_subscriber_clicks": 1},
+            },
+        ),
+    )
+    http_server.route("GET", r"/reports/mc-1/click-details", lambda r: (200, {"urls_clicked": []}))
+    result = run("report", "2026-12", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    assert "100.0%" in result.output and "more opens than messages sent" in result.output
+    page = (tmp_workspace / "build/2026-12/report.html").read_text()
+    assert not [r for r in re.findall(r"(\d+(?:\.\d+)?)%", page) if float(r) > 100]
+
+
+def test_a_provider_answering_garbage_is_a_note_and_the_rest_is_reported(
+    http_server, tmp_workspace, run, monkeypatch
+):
+    monkeypatch.setenv("MAILGUN_API_KEY", KEY)
+    _pushed(tmp_workspace, "mailgun", {"2026-12-a": ["a@example.com", "b@example.com"]})
+    with (tmp_workspace / "practice.toml").open("a") as handle:
+        handle.write(f'\n[providers.mailgun]\ndomain = "{DOMAIN}"\n')
+    http_server.route("POST", "/v1/analytics/metrics", lambda r: (200, b"<html>Gateway</html>"))
+    result = run("report", "2026-12", "--json", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["overall"]["sent"] == 2 and data["overall"]["opens"] is None
+    assert "not JSON" in data["unanswered"]["mailgun"]
+    page = (tmp_workspace / "build/2026-12/report.html").read_text()
+    assert "Mailgun gave no opens or clicks" in page and "No opens or clicks recorded yet" in page
+
+
+def test_sendgrid_months_are_never_added_up(http_server, tmp_workspace, run, monkeypatch):
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.key")
+    _pushed(tmp_workspace, "sendgrid", {"2026-12-a": [f"p{n}@example.com" for n in range(4)]})
+
+    def stats(request):
+        months = [("2026-12-01", 3), ("2027-01-01", 2)]  # some of January's opened in December
+        if "aggregated_by=day" in request.query:
+            return 200, []
+        return 200, [
+            {
+                "date": date,
+                "stats": [
+                    {
+                        "type": "category",
+                        "name": "2026-12-a",
+                        "metrics": {"unique_opens": opens, "unique_clicks": 1, "delivered": 2},
+                    }
+                ],
+            }
+            for date, opens in months
+        ]
+
+    http_server.route("GET", "/v3/categories/stats", stats)
+    result = run("report", "2026-12", "--json", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["overall"]["opens"] == 3  # the busiest month, not 5 of 4
+    assert any("busiest month" in note for note in data["notes"])
+    assert not any("2026-12-a" in note for note in data["notes"])

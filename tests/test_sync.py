@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from chairside.audience.suppression import read_suppressed
+from chairside.returnpath.state import read_last_synced
 from tests.support import assert_user_error
 
 
@@ -45,6 +46,7 @@ def sendgrid(http_server, monkeypatch):
             },
         ],
         "spam_reports": [{"email": "spam@example.com", "created": 1764600002, "ip": "192.0.2.1"}],
+        "invalid_emails": [],
     }
 
     def answer(name):
@@ -277,3 +279,118 @@ def test_two_at_once_is_refused_by_name(sendgrid, tmp_workspace, run):
         run("sync", "--from", "sendgrid", "--api-base", sendgrid.url, cwd=tmp_workspace).exit_code
         == 0
     )
+
+
+def test_sendgrid_invalid_emails_and_the_unsubscribe_group_are_read_but_blocks_are_not(
+    sendgrid, tmp_workspace, run
+):
+    practice = tmp_workspace / "practice.toml"
+    practice.write_text(practice.read_text() + "\n[providers.sendgrid]\nunsubscribe_group = 4242\n")
+    invalid = [
+        {"email": e, "created": 1764600000, "reason": "Mail domain mentioned in email address"}
+        for e in _people("typo", 600)
+    ]
+    sendgrid.routes = [r for r in sendgrid.routes if "invalid_emails" not in r[1].pattern]
+
+    def invalid_page(request):
+        query = _query(request)
+        offset, limit = int(query["offset"]), int(query["limit"])
+        return 200, invalid[offset : offset + limit]
+
+    def group(request):
+        assert request.headers["authorization"] == "Bearer SG.test-key"
+        return 200, ["left-group@example.com", "also-left@example.com"]
+
+    sendgrid.route("GET", "/v3/suppression/invalid_emails", invalid_page)
+    sendgrid.route("GET", "/v3/asm/groups/4242/suppressions", group)
+    args = ("sync", "--from", "sendgrid", "--api-base", sendgrid.url)
+    result = run(*args, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    suppressed = _suppressed(tmp_workspace)
+    assert set(_people("typo", 600)) <= suppressed
+    assert {"left-group@example.com", "also-left@example.com"} <= suppressed
+    offsets = [_query(r)["offset"] for r in sendgrid.requests if "invalid_emails" in r.path]
+    assert offsets == ["0", "500"]
+    assert not [r for r in sendgrid.requests if "blocks" in r.path]  # the sender's problem
+    assert "new: 1102 unsubscribes, 601 bounces" in result.output
+    assert "1704 added" in result.output
+
+    again = run(*args, cwd=tmp_workspace)
+    assert "new: 0 unsubscribes, 0 bounces" in again.output, again.output
+    text = (tmp_workspace / "audiences/suppressed.csv").read_text()
+    assert text.count("left-group@example.com") == 1
+
+
+def test_a_bad_unsubscribe_group_is_named_before_anything_is_read(sendgrid, tmp_workspace, run):
+    practice = tmp_workspace / "practice.toml"
+    practice.write_text(practice.read_text() + '\n[providers.sendgrid]\nunsubscribe_group = "x"\n')
+    result = run("sync", "--from", "sendgrid", "--api-base", sendgrid.url, cwd=tmp_workspace)
+    assert_user_error(result, "unsubscribe_group", "is not an unsubscribe group id")
+    assert sendgrid.requests == []
+
+
+@pytest.mark.parametrize("pages", [2, 12])
+def test_sync_reads_suppressed_csv_a_fixed_number_of_times_whatever_the_pages(
+    http_server, tmp_workspace, run, monkeypatch, pages
+):
+    # Linear, not quadratic: the file is read whole a fixed number of times per run (the
+    # known set once, the first append read back once), never once per page.
+    from chairside.audience import table
+
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.key")
+    people = [{"email": e, "created": 1764600000} for e in _people("p", 500 * pages - 7)]
+
+    def unsubscribes(request):
+        query = _query(request)
+        offset, limit = int(query["offset"]), int(query["limit"])
+        return 200, people[offset : offset + limit]
+
+    http_server.route("GET", "/v3/suppression/unsubscribes", unsubscribes)
+    for name in ("bounces", "invalid_emails", "spam_reports"):
+        http_server.route("GET", f"/v3/suppression/{name}", lambda r: (200, []))
+    suppressed_file = tmp_workspace / "audiences/suppressed.csv"
+    whole_reads = []
+    rows = table.Table.rows
+
+    def counted(self):
+        if self.path == suppressed_file:
+            whole_reads.append(1)
+        return rows(self)
+
+    monkeypatch.setattr(table.Table, "rows", counted)
+    result = run("sync", "--from", "sendgrid", "--api-base", http_server.url, cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    assert f"read {len(people)} records in {pages} pages" in result.output
+    assert len(whole_reads) == 3
+    monkeypatch.setattr(table.Table, "rows", rows)
+    assert set(_people("p", len(people))) <= _suppressed(tmp_workspace)
+
+
+def test_an_appender_notices_another_writer_between_its_batches(tmp_workspace):
+    from chairside.audience.suppression import Appender, add_suppressions
+
+    path = tmp_workspace / "audiences/suppressed.csv"
+    appender = Appender(path)
+    assert appender.add([("a@example.com", "bounced", "1")]).added == ["a@example.com"]
+    assert appender.add([("b@example.com", "bounced", "2")]).added == ["b@example.com"]
+    add_suppressions(path, [("c@example.com", "unsubscribed by phone", "typed")])
+    result = appender.add([("c@example.com", "bounced", "3"), ("d@example.com", "bounced", "4")])
+    assert (result.added, result.already) == (["d@example.com"], 1)
+    text = path.read_text()
+    assert text.count("c@example.com") == 1
+    assert {"a@example.com", "b@example.com", "c@example.com", "d@example.com"} <= (
+        read_suppressed(path)
+    )
+
+
+def test_an_unsubscribe_group_answered_with_garbage_keeps_what_was_read(
+    sendgrid, tmp_workspace, run
+):
+    practice = tmp_workspace / "practice.toml"
+    practice.write_text(practice.read_text() + "\n[providers.sendgrid]\nunsubscribe_group = 9\n")
+    sendgrid.route("GET", "/v3/asm/groups/9/suppressions", lambda r: (200, {"error": "x"}))
+    result = run("sync", "--from", "sendgrid", "--api-base", sendgrid.url, cwd=tmp_workspace)
+    assert_user_error(result, "SendGrid answered /v3/asm/groups/9/suppressions", "is kept")
+    assert set(_people("unsub", 1100)) <= _suppressed(tmp_workspace)  # the lists before it
+    # Not complete, so not recorded as synced: the next run reads everything again.
+    assert "sendgrid" not in read_last_synced(tmp_workspace / ".chairside")

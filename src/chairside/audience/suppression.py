@@ -9,6 +9,7 @@ and an append that does not read back is an error that restores the file as it w
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -167,9 +168,7 @@ def _encoded_rows(path: Path, table: Table | None, rows: list[tuple[str, str, st
             if place is not None:
                 line[place] = value
         cells.append(line)
-    codec = {"utf-8-sig": "utf-8", "utf-16": _utf16_order(path)}.get(
-        table.encoding.codec, table.encoding.codec
-    )
+    codec = _codec(table)
     text = text_of(cells, table.delimiter, table.newline)
     try:
         data = text.encode(codec)
@@ -179,10 +178,19 @@ def _encoded_rows(path: Path, table: Table | None, rows: list[tuple[str, str, st
             f"{exc.object[exc.start : exc.end]!r}. Open it in Excel and save it as "
             "'CSV UTF-8', then run the command again."
         ) from None
-    before = path.read_bytes()
+    with path.open("rb") as handle:  # only the end: a long file is not read for this
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - 4))
+        before = handle.read()
     ending = table.newline.encode(codec)
     ended = before.endswith(("\n".encode(codec), "\r".encode(codec)))
     return data if not before or ended else ending + data
+
+
+def _codec(table: Table) -> str:
+    """The codec rows are appended in: the file's own, without a second BOM."""
+    codec = table.encoding.codec
+    return {"utf-8-sig": "utf-8", "utf-16": _utf16_order(table.path)}.get(codec, codec)
 
 
 def _utf16_order(path: Path) -> str:
@@ -224,26 +232,136 @@ def add_suppressions(
     Every appended row is read back; one that does not is a SuppressionError, never a loss.
     A reason that would read as an undo is recorded as `unsubscribed: <reason>`.
     """
-    result = SuppressionResult()
-    when = (today or date.today()).isoformat()
-    with _locked(path):
-        seen = set(read_suppressed(path))
-        rows: list[tuple[str, str, str]] = []
-        for raw, reason, where in entries:
-            try:
-                email = normalise_address(raw)
-            except InvalidAddress as exc:
-                result.invalid.append((where, str(exc)))
-                continue
-            if email.lower() in seen:
-                result.already += 1
-                continue
-            seen.add(email.lower())
-            rows.append((email, f"unsubscribed: {reason}" if is_undo(reason) else reason, when))
-            result.added.append(email)
-        if rows:
-            _append(path, rows, dict.fromkeys(result.added, True))
-    return result
+    return Appender(path).add(entries, today=today)
+
+
+class Appender:
+    """`add_suppressions` many times over one run (a sync's pages, an inbox's batches),
+    reading the file once.
+
+    The addresses suppressed now and the file's dialect and encoding are read when the
+    first batch comes, which is appended and read back with the whole file; each later
+    batch appends only its own rows (the file opened for appending, flushed to disk) and
+    reads back only those, so a run costs two reads of the file plus what it adds (reading
+    and rewriting the whole file for every page made 100k take fifty times 10k). Another
+    writer meanwhile (an `unsubscribe`, a bounce at send time) changes the file's size;
+    the next batch notices and reads it again.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._known: set[str] = set()
+        self._table: Table | None = None
+        self._size: int | None = None
+        """The file's size after this appender last read or wrote it (None: not read)."""
+        self._ours_at_end = False
+        """Whether the file ends with rows this appender wrote and read back."""
+
+    def _load(self) -> None:
+        self._known = set(read_suppressed(self.path))
+        self._table = None if _is_blank(self.path) else _open(self.path)
+        self._size = self.path.stat().st_size if self.path.exists() else 0
+        self._ours_at_end = False
+
+    def add(
+        self, entries: list[tuple[str, str, str]], *, today: date | None = None
+    ) -> SuppressionResult:
+        result = SuppressionResult()
+        when = (today or date.today()).isoformat()
+        with _locked(self.path):
+            size = self.path.stat().st_size if self.path.exists() else 0
+            if size != self._size:
+                self._load()
+            rows: list[tuple[str, str, str]] = []
+            for raw, reason, where in entries:
+                try:
+                    email = normalise_address(raw)
+                except InvalidAddress as exc:
+                    result.invalid.append((where, str(exc)))
+                    continue
+                if email.lower() in self._known:
+                    result.already += 1
+                    continue
+                self._known.add(email.lower())
+                undo = is_undo(reason)
+                rows.append((email, f"unsubscribed: {reason}" if undo else reason, when))
+                result.added.append(email)
+            if rows:
+                try:
+                    self._write(rows, result.added)
+                except SuppressionError:
+                    self._size = None  # read it all again next time
+                    raise
+        return result
+
+    def _write(self, rows: list[tuple[str, str, str]], added: list[str]) -> None:
+        if self._ours_at_end:
+            _append_only(self.path, self._table, rows, added)
+        else:
+            # The file as someone else left it (an unclosed quote on its last line would
+            # swallow what follows): the first batch is read back with the whole file.
+            _append(self.path, rows, dict.fromkeys(added, True))
+            self._table = self._table or _open(self.path)
+            self._ours_at_end = True
+        self._size = self.path.stat().st_size
+
+
+def _append_only(path: Path, table: Table, rows: list[tuple[str, str, str]], added: list[str]):
+    """Append `rows` after rows of our own and read back just them (what precedes them was
+    read back before); a tail that does not read back is cut off again and the error says
+    what to do."""
+    data = _encoded_rows(path, table, rows)
+    # Appended in one write and flushed to disk. A power cut in the middle can leave part
+    # of the last line: the next append starts on a line of its own (_encoded_rows), and a
+    # cut-off address suppresses nobody Chairside sends to.
+    with path.open("r+b") as handle:
+        before = handle.seek(0, os.SEEK_END)
+        try:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        except OSError as exc:
+            handle.truncate(before)
+            raise SuppressionError(
+                f"Cannot write {path} ({exc.strerror or exc}); nothing was changed in it. Free "
+                "some disk space or check the folder can be written to, then run the command "
+                "again."
+            ) from None
+        handle.seek(before)
+        written = handle.read()
+        read = _read_rows(written, table)
+        if [email.lower() for email in read] != [email.lower() for email in added]:
+            handle.truncate(before)
+            handle.flush()
+            os.fsync(handle.fileno())
+            raise SuppressionError(
+                f"{path}: could not record {len(added)} change(s) (they do not read back); the "
+                "file is back as it was. Open it in Excel, save it as 'CSV UTF-8', and run the "
+                "command again."
+            )
+
+
+def _read_rows(data: bytes, table: Table) -> list[str]:
+    """The addresses in rows appended as `data`, read in the table's dialect and encoding."""
+    import csv
+
+    codec = _codec(table)
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError:
+        return []
+    column = table.columns.get("email")
+    found = []
+    for fields in csv.reader(io.StringIO(text, newline=""), delimiter=table.delimiter):
+        if not any(f.strip() for f in fields):
+            continue
+        raw = fields[column] if column < len(fields) else ""
+        raw = raw[1:] if raw.startswith("'") else raw
+        try:
+            found.append(normalise_address(raw))
+        except InvalidAddress:
+            found.append("")
+    return found
 
 
 @dataclass

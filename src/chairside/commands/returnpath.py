@@ -164,9 +164,11 @@ def sync(
 ) -> None:
     """Bring a provider's unsubscribes, bounces and spam complaints into the practice.
 
-    Reads Mailchimp's unsubscribed and cleaned members and abuse reports, SendGrid's
-    unsubscribe, bounce and spam report lists, or Mailgun's unsubscribes, bounces and
-    complaints, every page of them, and adds those patients to audiences/suppressed.csv, so
+    Reads Mailchimp's unsubscribed and cleaned members and abuse reports; SendGrid's
+    unsubscribe, bounce, invalid address and spam report lists and the opt-outs of its
+    unsubscribe group ([providers.sendgrid] unsubscribe_group), but not its blocks, which
+    are SendGrid refusing the practice's mail; or Mailgun's unsubscribes, bounces and
+    complaints: every page of them. Those patients are added to audiences/suppressed.csv, so
     no other route (SMTP, another provider) emails them again. Safe to repeat: nothing is
     added or counted twice. It says since when the practice is up to date.
 
@@ -246,14 +248,17 @@ def report(
 ) -> None:
     """How campaign NAME went, per version and overall.
 
-    Sent and failed come from the send record; bounced, unsubscribed and spam complaints
-    from what `chairside inbox` and `chairside sync` found; for a campaign sent through
-    Mailchimp, SendGrid or Mailgun, the opens and clicks that provider counted (with its
-    key from the environment, unless --offline), and the most clicked articles.
+    A version is the email one concern's patients get. Sent, delivered and failed come from
+    the send record; bounced, unsubscribed and spam complaints from what `chairside inbox`
+    and `chairside sync` found (a bounce counts only on the route its message went by); for
+    a campaign sent through Mailchimp, SendGrid or Mailgun, the unique opens and clicks that
+    provider counted, by day too (its key from the environment or the keychain, unless
+    --offline), and the most clicked articles. No rate is ever above 100 %. Beside it, the
+    practice's earlier campaigns.
 
     Prints a table (or --json) and writes build/NAME/report.html, a page with charts that
-    works offline. No patient is named; versions are shown by their id (2026-12-a) unless
-    --show adds the concern each is for.
+    works offline, and build/NAME/report.json. No patient is named; versions are shown by
+    their id (2026-12-a) unless --show adds the concern each is for.
 
     \b
     Examples:
@@ -270,7 +275,7 @@ def report(
     practice = load_practice(workspace)
     result = build_report(workspace, practice, name, show=show, offline=offline, api_base=api_base)
     page = workspace.build_dir / name / "report.html"
-    write_page(result, page)
+    write_page(result, page, shown=show)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return

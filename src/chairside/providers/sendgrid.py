@@ -89,6 +89,22 @@ def _contacts_file(tag: str) -> str:
     return f"contacts-{tag}.csv"
 
 
+def unsubscribe_group(settings: dict) -> int | None:
+    """`[providers.sendgrid] unsubscribe_group`: SendGrid's id of an unsubscribe group."""
+    value = settings.get("unsubscribe_group")
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ChairsideError(
+            f"practice.toml: [providers.sendgrid] unsubscribe_group = {value!r} is not an "
+            "unsubscribe group id: write the whole number SendGrid shows under Suppressions "
+            "> Unsubscribe Groups (e.g. unsubscribe_group = 12345), or remove the line."
+        )
+    return value
+
+
 class SendGrid(Provider):
     name = "sendgrid"
     title = "SendGrid"
@@ -126,19 +142,7 @@ class SendGrid(Provider):
         self.unsubscribe_group()
 
     def unsubscribe_group(self) -> int | None:
-        """`[providers.sendgrid] unsubscribe_group`: SendGrid's id of an unsubscribe group."""
-        value = self.settings.get("unsubscribe_group")
-        if value is None or value == "":
-            return None
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ChairsideError(
-                f"practice.toml: [providers.sendgrid] unsubscribe_group = {value!r} is not an "
-                "unsubscribe group id: write the whole number SendGrid shows under Suppressions "
-                "> Unsubscribe Groups (e.g. unsubscribe_group = 12345), or remove the line."
-            )
-        return value
+        return unsubscribe_group(self.settings)
 
     # -- bundle ----------------------------------------------------------------------------
     def write_bundle(self, folder: Path) -> None:

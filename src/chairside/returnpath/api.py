@@ -7,10 +7,11 @@ Requests go through `providers.http.Http` (timeouts, retries, errors in plain wo
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import urlsplit
 
 from chairside.errors import ChairsideError
@@ -18,6 +19,40 @@ from chairside.providers.base import api_base_url
 from chairside.providers.http import Http, RequestFailed, RequestUnknown
 
 MAX_PAGES = 10_000  # 10 million records at the smallest page size: a server gone round
+
+
+@dataclass
+class Engagement:
+    """One tag's figures as its provider counts them: unique people, over the whole time
+    asked (a provider's per-day unique counts are never added up: a patient who opens on
+    two days is one patient)."""
+
+    opens: int = 0
+    clicks: int = 0
+    delivered: int | None = None
+    """None: the provider does not say."""
+
+
+@dataclass
+class Stats:
+    """What a provider says of a campaign's tags."""
+
+    tags: dict[str, Engagement] = field(default_factory=dict)
+    links: Counter[str] = field(default_factory=Counter)
+    """URL → clicks."""
+    days: dict[str, list[int]] = field(default_factory=dict)
+    """ISO date → [opens, clicks] that day (every open and click, all tags together)."""
+    notes: list[str] = field(default_factory=list)
+
+    def add_day(self, day: str, opens: int, clicks: int) -> None:
+        counts = self.days.setdefault(day, [0, 0])
+        counts[0] += opens
+        counts[1] += clicks
+
+
+def count(value: object) -> int:
+    """A count from a provider's JSON: anything but a non-negative whole number is 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +85,24 @@ def get(http: Http, path: str, **params) -> object:
         raise ChairsideError(
             f"{http.provider} answered {path} with something that is not JSON."
         ) from None
+
+
+def post(http: Http, path: str, body: dict) -> dict:
+    """POST a query (it changes nothing, so it may be repeated) and read its JSON object."""
+    try:
+        answer = http.request("POST", path, json=body, acts=False).json()
+    except (RequestFailed, RequestUnknown) as exc:
+        raise ChairsideError(f"{exc}. Nothing was changed; try again later.") from None
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise ChairsideError(f"{http.provider} answered {path} with something that is not JSON.")
+    return answer
+
+
+def rfc2822(moment: datetime) -> str:
+    """A time as the RFC 2822 date Mailgun's analytics ask for."""
+    return format_datetime(moment.astimezone(UTC))
 
 
 def same_server(http: Http, url: str) -> str:

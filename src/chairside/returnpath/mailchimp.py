@@ -7,7 +7,16 @@ from collections.abc import Iterator
 
 from chairside.providers.base import api_key, setting
 from chairside.providers.http import Http
-from chairside.returnpath.api import Record, client, get, iso, offset_pages
+from chairside.returnpath.api import (
+    Engagement,
+    Record,
+    Stats,
+    client,
+    count,
+    get,
+    iso,
+    offset_pages,
+)
 from chairside.returnpath.state import BOUNCE, COMPLAINT, UNSUBSCRIBE
 
 NAME, TITLE, KEY = "mailchimp", "Mailchimp", "MAILCHIMP_API_KEY"
@@ -72,19 +81,34 @@ def suppressions(http: Http, context: dict, since: str | None) -> Iterator[list[
         ]
 
 
-def stats(http: Http, context: dict, campaigns: dict[str, str]) -> dict[str, dict]:
-    """Tag → opens, clicks and links, for each tag's Mailchimp campaign id."""
-    found = {}
+def stats(http: Http, context: dict, campaigns: dict[str, str]) -> Stats:
+    """Each tag's unique opens and clicks and deliveries from its Mailchimp campaign's
+    report (tag → campaign id), the links clicked, and opens and clicks by day (from the
+    report's hourly timeseries, which covers the first day after sending)."""
+    found = Stats()
     for tag, campaign_id in campaigns.items():
-        report = get(http, f"/reports/{campaign_id}")
-        links = get(http, f"/reports/{campaign_id}/click-details", count=PAGE)
-        found[tag] = {
-            "opens": report.get("opens", {}).get("unique_opens", 0),
-            "clicks": report.get("clicks", {}).get("unique_subscriber_clicks", 0),
-            "links": {
-                u["url"]: u.get("unique_clicks", u.get("total_clicks", 0))
-                for u in links.get("urls_clicked", [])
-                if u.get("url")
-            },
-        }
+        report = _object(get(http, f"/reports/{campaign_id}"))
+        bounces = _object(report.get("bounces"))
+        sent = report.get("emails_sent")
+        returned = sum(count(bounces.get(k)) for k in ("hard_bounces", "soft_bounces"))
+        found.tags[tag] = Engagement(
+            count(_object(report.get("opens")).get("unique_opens")),
+            count(_object(report.get("clicks")).get("unique_subscriber_clicks")),
+            max(0, sent - returned) if isinstance(sent, int) else None,
+        )
+        for hour in report.get("timeseries") or []:
+            if isinstance(hour, dict) and isinstance(hour.get("timestamp"), str):
+                found.add_day(
+                    iso(hour["timestamp"])[:10],
+                    count(hour.get("unique_opens")),
+                    count(hour.get("recipients_clicks")),
+                )
+        links = _object(get(http, f"/reports/{campaign_id}/click-details", count=PAGE))
+        for url in links.get("urls_clicked") or []:
+            if isinstance(url, dict) and url.get("url"):
+                found.links[url["url"]] += count(url.get("unique_clicks", url.get("total_clicks")))
     return found
+
+
+def _object(value: object) -> dict:
+    return value if isinstance(value, dict) else {}

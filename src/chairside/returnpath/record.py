@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chairside.audience.suppression import add_suppressions, read_suppressed
+from chairside.audience.suppression import Appender, read_suppressed
 from chairside.returnpath.state import (
     BOUNCE,
     COMPLAINT,
@@ -67,6 +67,7 @@ class Recorder:
         self.tally = Tally()
         self._suppressed = set(read_suppressed(workspace.suppressed_file))
         self._pending: list[tuple[str, str, str]] = []
+        self._appender = Appender(workspace.suppressed_file)  # reads the file once a run
         self._events: dict[str, Event] = {}
         """Events of this run, recorded in the state by `flush` (after suppressing)."""
 
@@ -124,7 +125,7 @@ class Recorder:
             self.tally.suppressed += [email for email, _reason, _key in self._pending]
         else:
             if self._pending:
-                result = add_suppressions(self.workspace.suppressed_file, self._pending)
+                result = self._appender.add(self._pending)
                 self.tally.already_suppressed += result.already
                 self.tally.suppressed += result.added
             for event in self._events.values():

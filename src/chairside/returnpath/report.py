@@ -8,9 +8,10 @@ when asked (`show`), as do addresses — the report names no patient at all.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -25,11 +26,14 @@ from chairside.returnpath.state import (
     COMPLAINT,
     SOFT_BOUNCE,
     UNSUBSCRIBE,
+    Delivery,
+    Event,
     LedgerView,
     ReturnState,
 )
 from chairside.workspace import Practice, Workspace
 
+REPORT_JSON = "report.json"
 COUNTS = ("sent", "failed", "bounced", "soft_bounced", "unsubscribed", "complaints")
 KIND_COUNT = {
     BOUNCE: "bounced",
@@ -37,6 +41,10 @@ KIND_COUNT = {
     UNSUBSCRIBE: "unsubscribed",
     COMPLAINT: "complaints",
 }
+ROUTE_OF_SOURCE = {"inbox": "smtp"}
+"""The route whose mail a source's bounces answer (a provider's are its own)."""
+ROUTED = (BOUNCE, SOFT_BOUNCE, COMPLAINT)
+"""Kinds that answer the route they came back on; an unsubscribe answers any message."""
 
 
 @dataclass
@@ -52,12 +60,20 @@ class Row:
     soft_bounced: int = 0
     unsubscribed: int = 0
     complaints: int = 0
+    delivered: int = 0
+    """The provider's count where it gives one, else sent less what bounced."""
     opens: int | None = None
     """Unique opens the provider counted; None: not known (an SMTP send counts none)."""
     clicks: int | None = None
 
     def rate(self, count: int | None) -> float | None:
-        return None if count is None or not self.sent else count / self.sent
+        """`count` as a share of those sent: never above 1 (see `over`)."""
+        return None if count is None or not self.sent else min(count, self.sent) / self.sent
+
+    def over(self) -> list[str]:
+        """The counts a provider gave above the number sent (shown as 100 %)."""
+        counts = {"opens": self.opens, "clicks": self.clicks, "delivered": self.delivered}
+        return [name for name, value in counts.items() if value and value > self.sent]
 
 
 @dataclass
@@ -65,6 +81,24 @@ class Link:
     title: str
     url: str
     clicks: int
+
+
+@dataclass
+class Day:
+    date: str
+    """ISO date."""
+    opens: int
+    clicks: int
+
+
+@dataclass
+class Earlier:
+    """One campaign of the practice, for the comparison (the current one included)."""
+
+    campaign: str
+    first_sent: str
+    row: Row
+    current: bool = False
 
 
 @dataclass
@@ -76,6 +110,12 @@ class CampaignReport:
     routes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     first_sent: str | None = None
+    days: list[Day] = field(default_factory=list)
+    """Opens and clicks by day, as the providers count them (empty: none recorded)."""
+    history: list[Earlier] = field(default_factory=list)
+    """Every campaign the practice sent, oldest first, this one among them."""
+    unanswered: dict[str, str] = field(default_factory=dict)
+    """Provider → why it gave no opens and clicks (no key, refused, unreachable)."""
 
     def as_dict(self) -> dict:
         return {
@@ -85,7 +125,13 @@ class CampaignReport:
             "versions": [asdict(v) for v in self.versions],
             "overall": asdict(self.overall),
             "top_links": [asdict(link) for link in self.links],
+            "by_day": [asdict(day) for day in self.days],
+            "campaigns": [
+                {"campaign": e.campaign, "first_sent": e.first_sent, **asdict(e.row)}
+                for e in self.history
+            ],
             "notes": self.notes,
+            "unanswered": self.unanswered,
         }
 
 
@@ -103,20 +149,20 @@ def _steps(folder: Path, campaign: str, provider: str, prefix: str) -> dict[str,
 
 
 def _suppressed_elsewhere(
-    workspace: Workspace, ledger: LedgerView, name: str, recorded: set[str]
-) -> list[tuple[str, str]]:
-    """(address, kind) for patients of campaign `name` suppressed by another way than the
-    inbox or a sync — `chairside unsubscribe --token` from the one-click page, a 5xx at
-    send time of a later campaign, a hand edit — counted for the last campaign they got."""
+    workspace: Workspace, ledger: LedgerView, recorded: set[str]
+) -> list[tuple[str, str, str]]:
+    """(address, kind, campaign) for patients suppressed by another way than the inbox or a
+    sync — `chairside unsubscribe --token` from the one-click page, a 5xx at send time of a
+    later campaign, a hand edit — counted for the last campaign they got (a bounce only when
+    that campaign went by SMTP: only SMTP sees a refusal at send time)."""
     found = []
     for email, entry in read_entries(workspace.suppressed_file).items():
-        if not entry.active:
-            continue  # taken back with `unsubscribe --undo`
-        reason = entry.reason
+        if not entry.active or email in recorded:
+            continue  # taken back with `unsubscribe --undo`, or counted from its event
         sent = ledger.sent_to(email)
-        if email in recorded or not sent or sent[-1].campaign != name:
+        if not sent:
             continue
-        words = reason.lower()
+        words = entry.reason.lower()
         kind = (
             COMPLAINT
             if "complain" in words or "spam" in words
@@ -124,7 +170,9 @@ def _suppressed_elsewhere(
             if "bounce" in words or words[:1] in ("4", "5")
             else UNSUBSCRIBE
         )
-        found.append((email, kind))
+        if kind == BOUNCE and sent[-1].via != "smtp":
+            continue
+        found.append((email, kind, sent[-1].campaign))
     return found
 
 
@@ -142,6 +190,72 @@ def normalise_url(url: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query), fragment="")).rstrip("/")
 
 
+@dataclass
+class _Tally:
+    """One campaign's counts from the ledger and what came back, by version and route."""
+
+    rows: dict[str, Row] = field(default_factory=dict)
+    routes: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    """(version, route) → [sent, came back undelivered]."""
+
+    def row(self, version: str) -> Row:
+        return self.rows.setdefault(version, Row(version))
+
+    def finish(self, delivered: dict[tuple[str, str], int]) -> None:
+        """Delivered: the provider's count for a (version, route) it gave one for, else
+        those sent less those that came back."""
+        for (version, route), (sent, returned) in self.routes.items():
+            given = delivered.get((version, route))
+            self.row(version).delivered += max(0, sent - returned) if given is None else given
+
+
+def _tally(
+    name: str,
+    deliveries: list[Delivery],
+    events: list[Event],
+    elsewhere: list[tuple[str, str, str]],
+    version_of,
+) -> _Tally:
+    """Count campaign `name`: sent and failed from its `deliveries`; bounces and complaints
+    only when they came back on the route the patient's message went by; each person once
+    per kind, whichever way their unsubscribe came."""
+    tally = _Tally()
+    sent_by: dict[str, Delivery] = {}
+    for delivery in deliveries:
+        version = version_of(delivery)
+        row = tally.row(version)
+        if delivery.status == "sent":
+            row.sent += 1
+            sent_by[delivery.email.lower()] = delivery
+            tally.routes.setdefault((version, delivery.via), [0, 0])[0] += 1
+        elif delivery.status == "failed":
+            row.failed += 1
+
+    def count(email: str, kind: str) -> None:
+        delivery = sent_by[email]
+        version = version_of(delivery)
+        row = tally.row(version)
+        setattr(row, KIND_COUNT[kind], getattr(row, KIND_COUNT[kind]) + 1)
+        if kind in (BOUNCE, SOFT_BOUNCE):
+            tally.routes[(version, delivery.via)][1] += 1
+
+    counted: set[tuple[str, str]] = set()
+    for event in events:
+        email = event.email.lower()
+        if event.campaign != name or email not in sent_by or (email, event.kind) in counted:
+            continue
+        route = ROUTE_OF_SOURCE.get(event.source, event.source)
+        if event.kind in ROUTED and sent_by[email].via != route:
+            continue  # an SMTP bounce never lands on a Mailgun campaign, nor the reverse
+        counted.add((email, event.kind))
+        count(email, event.kind)
+    for email, kind, campaign in elsewhere:
+        if campaign == name and email in sent_by and (email, kind) not in counted:
+            counted.add((email, kind))
+            count(email, kind)
+    return tally
+
+
 def build_report(
     workspace: Workspace,
     practice: Practice,
@@ -150,8 +264,10 @@ def build_report(
     show: bool = False,
     offline: bool = False,
     api_base: str | None = None,
+    ask: set[str] | None = None,
 ) -> CampaignReport:
-    """Everything known about campaign `name`; provider statistics unless `offline`."""
+    """Everything known about campaign `name`; provider statistics unless `offline`, from
+    the providers in `ask` only when it is given (the studio asks those with a key)."""
     folder = state_dir(workspace)
     ledger = LedgerView(folder)
     deliveries = [d for d in ledger.deliveries if d.campaign == name]
@@ -164,97 +280,156 @@ def build_report(
     campaign = load_campaign(workspace, name, load_segments(workspace.segments_file))
     labels = {v.id: v.segment.name for v in campaign.variants}
     opaque = concern_tags(campaign)
-    versions: dict[str, Row] = {}
-
-    def row(variant: str) -> Row:
-        variant = opaque.get(variant, variant)
-        if variant not in versions:
-            versions[variant] = Row(variant, labels.get(variant, "") if show else "")
-        return versions[variant]
-
-    variant_of = {}
-    for delivery in deliveries:
-        variant_of[delivery.email.lower()] = opaque.get(delivery.variant, delivery.variant)
-        if delivery.status == "sent":
-            row(delivery.variant).sent += 1
-        elif delivery.status == "failed":
-            row(delivery.variant).failed += 1
     state = ReturnState(folder)
     try:
         everything = state.events()
     finally:
         state.close()
-    counted: set[tuple[str, str]] = set()
-    for event in everything:
-        variant = variant_of.get(event.email.lower())
-        # The same unsubscribe may come by email and from a provider: count the person once.
-        if event.campaign != name or variant is None or (event.email, event.kind) in counted:
-            continue
-        counted.add((event.email, event.kind))
-        target = row(variant)
-        setattr(target, KIND_COUNT[event.kind], getattr(target, KIND_COUNT[event.kind]) + 1)
     recorded = {e.email.lower() for e in everything if e.kind != SOFT_BOUNCE}
-    for email, kind in _suppressed_elsewhere(workspace, ledger, name, recorded):
-        target = row(variant_of[email])
-        setattr(target, KIND_COUNT[kind], getattr(target, KIND_COUNT[kind]) + 1)
+    elsewhere = _suppressed_elsewhere(workspace, ledger, recorded)
+    everything = _on_their_routes(everything, ledger)
+    tally = _tally(
+        name, deliveries, everything, elsewhere, lambda d: opaque.get(d.variant, d.variant)
+    )
+    for version, row in tally.rows.items():
+        row.label = labels.get(version, "") if show else ""
+    sent_at = [d.at for d in deliveries if d.status == "sent"]
     report = CampaignReport(
         name,
-        [versions[k] for k in sorted(versions)],
+        [tally.rows[k] for k in sorted(tally.rows)],
         Row("overall"),
         routes=sorted({d.via for d in deliveries}),
-        first_sent=min((d.at for d in deliveries if d.status == "sent"), default=None),
+        first_sent=min(sent_at, default=None),
     )
+    delivered: dict[tuple[str, str], int] = {}
     if not offline:
-        _provider_stats(workspace, practice, report, versions, campaign, deliveries, api_base)
-    for count in (*COUNTS, "opens", "clicks"):
+        delivered = _provider_stats(
+            practice, folder, report, tally.rows, campaign, deliveries, api_base, ask
+        )
+    tally.finish(delivered)
+    for count in (*COUNTS, "delivered", "opens", "clicks"):
         values = [getattr(v, count) for v in report.versions]
         known = [v for v in values if v is not None]
         setattr(report.overall, count, sum(known) if known or count in COUNTS else None)
+    for row in [*report.versions, report.overall]:
+        for what in row.over():
+            report.notes.append(
+                f"{row.id}: the provider counted more {what} than messages sent; shown as 100 %."
+            )
+    report.history = _history(workspace, ledger, everything, elsewhere, report)
     return report
 
 
-def _provider_stats(workspace, practice, report, versions, campaign, deliveries, api_base) -> None:
-    """Opens, clicks and links from each provider the campaign went through."""
+def _on_their_routes(events: list[Event], ledger: LedgerView) -> list[Event]:
+    """Each bounce and complaint on the campaign of the route it came back on. One the
+    mailbox could not tie to a message names the latest campaign sent to the address,
+    whatever its route; it answers the latest sent over SMTP before it came, if any."""
+    via = {(d.campaign, d.email.lower()): d.via for d in ledger.deliveries}
+    moved = []
+    for event in events:
+        route = ROUTE_OF_SOURCE.get(event.source, event.source)
+        if event.kind in ROUTED and via.get((event.campaign, event.email.lower())) != route:
+            campaign = syncing.campaign_via(ledger, route, event.email, event.at)
+            event = replace(event, campaign=campaign)
+        moved.append(event)
+    return moved
+
+
+def _history(workspace, ledger, events, elsewhere, report: CampaignReport) -> list[Earlier]:
+    """Every campaign sent, oldest first, with its counts; opens and clicks of an earlier one
+    as its own last report found them (build/NAME/report.json), for this one as now."""
+    by_campaign: dict[str, list[Delivery]] = {}
+    for delivery in ledger.deliveries:
+        by_campaign.setdefault(delivery.campaign, []).append(delivery)
+    events_of: dict[str | None, list[Event]] = {}
+    for event in events:  # each campaign's own, so many campaigns cost one pass
+        events_of.setdefault(event.campaign, []).append(event)
+    found = []
+    for name, deliveries in by_campaign.items():
+        sent = [d.at for d in deliveries if d.status == "sent"]
+        if not sent:
+            continue
+        if name == report.campaign:
+            found.append(Earlier(name, min(sent), report.overall, current=True))
+            continue
+        tally = _tally(name, deliveries, events_of.get(name, []), elsewhere, lambda d: "overall")
+        tally.finish({})
+        row = tally.row("overall")
+        row.opens, row.clicks = _last_reported(workspace, name)
+        found.append(Earlier(name, min(sent), row))
+    return sorted(found, key=lambda e: e.first_sent)
+
+
+def _last_reported(workspace: Workspace, name: str) -> tuple[int | None, int | None]:
+    """Opens and clicks of campaign `name` as its last report saved them (None: unknown)."""
+    try:
+        overall = json.loads((workspace.build_dir / name / REPORT_JSON).read_text())["overall"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+    opens, clicks = overall.get("opens"), overall.get("clicks")
+    return (
+        opens if isinstance(opens, int) else None,
+        clicks if isinstance(clicks, int) else None,
+    )
+
+
+def _provider_stats(practice, folder, report, versions, campaign, deliveries, api_base, ask):
+    """Opens, clicks, days and links from each provider the campaign went through; the
+    deliveries they counted, by (version, route). A provider that cannot be asked is a note."""
     opaque = concern_tags(campaign)
     links: Counter[str] = Counter()
-    folder = state_dir(workspace)
+    days: Counter[str] = Counter()
+    clicks_by_day: Counter[str] = Counter()
+    delivered: dict[tuple[str, str], int] = {}
     for provider in report.routes:
-        if provider not in syncing.PROVIDERS:
+        if provider not in syncing.PROVIDERS or (ask is not None and provider not in ask):
             continue
         api = syncing.module(provider)
         settings = dict(practice.providers.get(provider, {}), _name=provider)
-        try:
-            http, context = api.connect(settings, {}, api_base)
-        except ChairsideError as exc:
-            report.notes.append(f"{provider}: no opens or clicks ({exc.message})")
-            continue
         # Asked by the tags this push used (concern tags only if it was told to use them):
         # a concern name never goes to a provider that was not given it.
         tags = sorted({d.variant for d in deliveries if d.via == provider})
         try:
-            if provider == "mailchimp":
-                found = api.stats(
-                    http, context, _steps(folder, report.campaign, provider, "campaign")
-                )
-            elif provider == "sendgrid":
-                found = api.stats(http, context, tags, (report.first_sent or "")[:10])
-            else:
-                found = api.stats(http, context, tags)
-        finally:
-            http.close()
-        for tag, numbers in found.items():
-            if opaque.get(tag, tag) in versions:
-                row = versions[opaque.get(tag, tag)]
-                row.opens = (row.opens or 0) + numbers["opens"]
-                row.clicks = (row.clicks or 0) + numbers["clicks"]
-            links.update(numbers["links"])
+            http, context = api.connect(settings, {}, api_base)
+            try:
+                if provider == "mailchimp":
+                    steps = _steps(folder, report.campaign, provider, "campaign")
+                    found = api.stats(http, context, steps)
+                else:
+                    found = api.stats(http, context, tags, (report.first_sent or "")[:10])
+            finally:
+                http.close()
+        except ChairsideError as exc:
+            report.unanswered[provider] = exc.message
+            continue
+        for tag, numbers in found.tags.items():
+            version = opaque.get(tag, tag)
+            if version not in versions:
+                continue
+            row = versions[version]
+            row.opens = (row.opens or 0) + numbers.opens
+            row.clicks = (row.clicks or 0) + numbers.clicks
+            if numbers.delivered is not None:
+                key = (version, provider)
+                delivered[key] = delivered.get(key, 0) + numbers.delivered
+        links.update(found.links)
+        report.notes += found.notes
+        for day, (opened, clicked) in found.days.items():
+            days[day] += opened
+            clicks_by_day[day] += clicked
+    report.days = [
+        Day(day, days[day], clicks_by_day[day])
+        for day in sorted(days)
+        if days[day] or clicks_by_day[day]
+    ]
     titles = {normalise_url(a.url): a.title for a in campaign.articles if a.url}
     merged: Counter[str] = Counter()
     for url, clicks in links.items():
         merged[normalise_url(url)] += clicks
     report.links = [
-        Link(titles.get(url, url), url, clicks) for url, clicks in merged.most_common(10)
+        Link(titles.get(url, url), url, clicks) for url, clicks in merged.most_common(10) if clicks
     ]
+    return delivered
 
 
 def _percent(value: float | None) -> str:
@@ -264,8 +439,8 @@ def _percent(value: float | None) -> str:
 def table_lines(report: CampaignReport) -> list[str]:
     """The report as a terminal table."""
     header = (
-        f"{'version':<22}{'sent':>7}{'failed':>8}{'bounced':>9}{'unsubs':>8}"
-        f"{'complaints':>12}{'opens':>8}{'clicks':>8}"
+        f"{'version':<22}{'sent':>7}{'delivered':>10}{'failed':>8}{'bounced':>9}{'unsubs':>8}"
+        f"{'complaints':>12}{'opened':>8}{'clicked':>8}"
     )
     lines = [f"{report.campaign}: sent through {', '.join(report.routes)}", header]
     for row in [*report.versions, report.overall]:
@@ -274,11 +449,23 @@ def table_lines(report: CampaignReport) -> list[str]:
         opens = _percent(row.rate(row.opens)) or "-"
         clicks = _percent(row.rate(row.clicks)) or "-"
         lines.append(
-            f"{name[:21]:<22}{row.sent:>7}{row.failed:>8}{bounced:>9}{row.unsubscribed:>8}"
-            f"{row.complaints:>12}{opens:>8}{clicks:>8}"
+            f"{name[:21]:<22}{row.sent:>7}{row.delivered:>10}{row.failed:>8}{bounced:>9}"
+            f"{row.unsubscribed:>8}{row.complaints:>12}{opens:>8}{clicks:>8}"
         )
     if report.links:
         lines.append("most clicked:")
         lines += [f"  {link.clicks:>6}  {link.title}" for link in report.links]
+    earlier = [e for e in report.history if not e.current]
+    if earlier:
+        lines.append("beside earlier campaigns (sent, delivered, unsubscribed, opened):")
+        for entry in report.history[-6:]:
+            row = entry.row
+            mark = "  <- this one" if entry.current else ""
+            lines.append(
+                f"  {entry.campaign:<20}{row.sent:>7}{_percent(row.rate(row.delivered)):>9}"
+                f"{_percent(row.rate(row.unsubscribed)):>9}"
+                f"{_percent(row.rate(row.opens)) or '-':>9}{mark}"
+            )
     lines += [f"note: {note}" for note in report.notes]
+    lines += [f"note: {p}: no opens or clicks ({why})" for p, why in report.unanswered.items()]
     return lines

@@ -38,6 +38,14 @@ class SyncReport:
     already_suppressed: int = 0
 
 
+def campaign_via(ledger: LedgerView, route: str, email: str, at: str) -> str | None:
+    """The latest campaign sent to `email` over `route` before `at`: what a provider says
+    about an address answers only mail that provider carried (a SendGrid bounce never
+    lands on a campaign sent over SMTP)."""
+    sent = [d for d in ledger.sent_to(email) if d.via == route and d.at <= at]
+    return sent[-1].campaign if sent else None
+
+
 def sync(
     workspace: Workspace,
     practice: Practice,
@@ -67,14 +75,15 @@ def sync(
                 if not isinstance(record.email, str):
                     continue  # a provider's malformed entry names nobody
                 report.records += 1
+                at = record.at or started  # a list without dates: when it was read
                 event = Event(
                     key=f"{provider}:{record.kind}:{record.email.lower()}:{record.at}",
                     source=provider,
                     kind=record.kind,
                     email=record.email,
-                    campaign=recorder.ledger.campaign_for(record.email, at=record.at),
+                    campaign=campaign_via(recorder.ledger, provider, record.email, at),
                     detail=record.detail,
-                    at=record.at,
+                    at=at,
                 )
                 recorder.record(event)
             recorder.flush()
