@@ -37,6 +37,12 @@ from chairside.commands.options import Options, pass_options
     help="With --post: the web address the post was published at, for a saved page or "
     "post that does not say (its relative links and images are resolved against it).",
 )
+@click.option(
+    "--add",
+    is_flag=True,
+    help="Add the posts to campaign NAME, which already exists (such as the one "
+    "`chairside init` started), after the posts it has.",
+)
 @pass_options
 def new(
     options: Options,
@@ -45,6 +51,7 @@ def new(
     feeds: tuple[str, ...],
     since,
     base_url: str | None,
+    add: bool,
 ) -> None:
     """Start campaign NAME from blog posts and feeds.
 
@@ -60,13 +67,15 @@ def new(
       chairside new 2027-01 --post saved-page.html \\
           --base-url https://blog.example.com/2026/12/jaw-pain/
     """
-    from chairside.newcampaign import create_campaign
+    from chairside.newcampaign import add_posts, create_campaign
 
     if since and not feeds:
         raise click.UsageError("--since filters feed entries; give it with --feed.")
     if base_url and not posts:
         raise click.UsageError("--base-url is the address of the --post files; give them too.")
-    result = create_campaign(
+    if add and not (posts or feeds):
+        raise click.UsageError("--add adds posts: give them with --post FILE or --feed URL|FILE.")
+    result = (add_posts if add else create_campaign)(
         options.workspace(),
         name,
         posts=posts,
@@ -75,7 +84,11 @@ def new(
         base_url=base_url,
     )
     count = len(result.posts)
-    click.echo(f"Created {result.folder} with {count} post{'' if count == 1 else 's'}:")
+    posts_shown = f"{count} post{'' if count == 1 else 's'}"
+    if add:
+        click.echo(f"Added {posts_shown} to {result.folder}:")
+    else:
+        click.echo(f"Created {result.folder} with {posts_shown}:")
     for post in result.posts:
         tags = ", ".join(post.tags) or "office news (everyone)"
         click.echo(f"  {post.file}: {tags}")

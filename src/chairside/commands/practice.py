@@ -37,10 +37,17 @@ def init(directory: Path, **answers: str | None) -> None:
 
     result = scaffold(directory, answers, interactive=options.stdin_is_terminal())
     click.echo(f"Created a practice folder in {result.root}")
-    click.echo(f"  first campaign: campaigns/{result.campaign}/")
+    click.echo(
+        f"  your first newsletter: {result.campaign} (campaigns/{result.campaign}/, with a "
+        "welcome post to keep or remove)"
+    )
     if result.todo:
         click.echo(f"  still to fill in, in practice.toml: {', '.join(result.todo)}")
-    click.echo(f"Next: cd {directory} && chairside build {result.campaign}")
+    click.echo(
+        f"Next: cd {directory}, add your posts with "
+        f"`chairside new {result.campaign} --add --post FILE` (or --feed), then "
+        f"`chairside build {result.campaign}`"
+    )
 
 
 @click.command()
