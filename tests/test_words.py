@@ -74,3 +74,15 @@ def test_build_counts_versions_and_posts_in_words(tmp_workspace, run):
     assert "Built 2027-03: 1 version in build/2027-03/" in built.output
     assert re.search(r"general +1 post +\d", built.output), built.output
     assert "post(s)" not in built.output
+
+
+def test_readme_says_concern_and_version_only():
+    """Outside code (commands, file names, JSON keys) and the developers' section."""
+    from tests.support import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8").split("## For developers")[0]
+    prose = re.sub(r"```.*?```", "", readme, flags=re.DOTALL)
+    prose = re.sub(r"`[^`]*`", "", prose)
+    found = [line for line in prose.splitlines() if OLD_WORDS.search(FILE_NAMES.sub("", line))]
+    assert not found, found
+    assert "1 batches" not in readme and "1 variants" not in readme
