@@ -267,9 +267,13 @@ def test_provider_keys_go_to_the_keychain_and_their_settings_to_the_file(studio)
     assert answer.text.count("Saved in this computer") == 3
     _no_secret_in_any_file(studio.root, "abc123-us21", "SG.sendgrid-secret", "key-mailgun")
 
-    answer = _post(studio, "/settings/providers", dict(form, sendgrid="twelve", mailgun_key=""))
+    answer = _post(
+        studio, "/settings/providers", dict(form, sendgrid="twelve", mailchimp_key="abc123")
+    )
     assert answer.status_code == 400
     assert "whole number" in _beside(answer.text, "sendgrid")
+    assert "data centre" in _beside(answer.text, "mailchimp_key")
+    assert secrets.get("mailchimp") == "abc123-us21"  # nothing of a refused form is kept
 
 
 # -- the mailbox, against a real Dovecot ---------------------------------------------------
@@ -309,6 +313,8 @@ def test_mailbox_test_logs_in_and_opens_the_folder(studio, dovecot):
     assert "refused the login" in _beside(answer.text, "password")
     answer = _post(studio, "/settings/mailbox", dict(form, imap_host="mail.example.com"))
     assert "unencrypted" in _beside(answer.text, "imap_tls")
+    answer = _post(studio, "/settings/mailbox", dict(form, imap_folder='Café "x"'))
+    assert "plain letters" in _beside(answer.text, "imap_folder")
 
 
 SETTINGS_PAGES = (

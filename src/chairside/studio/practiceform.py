@@ -9,6 +9,7 @@ for the page to show beside that field.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 
 import tomlkit
@@ -21,6 +22,8 @@ from chairside.workspace import PRACTICE_FILE, Workspace
 
 Value = str | int | bool
 # "line 4: [email] from: 'x' is not an email address": the setting, then what is wrong.
+# One save at a time: each reads the file, changes its part and writes it back.
+_saving = threading.Lock()
 _PROBLEM = re.compile(r"^(?:line \d+: )?(?:\[([a-z_.]+)\] )?([a-z_]+): (.*)$", re.DOTALL)
 
 
@@ -45,6 +48,13 @@ def save_practice(
     """Set each dotted setting in `changes` ("email.from" → value; None or "" removes it),
     then read the file back with `check` (`load_practice`, `load_imap`); a file it refuses
     is put back as it was and the error raised, its `problems` one by one."""
+    with _saving:
+        _save(workspace, changes, check)
+
+
+def _save(
+    workspace: Workspace, changes: dict[str, Value | None], check: Callable[[Workspace], object]
+) -> None:
     path = workspace.practice_file
     before = path.read_text(encoding="utf-8-sig")
     doc = tomlkit.parse(before)

@@ -390,6 +390,12 @@ async def imap_save(request: Request, form: FormData) -> Response:
     for required in ("imap_host", "imap_user"):
         if not values[required]:
             errors.setdefault(required, []).append("Missing: type it here.")
+    folder = values["imap_folder"]
+    if not folder.isascii() or '"' in folder or "\\" in folder:
+        errors.setdefault("imap_folder", []).append(
+            "Chairside can open folders whose names are plain letters and digits, without "
+            "quotes or accents: choose or make such a folder in your mail program."
+        )
     changes: dict[str, Value | None] = {
         "imap.host": values["imap_host"],
         "imap.port": port,
@@ -450,6 +456,12 @@ async def providers_save(request: Request, form: FormData) -> Response:
             changes[f"providers.{provider.name}.{provider.setting}"] = int(value)
         else:
             changes[f"providers.{provider.name}.{provider.setting}"] = value
+    mailchimp_key = str(form.get("mailchimp_key", "")).strip()
+    if mailchimp_key and not re.search(r"-[a-z]+[0-9]+$", mailchimp_key):
+        errors.setdefault("mailchimp_key", []).append(
+            "A Mailchimp API key ends with its data centre, like …-us21: copy the whole key "
+            "from Mailchimp (Profile › Extras › API keys)."
+        )
     other = None
     if not errors:
         _saved, other = await run_in_threadpool(_save, workspace, (), changes, load_practice)
