@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.csvsafe",
         "chairside.placeholders",
         "chairside.tokens",
+        "chairside.words",
     ),
     (
         "chairside.content",
@@ -35,7 +36,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.newcampaign",
         "chairside.scaffold",
     ),
-    ("chairside.render", "chairside.message", "chairside.rendered", "chairside.templates"),
+    (
+        "chairside.render",
+        "chairside.message",
+        "chairside.rendered",
+        "chairside.templates",
+        "chairside.logocheck",
+    ),
     (
         "chairside.delivery",
         "chairside.journal",
@@ -46,6 +53,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.sendsummary",
         "chairside.status",
         "chairside.returnpath",
+        "chairside.mailcheck",
     ),
     ("chairside.checks", "chairside.build"),
     ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio"),
