@@ -256,16 +256,23 @@ def test_provider_keys_go_to_the_keychain_and_their_settings_to_the_file(studio)
         "sendgrid": "12345",
         "mailgun_key": "key-mailgun-secret",
         "mailgun": "mg.harborlanedental.example.com",
+        "sendgrid_baa": "yes",
     }
     answer = _post(studio, "/settings/providers", form)
     assert answer.status_code == 200, answer.text
     practice = load_practice(Workspace(studio.root))
+    assert practice.providers["sendgrid"]["baa"] is True
+    assert "baa" not in practice.providers["mailchimp"]
     assert practice.providers["mailchimp"]["audience_id"] == "4ca5d1b2e3"
     assert practice.providers["sendgrid"]["unsubscribe_group"] == 12345
     assert practice.providers["mailgun"]["domain"] == "mg.harborlanedental.example.com"
     assert secrets.get("sendgrid") == "SG.sendgrid-secret"
     assert answer.text.count("Saved in this computer") == 3
     _no_secret_in_any_file(studio.root, "abc123-us21", "SG.sendgrid-secret", "key-mailgun")
+
+    unticked = {k: v for k, v in form.items() if k != "sendgrid_baa"}
+    assert _post(studio, "/settings/providers", unticked).status_code == 200
+    assert "baa" not in load_practice(Workspace(studio.root)).providers["sendgrid"]
 
     answer = _post(
         studio, "/settings/providers", dict(form, sendgrid="twelve", mailchimp_key="abc123")

@@ -424,15 +424,18 @@ def _providers_ctx(request: Request, form: FormData | None = None) -> dict:
     rows = []
     for provider in PROVIDERS:
         setting = f"providers.{provider.name}.{provider.setting}"
-        value = (
-            str(form.get(provider.name, "")).strip() if form else _shown(value_at(data, setting))
-        )
+        if form is not None:
+            value = str(form.get(provider.name, "")).strip()
+            baa = form.get(f"{provider.name}_baa") == "yes"
+        else:
+            value = _shown(value_at(data, setting))
+            baa = value_at(data, f"providers.{provider.name}.baa", False) is True
         rows.append(
             {
                 "provider": provider,
                 "value": value,
+                "baa": baa,
                 "status": secret_status(provider.name, ""),
-                "variable": secrets.kind(provider.name).variable,
             }
         )
     return {"title": "Email providers", "rows": rows, "errors": {}}
@@ -456,6 +459,8 @@ async def providers_save(request: Request, form: FormData) -> Response:
             changes[f"providers.{provider.name}.{provider.setting}"] = int(value)
         else:
             changes[f"providers.{provider.name}.{provider.setting}"] = value
+        # Unticked removes the setting: no agreement is what an absent one means.
+        changes[f"providers.{provider.name}.baa"] = True if row["baa"] else None
     mailchimp_key = str(form.get("mailchimp_key", "")).strip()
     if mailchimp_key and not re.search(r"-[a-z]+[0-9]+$", mailchimp_key):
         errors.setdefault("mailchimp_key", []).append(
@@ -468,7 +473,7 @@ async def providers_save(request: Request, form: FormData) -> Response:
     if not (errors or other):
         for provider in PROVIDERS:
             _store_secret(provider.name, str(form.get(f"{provider.name}_key", "")), "", errors)
-        context = _providers_ctx(request, form)
+        context = _providers_ctx(request, form)  # each key's new status
     context["errors"] = errors
     bad = bool(errors or other)
     return _render(
@@ -477,8 +482,7 @@ async def providers_save(request: Request, form: FormData) -> Response:
         status_code=400 if bad else 200,
         error=other or ("See the fields marked below." if errors else None),
         notice=None if bad else "Saved.",
-        **{k: v for k, v in context.items() if k != "errors"},
-        errors=errors,
+        **context,
     )
 
 
