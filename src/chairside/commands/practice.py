@@ -22,9 +22,12 @@ from chairside.commands.options import Options, pass_options
 def init(directory: Path, **answers: str | None) -> None:
     """Create a new practice folder, ready for its first newsletter.
 
-    Asks for anything not given as an option when run in a terminal; otherwise leaves
-    TODO placeholders in practice.toml for you to fill in. Never overwrites an existing
-    practice folder.
+    Writes practice.toml (with the mail server's and the mailbox's settings written out
+    but commented, ready to fill in), the concerns, an empty patient list, and next
+    month's newsletter (campaigns/YYYY-MM/) with a welcome post; add your own posts to it
+    with `chairside new YYYY-MM --add --post FILE`. Asks for anything not given as an
+    option when run in a terminal; otherwise leaves TODO placeholders in practice.toml for
+    you to fill in. Never overwrites an existing practice folder.
 
     \b
     Example:
