@@ -5,6 +5,7 @@ connection tests run against a real SMTP server with a login and a real Dovecot 
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -368,3 +369,22 @@ def test_settings_pages_fit_a_phone_and_axe_finds_nothing(studio):
         page.click("button[value=save]")
         assert "A port is a number" in page.inner_text("#smtp_port-error")
         inspect("/settings/mail-server with an error")
+
+
+def test_settings_pages_name_no_file_setting_option_or_command(studio, run, tmp_path):
+    pattern = re.compile(r"\.toml|\.csv|\[[a-z_.]+\]|(?<![\w-])--[a-z]|chairside [a-z]|TODO")
+    assert run("init", str(tmp_path / "new")).exit_code == 0  # with its placeholders
+    for root in (studio.root, tmp_path / "new"):
+        server = StudioServer(root) if root != studio.root else studio
+        client = server.client()
+        try:
+            for path in SETTINGS_PAGES:
+                doc = lxml.html.fromstring(client.get(path).text)
+                # The practice's own name, as typed, in the title and the layout's header.
+                for shown_name in doc.xpath("//title | //header[@class='top']/strong"):
+                    shown_name.drop_tree()
+                text = doc.text_content()
+                assert not pattern.search(text), (root.name, path, pattern.findall(text))
+        finally:
+            if server is not studio:
+                server.close()

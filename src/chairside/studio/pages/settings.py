@@ -209,7 +209,12 @@ def _look_ctx(workspace: Workspace, values: dict) -> dict:
         "title": "The look",
         "action": "/settings/look",
         "multipart": True,
-        "preview": {"color": color, "text_color": text_color, "logo": bool(logo)},
+        "preview": {
+            "color": color,
+            "text_color": text_color,
+            "logo": bool(logo),
+            "name": _shown(value_at(read_practice(workspace), "name")) or "Your practice",
+        },
         "logo_ratio": measured.ratio if measured else None,
         "warnings": warnings,
     }
