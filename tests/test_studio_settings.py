@@ -388,3 +388,23 @@ def test_settings_pages_name_no_file_setting_option_or_command(studio, run, tmp_
         finally:
             if server is not studio:
                 server.close()
+
+
+def test_on_a_new_practice_the_mail_server_lands_where_init_explains_it(run, tmp_path):
+    assert run("init", str(tmp_path / "new"), "--email", "news@bay.example.com").exit_code == 0
+    server = StudioServer(tmp_path / "new")
+    try:
+        form = {"smtp_host": "smtp.bay.example.com", "smtp_port": "", "smtp_security": "ssl"}
+        answer = _post(server, "/settings/mail-server", form | {"smtp_user": "", "password": ""})
+    finally:
+        server.close()
+    assert answer.status_code == 200, answer.text
+    text = (tmp_path / "new/practice.toml").read_text()
+    lines = text.splitlines()
+    assert "# [smtp]" not in lines and lines.count("[smtp]") == 1
+    where = lines.index("[smtp]")
+    assert "The security choices" in lines[where - 3] and lines.index("# [imap]") > where
+    smtp = load_practice(Workspace(tmp_path / "new")).smtp
+    assert (smtp.host, smtp.port, smtp.security, smtp.user) == (
+        "smtp.bay.example.com", 0, "ssl", ""
+    )  # fmt: skip

@@ -57,7 +57,10 @@ def _save(
 ) -> None:
     path = workspace.practice_file
     before = path.read_text(encoding="utf-8-sig")
-    doc = tomlkit.parse(before)
+    text = before
+    for section in {dotted.split(".")[0] for dotted in changes if "." in dotted}:
+        text = _uncomment(text, section)
+    doc = tomlkit.parse(text)
     for dotted, value in changes.items():
         *sections, key = dotted.split(".")
         table = doc
@@ -75,6 +78,23 @@ def _save(
     except ChairsideError:
         write_text_atomic(path, before)
         raise
+
+
+def _uncomment(text: str, section: str) -> str:
+    """`text` with the commented example of `[section]` that `chairside init` writes
+    (`# [smtp]`, then `# key = value` lines) made real, when the file has no such section
+    yet: the settings then land where the file explains them, not after everything."""
+    lines = text.splitlines(keepends=True)
+    if any(re.match(rf"\s*\[{section}[.\]]", line) for line in lines):
+        return text
+    start = next((n for n, line in enumerate(lines) if line.strip() == f"# [{section}]"), None)
+    if start is None:
+        return text
+    end = start + 1
+    while end < len(lines) and re.match(r"# [a-z_]+ = ", lines[end]):
+        end += 1
+    lines[start:end] = [line[2:] for line in lines[start:end]]
+    return "".join(lines)
 
 
 def _set(table: Table, key: str, value: Value | None) -> None:
