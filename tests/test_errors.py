@@ -34,7 +34,7 @@ def test_unknown_segment_in_campaign_names_file_and_line(tmp_workspace: Path, ru
 def test_unknown_tag_on_a_post(tmp_workspace: Path, run):
     toml = tmp_workspace / "campaigns/2026-12/campaign.toml"
     toml.write_text(toml.read_text().replace('tags = ["tmj"]', 'tags = ["teeth"]'))
-    assert_user_error(run("build", "2026-12", cwd=tmp_workspace), "no segment 'teeth'")
+    assert_user_error(run("build", "2026-12", cwd=tmp_workspace), "no concern 'teeth'")
 
 
 def test_missing_post_names_the_line(tmp_workspace: Path, run):

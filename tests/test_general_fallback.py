@@ -102,4 +102,4 @@ def test_preview_and_test_send_of_a_fallen_back_concern(tmp_workspace, run):
         "send", "2026-12", "--test", "office@example.com", "--segment", "neck_shoulder",
         cwd=tmp_workspace,
     )  # fmt: skip
-    assert_user_error(test, "no post this month", "--segment general")
+    assert_user_error(test, "no post this month", "--concern general")

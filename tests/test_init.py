@@ -89,3 +89,32 @@ def test_init_rejects_a_bad_option(tmp_path: Path, run, option: str, value: str)
     assert result.exit_code == 2
     assert option in result.output
     assert not (tmp_path / "x" / "practice.toml").exists()
+
+
+def test_init_writes_the_mail_server_and_mailbox_commented_ready_to_fill_in(tmp_path, run):
+    folder = tmp_path / "lakeside"
+    assert run("init", str(folder), *OPTIONS).exit_code == 0
+    text = (folder / "practice.toml").read_text()
+    assert "# [smtp]" in text and "# [imap]" in text
+    assert "smtp" not in tomllib.loads(text) and "imap" not in tomllib.loads(text)
+    # Removing the "# " in front of the section's lines gives settings that load as they are.
+    opened = "\n".join(
+        line[2:] if line.startswith(("# [smtp]", "# [imap]", "# host", "# port", "# security",
+                                     "# user", "# folder")) else line
+        for line in text.splitlines()
+    )  # fmt: skip
+    (folder / "practice.toml").write_text(opened)
+    from chairside.returnpath.inbox import load_imap
+    from chairside.workspace import Workspace, load_practice
+
+    smtp = load_practice(Workspace(folder)).smtp
+    assert (smtp.host, smtp.port, smtp.security) == ("smtp.lakeside.example.com", 587, "starttls")
+    assert smtp.user == "news@lakeside.example.com"
+    assert load_imap(Workspace(folder)).host == "imap.lakeside.example.com"
+
+
+def test_init_names_the_first_newsletter_and_how_to_add_posts_to_it(tmp_path, run):
+    result = run("init", str(tmp_path / "p"), *OPTIONS)
+    campaign = next_month(__import__("datetime").date.today())
+    assert f"your first newsletter: {campaign}" in result.output
+    assert f"chairside new {campaign} --add --post FILE" in result.output

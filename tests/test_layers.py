@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.placeholders",
         "chairside.tokens",
         "chairside.secrets",
+        "chairside.words",
     ),
     (
         "chairside.content",
@@ -36,7 +37,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.newcampaign",
         "chairside.scaffold",
     ),
-    ("chairside.render", "chairside.message", "chairside.rendered", "chairside.templates"),
+    (
+        "chairside.render",
+        "chairside.message",
+        "chairside.rendered",
+        "chairside.templates",
+        "chairside.logocheck",
+    ),
     (
         "chairside.delivery",
         "chairside.journal",
@@ -47,6 +54,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.sendsummary",
         "chairside.status",
         "chairside.returnpath",
+        "chairside.mailcheck",
     ),
     ("chairside.checks", "chairside.build"),
     ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio"),

@@ -137,12 +137,12 @@ def load_settings(
     overrides = data.get("segments", {})
     if not isinstance(overrides, dict):
         overrides = {}
-        problems.add("segments: write per-segment settings as [segments.ID] sections")
+        problems.add("segments: write each concern's settings as [segments.ID] sections")
     for seg_id, body in overrides.items():
         line = line_of(path, rf"^\s*\[segments\.{re.escape(seg_id)}\]")
         if seg_id not in known:
             problems.add(
-                f"[segments.{seg_id}]: there is no segment {seg_id!r} in "
+                f"[segments.{seg_id}]: there is no concern {seg_id!r} in "
                 f"audiences/segments.toml (known: {', '.join(sorted(known))})",
                 line=line,
             )
@@ -212,7 +212,7 @@ def _post_entries(
             for tag in tags:
                 if tag not in known:
                     problems.add(
-                        f"post {item['file']}: tags: there is no segment {tag!r} in "
+                        f"post {item['file']}: tags: there is no concern {tag!r} in "
                         f"audiences/segments.toml (known: {', '.join(sorted(known))})",
                         line=line,
                     )

@@ -39,6 +39,10 @@ def cli(ctx: click.Context, directory: Path) -> None:
     Work happens in a practice folder (the one holding practice.toml; Chairside looks in
     the current folder and the folders above it, like git).
 
+    A concern is what a patient has (jaw/TMJ, neck & shoulder); each concern's patients get
+    their own version of the email, leading with the posts about it, and everyone else the
+    general version.
+
     \b
     Typical month:
       chairside new 2026-12 --feed https://your-practice.com/feed --since 2026-11-01

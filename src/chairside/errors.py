@@ -24,6 +24,9 @@ class ChairsideError(click.ClickException):
 class WorkspaceError(ChairsideError):
     """No workspace, or a workspace file that cannot be used."""
 
+    problems: tuple[str, ...] = ()
+    """Each problem of the file on its own ("[email] from: ..."), when there are several."""
+
 
 class ContentError(ChairsideError):
     """A post or feed that cannot be read."""

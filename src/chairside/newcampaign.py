@@ -16,7 +16,7 @@ from chairside.content.fetch import fetch_feed, is_address
 from chairside.content.html import to_html_document
 from chairside.content.topics import tag_article
 from chairside.errors import WorkspaceError
-from chairside.fsutil import replacing_dir
+from chairside.fsutil import replacing_dir, write_text_atomic
 from chairside.tomlwrite import toml_list, toml_str, toml_text
 from chairside.urls import WEB_SCHEMES, safe_url
 from chairside.workspace import Workspace, load_practice
@@ -191,35 +191,16 @@ def create_campaign(
     folder = workspace.campaign_dir(check_name(name))
     if folder.exists():
         raise WorkspaceError(
-            f"{workspace.relative(folder)} already exists. Choose another name, or edit "
-            f"its {CAMPAIGN_FILE} and posts/ directly."
-        )
-    if base_url is not None and safe_url(base_url, schemes=WEB_SCHEMES) != base_url.strip():
-        raise WorkspaceError(
-            f"--base-url {base_url!r}: give the post's web address, like "
-            "https://your-blog.example.com/the-post/"
+            f"{workspace.relative(folder)} already exists. Add posts to it with "
+            f"`chairside new {name} --add --post FILE` (or --feed), or choose another name."
         )
     practice = load_practice(workspace)
     segments = load_segments(workspace.segments_file)
-    sources = _read_sources(posts, feeds, since, base_url and base_url.strip())
+    sources = _read_sources(posts, feeds, since, _checked_base_url(base_url))
 
-    taken: set[str] = set()
-    written: list[NewPost] = []
     with replacing_dir(folder) as staging:
         (staging / "posts").mkdir()
-        for path, article, rewrite in sources.files:
-            if rewrite:  # the address the post was given travels with it, as its canonical
-                target = _unique(path.stem + ".html", taken)
-                page = to_html_document(article)
-                (staging / "posts" / target).write_text(page, encoding="utf-8")
-            else:
-                target = _unique(path.name, taken)
-                shutil.copyfile(path, staging / "posts" / target)
-            written.append(NewPost(target, tag_article(article, segments)))
-        for article in sources.entries:
-            target = _unique(_slug(article.title) + ".html", taken)
-            (staging / "posts" / target).write_text(to_html_document(article), encoding="utf-8")
-            written.append(NewPost(target, tag_article(article, segments)))
+        written = _write_posts(sources, staging / "posts", set(), segments)
         subject = default_subject(practice.name, name)
         (staging / CAMPAIGN_FILE).write_text(
             campaign_toml(subject, tuple(written), segments), encoding="utf-8"
@@ -227,4 +208,85 @@ def create_campaign(
     notes = sources.notes
     if not written:
         notes.append(f"no posts yet: put post files in {workspace.relative(folder)}/posts/")
+    return NewCampaign(workspace.relative(folder), tuple(written), tuple(notes))
+
+
+def _checked_base_url(base_url: str | None) -> str | None:
+    if base_url is not None and safe_url(base_url, schemes=WEB_SCHEMES) != base_url.strip():
+        raise WorkspaceError(
+            f"--base-url {base_url!r}: give the post's web address, like "
+            "https://your-blog.example.com/the-post/"
+        )
+    return base_url and base_url.strip()
+
+
+def _write_posts(
+    sources: _Sources, folder: Path, taken: set[str], segments: tuple[Segment, ...]
+) -> list[NewPost]:
+    """Save what `_read_sources` read into `folder`, under names not in `taken`."""
+    written: list[NewPost] = []
+    for path, article, rewrite in sources.files:
+        if rewrite:  # the address the post was given travels with it, as its canonical
+            target = _unique(path.stem + ".html", taken)
+            (folder / target).write_text(to_html_document(article), encoding="utf-8")
+        else:
+            target = _unique(path.name, taken)
+            shutil.copyfile(path, folder / target)
+        written.append(NewPost(target, tag_article(article, segments)))
+    for article in sources.entries:
+        target = _unique(_slug(article.title) + ".html", taken)
+        (folder / target).write_text(to_html_document(article), encoding="utf-8")
+        written.append(NewPost(target, tag_article(article, segments)))
+    return written
+
+
+def add_posts(
+    workspace: Workspace,
+    name: str,
+    *,
+    posts: tuple[Path, ...] = (),
+    feeds: tuple[str, ...] = (),
+    since: date | None = None,
+    base_url: str | None = None,
+) -> NewCampaign:
+    """Add posts and feeds' posts to the existing campaign NAME (`chairside new --add`):
+    copied into its posts/, appended to its campaign.toml after the posts it has, with
+    their concerns guessed as `new` guesses them; the file's comments and the rest of it
+    are kept. A result the campaign loader refuses is undone whole."""
+    import tomlkit
+
+    from chairside.campaign import campaign_file, load_settings
+
+    path = campaign_file(workspace, name)  # an error naming the campaigns there are
+    folder = path.parent
+    if not (posts or feeds):
+        raise WorkspaceError("Nothing to add: give --post FILE or --feed URL|FILE.")
+    segments = load_segments(workspace.segments_file)
+    sources = _read_sources(posts, feeds, since, _checked_base_url(base_url))
+    post_dir = folder / "posts"
+    post_dir.mkdir(exist_ok=True)
+    taken = {p.name.lower() for p in post_dir.iterdir()}
+    before = path.read_text(encoding="utf-8-sig")
+    written = _write_posts(sources, post_dir, taken, segments)
+    doc = tomlkit.parse(before)
+    listed = doc.get("posts")
+    if listed is None:
+        listed = tomlkit.aot()
+        doc.append("posts", listed)
+    for post in written:
+        table = tomlkit.table()
+        table["file"] = post.file
+        table["tags"] = list(post.tags)
+        listed.append(table)
+    try:
+        write_text_atomic(path, tomlkit.dumps(doc))
+        load_settings(workspace, name, segments)
+    except BaseException:
+        write_text_atomic(path, before)
+        for post in written:
+            (post_dir / post.file).unlink(missing_ok=True)
+        raise
+    notes = list(sources.notes)
+    if not written:
+        notes.append("nothing was added: the feed had no posts")
     return NewCampaign(workspace.relative(folder), tuple(written), tuple(notes))

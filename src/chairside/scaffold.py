@@ -122,6 +122,27 @@ color = "#0B5D6B"
 # A logo on an https:// address, about 360 px wide; empty shows the practice name instead.
 logo = ""
 logo_alt = {toml_str(settings["name"])}
+
+# The mail server `chairside send` sends through (your mail provider names it: "outgoing"
+# or "SMTP" server). Remove the "# " in front of [smtp] and the four lines under it and
+# fill them in, or fill in Settings > Mail server in `chairside studio`. The password is
+# never kept in this file: `chairside secrets set smtp` keeps it in this computer's keychain.
+# The security choices: "starttls" is encrypted after the greeting (usually port 587),
+# "ssl" encrypted from the start (usually 465), "none" not encrypted (a test server on
+# this computer only).
+# [smtp]
+# host = "smtp.{domain}"
+# port = 587
+# security = "starttls"
+# user = {toml_str(email)}
+
+# The mailbox where unsubscribe requests and bounced mail arrive, read by `chairside
+# inbox` over IMAP, encrypted (or fill in Settings > Mailbox in the studio). Remove the
+# "# " in front of [imap] and the lines under it; the password: `chairside secrets set imap`.
+# [imap]
+# host = "imap.{domain}"
+# user = {toml_str(email)}
+# folder = "INBOX"
 """
 
 

@@ -59,9 +59,12 @@ class Problems:
         if not self.items:
             return
         if len(self.items) == 1:
-            raise WorkspaceError(f"{self.label}: {self.items[0]}")
-        listed = "\n".join(f"  - {item}" for item in self.items)
-        raise WorkspaceError(f"{self.label} has {len(self.items)} problems:\n{listed}")
+            error = WorkspaceError(f"{self.label}: {self.items[0]}")
+        else:
+            listed = "\n".join(f"  - {item}" for item in self.items)
+            error = WorkspaceError(f"{self.label} has {len(self.items)} problems:\n{listed}")
+        error.problems = tuple(self.items)  # one by one, for a form to show beside each field
+        raise error
 
 
 def get_str(

@@ -6,6 +6,7 @@ from chairside.audience.addresses import mask
 from chairside.audience.patients import Audience
 from chairside.audience.segments import Segment
 from chairside.audience.table import DELIMITER_NAMES
+from chairside.words import plural
 
 
 def as_dict(
@@ -64,7 +65,8 @@ def as_lines(
     ]
     lines += [f"    {s.id:<16} {counts[s.id]:>5}  {s.name}" for s in segments]
     lines += [
-        f"  {s.id}: no post this month → {counts[s.id]} patients get the general version"
+        f"  {s.id}: no post this month → {plural(counts[s.id], 'patient')} "
+        f"{'gets' if counts[s.id] == 1 else 'get'} the general version"
         for s in fallbacks
     ]
     lines += [
@@ -79,7 +81,7 @@ def as_lines(
         lines.append(f"  line {rejection.line}: {rejection.reason}{shown}")
     lines += [f"note: {note}" for note in audience.notes]
     if show:
-        lines.append("patients (line, address, first name, segment):")
+        lines.append("patients (line, address, first name, concern):")
         lines += [
             f"  {p.line}\t{p.email}\t{p.first_name or '-'}\t{p.segment}" for p in audience.patients
         ]

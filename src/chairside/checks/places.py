@@ -205,5 +205,5 @@ def merge_variants(findings: Iterable[Finding]) -> Iterator[Finding]:
             first.severity,
             first.variant,
             first.where,
-            f"{first.message} (Also in the variant{'s' * (len(others) > 1)}: {also}.)",
+            f"{first.message} (Also in the version{'s' * (len(others) > 1)} for: {also}.)",
         )

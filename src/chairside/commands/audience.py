@@ -23,11 +23,13 @@ from chairside.commands.options import Options, audience_option, pass_options
 def audience(
     options: Options, audience_file: Path | None, as_json: bool, show: bool, campaign: str | None
 ) -> None:
-    """Check the patient list: who can be emailed, in which segment, and which rows can't.
+    """Check the patient list: who can be emailed, which version each gets, and which rows
+    can't be used.
 
     Reads audiences/patients.csv as your practice software or Excel saved it (CSV in any
     common encoding and separator, or .xlsx/.xls/.ods; column names as Dentrix, Eaglesoft
-    and Open Dental give them), and reports rows read, patients per segment, rejected rows
+    and Open Dental give them), and reports rows read, patients per concern (what a patient
+    has, such as jaw/TMJ: each concern's patients get their own version), rejected rows
     with their line and reason, duplicates merged, suppressed patients and patients
     without consent. Without a consent column it stops and says which line to add to
     audiences/segments.toml. Addresses are masked unless you pass --show.

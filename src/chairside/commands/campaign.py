@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from chairside.commands.options import Options, pass_options
+from chairside.commands.options import Options, concern_option, pass_options
+from chairside.words import plural
 
 
 @click.command()
@@ -37,6 +38,12 @@ from chairside.commands.options import Options, pass_options
     help="With --post: the web address the post was published at, for a saved page or "
     "post that does not say (its relative links and images are resolved against it).",
 )
+@click.option(
+    "--add",
+    is_flag=True,
+    help="Add the posts to campaign NAME, which already exists (such as the one "
+    "`chairside init` started), after the posts it has.",
+)
 @pass_options
 def new(
     options: Options,
@@ -45,6 +52,7 @@ def new(
     feeds: tuple[str, ...],
     since,
     base_url: str | None,
+    add: bool,
 ) -> None:
     """Start campaign NAME from blog posts and feeds.
 
@@ -60,13 +68,15 @@ def new(
       chairside new 2027-01 --post saved-page.html \\
           --base-url https://blog.example.com/2026/12/jaw-pain/
     """
-    from chairside.newcampaign import create_campaign
+    from chairside.newcampaign import add_posts, create_campaign
 
     if since and not feeds:
         raise click.UsageError("--since filters feed entries; give it with --feed.")
     if base_url and not posts:
         raise click.UsageError("--base-url is the address of the --post files; give them too.")
-    result = create_campaign(
+    if add and not (posts or feeds):
+        raise click.UsageError("--add adds posts: give them with --post FILE or --feed URL|FILE.")
+    result = (add_posts if add else create_campaign)(
         options.workspace(),
         name,
         posts=posts,
@@ -75,7 +85,11 @@ def new(
         base_url=base_url,
     )
     count = len(result.posts)
-    click.echo(f"Created {result.folder} with {count} post{'' if count == 1 else 's'}:")
+    posts_shown = f"{count} post{'' if count == 1 else 's'}"
+    if add:
+        click.echo(f"Added {posts_shown} to {result.folder}:")
+    else:
+        click.echo(f"Created {result.folder} with {posts_shown}:")
     for post in result.posts:
         tags = ", ".join(post.tags) or "office news (everyone)"
         click.echo(f"  {post.file}: {tags}")
@@ -90,10 +104,13 @@ def new(
 @click.argument("name")
 @pass_options
 def build(options: Options, name: str) -> None:
-    """Build campaign NAME into build/NAME/: one email per segment, and a preview page.
+    """Build campaign NAME into build/NAME/: one version of the email per concern, and a
+    preview page.
 
-    Writes build/NAME/<segment>.html and .txt (as a sample patient would see them; never a
-    real patient's details), manifest.json and index.html.
+    A concern is what a patient has (jaw/TMJ, neck & shoulder); each concern with a post
+    this month gets its own version, and everyone else the general one. Writes
+    build/NAME/<concern>.html and .txt (as a sample patient would see them; never a real
+    patient's details), manifest.json and index.html.
 
     \b
     Example:
@@ -104,14 +121,13 @@ def build(options: Options, name: str) -> None:
     workspace = options.workspace()
     result = run_build(workspace, name)
     click.echo(
-        f"Built {name}: {len(result.rendered)} variants in {workspace.relative(result.out_dir)}/"
+        f"Built {name}: {plural(len(result.rendered), 'version')} in "
+        f"{workspace.relative(result.out_dir)}/"
     )
     for variant, rendered in zip(result.campaign.variants, result.rendered, strict=True):
         size = len(rendered.html.encode()) / 1024
-        click.echo(
-            f"  {variant.segment.id:<16} {len(variant.articles)} post(s)  {size:5.1f} KB  "
-            f"{variant.segment.name}"
-        )
+        posts = plural(len(variant.articles), "post")
+        click.echo(f"  {variant.segment.id:<16} {posts:<8} {size:5.1f} KB  {variant.segment.name}")
     for segment in result.campaign.fallbacks:
         click.echo(f"  {segment.id:<16} no post this month → its patients get the general version")
     if result.practice.todo:
@@ -166,7 +182,11 @@ def check(options: Options, name: str, as_json: bool, strict: bool) -> None:
 
 @click.command()
 @click.argument("name")
-@click.option("--segment", "-s", help="Show this segment's variant (default: general).")
+@concern_option(
+    "Show the version this concern's patients get, e.g. tmj (default: general, the one "
+    "for everyone else).",
+    short=True,
+)
 @click.option(
     "--text", "show_text", is_flag=True, help="Print the plain-text version (the default)."
 )
@@ -175,18 +195,23 @@ def check(options: Options, name: str, as_json: bool, strict: bool) -> None:
 )
 @pass_options
 def preview(
-    options: Options, name: str, segment: str | None, show_text: bool, open_browser: bool
+    options: Options,
+    name: str,
+    concern: str | None,
+    old_concern: str | None,
+    show_text: bool,
+    open_browser: bool,
 ) -> None:
     """Build campaign NAME and show it: the text version here, or the page in a browser.
 
-    The preview page shows every variant's sender, subject, preheader and number of
+    The preview page shows every version's sender, subject, preheader and number of
     patients, and the email at desktop (600 px) and mobile (375 px) width, beside its text
     version.
 
     \b
     Examples:
       chairside preview 2026-12 --open
-      chairside preview 2026-12 --segment tmj --text
+      chairside preview 2026-12 --concern tmj --text
     """
     from chairside.build import build as run_build
     from chairside.build import patient_counts
@@ -195,12 +220,15 @@ def preview(
     workspace = options.workspace()
     result = run_build(workspace, name, patients=patient_counts(workspace))
     ids = [v.segment.id for v in result.campaign.variants]
+    segment = concern or old_concern
     chosen = segment or "general"
     if chosen != result.campaign.segment_for(chosen):
         click.echo(f"{chosen}: no post this month; its patients get the general version.")
         chosen = segment = "general"
     if chosen not in ids:
-        raise ChairsideError(f"No segment {chosen!r} in {name}. Segments: {', '.join(ids)}.")
+        raise ChairsideError(
+            f"No concern {chosen!r} has a version in {name}. Its versions: {', '.join(ids)}."
+        )
     if open_browser:
         page = result.out_dir / ("index.html" if segment is None else f"{chosen}.html")
         import webbrowser

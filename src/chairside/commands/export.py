@@ -28,7 +28,8 @@ from chairside.commands.options import Options, audience_option, pass_options
     "--push",
     is_flag=True,
     help="Send to the provider's API instead of writing files (key from "
-    "MAILCHIMP_API_KEY, SENDGRID_API_KEY or MAILGUN_API_KEY).",
+    "MAILCHIMP_API_KEY, SENDGRID_API_KEY or MAILGUN_API_KEY, or this computer's keychain: "
+    "chairside secrets set mailchimp|sendgrid|mailgun).",
 )
 @click.option(
     "--api-base",
@@ -53,17 +54,19 @@ from chairside.commands.options import Options, audience_option, pass_options
 @click.option(
     "--resend-unknown",
     is_flag=True,
-    help="Also push patients a crashed push left in doubt (they may get it twice).",
+    help='Also push patients a crashed push left in doubt, "unknown" (they may get it twice).',
 )
 @click.option(
     "--without-baa",
     is_flag=True,
-    help="Push concern variants to a provider without a business associate agreement.",
+    help="Push a concern's version to a provider without a business associate agreement "
+    "(BAA: the HIPAA contract that lets a provider hold health information).",
 )
 @click.option(
     "--concern-tags",
     is_flag=True,
-    help="Name tags after segments (2026-12-tmj) instead of opaque ids (2026-12-a).",
+    help="Name the tags after concerns (2026-12-tmj) instead of codes that say nothing "
+    "about a patient (2026-12-a).",
 )
 @click.option("--force", is_flag=True, help="Export even while `chairside check` finds errors.")
 @click.option(
@@ -97,16 +100,20 @@ def export(
 
     --to eml/mbox writes the exact messages `chairside send` would deliver, one per
     sendable patient (file names carry no address). --to mailchimp/sendgrid/mailgun writes
-    a bundle to upload by hand: each variant's HTML and text with the provider's merge
+    a bundle to upload by hand: each version's HTML and text with the provider's merge
     tags, the audience in the provider's import format, and README.txt saying which file
     goes where; with --push it goes through the provider's API instead, resumably.
 
-    Only address, first name and an opaque variant tag leave the computer. Pushing a
-    concern's variant needs baa = true under [providers.NAME] in practice.toml (a business
-    associate agreement) or --without-baa.
+    Only address, first name and a tag naming the version by a code that says nothing
+    about the patient (2026-12-a) leave the computer. Pushing a concern's version tells the
+    provider something about those patients' health, so it needs baa = true under
+    [providers.NAME] in practice.toml (the practice has a business associate agreement,
+    BAA, with the provider: the HIPAA contract for holding health information) or
+    --without-baa.
 
     A push holds the campaign's lock (a `send` or second push of it is refused meanwhile) and
-    ends with one summary: handed over now, before, rejected, unknown, pending. Exit code
+    ends with one summary: handed over now, before, rejected, unknown (in doubt: the
+    provider's answer never came back), pending. Exit code
     0: everyone handed over; 3: someone rejected, unknown or pending; 1: the push stopped
     (the message says why; run it again to resume).
 

@@ -42,3 +42,16 @@ def audience_option(command):
         type=click.Path(dir_okay=False, path_type=Path),
         help="Read patients from this file (CSV or spreadsheet) instead of audiences/patients.csv.",
     )(command)
+
+
+def concern_option(help_text: str, *, short: bool = False):
+    """`--concern ID`, with `--segment` (its old name) still accepted but no longer listed:
+    one word for one thing in --help, and scripts written for the old name keep working.
+    The command gets both (`concern`, `old_concern`); `concern or old_concern` is the one."""
+
+    def decorate(command):
+        command = click.option("--segment", "old_concern", hidden=True)(command)
+        names = ("--concern", "-s") if short else ("--concern",)
+        return click.option(*names, "concern", metavar="ID", help=help_text)(command)
+
+    return decorate

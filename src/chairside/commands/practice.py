@@ -22,9 +22,12 @@ from chairside.commands.options import Options, pass_options
 def init(directory: Path, **answers: str | None) -> None:
     """Create a new practice folder, ready for its first newsletter.
 
-    Asks for anything not given as an option when run in a terminal; otherwise leaves
-    TODO placeholders in practice.toml for you to fill in. Never overwrites an existing
-    practice folder.
+    Writes practice.toml (with the mail server's and the mailbox's settings written out
+    but commented, ready to fill in), the concerns, an empty patient list, and next
+    month's newsletter (campaigns/YYYY-MM/) with a welcome post; add your own posts to it
+    with `chairside new YYYY-MM --add --post FILE`. Asks for anything not given as an
+    option when run in a terminal; otherwise leaves TODO placeholders in practice.toml for
+    you to fill in. Never overwrites an existing practice folder.
 
     \b
     Example:
@@ -37,10 +40,17 @@ def init(directory: Path, **answers: str | None) -> None:
 
     result = scaffold(directory, answers, interactive=options.stdin_is_terminal())
     click.echo(f"Created a practice folder in {result.root}")
-    click.echo(f"  first campaign: campaigns/{result.campaign}/")
+    click.echo(
+        f"  your first newsletter: {result.campaign} (campaigns/{result.campaign}/, with a "
+        "welcome post to keep or remove)"
+    )
     if result.todo:
         click.echo(f"  still to fill in, in practice.toml: {', '.join(result.todo)}")
-    click.echo(f"Next: cd {directory} && chairside build {result.campaign}")
+    click.echo(
+        f"Next: cd {directory}, add your posts with "
+        f"`chairside new {result.campaign} --add --post FILE` (or --feed), then "
+        f"`chairside build {result.campaign}`"
+    )
 
 
 @click.command()

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from chairside.commands.options import Options, audience_option, pass_options
+from chairside.commands.options import Options, audience_option, concern_option, pass_options
+from chairside.words import plural
 
 
 def smtp_options(command):
@@ -20,19 +21,22 @@ def smtp_options(command):
                 help="Mail server port (default: [smtp] port, or the usual one).",
             ),
             click.option(
-                "--smtp-user", help="Login name; the password is read from CHAIRSIDE_SMTP_PASSWORD."
+                "--smtp-user",
+                help="Login name; the password comes from CHAIRSIDE_SMTP_PASSWORD or this "
+                "computer's keychain (chairside secrets set smtp).",
             ),
             click.option(
                 "--starttls",
                 "security",
                 flag_value="starttls",
-                help="Upgrade the connection with STARTTLS (usually port 587).",
+                help="Start plain, then switch to encryption before logging in (called "
+                "STARTTLS; usually port 587).",
             ),
             click.option(
                 "--ssl",
                 "security",
                 flag_value="ssl",
-                help="Connect over TLS from the start (usually port 465).",
+                help="Encrypted from the start (called SSL or TLS; usually port 465).",
             ),
             click.option(
                 "--no-tls",
@@ -67,13 +71,14 @@ def smtp_options(command):
 @click.option(
     "--no-pipelining",
     is_flag=True,
-    help="Send one command at a time even when the server offers PIPELINING.",
+    help="Wait for each of the server's replies before the next command, even when it "
+    "offers to take several at once (PIPELINING).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
 @click.option(
     "--resend-unknown",
     is_flag=True,
-    help="Also resend messages a crash left in doubt (they may arrive twice).",
+    help='Also resend the messages a crash left in doubt, "unknown" (they may arrive twice).',
 )
 @click.option(
     "--retry-failed",
@@ -84,9 +89,9 @@ def smtp_options(command):
     "--test",
     "test_address",
     metavar="ADDRESS",
-    help="Send each variant once to ADDRESS, subject marked [TEST ...]; nothing is recorded.",
+    help="Send each version once to ADDRESS, subject marked [TEST ...]; nothing is recorded.",
 )
-@click.option("--segment", help="With --test: only this segment's variant.")
+@concern_option("With --test: only the version this concern's patients get, e.g. tmj.")
 @click.option("--force", is_flag=True, help="Send even while `chairside check` finds errors.")
 @click.option(
     "--retries",
@@ -119,7 +124,8 @@ def send(
     resend_unknown: bool,
     retry_failed: bool,
     test_address: str | None,
-    segment: str | None,
+    concern: str | None,
+    old_concern: str | None,
     force: bool,
     retries: int,
     retry_delay: float,
@@ -129,7 +135,9 @@ def send(
     Safe to stop (Ctrl-C finishes the current message) and to run again: every patient is
     recorded in .chairside/state.db (and its journal), and a rerun sends only to those not
     yet sent. If the computer crashed mid-message, those patients (at most one per
-    connection) are reported as unknown and resent only with --resend-unknown. Only a
+    connection) are reported as "unknown" (the message went out but the server's answer
+    never came back, so nobody knows whether it arrived) and resent only with
+    --resend-unknown. Only a
     mailbox's own permanent refusal (e.g. 550 5.1.1 unknown user) marks a patient failed
     and adds them to audiences/suppressed.csv; a refusal of the server or the account
     (login, relay, policy, content, size) stops the run, suppresses nobody and says what
@@ -138,9 +146,11 @@ def send(
     Exit code: 0 everyone sendable has it; 3 the run ended but some are failed, deferred,
     unknown or pending; 1 the run stopped (server refusal, storage problem).
 
-    The server comes from [smtp] in practice.toml (or the options); the password only
-    from the environment variable CHAIRSIDE_SMTP_PASSWORD. Messages go over --connections
-    connections at once (4 by default), with PIPELINING when the server offers it; --rate
+    The server comes from [smtp] in practice.toml (or the options); the password from
+    the environment variable CHAIRSIDE_SMTP_PASSWORD or this computer's keychain
+    (chairside secrets set smtp), never a file. Messages go over --connections connections
+    at once (4 by default), each handing the server several commands without waiting for
+    every reply when it offers that (PIPELINING); --rate
     counts all of them together. If the server refuses an extra connection, the others
     carry on; if your provider limits connections or messages a minute, set both lower.
 
@@ -163,8 +173,9 @@ def send(
     from chairside.sending import RetryPolicy, send_campaign, send_tests
     from chairside.sendsummary import finish, summary
 
+    segment = concern or old_concern
     if segment and not test_address:
-        raise click.UsageError("--segment goes with --test")
+        raise click.UsageError("--concern goes with --test")
     workspace = options.workspace()
     prepared = prepare(workspace, name, audience_file=audience_file)
     if not (test_address or dry_run):  # a test or a dry run is how errors get looked at
@@ -172,10 +183,13 @@ def send(
     if segment and segment != prepared.campaign.segment_for(segment):
         raise ChairsideError(
             f"{segment}: no post this month, so its patients get the general version. "
-            "Test that one with --segment general."
+            "Test that one with --concern general."
         )
     if segment and segment not in prepared.rendered:
-        raise ChairsideError(f"No segment {segment!r}. Segments: {', '.join(prepared.rendered)}.")
+        raise ChairsideError(
+            f"No concern {segment!r} has a version here. The versions: "
+            f"{', '.join(prepared.rendered)}."
+        )
     if not test_address:
         from chairside.returnpath.freshness import echo_unsynced
 
@@ -259,7 +273,8 @@ def _print_dry_run(workspace, prepared, resend_unknown: bool, retry_failed: bool
     for segment, rendered in prepared.rendered.items():
         click.echo(f"    {segment:<16} {counts.get(segment, 0):>6}  subject: {rendered.subject}")
     for segment, count in prepared.fallen_back.items():
-        click.echo(f"    {segment}: no post this month → {count} patients get the general version")
+        gets = f"{plural(count, 'patient')} {'gets' if count == 1 else 'get'}"
+        click.echo(f"    {segment}: no post this month → {gets} the general version")
     click.echo(
         f"  already sent {work.already_sent}, unknown {len(work.unknown)}, "
         f"failed before {work.failed_before}"
@@ -276,6 +291,11 @@ def status(
     options: Options, name: str, audience_file: Path | None, as_json: bool, show: bool
 ) -> None:
     """Show how far sending campaign NAME has got: sent, failed, unknown, pending.
+
+    Failed: the patient's mailbox refused it for good. Deferred: refused for now, tried
+    again by the next send. Unknown: the message went out but the server's answer never
+    came back (a crash or a dropped line), so it may or may not have arrived. Pending: not
+    sent yet.
 
     \b
     Examples:
@@ -313,14 +333,17 @@ def status(
 @click.argument("name")
 @pass_options
 def rebuild_ledger(options: Options, name: str) -> None:
-    """Rebuild the ledger of campaign NAME from its journal.
+    """Rebuild the ledger of campaign NAME (who was sent it) from its journal.
 
-    `send`, `export --push` and `status` refuse to go on when .chairside/state.db has lost
-    NAME's records, is older than its journal (.chairside/journal/NAME.log) or disagrees
-    with it: sending then could give patients the campaign twice. The journal is written
-    before every message is handed over, so the rebuilt ledger forgets nobody who was sent
-    it; patients who were in flight are reported as unknown. A state.db that cannot be
-    opened at all is moved aside (state.db.unusable-TIME), never deleted.
+    The ledger (.chairside/state.db) records each patient's message: sent, failed,
+    deferred, unknown or pending. `send`, `export --push` and `status` refuse to go on
+    when it has lost NAME's records, is older than its journal
+    (.chairside/journal/NAME.log) or disagrees with it: sending then could give patients
+    the campaign twice. The journal is written before every message is handed over, so
+    the rebuilt ledger forgets nobody who was sent it; patients who were in flight are
+    reported as unknown (their message went out, but its answer never came back). A
+    state.db that cannot be opened at all is moved aside
+    (state.db.unusable-TIME), never deleted.
 
     \b
     Example:

@@ -34,6 +34,7 @@ from chairside.providers.base import (
 )
 from chairside.providers.http import IDEMPOTENT, Http, ProviderError, RequestUnknown
 from chairside.providers.schedule import Window
+from chairside.words import plural
 
 PAGE = 1000  # the most Mailchimp lists per page
 _DATACENTER = re.compile(r"-([a-z]+[0-9]+)$")
@@ -42,7 +43,7 @@ README = """\
 Newsletter {campaign} for Mailchimp
 {underline}
 
-These files hold the newsletter in {count} versions. Each patient gets one version, chosen
+These files hold the newsletter in {versions}. Each patient gets one version, chosen
 by the tag next to their address in audience.csv. Tags are codes ({tags}): they say
 nothing about a patient's health.
 
@@ -101,7 +102,7 @@ class Mailchimp(Provider):
             README.format(
                 campaign=self.prepared.campaign.name,
                 underline="=" * (len(self.prepared.campaign.name) + 31),
-                count=len(tags),
+                versions=plural(len(tags), "version"),
                 tags=", ".join(tags),
                 first_tag=tags[0],
                 subject=contents[0].subject,

@@ -46,6 +46,7 @@ from chairside.providers.base import (
 )
 from chairside.providers.http import Http, ProviderError
 from chairside.providers.schedule import Window
+from chairside.words import plural
 
 # A 400 that names one bad recipient drops it and sends the rest again; this many at most
 # per batch, so a list full of bad addresses stops instead of costing a request each.
@@ -223,7 +224,8 @@ class Mailgun(Provider):
         lines = [
             f"{practice.name}: newsletter {campaign} for Mailgun",
             "",
-            f"The newsletter comes in {len(contents)} versions, each with a tag and three files:",
+            f"The newsletter comes in {plural(len(contents), 'version')}, each with a tag and "
+            "three files:",
             "  TAG.html         the email",
             "  TAG.txt          the same email as plain text",
             "  members-TAG.csv  the patients who get this version, with their first names",

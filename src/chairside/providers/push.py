@@ -22,6 +22,7 @@ from chairside.journal import status_record
 from chairside.ledger import FAILED, SENDING, SENT, Ledger, campaign_lock, open_ledger
 from chairside.providers.base import BatchResult, Content, Member, PartlyRefused, Provider, chunks
 from chairside.providers.http import Http, RateLimited, RequestFailed, RequestUnknown
+from chairside.words import plural
 from chairside.workspace import Workspace
 
 SHOWN = 20  # rejected addresses listed one by one; `chairside status` has them all
@@ -220,8 +221,9 @@ def finish(report: PushReport) -> None:
 def summary(report: PushReport) -> list[str]:
     """The one summary every push ends with; addresses masked."""
     lines = [
-        f"{report.provider}: {report.handed} patients handed over in {report.batches} "
-        f"batches, {report.already} before; {len(report.rejected)} rejected, "
+        f"{report.provider}: {plural(report.handed, 'patient')} handed over in "
+        f"{plural(report.batches, 'batch', 'batches')}, {report.already} before; "
+        f"{len(report.rejected)} rejected, "
         f"{len(report.unknown)} unknown, {report.pending} pending."
     ]
     for email, why in report.rejected[:SHOWN]:

@@ -36,12 +36,13 @@ from chairside.providers.base import (
 )
 from chairside.providers.http import Http, ProviderError, RequestFailed, RequestUnknown
 from chairside.providers.schedule import Window
+from chairside.words import plural
 
 README = """\
 Newsletter {campaign} for SendGrid Marketing Campaigns
 {underline}
 
-These files hold the newsletter in {count} versions. Each patient gets one version: the
+These files hold the newsletter in {versions}. Each patient gets one version: the
 one whose code is in the name of the contacts file they are in.
 Codes: {tags}.
 {codes_note}
@@ -163,7 +164,7 @@ class SendGrid(Provider):
             r.variant_id for r in self.prepared.rendered.values()
         }
         uploads = "\n".join(
-            f"   - {_contacts_file(c.tag)} ({len(by_tag[c.tag])} patients):\n"
+            f"   - {_contacts_file(c.tag)} ({plural(len(by_tag[c.tag]), 'patient')}):\n"
             f"     'Add contacts to a new list', named {c.tag}."
             for c in contents
         )
@@ -176,7 +177,7 @@ class SendGrid(Provider):
             README.format(
                 campaign=campaign,
                 underline="=" * len(title),
-                count=len(contents),
+                versions=plural(len(contents), "version"),
                 tags=", ".join(c.tag for c in contents),
                 uploads=uploads,
                 sends=sends,

@@ -17,7 +17,15 @@ from starlette.staticfiles import StaticFiles
 
 from chairside.errors import ChairsideError
 from chairside.studio.pagekit import Studio, studio_of
-from chairside.studio.pages import campaigns, edit, patients, report, send, unsubscribes
+from chairside.studio.pages import (
+    campaigns,
+    edit,
+    patients,
+    report,
+    send,
+    settings,
+    unsubscribes,
+)
 from chairside.studio.security import CsrfRefused, Guard, GuardMiddleware
 from chairside.workspace import Workspace
 
@@ -73,6 +81,7 @@ def create_app(workspace: Workspace, guard: Guard) -> Starlette:
         *send.routes,
         *unsubscribes.routes,
         *report.routes,
+        *settings.routes,
         Mount("/static", StaticFiles(packages=[("chairside.studio", "static")]), name="static"),
     ]
     app = Starlette(
