@@ -1,33 +1,360 @@
-"""Tagging posts with the patient concerns they are about."""
+"""Tagging posts with the patient concerns they are about, and saying why.
+
+A post is about a concern when the concern's words carry its complaint, in the places a
+reader looks: "Why does my jaw click?" in the title, not "bone in the upper jaw" in an
+implant post. Reading a post:
+
+1. It is cut into units where a phrase can stand: the title (never a file name), the
+   author's tags, each heading, each sentence of a paragraph, each list item. A phrase
+   never joins words of two units ("… the upper back. Jaw …" is not "upper back").
+2. In each unit the ignored phrases are masked (jawbone, neck size), then the concern's
+   terms ("TMJ", "whiplash") and its places next to a complaint ("jaw … clicks",
+   "stiff neck") are found (`content.concernwords`).
+3. A find weighs its own weight times its unit's: a title counts four times the body, a
+   heading twice, a short item of a list (a symptom list) less than half.
+4. A concern is given when its weight is enough in itself (`MIN_SCORE`), for the post's
+   length (per 100 words, `MIN_DENSITY`), and beside the strongest concern (`MIN_SHARE`):
+   "neck or shoulder pain" in a TMJ post's symptom list does not make it a neck post.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import lxml.html
+
 from chairside.audience.segments import Segment
+from chairside.content import concernwords as words
 from chairside.content.article import Article
-from chairside.content.sanitize import plain_text
+from chairside.content.sanitize import strip_control_characters, title_from_filename
 
-# A concern mentioned once in passing ("your jaw bone") is not what a post is about; a word in
-# the title or the author's own tags counts as much as several in the body.
-TITLE_WEIGHT = 3
-THRESHOLD = 2
+PLACE_WEIGHT = {"title": 4.0, "tags": 1.5, "heading": 2.0, "body": 1.0, "list": 0.4}
+LONG_ITEM = 14
+"""A list item of this many words or more is prose, weighed as body, not a symptom list."""
+NEAR = 4
+"""At most this many words between a place and its complaint ("pain in the left jaw")."""
+MIN_SCORE = 3.0
+MIN_DENSITY = 1.0
+"""Weight per 100 words of the post."""
+MIN_SHARE = 0.25
+"""Of the strongest concern's weight."""
+ALMOST = 0.5
+"""A concern not given is "almost" given when it reaches this part of each bar."""
+
+_BLOCKS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "dd", "dt"}
+_BLOCKS |= {"figcaption", "blockquote", "pre", "div", "section", "article", "header", "footer"}
+_BLOCKS |= {"ul", "ol", "dl", "table", "thead", "tbody", "tfoot", "tr", "figure", "aside"}
+_SENTENCE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\s*[\n\r•]+\s*|\s+[–—]\s+")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_LISTING = frozenset({"and", "or", "the", "your", "her", "his", "their", "jaw", "upper", "lower"})
 
 
-def concern_scores(article: Article, segments: tuple[Segment, ...]) -> dict[str, int]:
-    """How strongly the article is about each concern segment (general is never scored)."""
-    headline = " ".join((article.title, *article.keywords))
-    body = plain_text(article.body_html)
-    scores: dict[str, int] = {}
-    for segment in segments:
-        pattern = segment.keyword_pattern()
-        if segment.is_general or pattern is None:
-            continue
-        scores[segment.id] = TITLE_WEIGHT * len(pattern.findall(headline)) + len(
-            pattern.findall(body)
-        )
-    return scores
+@dataclass(frozen=True)
+class Reason:
+    """A phrase that counted toward a concern, where it stood, and how often."""
+
+    phrase: str
+    place: str
+    """title, tags, heading, body or list."""
+    weight: float
+    count: int = 1
+
+    def __str__(self) -> str:
+        times = f" ×{self.count}" if self.count > 1 else ""
+        return f'"{self.phrase}" ({self.place}{times})'
+
+
+@dataclass(frozen=True)
+class ConcernScore:
+    concern: str
+    score: float
+    density: float
+    share: float
+    reasons: tuple[Reason, ...]
+    """Strongest first."""
+
+
+@dataclass(frozen=True)
+class Tagging:
+    """The concerns given to a post, those almost given, and why."""
+
+    tags: tuple[str, ...]
+    almost: tuple[str, ...]
+    scores: dict[str, ConcernScore] = field(default_factory=dict)
+
+    def why(self, concern: str, count: int = 3) -> tuple[Reason, ...]:
+        found = self.scores.get(concern)
+        return found.reasons[:count] if found else ()
+
+    def lines(self) -> list[str]:
+        """`because: …` for each concern given, `almost: …` for each almost given."""
+        out = [f"{c}: " + ", ".join(map(str, self.why(c))) for c in self.tags]
+        out += [f"almost {c}: " + ", ".join(map(str, self.why(c))) for c in self.almost]
+        return out
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    concern: str | None
+    """None for a place: the place's concern comes from the table it is in."""
+    words: tuple[frozenset[str], ...]
+    weight: float
+    floating: bool = False
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    terms: tuple[_Phrase, ...]
+    places: dict[str, tuple[_Phrase, ...]]
+    ignored: tuple[tuple[frozenset[str], ...], ...]
+    complaints: frozenset[str]
 
 
 def tag_article(article: Article, segments: tuple[Segment, ...]) -> tuple[str, ...]:
     """The ids of the concern segments the article is about, in segment priority order."""
-    scores = concern_scores(article, segments)
-    return tuple(seg.id for seg in segments if scores.get(seg.id, 0) >= THRESHOLD)
+    return explain(article, segments).tags
+
+
+def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
+    """The concerns the article is about, those it almost is, and the phrases that decided."""
+    vocabulary = _vocabulary(tuple((s.id, s.keywords, s.ignore) for s in segments))
+    concerns = [s.id for s in segments if not s.is_general]
+    found: dict[str | None, dict[tuple[str, str], list[float]]] = {}
+    word_count = 0
+    floating: list[tuple[str | None, str, str, float]] = []
+    for place, unit in _units(article):
+        if place != "tags":
+            word_count += len(_WORD.findall(unit))
+        for concern, phrase, weight, placed in _finds(unit, vocabulary):
+            if placed:
+                found.setdefault(concern, {}).setdefault((phrase, place), []).append(
+                    weight * PLACE_WEIGHT[place]
+                )
+            else:
+                floating.append((concern, phrase, place, weight * PLACE_WEIGHT[place]))
+    # "trigger points" with no place in their sentence belong to what the post is about.
+    totals = {c: sum(map(sum, hits.values())) for c, hits in found.items() if c in concerns}
+    lead = max(totals, key=lambda c: totals[c]) if any(totals.values()) else None
+    for concern, phrase, place, weight in floating:
+        found.setdefault(lead or concern, {}).setdefault((phrase, place), []).append(weight)
+    scores = _scores({c: found.get(c, {}) for c in concerns}, word_count)
+    given = tuple(c for c in concerns if _passes(scores[c], 1.0))
+    almost = tuple(
+        c for c in concerns if c not in given and scores[c].score and _passes(scores[c], ALMOST)
+    )
+    return Tagging(given, almost, scores)
+
+
+def _passes(score: ConcernScore, part: float) -> bool:
+    return (
+        score.score >= MIN_SCORE * part
+        and score.density >= MIN_DENSITY * part
+        and score.share >= MIN_SHARE * part
+    )
+
+
+def _scores(found: dict[str, dict[tuple[str, str], list[float]]], words_: int) -> dict:
+    totals = {c: sum(sum(ws) for ws in hits.values()) for c, hits in found.items()}
+    strongest = max(totals.values(), default=0.0)
+    scores = {}
+    for concern, hits in found.items():
+        reasons = sorted(
+            (
+                Reason(_display(phrase), place, round(sum(ws), 2), len(ws))
+                for (phrase, place), ws in hits.items()
+            ),
+            key=lambda r: (-r.weight, r.phrase),
+        )
+        total = totals[concern]
+        scores[concern] = ConcernScore(
+            concern,
+            score=round(total, 2),
+            density=round(100 * total / max(words_, 100), 2),
+            share=round(total / strongest, 2) if strongest else 0.0,
+            reasons=tuple(reasons),
+        )
+    return scores
+
+
+def _display(phrase: str) -> str:
+    return phrase if len(phrase) <= 60 else phrase[:57].rstrip() + "…"
+
+
+# ---- reading the post into units -------------------------------------------------------
+
+
+def _units(article: Article) -> Iterator[tuple[str, str]]:
+    """(place, text) for every sentence or item of the post, the title first."""
+    if article.title and not _title_is_file_name(article):
+        yield "title", article.title
+    for keyword in article.keywords:
+        yield "tags", keyword
+    for place, text in _blocks(article.body_html):
+        for sentence in _SENTENCE.split(text):
+            if sentence.strip():
+                yield place, sentence
+
+
+def _title_is_file_name(article: Article) -> bool:
+    """Readers fall back to the file name for a post without a title; that is not the
+    author's headline, and a slug's words would weigh as one."""
+    source = article.source.split("#", 1)[0]
+    return bool(source) and article.title == title_from_filename(Path(source))
+
+
+def _blocks(body_html: str) -> Iterator[tuple[str, str]]:
+    if not body_html.strip():
+        return
+    root = lxml.html.fragment_fromstring(strip_control_characters(body_html), create_parent="div")
+    for br in root.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    for element in root.iter():
+        if not isinstance(element.tag, str) or element.tag not in _BLOCKS:
+            continue
+        text = _own_text(element)
+        if not text.strip():
+            continue
+        if re.fullmatch(r"h[1-6]", element.tag):
+            place = "heading"
+        elif element.tag == "li" and len(_WORD.findall(text)) < LONG_ITEM:
+            place = "list"
+        else:
+            place = "body"
+        yield place, text
+
+
+def _own_text(element: lxml.html.HtmlElement) -> str:
+    """The element's text without that of the blocks inside it (they are units of their own)."""
+    parts = [element.text or ""]
+    for child in element:
+        if isinstance(child.tag, str) and child.tag in _BLOCKS:
+            parts.append("\n")
+        else:
+            parts.append(child.text_content() if isinstance(child.tag, str) else "")
+        parts.append(child.tail or "")
+    return " ".join("".join(parts).split(" "))
+
+
+# ---- finding phrases in one unit -------------------------------------------------------
+
+
+def _finds(unit: str, vocabulary: _Vocabulary) -> Iterator[tuple[str | None, str, float, bool]]:
+    """(concern, phrase as written, weight, placed) for every find in one sentence or item;
+    not placed: a floating term with no place beside it, its concern still to be decided."""
+    tokens = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(unit)]
+    norm = [_normal(t[0]) for t in tokens]
+    used = [False] * len(norm)
+    for start, end in _matches(norm, vocabulary.ignored):
+        used[start:end] = [True] * (end - start)
+    complaints = [i for i, n in enumerate(norm) if n in vocabulary.complaints and not used[i]]
+    places: list[tuple[str, int, int, float]] = []
+    for concern, phrases in vocabulary.places.items():
+        for phrase in phrases:
+            for start, end in _matches(norm, (phrase.words,)):
+                if not any(used[start:end]):
+                    places.append((concern, start, end, phrase.weight))
+    sentence_concerns = {p[0] for p in places}
+    for phrase in sorted(vocabulary.terms, key=lambda p: -len(p.words)):
+        for start, end in _matches(norm, (phrase.words,)):
+            if any(used[start:end]):
+                continue
+            used[start:end] = [True] * (end - start)
+            text = _span(unit, tokens, start, end)
+            if not phrase.floating:
+                yield phrase.concern, text, phrase.weight, True
+            elif not sentence_concerns:
+                yield phrase.concern, text, phrase.weight, False
+            for concern in sorted(sentence_concerns) if phrase.floating else ():
+                yield concern, text, phrase.weight, True
+    counted: list[int] = []  # the places that counted, by their first word
+    for concern, start, end, weight in sorted(places, key=lambda p: p[1]):
+        if any(used[start:end]):
+            continue
+        near = [c for c in complaints if start - NEAR - 1 <= c < start or end <= c <= end + NEAR]
+        # "pain in the face, jaw and neck": a place listed with one that counts counts too.
+        listed = [p for p in counted if set(norm[p + 1 : start]) <= _LISTING and start - p <= 4]
+        if near or listed:
+            used[start:end] = [True] * (end - start)
+            counted.append(start)
+            closest = min(near or listed, key=lambda c: start - c if c < start else c - end + 1)
+            first, last = min(start, closest), max(end - 1, closest) + 1
+            yield concern, _span(unit, tokens, first, last), weight, True
+
+
+def _matches(norm: list[str], phrases) -> Iterator[tuple[int, int]]:
+    for words_ in phrases:
+        size = len(words_)
+        for start in range(len(norm) - size + 1):
+            if all(norm[start + i] in words_[i] for i in range(size)):
+                yield start, start + size
+
+
+def _span(unit: str, tokens: list[tuple[str, int, int]], start: int, end: int) -> str:
+    text = unit[tokens[start][1] : tokens[end - 1][2]]
+    return " ".join(re.sub(r"[\"“”]", "", text).split())
+
+
+def _normal(token: str) -> str:
+    token = token.lower().replace("’", "'")
+    return token[:-2] if token.endswith("'s") else token
+
+
+def _forms(word: str) -> frozenset[str]:
+    """The word with its usual endings: click → clicks, clicked, clicking; ache → aching."""
+    w = word.lower()
+    forms = {w, w + "s", w + "es", w + "ed", w + "ing"}
+    if w.endswith("e"):
+        forms |= {w + "d", w[:-1] + "ing"}
+    if w.endswith("y"):
+        forms |= {w[:-1] + "ies", w[:-1] + "ied"}
+    if re.search(r"(?:^|[^aeiou])[aeiou][bdgklmnprt]$", w):
+        forms |= {w + w[-1] + "ing", w + w[-1] + "ed"}
+    return frozenset(forms)
+
+
+def _phrase_words(phrase: str) -> tuple[frozenset[str], ...]:
+    parts = [_normal(p) for p in _WORD.findall(phrase)]
+    return tuple(frozenset({p}) for p in parts[:-1]) + ((_forms(parts[-1]),) if parts else ())
+
+
+@cache
+def _vocabulary(segments: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]) -> _Vocabulary:
+    """Chairside's words for each concern, with the practice's own keywords and ignores.
+
+    A practice keyword that is a place Chairside knows ("jaw", "neck") stays a place: it
+    counts only beside a complaint, as it always has meant "jaw pain", not "jawbone".
+    """
+    known_places = {p: c for c, table in words.PLACES.items() for p in table}
+    terms: list[_Phrase] = []
+    places: dict[str, list[_Phrase]] = {}
+    ignored = list(words.IGNORED)
+    for concern, keywords, ignore in segments:
+        ignored += ignore
+        own_terms = {t.phrase: t for t in words.TERMS.get(concern, ())}
+        own_places = dict(words.PLACES.get(concern, {}))
+        for keyword in keywords:
+            key = " ".join(_normal(w) for w in _WORD.findall(keyword))
+            if not key or key in own_terms or key in own_places:
+                continue
+            if key in known_places:
+                own_places[key] = words.PLACES[known_places[key]][key]
+            else:
+                known = next(
+                    (t for ts in words.TERMS.values() for t in ts if t.phrase == key), None
+                )
+                own_terms[key] = words.Term(key, known.weight if known else 1.0)
+        terms += [
+            _Phrase(concern, _phrase_words(t.phrase), t.weight, t.floating)
+            for t in own_terms.values()
+        ]
+        places[concern] = [_Phrase(None, _phrase_words(p), w) for p, w in own_places.items()]
+    return _Vocabulary(
+        terms=tuple(t for t in terms if t.words),
+        places={c: tuple(p for p in ps if p.words) for c, ps in places.items()},
+        ignored=tuple(w for w in map(_phrase_words, ignored) if w),
+        complaints=frozenset(f for c in words.COMPLAINTS for f in _forms(c)),
+    )
