@@ -52,9 +52,6 @@ class Segment:
     def is_general(self) -> bool:
         return self.id == GENERAL
 
-    def keyword_pattern(self) -> re.Pattern[str] | None:
-        return phrase_pattern(self.keywords)
-
 
 def load_segments(path: Path, *, label: str = "audiences/segments.toml") -> tuple[Segment, ...]:
     """The segments, highest priority first, `general` (everyone else) always last."""

@@ -13,15 +13,16 @@ implant post. Reading a post:
 3. A find weighs its own weight times its unit's: a title counts four times the body, a
    heading twice, a short item of a list (a symptom list) less than half.
 4. A concern is given when its weight is enough in itself (`MIN_SCORE`), for the post's
-   length (per 100 words, `MIN_DENSITY`), and beside the strongest concern (`MIN_SHARE`):
-   "neck or shoulder pain" in a TMJ post's symptom list does not make it a neck post.
+   length (per 100 words, `MIN_DENSITY`), and beside the strongest concern (`MIN_SHARE`,
+   more when the title names only another concern): "neck or shoulder pain" in a TMJ
+   post's symptom list does not make it a neck post.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -40,8 +41,11 @@ NEAR = 4
 MIN_SCORE = 3.0
 MIN_DENSITY = 1.0
 """Weight per 100 words of the post."""
-MIN_SHARE = 0.25
+MIN_SHARE = 0.35
 """Of the strongest concern's weight."""
+MIN_SHARE_UNTITLED = 0.5
+"""… when the title names another concern and not this one: the headline says what the
+post is about, and a paragraph on the jaw in a neck post is an aside."""
 ALMOST = 0.5
 """A concern not given is "almost" given when it reaches this part of each bar."""
 
@@ -64,7 +68,7 @@ class Reason:
     count: int = 1
 
     def __str__(self) -> str:
-        times = f" ×{self.count}" if self.count > 1 else ""
+        times = f", {self.count} times" if self.count > 1 else ""
         return f'"{self.phrase}" ({self.place}{times})'
 
 
@@ -76,6 +80,8 @@ class ConcernScore:
     share: float
     reasons: tuple[Reason, ...]
     """Strongest first."""
+    share_bar: float = MIN_SHARE
+    """The share it needs (`MIN_SHARE`, or `MIN_SHARE_UNTITLED`)."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +93,28 @@ class Tagging:
     scores: dict[str, ConcernScore] = field(default_factory=dict)
 
     def why(self, concern: str, count: int = 3) -> tuple[Reason, ...]:
+        """The `count` strongest reasons for `concern`."""
         found = self.scores.get(concern)
         return found.reasons[:count] if found else ()
 
+    def short_of(self, concern: str) -> str:
+        """Why an almost-given concern was not given, in a few words."""
+        score = self.scores[concern]
+        if score.share < score.share_bar:
+            lead = max(self.scores.values(), key=lambda s: s.score).concern
+            return f"a small part beside {lead}"
+        if score.density < MIN_DENSITY:
+            return "too little for the post's length"
+        return "too few mentions"
+
     def lines(self) -> list[str]:
-        """`because: …` for each concern given, `almost: …` for each almost given."""
-        out = [f"{c}: " + ", ".join(map(str, self.why(c))) for c in self.tags]
-        out += [f"almost {c}: " + ", ".join(map(str, self.why(c))) for c in self.almost]
+        """For each concern given, its three strongest reasons; for each almost given, its
+        reasons and what it lacked."""
+        out = [f"{c} because of " + ", ".join(map(str, self.why(c))) for c in self.tags]
+        out += [
+            f"almost {c}: " + ", ".join(map(str, self.why(c))) + f" ({self.short_of(c)})"
+            for c in self.almost
+        ]
         return out
 
 
@@ -123,25 +144,34 @@ def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
     """The concerns the article is about, those it almost is, and the phrases that decided."""
     vocabulary = _vocabulary(tuple((s.id, s.keywords, s.ignore) for s in segments))
     concerns = [s.id for s in segments if not s.is_general]
-    found: dict[str | None, dict[tuple[str, str], list[float]]] = {}
+    found: dict[str | None, dict[tuple[str, str], tuple[str, list[float]]]] = {}
     word_count = 0
     floating: list[tuple[str | None, str, str, float]] = []
-    for place, unit in _units(article):
-        if place != "tags":
-            word_count += len(_WORD.findall(unit))
-        for concern, phrase, weight, placed in _finds(unit, vocabulary):
-            if placed:
-                found.setdefault(concern, {}).setdefault((phrase, place), []).append(
-                    weight * PLACE_WEIGHT[place]
-                )
-            else:
-                floating.append((concern, phrase, place, weight * PLACE_WEIGHT[place]))
-    # "trigger points" with no place in their sentence belong to what the post is about.
-    totals = {c: sum(map(sum, hits.values())) for c, hits in found.items() if c in concerns}
-    lead = max(totals, key=lambda c: totals[c]) if any(totals.values()) else None
+    for place, sentences in _units(article):
+        # "We call these knots trigger points.": the paragraph says where they are.
+        context = {
+            c
+            for sentence in sentences
+            for c, *_ in _places(_tokens(sentence, vocabulary), vocabulary)
+        }
+        for sentence in sentences:
+            if place != "tags":
+                word_count += len(_WORD.findall(sentence))
+            for concern, phrase, weight, placed in _finds(sentence, vocabulary, context):
+                if placed:
+                    _add(found, concern, phrase, place, weight * PLACE_WEIGHT[place])
+                else:
+                    floating.append((concern, phrase, place, weight * PLACE_WEIGHT[place]))
+    # Trigger points with no place in their paragraph belong to what the post is about.
+    totals = {c: sum(w for _, ws in hits.values() for w in ws) for c, hits in found.items()}
+    lead = max(concerns, key=lambda c: totals.get(c, 0.0)) if any(totals.values()) else None
     for concern, phrase, place, weight in floating:
-        found.setdefault(lead or concern, {}).setdefault((phrase, place), []).append(weight)
+        _add(found, lead or concern, phrase, place, weight)
     scores = _scores({c: found.get(c, {}) for c in concerns}, word_count)
+    titled = {c for c in concerns if any(r.place == "title" for r in scores[c].reasons)}
+    for concern in concerns:
+        if titled and concern not in titled:
+            scores[concern] = replace(scores[concern], share_bar=MIN_SHARE_UNTITLED)
     given = tuple(c for c in concerns if _passes(scores[c], 1.0))
     almost = tuple(
         c for c in concerns if c not in given and scores[c].score and _passes(scores[c], ALMOST)
@@ -149,23 +179,29 @@ def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
     return Tagging(given, almost, scores)
 
 
+def _add(found: dict, concern: str | None, phrase: str, place: str, weight: float) -> None:
+    """Count a find; the same phrase in another case ("TMJ", "tmj") is the same reason."""
+    hits = found.setdefault(concern, {})
+    hits.setdefault((phrase.casefold(), place), (phrase, []))[1].append(weight)
+
+
 def _passes(score: ConcernScore, part: float) -> bool:
     return (
         score.score >= MIN_SCORE * part
         and score.density >= MIN_DENSITY * part
-        and score.share >= MIN_SHARE * part
+        and score.share >= score.share_bar * part
     )
 
 
-def _scores(found: dict[str, dict[tuple[str, str], list[float]]], words_: int) -> dict:
-    totals = {c: sum(sum(ws) for ws in hits.values()) for c, hits in found.items()}
+def _scores(found: dict[str, dict], words_: int) -> dict[str, ConcernScore]:
+    totals = {c: sum(w for _, ws in hits.values() for w in ws) for c, hits in found.items()}
     strongest = max(totals.values(), default=0.0)
     scores = {}
     for concern, hits in found.items():
         reasons = sorted(
             (
                 Reason(_display(phrase), place, round(sum(ws), 2), len(ws))
-                for (phrase, place), ws in hits.items()
+                for (_, place), (phrase, ws) in hits.items()
             ),
             key=lambda r: (-r.weight, r.phrase),
         )
@@ -187,16 +223,14 @@ def _display(phrase: str) -> str:
 # ---- reading the post into units -------------------------------------------------------
 
 
-def _units(article: Article) -> Iterator[tuple[str, str]]:
-    """(place, text) for every sentence or item of the post, the title first."""
+def _units(article: Article) -> Iterator[tuple[str, list[str]]]:
+    """(place, its sentences) for the title, each tag and each block of the post."""
     if article.title and not _title_is_file_name(article):
-        yield "title", article.title
+        yield "title", [article.title]
     for keyword in article.keywords:
-        yield "tags", keyword
+        yield "tags", [keyword]
     for place, text in _blocks(article.body_html):
-        for sentence in _SENTENCE.split(text):
-            if sentence.strip():
-                yield place, sentence
+        yield place, [sentence for sentence in _SENTENCE.split(text) if sentence.strip()]
 
 
 def _title_is_file_name(article: Article) -> bool:
@@ -242,22 +276,18 @@ def _own_text(element: lxml.html.HtmlElement) -> str:
 # ---- finding phrases in one unit -------------------------------------------------------
 
 
-def _finds(unit: str, vocabulary: _Vocabulary) -> Iterator[tuple[str | None, str, float, bool]]:
-    """(concern, phrase as written, weight, placed) for every find in one sentence or item;
-    not placed: a floating term with no place beside it, its concern still to be decided."""
-    tokens = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(unit)]
-    norm = [_normal(t[0]) for t in tokens]
-    used = [False] * len(norm)
-    for start, end in _matches(norm, vocabulary.ignored):
-        used[start:end] = [True] * (end - start)
+def _finds(
+    unit: str, vocabulary: _Vocabulary, context: set[str]
+) -> Iterator[tuple[str | None, str, float, bool]]:
+    """(concern, phrase as written, weight, placed) for every find in one sentence or item.
+
+    A floating term goes to the concerns whose places its sentence names, else those its
+    paragraph (`context`) names; with neither it is not placed, its concern still open.
+    """
+    tokens, norm, used = _tokens(unit, vocabulary)
     complaints = [i for i, n in enumerate(norm) if n in vocabulary.complaints and not used[i]]
-    places: list[tuple[str, int, int, float]] = []
-    for concern, phrases in vocabulary.places.items():
-        for phrase in phrases:
-            for start, end in _matches(norm, (phrase.words,)):
-                if not any(used[start:end]):
-                    places.append((concern, start, end, phrase.weight))
-    sentence_concerns = {p[0] for p in places}
+    places = _places((tokens, norm, used), vocabulary)
+    where = {p[0] for p in places} or context
     for phrase in sorted(vocabulary.terms, key=lambda p: -len(p.words)):
         for start, end in _matches(norm, (phrase.words,)):
             if any(used[start:end]):
@@ -266,9 +296,9 @@ def _finds(unit: str, vocabulary: _Vocabulary) -> Iterator[tuple[str | None, str
             text = _span(unit, tokens, start, end)
             if not phrase.floating:
                 yield phrase.concern, text, phrase.weight, True
-            elif not sentence_concerns:
+            elif not where:
                 yield phrase.concern, text, phrase.weight, False
-            for concern in sorted(sentence_concerns) if phrase.floating else ():
+            for concern in sorted(where) if phrase.floating else ():
                 yield concern, text, phrase.weight, True
     counted: list[int] = []  # the places that counted, by their first word
     for concern, start, end, weight in sorted(places, key=lambda p: p[1]):
@@ -283,6 +313,32 @@ def _finds(unit: str, vocabulary: _Vocabulary) -> Iterator[tuple[str | None, str
             closest = min(near or listed, key=lambda c: start - c if c < start else c - end + 1)
             first, last = min(start, closest), max(end - 1, closest) + 1
             yield concern, _span(unit, tokens, first, last), weight, True
+
+
+_Tokens = tuple[list[tuple[str, int, int]], list[str], list[bool]]
+
+
+def _tokens(unit: str, vocabulary: _Vocabulary) -> _Tokens:
+    """The unit's words (as written, start, end), their plain forms, and which of them an
+    ignored phrase masks."""
+    tokens = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(unit)]
+    norm = [_normal(t[0]) for t in tokens]
+    used = [False] * len(norm)
+    for start, end in _matches(norm, vocabulary.ignored):
+        used[start:end] = [True] * (end - start)
+    return tokens, norm, used
+
+
+def _places(words_: _Tokens, vocabulary: _Vocabulary) -> list[tuple[str, int, int, float]]:
+    """(concern, start, end, weight) of each place named and not masked."""
+    _, norm, used = words_
+    return [
+        (concern, start, end, phrase.weight)
+        for concern, phrases in vocabulary.places.items()
+        for phrase in phrases
+        for start, end in _matches(norm, (phrase.words,))
+        if not any(used[start:end])
+    ]
 
 
 def _matches(norm: list[str], phrases) -> Iterator[tuple[int, int]]:
@@ -325,36 +381,47 @@ def _phrase_words(phrase: str) -> tuple[frozenset[str], ...]:
 def _vocabulary(segments: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]) -> _Vocabulary:
     """Chairside's words for each concern, with the practice's own keywords and ignores.
 
-    A practice keyword that is a place Chairside knows ("jaw", "neck") stays a place: it
-    counts only beside a complaint, as it always has meant "jaw pain", not "jawbone".
+    A practice keyword Chairside knows keeps its meaning: a place ("jaw", "neck") counts
+    only beside a complaint, as it always meant "jaw pain", not "jawbone"; a known term
+    ("clenching") keeps its weight. Any other keyword counts as a term of full weight.
     """
-    known_places = {p: c for c, table in words.PLACES.items() for p in table}
+    all_terms = [t for ts in words.TERMS.values() for t in ts]
+    all_places = {p: w for table in words.PLACES.values() for p, w in table.items()}
     terms: list[_Phrase] = []
-    places: dict[str, list[_Phrase]] = {}
+    places: dict[str, tuple[_Phrase, ...]] = {}
     ignored = list(words.IGNORED)
     for concern, keywords, ignore in segments:
         ignored += ignore
-        own_terms = {t.phrase: t for t in words.TERMS.get(concern, ())}
+        own_terms = list(words.TERMS.get(concern, ()))
         own_places = dict(words.PLACES.get(concern, {}))
         for keyword in keywords:
-            key = " ".join(_normal(w) for w in _WORD.findall(keyword))
-            if not key or key in own_terms or key in own_places:
+            said = [_normal(w) for w in _WORD.findall(keyword)]
+            if not said or _known(said, [t.phrase for t in own_terms] + list(own_places)):
                 continue
-            if key in known_places:
-                own_places[key] = words.PLACES[known_places[key]][key]
+            if place := _known(said, list(all_places)):
+                own_places[place] = all_places[place]
+            elif term := _known(said, [t.phrase for t in all_terms]):
+                own_terms.append(next(t for t in all_terms if t.phrase == term))
             else:
-                known = next(
-                    (t for ts in words.TERMS.values() for t in ts if t.phrase == key), None
-                )
-                own_terms[key] = words.Term(key, known.weight if known else 1.0)
+                own_terms.append(words.Term(" ".join(said), 1.0))
         terms += [
-            _Phrase(concern, _phrase_words(t.phrase), t.weight, t.floating)
-            for t in own_terms.values()
+            _Phrase(concern, _phrase_words(t.phrase), t.weight, t.floating) for t in own_terms
         ]
-        places[concern] = [_Phrase(None, _phrase_words(p), w) for p, w in own_places.items()]
+        places[concern] = tuple(_Phrase(None, _phrase_words(p), w) for p, w in own_places.items())
     return _Vocabulary(
         terms=tuple(t for t in terms if t.words),
-        places={c: tuple(p for p in ps if p.words) for c, ps in places.items()},
+        places=places,
         ignored=tuple(w for w in map(_phrase_words, ignored) if w),
         complaints=frozenset(f for c in words.COMPLAINTS for f in _forms(c)),
     )
+
+
+def _known(said: list[str], phrases: list[str]) -> str | None:
+    """The phrase of `phrases` that `said` is a form of ("clenching" of "clench")."""
+    for phrase in phrases:
+        pattern = _phrase_words(phrase)
+        if len(pattern) == len(said) and all(
+            w in forms for w, forms in zip(said, pattern, strict=True)
+        ):
+            return phrase
+    return None
