@@ -97,22 +97,25 @@ class Tagging:
         found = self.scores.get(concern)
         return found.reasons[:count] if found else ()
 
-    def short_of(self, concern: str) -> str:
+    def short_of(self, concern: str, names: dict[str, str] | None = None) -> str:
         """Why an almost-given concern was not given, in a few words."""
         score = self.scores[concern]
         if score.share < score.share_bar:
             lead = max(self.scores.values(), key=lambda s: s.score).concern
-            return f"a small part beside {lead}"
+            return f"a small part beside {(names or {}).get(lead, lead)}"
         if score.density < MIN_DENSITY:
             return "too little for the post's length"
         return "too few mentions"
 
-    def lines(self) -> list[str]:
+    def lines(self, names: dict[str, str] | None = None) -> list[str]:
         """For each concern given, its three strongest reasons; for each almost given, its
-        reasons and what it lacked."""
-        out = [f"{c} because of " + ", ".join(map(str, self.why(c))) for c in self.tags]
+        reasons and what it lacked. Concerns are named by id, or by `names`."""
+        name = (names or {}).get
+        out = [f"{name(c, c)} because of " + ", ".join(map(str, self.why(c))) for c in self.tags]
         out += [
-            f"almost {c}: " + ", ".join(map(str, self.why(c))) + f" ({self.short_of(c)})"
+            f"almost {name(c, c)}: "
+            + ", ".join(map(str, self.why(c)))
+            + f" ({self.short_of(c, names)})"
             for c in self.almost
         ]
         return out
