@@ -62,14 +62,16 @@ class Reason:
     """A phrase that counted toward a concern, where it stood, and how often."""
 
     phrase: str
-    place: str
-    """title, tags, heading, body or list."""
+    places: tuple[str, ...]
+    """Where it stood, of title, tags, heading, body and list (in that order)."""
     weight: float
     count: int = 1
 
     def __str__(self) -> str:
-        times = f", {self.count} times" if self.count > 1 else ""
-        return f'"{self.phrase}" ({self.place}{times})'
+        where = ", ".join(self.places)
+        if self.count > len(self.places):
+            where += f", {self.count} times" if len(self.places) == 1 else f"; {self.count} times"
+        return f'"{self.phrase}" ({where})'
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
     for concern, phrase, place, weight in floating:
         _add(found, lead or concern, phrase, place, weight)
     scores = _scores({c: found.get(c, {}) for c in concerns}, word_count)
-    titled = {c for c in concerns if any(r.place == "title" for r in scores[c].reasons)}
+    titled = {c for c in concerns if any("title" in r.places for r in scores[c].reasons)}
     for concern in concerns:
         if titled and concern not in titled:
             scores[concern] = replace(scores[concern], share_bar=MIN_SHARE_UNTITLED)
@@ -201,10 +203,18 @@ def _scores(found: dict[str, dict], words_: int) -> dict[str, ConcernScore]:
     strongest = max(totals.values(), default=0.0)
     scores = {}
     for concern, hits in found.items():
+        by_phrase: dict[str, list[tuple[str, str, list[float]]]] = {}
+        for (key, place), (phrase, ws) in hits.items():
+            by_phrase.setdefault(key, []).append((place, phrase, ws))
         reasons = sorted(
             (
-                Reason(_display(phrase), place, round(sum(ws), 2), len(ws))
-                for (_, place), (phrase, ws) in hits.items()
+                Reason(
+                    _display(max(found, key=lambda f: sum(f[2]))[1]),
+                    tuple(p for p in PLACE_WEIGHT if any(f[0] == p for f in found)),
+                    round(sum(w for f in found for w in f[2]), 2),
+                    sum(len(f[2]) for f in found),
+                )
+                for found in by_phrase.values()
             ),
             key=lambda r: (-r.weight, r.phrase),
         )
