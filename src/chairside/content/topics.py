@@ -13,9 +13,9 @@ implant post. Reading a post:
 3. A find weighs its own weight times its unit's: a title counts four times the body, a
    heading twice, a short item of a list (a symptom list) less than half.
 4. A concern is given when its weight is enough in itself (`MIN_SCORE`), for the post's
-   length (per 100 words, `MIN_DENSITY`), and beside the strongest concern (`MIN_SHARE`,
-   more when the title names only another concern): "neck or shoulder pain" in a TMJ
-   post's symptom list does not make it a neck post.
+   length (per 100 words, `MIN_DENSITY`), and beside the strongest concern (`MIN_SHARE`):
+   "neck or shoulder pain" in a TMJ post's symptom list does not make it a neck post. A
+   concern the title does not name needs more of both.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ NEAR = 4
 MIN_SCORE = 3.0
 MIN_DENSITY = 1.0
 """Weight per 100 words of the post."""
+MIN_DENSITY_UNTITLED = 1.3
+"""… when the title does not name the concern: a post about it usually says so in its
+headline, and a mouthguard post with a paragraph on night guards for grinding does not."""
 MIN_SHARE = 0.35
 """Of the strongest concern's weight."""
 MIN_SHARE_UNTITLED = 0.5
@@ -84,6 +87,8 @@ class ConcernScore:
     """Strongest first."""
     share_bar: float = MIN_SHARE
     """The share it needs (`MIN_SHARE`, or `MIN_SHARE_UNTITLED`)."""
+    density_bar: float = MIN_DENSITY
+    """The density it needs (`MIN_DENSITY`, or `MIN_DENSITY_UNTITLED`)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,7 @@ class Tagging:
         if score.share < score.share_bar:
             lead = max(self.scores.values(), key=lambda s: s.score).concern
             return f"a small part beside {(names or {}).get(lead, lead)}"
-        if score.density < MIN_DENSITY:
+        if score.density < score.density_bar:
             return "too little for the post's length"
         return "too few mentions"
 
@@ -175,8 +180,11 @@ def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
     scores = _scores({c: found.get(c, {}) for c in concerns}, word_count)
     titled = {c for c in concerns if any("title" in r.places for r in scores[c].reasons)}
     for concern in concerns:
-        if titled and concern not in titled:
-            scores[concern] = replace(scores[concern], share_bar=MIN_SHARE_UNTITLED)
+        if concern not in titled:
+            share_bar = MIN_SHARE_UNTITLED if titled else MIN_SHARE
+            scores[concern] = replace(
+                scores[concern], share_bar=share_bar, density_bar=MIN_DENSITY_UNTITLED
+            )
     given = tuple(c for c in concerns if _passes(scores[c], 1.0))
     almost = tuple(
         c for c in concerns if c not in given and scores[c].score and _passes(scores[c], ALMOST)
@@ -193,7 +201,7 @@ def _add(found: dict, concern: str | None, phrase: str, place: str, weight: floa
 def _passes(score: ConcernScore, part: float) -> bool:
     return (
         score.score >= MIN_SCORE * part
-        and score.density >= MIN_DENSITY * part
+        and score.density >= score.density_bar * part
         and score.share >= score.share_bar * part
     )
 
