@@ -277,3 +277,36 @@ def test_the_demo_posts_are_tagged_as_the_practice_tagged_them():
     for entry in settings["posts"]:
         article = read_post(repo / "campaigns/2026-12/posts" / entry["file"])
         assert list(tag_article(article, SEGMENTS)) == entry["tags"], entry["file"]
+
+
+def test_a_list_of_services_or_related_posts_weighs_as_a_list(tmp_path):
+    text = (
+        "# Dental Implants in Springfield\n\n"
+        "Our team offers implants, Invisalign, TMJ therapy, sleep apnea appliances and "
+        "bonding under one roof.\n\n"
+        "Related posts: Implants vs. Dentures · TMJ Treatment Options · Whitening at Home\n\n"
+        + FILLER
+        * 2
+    )
+    tagging = explain(read_written(tmp_path, "implants.md", text), SEGMENTS)
+    assert [(r.phrase, r.places, r.count) for r in tagging.scores["tmj"].reasons] == [
+        ("TMJ", ("list",), 2)
+    ]
+    assert tagging.tags == ()
+
+
+def test_soreness_after_a_procedure_weighs_half(tmp_path):
+    text = "# Recovery\n\nSome jaw soreness after surgery is normal. A sore jaw can also mean …\n"
+    reasons = explain(read_written(tmp_path, "recovery.md", text), SEGMENTS).why("tmj")
+    assert {r.phrase: r.weight for r in reasons} == {"jaw soreness": 0.5, "sore jaw": 1.0}
+
+
+def test_grinding_and_night_guards_without_a_complaint_are_not_enough(tmp_path):
+    text = (
+        "# Night Guards and Sports Guards\n\nA night guard protects teeth from grinding. "
+        "Grinding wears enamel. We make night guards in one visit. Clenching and grinding "
+        "at night are common. Grinding at night is called bruxism. Some wake with a sore jaw.\n"
+    )
+    tagging = explain(read_written(tmp_path, "guards.md", text), SEGMENTS)
+    assert tagging.tags == () and tagging.almost == ("tmj",)
+    assert tagging.short_of("tmj") == "mostly words that go with it, little of what hurts"

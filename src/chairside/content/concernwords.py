@@ -42,6 +42,14 @@ COMPLAINTS = (
     "disorder", "problem", "flare", "flare-up", "guarding", "clenched",
 )  # fmt: skip
 
+# A sentence with one of these is about a procedure's aftermath ("some jaw soreness after
+# surgery is normal"): a complaint in it weighs half.
+AFTERCARE = frozenset(
+    {"surgery", "surgical", "extraction", "extractions", "procedure", "procedures", "stitches"}
+    | {"anaesthetic", "anesthetic", "anaesthesia", "anesthesia", "sutures", "socket", "sockets"}
+    | {"temporary", "temporarily", "implant", "implants", "extracted", "post-op", "postoperative"}
+)
+
 PLACES: dict[str, dict[str, float]] = {
     TMJ: {
         "jaw": 1.0, "jaw joint": 1.0, "jaw muscle": 1.0, "chewing muscle": 1.0,

@@ -12,7 +12,7 @@ implant post. Reading a post:
    "stiff neck") are found (`content.concernwords`).
 3. A find weighs its own weight times its unit's: a title counts four times the body, a
    heading twice, a short item of a list (a symptom list) less than half.
-4. A concern is given when its weight is enough in itself (`MIN_SCORE`), for the post's
+4. A concern is given when its weight is enough in itself (`MIN_SCORE`, `MIN_CORE`), for the post's
    length (per 100 words, `MIN_DENSITY`), and beside the strongest concern (`MIN_SHARE`):
    "neck or shoulder pain" in a TMJ post's symptom list does not make it a neck post. A
    concern the title does not name needs more of both.
@@ -39,6 +39,9 @@ LONG_ITEM = 14
 NEAR = 4
 """At most this many words between a place and its complaint ("pain in the left jaw")."""
 MIN_SCORE = 3.0
+MIN_CORE = 2.8
+"""Of it, the complaints and the concern's own names: grinding and night guards count only
+when the post also says what hurts ("bruxism as a habit that hurts")."""
 MIN_DENSITY = 1.0
 """Weight per 100 words of the post."""
 MIN_DENSITY_UNTITLED = 1.3
@@ -49,13 +52,22 @@ MIN_SHARE = 0.35
 MIN_SHARE_UNTITLED = 0.5
 """… when the title names another concern and not this one: the headline says what the
 post is about, and a paragraph on the jaw in a neck post is an aside."""
+CORE_TERM = 0.6
+"""A term of this weight names the concern; lighter ones (night guard, grinding, posture)
+only go with it."""
+AFTERCARE = 0.5
+"""A place's complaint weighs this much in a sentence about a procedure's aftermath."""
 ALMOST = 0.5
 """A concern not given is "almost" given when it reaches this part of each bar."""
 
 _BLOCKS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "dd", "dt"}
 _BLOCKS |= {"figcaption", "blockquote", "pre", "div", "section", "article", "header", "footer"}
 _BLOCKS |= {"ul", "ol", "dl", "table", "thead", "tbody", "tfoot", "tr", "figure", "aside"}
-_SENTENCE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\s*[\n\r•]+\s*|\s+[–—]\s+")
+_SENTENCE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\s*[\n\r•·|]+\s*|\s+[–—]\s+")
+_ITEMS = re.compile(r"\s[·|]\s")  # "Related: Implants · TMJ Treatment · Whitening"
+INLINE_LIST = 3
+"""A sentence with this many commas is a list written inline ("we offer implants, aligners,
+TMJ therapy, sleep apnea appliances and bonding"), weighed as a list."""
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _LISTING = frozenset({"and", "or", "the", "your", "her", "his", "their", "jaw", "upper", "lower"})
 
@@ -81,6 +93,9 @@ class Reason:
 class ConcernScore:
     concern: str
     score: float
+    core: float
+    """The weight of the complaints and the concern's own names, without the words that
+    only go with it (night guards, grinding, posture)."""
     density: float
     share: float
     reasons: tuple[Reason, ...]
@@ -112,6 +127,8 @@ class Tagging:
             return f"a small part beside {(names or {}).get(lead, lead)}"
         if score.density < score.density_bar:
             return "too little for the post's length"
+        if score.score >= MIN_SCORE:
+            return "mostly words that go with it, little of what hurts"
         return "too few mentions"
 
     def lines(self, names: dict[str, str] | None = None) -> list[str]:
@@ -143,6 +160,7 @@ class _Vocabulary:
     places: dict[str, tuple[_Phrase, ...]]
     ignored: tuple[tuple[frozenset[str], ...], ...]
     complaints: frozenset[str]
+    aftercare: frozenset[str]
 
 
 def tag_article(article: Article, segments: tuple[Segment, ...]) -> tuple[str, ...]:
@@ -167,16 +185,17 @@ def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
         for sentence in sentences:
             if place != "tags":
                 word_count += len(_WORD.findall(sentence))
-            for concern, phrase, weight, placed in _finds(sentence, vocabulary, context):
+            stood = "list" if place == "body" and sentence.count(",") >= INLINE_LIST else place
+            for concern, phrase, weight, placed, core in _finds(sentence, vocabulary, context):
                 if placed:
-                    _add(found, concern, phrase, place, weight * PLACE_WEIGHT[place])
+                    _add(found, concern, phrase, stood, weight * PLACE_WEIGHT[stood], core)
                 else:
-                    floating.append((concern, phrase, place, weight * PLACE_WEIGHT[place]))
+                    floating.append((concern, phrase, stood, weight * PLACE_WEIGHT[stood], core))
     # Trigger points with no place in their paragraph belong to what the post is about.
-    totals = {c: sum(w for _, ws in hits.values() for w in ws) for c, hits in found.items()}
+    totals = {c: sum(w for _, ws, _ in hits.values() for w in ws) for c, hits in found.items()}
     lead = max(concerns, key=lambda c: totals.get(c, 0.0)) if any(totals.values()) else None
-    for concern, phrase, place, weight in floating:
-        _add(found, lead or concern, phrase, place, weight)
+    for concern, phrase, place, weight, core in floating:
+        _add(found, lead or concern, phrase, place, weight, core)
     scores = _scores({c: found.get(c, {}) for c in concerns}, word_count)
     titled = {c for c in concerns if any("title" in r.places for r in scores[c].reasons)}
     for concern in concerns:
@@ -192,27 +211,30 @@ def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
     return Tagging(given, almost, scores)
 
 
-def _add(found: dict, concern: str | None, phrase: str, place: str, weight: float) -> None:
+def _add(
+    found: dict, concern: str | None, phrase: str, place: str, weight: float, core: bool
+) -> None:
     """Count a find; the same phrase in another case ("TMJ", "tmj") is the same reason."""
     hits = found.setdefault(concern, {})
-    hits.setdefault((phrase.casefold(), place), (phrase, []))[1].append(weight)
+    hits.setdefault((phrase.casefold(), place), (phrase, [], core))[1].append(weight)
 
 
 def _passes(score: ConcernScore, part: float) -> bool:
     return (
         score.score >= MIN_SCORE * part
+        and score.core >= MIN_CORE * part
         and score.density >= score.density_bar * part
         and score.share >= score.share_bar * part
     )
 
 
 def _scores(found: dict[str, dict], words_: int) -> dict[str, ConcernScore]:
-    totals = {c: sum(w for _, ws in hits.values() for w in ws) for c, hits in found.items()}
+    totals = {c: sum(w for _, ws, _ in hits.values() for w in ws) for c, hits in found.items()}
     strongest = max(totals.values(), default=0.0)
     scores = {}
     for concern, hits in found.items():
         by_phrase: dict[str, list[tuple[str, str, list[float]]]] = {}
-        for (key, place), (phrase, ws) in hits.items():
+        for (key, place), (phrase, ws, _) in hits.items():
             by_phrase.setdefault(key, []).append((place, phrase, ws))
         reasons = sorted(
             (
@@ -230,6 +252,7 @@ def _scores(found: dict[str, dict], words_: int) -> dict[str, ConcernScore]:
         scores[concern] = ConcernScore(
             concern,
             score=round(total, 2),
+            core=round(sum(w for _, ws, core in hits.values() if core for w in ws), 2),
             density=round(100 * total / max(words_, 100), 2),
             share=round(total / strongest, 2) if strongest else 0.0,
             reasons=tuple(reasons),
@@ -275,7 +298,9 @@ def _blocks(body_html: str) -> Iterator[tuple[str, str]]:
             continue
         if re.fullmatch(r"h[1-6]", element.tag):
             place = "heading"
-        elif element.tag == "li" and len(_WORD.findall(text)) < LONG_ITEM:
+        elif len(_ITEMS.findall(text)) >= 2 or (
+            element.tag == "li" and len(_WORD.findall(text)) < LONG_ITEM
+        ):
             place = "list"
         else:
             place = "body"
@@ -299,8 +324,9 @@ def _own_text(element: lxml.html.HtmlElement) -> str:
 
 def _finds(
     unit: str, vocabulary: _Vocabulary, context: set[str]
-) -> Iterator[tuple[str | None, str, float, bool]]:
-    """(concern, phrase as written, weight, placed) for every find in one sentence or item.
+) -> Iterator[tuple[str | None, str, float, bool, bool]]:
+    """(concern, phrase as written, weight, placed, core) for every find in one sentence or
+    item (core: a complaint or a name of the concern, see `CORE_TERM`).
 
     A floating term goes to the concerns whose places its sentence names, else those its
     paragraph (`context`) names; with neither it is not placed, its concern still open.
@@ -308,6 +334,8 @@ def _finds(
     tokens, norm, used = _tokens(unit, vocabulary)
     complaints = [i for i, n in enumerate(norm) if n in vocabulary.complaints and not used[i]]
     places = _places((tokens, norm, used), vocabulary)
+    # "Some jaw soreness after surgery is normal": the procedure's, not the patient's concern.
+    aftercare = AFTERCARE if vocabulary.aftercare.intersection(norm) else 1.0
     where = {p[0] for p in places} or context
     for phrase in sorted(vocabulary.terms, key=lambda p: -len(p.words)):
         for start, end in _matches(norm, (phrase.words,)):
@@ -315,12 +343,13 @@ def _finds(
                 continue
             used[start:end] = [True] * (end - start)
             text = _span(unit, tokens, start, end)
+            core = phrase.weight >= CORE_TERM
             if not phrase.floating:
-                yield phrase.concern, text, phrase.weight, True
+                yield phrase.concern, text, phrase.weight, True, core
             elif not where:
-                yield phrase.concern, text, phrase.weight, False
+                yield phrase.concern, text, phrase.weight, False, core
             for concern in sorted(where) if phrase.floating else ():
-                yield concern, text, phrase.weight, True
+                yield concern, text, phrase.weight, True, core
     counted: list[int] = []  # the places that counted, by their first word
     for concern, start, end, weight in sorted(places, key=lambda p: p[1]):
         if any(used[start:end]):
@@ -333,7 +362,7 @@ def _finds(
             counted.append(start)
             closest = min(near or listed, key=lambda c: start - c if c < start else c - end + 1)
             first, last = min(start, closest), max(end - 1, closest) + 1
-            yield concern, _span(unit, tokens, first, last), weight, True
+            yield concern, _span(unit, tokens, first, last), weight * aftercare, True, True
 
 
 _Tokens = tuple[list[tuple[str, int, int]], list[str], list[bool]]
@@ -434,6 +463,7 @@ def _vocabulary(segments: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ..
         places=places,
         ignored=tuple(w for w in map(_phrase_words, ignored) if w),
         complaints=frozenset(f for c in words.COMPLAINTS for f in _forms(c)),
+        aftercare=frozenset(words.AFTERCARE),
     )
 
 
