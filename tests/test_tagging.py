@@ -310,3 +310,12 @@ def test_grinding_and_night_guards_without_a_complaint_are_not_enough(tmp_path):
     tagging = explain(read_written(tmp_path, "guards.md", text), SEGMENTS)
     assert tagging.tags == () and tagging.almost == ("tmj",)
     assert tagging.short_of("tmj") == "mostly words that go with it, little of what hurts"
+
+
+def test_a_short_post_whose_title_is_the_habit_is_about_it(tmp_path):
+    text = (
+        "# Do You Grind Your Teeth?\n\nMany people grind their teeth at night without knowing "
+        "it. Grinding can lead to jaw pain, headaches and worn teeth. A custom night guard can "
+        "help. Ask us at your next visit.\n"
+    )
+    assert tags(tmp_path, text, "grind.md") == ("tmj",)

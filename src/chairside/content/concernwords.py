@@ -31,6 +31,9 @@ class Term:
     floating: bool = False
     """Goes to the concern whose places stand in the same sentence ("trigger points in the
     jaw muscles" is jaw pain), else to its own concern."""
+    habit: bool = False
+    """A habit behind the concern (grinding, posture): in a title it names what the post is
+    about ("Do You Grind Your Teeth?"); in the body it may be a cause in passing."""
 
 
 # What a patient feels. A place counts only when one of these stands near it.
@@ -69,8 +72,9 @@ TERMS: dict[str, tuple[Term, ...]] = {
         Term("tmj", 1.5), Term("tmd", 1.5), Term("tmjd", 1.5), Term("temporomandibular", 1.5),
         Term("bruxism", 1.2), Term("lockjaw", 1.2), Term("orofacial pain", 1.0),
         Term("jaw clicking", 1.0), Term("jaw popping", 1.0),
-        Term("clench", 0.5), Term("clencher", 0.5), Term("grind", 0.5),
-        Term("grinder", 0.5), Term("grinding", 0.5),
+        Term("clench", 0.5, habit=True), Term("clencher", 0.5, habit=True),
+        Term("grind", 0.5, habit=True), Term("grinder", 0.5, habit=True),
+        Term("grinding", 0.5, habit=True),
         Term("night guard", 0.4), Term("nightguard", 0.4), Term("occlusal splint", 0.8),
         Term("stabilisation splint", 0.8), Term("stabilization splint", 0.8),
         Term("splint", 0.4), Term("occlusal appliance", 0.6), Term("bite guard", 0.3),
@@ -82,8 +86,9 @@ TERMS: dict[str, tuple[Term, ...]] = {
         Term("muscle knot", 0.6, floating=True), Term("frozen shoulder", 1.5),
         Term("rotator cuff", 1.0), Term("adhesive capsulitis", 1.5),
         Term("cervicogenic", 1.2), Term("cervical spine", 1.0), Term("cervical radiculopathy", 1.2),
-        Term("forward head posture", 1.2), Term("forward head", 0.8), Term("poor posture", 0.5),
-        Term("posture", 0.3), Term("rounded shoulders", 0.8), Term("stiff neck", 1.0),
+        Term("forward head posture", 1.2), Term("forward head", 0.8),
+        Term("poor posture", 0.5, habit=True), Term("posture", 0.3, habit=True),
+        Term("rounded shoulders", 0.8), Term("stiff neck", 1.0),
         Term("crick in the neck", 1.0), Term("impingement", 0.6),
     ),
 }  # fmt: skip

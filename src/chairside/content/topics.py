@@ -152,6 +152,7 @@ class _Phrase:
     words: tuple[frozenset[str], ...]
     weight: float
     floating: bool = False
+    habit: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,8 @@ def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
             if place != "tags":
                 word_count += len(_WORD.findall(sentence))
             stood = "list" if place == "body" and sentence.count(",") >= INLINE_LIST else place
-            for concern, phrase, weight, placed, core in _finds(sentence, vocabulary, context):
+            finds = _finds(sentence, vocabulary, context, title=place == "title")
+            for concern, phrase, weight, placed, core in finds:
                 if placed:
                     _add(found, concern, phrase, stood, weight * PLACE_WEIGHT[stood], core)
                 else:
@@ -323,10 +325,11 @@ def _own_text(element: lxml.html.HtmlElement) -> str:
 
 
 def _finds(
-    unit: str, vocabulary: _Vocabulary, context: set[str]
+    unit: str, vocabulary: _Vocabulary, context: set[str], *, title: bool = False
 ) -> Iterator[tuple[str | None, str, float, bool, bool]]:
     """(concern, phrase as written, weight, placed, core) for every find in one sentence or
-    item (core: a complaint or a name of the concern, see `CORE_TERM`).
+    item (core: a complaint or a name of the concern, see `CORE_TERM`, or a habit behind it
+    in the title).
 
     A floating term goes to the concerns whose places its sentence names, else those its
     paragraph (`context`) names; with neither it is not placed, its concern still open.
@@ -343,7 +346,7 @@ def _finds(
                 continue
             used[start:end] = [True] * (end - start)
             text = _span(unit, tokens, start, end)
-            core = phrase.weight >= CORE_TERM
+            core = phrase.weight >= CORE_TERM or (phrase.habit and title)
             if not phrase.floating:
                 yield phrase.concern, text, phrase.weight, True, core
             elif not where:
@@ -455,7 +458,8 @@ def _vocabulary(segments: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ..
             else:
                 own_terms.append(words.Term(" ".join(said), 1.0))
         terms += [
-            _Phrase(concern, _phrase_words(t.phrase), t.weight, t.floating) for t in own_terms
+            _Phrase(concern, _phrase_words(t.phrase), t.weight, t.floating, t.habit)
+            for t in own_terms
         ]
         places[concern] = tuple(_Phrase(None, _phrase_words(p), w) for p, w in own_places.items())
     return _Vocabulary(
