@@ -395,7 +395,11 @@ def _places(words_: _Tokens, vocabulary: _Vocabulary) -> list[tuple[str, int, in
 
 
 def _matches(norm: list[str], phrases) -> Iterator[tuple[int, int]]:
+    """(start, end) of each place in `norm` where one of `phrases` stands."""
+    present = set(norm)
     for words_ in phrases:
+        if present.isdisjoint(words_[0]):  # most phrases are not in a sentence at all
+            continue
         size = len(words_)
         for start in range(len(norm) - size + 1):
             if all(norm[start + i] in words_[i] for i in range(size)):
