@@ -11,11 +11,15 @@ implant post. Reading a post:
    terms ("TMJ", "whiplash") and its places next to a complaint ("jaw … clicks",
    "stiff neck") are found (`content.concernwords`).
 3. A find weighs its own weight times its unit's: a title counts four times the body, a
-   heading twice, a short item of a list (a symptom list) less than half.
-4. A concern is given when its weight is enough in itself (`MIN_SCORE`, `MIN_CORE`), for the post's
-   length (per 100 words, `MIN_DENSITY`), and beside the strongest concern (`MIN_SHARE`):
-   "neck or shoulder pain" in a TMJ post's symptom list does not make it a neck post. A
-   concern the title does not name needs more of both.
+   heading twice, a short item of a list (a symptom list, or one written inline with
+   commas) less than half; a complaint after a procedure ("some jaw soreness after surgery")
+   half.
+4. A concern is given when its weight is enough in itself (`MIN_SCORE`), with enough of it
+   complaints and the concern's own names rather than words that go with it (`MIN_CORE`:
+   grinding and night guards alone are not jaw pain), for the post's length (per 100
+   words, `MIN_DENSITY`), and beside the strongest concern (`MIN_SHARE`): "neck or shoulder
+   pain" in a TMJ post's symptom list does not make it a neck post. A concern the title
+   does not name needs more of both.
 """
 
 from __future__ import annotations
@@ -91,6 +95,8 @@ class Reason:
 
 @dataclass(frozen=True)
 class ConcernScore:
+    """How much a post is about one concern, measured against the bars it must reach."""
+
     concern: str
     score: float
     core: float
@@ -145,6 +151,10 @@ class Tagging:
         return out
 
 
+_Hits = dict[tuple[str, str], tuple[str, list[float], bool]]
+"""(phrase folded, place) → (phrase as first written, weights of each find, core)."""
+
+
 @dataclass(frozen=True)
 class _Phrase:
     concern: str | None
@@ -173,9 +183,9 @@ def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
     """The concerns the article is about, those it almost is, and the phrases that decided."""
     vocabulary = _vocabulary(tuple((s.id, s.keywords, s.ignore) for s in segments))
     concerns = [s.id for s in segments if not s.is_general]
-    found: dict[str | None, dict[tuple[str, str], tuple[str, list[float]]]] = {}
+    found: dict[str | None, _Hits] = {}
     word_count = 0
-    floating: list[tuple[str | None, str, str, float]] = []
+    floating: list[tuple[str | None, str, str, float, bool]] = []
     for place, sentences in _units(article):
         # "We call these knots trigger points.": the paragraph says where they are.
         context = {
@@ -214,7 +224,12 @@ def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
 
 
 def _add(
-    found: dict, concern: str | None, phrase: str, place: str, weight: float, core: bool
+    found: dict[str | None, _Hits],
+    concern: str | None,
+    phrase: str,
+    place: str,
+    weight: float,
+    core: bool,
 ) -> None:
     """Count a find; the same phrase in another case ("TMJ", "tmj") is the same reason."""
     hits = found.setdefault(concern, {})
@@ -230,7 +245,7 @@ def _passes(score: ConcernScore, part: float) -> bool:
     )
 
 
-def _scores(found: dict[str, dict], words_: int) -> dict[str, ConcernScore]:
+def _scores(found: dict[str, _Hits], words_: int) -> dict[str, ConcernScore]:
     totals = {c: sum(w for _, ws, _ in hits.values() for w in ws) for c, hits in found.items()}
     strongest = max(totals.values(), default=0.0)
     scores = {}
@@ -241,12 +256,12 @@ def _scores(found: dict[str, dict], words_: int) -> dict[str, ConcernScore]:
         reasons = sorted(
             (
                 Reason(
-                    _display(max(found, key=lambda f: sum(f[2]))[1]),
-                    tuple(p for p in PLACE_WEIGHT if any(f[0] == p for f in found)),
-                    round(sum(w for f in found for w in f[2]), 2),
-                    sum(len(f[2]) for f in found),
+                    _display(max(group, key=lambda f: sum(f[2]))[1]),
+                    tuple(p for p in PLACE_WEIGHT if any(f[0] == p for f in group)),
+                    round(sum(w for f in group for w in f[2]), 2),
+                    sum(len(f[2]) for f in group),
                 )
-                for found in by_phrase.values()
+                for group in by_phrase.values()
             ),
             key=lambda r: (-r.weight, r.phrase),
         )
