@@ -319,3 +319,18 @@ def test_a_short_post_whose_title_is_the_habit_is_about_it(tmp_path):
         "help. Ask us at your next visit.\n"
     )
     assert tags(tmp_path, text, "grind.md") == ("tmj",)
+
+
+def test_a_cracking_neck_is_a_complaint_and_a_long_sentence_with_commas_is_prose(tmp_path):
+    text = (
+        "# Is It Safe to Crack Your Own Neck?\n\nMany patients crack their neck every day. "
+        "When you clench through stress or concentration, your jaw muscles tighten and "
+        "develop tender knots that ache, refer pain to the teeth and ear, and limit how wide "
+        "you can open.\n"
+    )
+    tagging = explain(read_written(tmp_path, "crack.md", text), SEGMENTS)
+    assert [(r.phrase, r.places) for r in tagging.why("neck_shoulder")] == [
+        ("Crack Your Own Neck", ("title",)),
+        ("crack their neck", ("body",)),
+    ]
+    assert {r.places for r in tagging.why("tmj")} == {("body",)}  # not a list: long items

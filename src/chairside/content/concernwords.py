@@ -40,7 +40,8 @@ class Term:
 COMPLAINTS = (
     "pain", "painful", "ache", "achy", "aching", "sore", "soreness", "hurt", "tender",
     "tenderness", "tension", "tense", "tight", "tightness", "stiff", "stiffness", "click",
-    "pop", "lock", "catch", "stuck", "grate", "crepitus", "knot", "spasm", "strain", "cramp",
+    "pop", "crack", "lock", "catch", "stuck", "grate", "crepitus", "knot", "spasm", "strain",
+    "cramp",
     "headache", "discomfort", "tired", "fatigue", "pinch", "throb", "burn", "dysfunction",
     "disorder", "problem", "flare", "flare-up", "guarding", "clenched",
 )  # fmt: skip

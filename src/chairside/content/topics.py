@@ -70,8 +70,9 @@ _BLOCKS |= {"ul", "ol", "dl", "table", "thead", "tbody", "tfoot", "tr", "figure"
 _SENTENCE = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\s*[\n\r•·|]+\s*|\s+[–—]\s+")
 _ITEMS = re.compile(r"\s[·|]\s")  # "Related: Implants · TMJ Treatment · Whitening"
 INLINE_LIST = 3
-"""A sentence with this many commas is a list written inline ("we offer implants, aligners,
-TMJ therapy, sleep apnea appliances and bonding"), weighed as a list."""
+"""A sentence with more than this many commas' items, half of them three words or fewer, is
+a list written inline ("we offer implants, aligners, TMJ therapy, sleep apnea appliances
+and bonding"), weighed as a list."""
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _LISTING = frozenset({"and", "or", "the", "your", "her", "his", "their", "jaw", "upper", "lower"})
 
@@ -196,7 +197,7 @@ def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
         for sentence in sentences:
             if place != "tags":
                 word_count += len(_WORD.findall(sentence))
-            stood = "list" if place == "body" and sentence.count(",") >= INLINE_LIST else place
+            stood = "list" if place == "body" and _inline_list(sentence) else place
             finds = _finds(sentence, vocabulary, context, title=place == "title")
             for concern, phrase, weight, placed, core in finds:
                 if placed:
@@ -221,6 +222,12 @@ def explain(article: Article, segments: tuple[Segment, ...]) -> Tagging:
         c for c in concerns if c not in given and scores[c].score and _passes(scores[c], ALMOST)
     )
     return Tagging(given, almost, scores)
+
+
+def _inline_list(sentence: str) -> bool:
+    items = sentence.split(",")
+    short = [item for item in items if len(_WORD.findall(item)) <= 3]
+    return len(items) > INLINE_LIST and 2 * len(short) >= len(items)
 
 
 def _add(
