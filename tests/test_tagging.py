@@ -19,7 +19,7 @@ from tests.tagging_set import DEFAULT_SEGMENTS, SETS, measure
 SEGMENTS = load_segments(DEFAULT_SEGMENTS)
 
 
-@pytest.mark.parametrize("name", ["train", "heldout", "heldout2", "heldout3"])
+@pytest.mark.parametrize("name", ["train", "heldout", "heldout2", "heldout3", "heldout4"])
 def test_labelled_posts_precision_and_recall(name: str):
     m = measure(SETS / name)
     assert len(m.results) >= (60 if name == "train" else 15)
@@ -133,6 +133,12 @@ def test_a_long_first_line_is_the_title_of_a_text_post(tmp_path):
     assert headline not in article.body_html
     reasons = explain(article, SEGMENTS).why("tmj")
     assert reasons[0].places == ("title",)
+
+
+def test_a_headline_in_two_parts_is_the_title_of_a_text_post(tmp_path):
+    headline = "Waking Up With a Headache and a Tired Jaw? You Might Be Grinding"
+    article = read_written(tmp_path, "post.txt", f"{headline}\n\nMany people grind.\n")
+    assert article.title == headline
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,8 @@ def _is_heading(block: Block) -> bool:
 def is_headline(lines: list[str]) -> bool:
     """Whether the first lines of a post are its headline: one line standing alone, of a
     headline's length, which is not a sentence of the body ("Could Your Morning Headaches
-    Be Coming From Your Jaw Rather Than Your Pillow?" is; "We are closed on Monday." is not).
+    Be Coming From Your Jaw Rather Than Your Pillow?" is; "We are closed on Monday." is not,
+    nor two sentences unless in Title Case).
 
     Longer than a heading inside the post may be (`_is_heading`), since headlines are.
     """
@@ -170,11 +171,14 @@ def is_headline(lines: list[str]) -> bool:
     line = lines[0].strip()
     bare = line.rstrip(_CLOSERS)
     first_letter = next((c for c in line if c.isalnum()), "")
+    long_words = [w.lstrip(_CLOSERS + "“‘(") for w in line.split() if len(w) >= 4]
+    title_case = all(w[:1].isupper() or not w[:1].isalpha() for w in long_words)
     return (
         len(line) <= 160
         and len(line.split()) <= 28
         and not bare.endswith(tuple(".:;,…"))
-        and not _SENTENCE_INSIDE.search(bare)
+        # "Tired Jaw? You Might Be Grinding" is a headline in two parts, in Title Case.
+        and (title_case or not _SENTENCE_INSIDE.search(bare))
         and line.split()[-1].lower() not in _TRAILING_WORDS
         and (first_letter.isupper() or first_letter.isdigit())
         and not _URL.search(line)
