@@ -340,3 +340,17 @@ def test_a_cracking_neck_is_a_complaint_and_a_long_sentence_with_commas_is_prose
         ("crack their neck", ("body",)),
     ]
     assert {r.places for r in tagging.why("tmj")} == {("body",)}  # not a list: long items
+
+
+@pytest.mark.parametrize(
+    ("sentence", "concern"),
+    [
+        ("Tension headaches often come from a jaw that clenches all night.", "tmj"),
+        ("Tension headaches often start in the muscles of the neck.", "neck_shoulder"),
+    ],
+)
+def test_tension_headaches_go_where_their_paragraph_places_them(tmp_path, sentence, concern):
+    tagging = explain(read_written(tmp_path, "post.md", f"# Headaches\n\n{sentence}\n"), SEGMENTS)
+    assert "Tension headaches" in [r.phrase for r in tagging.why(concern)]
+    other = "neck_shoulder" if concern == "tmj" else "tmj"
+    assert "Tension headaches" not in [r.phrase for r in tagging.why(other)]

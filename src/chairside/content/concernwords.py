@@ -40,10 +40,9 @@ class Term:
 COMPLAINTS = (
     "pain", "painful", "ache", "achy", "aching", "sore", "soreness", "hurt", "tender",
     "tenderness", "tension", "tense", "tight", "tightness", "stiff", "stiffness", "click",
-    "pop", "crack", "lock", "catch", "stuck", "grate", "crepitus", "knot", "spasm", "strain",
-    "cramp",
-    "headache", "discomfort", "tired", "fatigue", "pinch", "throb", "burn", "dysfunction",
-    "disorder", "problem", "flare", "flare-up", "guarding", "clenched",
+    "pop", "crack", "lock", "catch", "stuck", "grate", "crepitus", "knot", "kink", "spasm",
+    "strain", "cramp", "headache", "discomfort", "tired", "fatigue", "pinch", "throb", "burn",
+    "dysfunction", "disorder", "problem", "flare", "flare-up", "guarding", "clenched",
 )  # fmt: skip
 
 # A sentence with one of these is about a procedure's aftermath ("some jaw soreness after
@@ -64,7 +63,8 @@ PLACES: dict[str, dict[str, float]] = {
         "neck": 1.0, "shoulder": 1.0, "upper back": 0.9,
         "shoulder blade": 0.9, "trapezius": 1.0, "traps": 1.0, "upper trap": 1.0,
         "base of the skull": 0.8, "base of your skull": 0.8, "suboccipital": 1.0,
-        "levator scapulae": 1.0, "rhomboid": 0.8, "thoracic spine": 0.6,
+        "levator scapulae": 1.0, "rhomboid": 0.8, "thoracic spine": 0.6, "scalene": 0.8,
+        "scapula": 0.8,
     },
 }  # fmt: skip
 
@@ -79,6 +79,7 @@ TERMS: dict[str, tuple[Term, ...]] = {
         Term("night guard", 0.4), Term("nightguard", 0.4), Term("occlusal splint", 0.8),
         Term("stabilisation splint", 0.8), Term("stabilization splint", 0.8),
         Term("splint", 0.4), Term("occlusal appliance", 0.6), Term("bite guard", 0.3),
+        Term("bite splint", 0.4),
         Term("morning headache", 0.3),
     ),
     NECK: (
@@ -91,6 +92,12 @@ TERMS: dict[str, tuple[Term, ...]] = {
         Term("poor posture", 0.5, habit=True), Term("posture", 0.3, habit=True),
         Term("rounded shoulders", 0.8), Term("stiff neck", 1.0),
         Term("crick in the neck", 1.0), Term("impingement", 0.6),
+        Term("torticollis", 1.2), Term("wry neck", 1.2), Term("cervicalgia", 1.2),
+        Term("upper crossed syndrome", 1.2), Term("thoracic outlet", 0.8),
+        Term("fibromyalgia", 1.0),
+        # a dentist's tension headaches come from the jaw, a chiropractor's from the neck
+        Term("tension headache", 0.6, floating=True),
+        Term("tension type headache", 0.6, floating=True),
     ),
 }  # fmt: skip
 
