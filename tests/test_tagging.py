@@ -19,7 +19,7 @@ from tests.tagging_set import DEFAULT_SEGMENTS, SETS, measure
 SEGMENTS = load_segments(DEFAULT_SEGMENTS)
 
 
-@pytest.mark.parametrize("name", ["train", "heldout", "heldout2", "heldout3", "heldout4"])
+@pytest.mark.parametrize("name", ["train", *(f"heldout{n}" for n in ("", 2, 3, 4, 5))])
 def test_labelled_posts_precision_and_recall(name: str):
     m = measure(SETS / name)
     assert len(m.results) >= (60 if name == "train" else 15)
