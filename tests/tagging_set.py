@@ -1,8 +1,9 @@
 """The labelled posts of tests/data/tagging: reading them, tagging them, measuring the tagger.
 
 `train/` is the set the tagger was tuned on; `heldout/` was written at the same time and
-never tuned against. Each folder has the posts and a labels.toml: file = [concerns], where
-[] is a general post (everyone).
+never tuned against; `heldout2/` to `heldout5/` were written later, each measured once
+before anything was changed for it (its labels.toml says what it first measured). Each
+folder has the posts and a labels.toml: file = [concerns], where [] is a general post.
 """
 
 from __future__ import annotations
