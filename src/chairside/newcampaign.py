@@ -14,7 +14,7 @@ from chairside.content import POST_EXTENSIONS, Article, read_feed, read_post
 from chairside.content.feed import parse_feed
 from chairside.content.fetch import fetch_feed, is_address
 from chairside.content.html import to_html_document
-from chairside.content.topics import tag_article
+from chairside.content.topics import Tagging, explain
 from chairside.errors import WorkspaceError
 from chairside.fsutil import replacing_dir, write_text_atomic
 from chairside.tomlwrite import toml_list, toml_str, toml_text
@@ -32,7 +32,12 @@ Thank you for being part of our practice."""
 @dataclass(frozen=True)
 class NewPost:
     file: str
-    tags: tuple[str, ...]
+    tagging: Tagging
+    """The concerns Chairside gave the post, and why."""
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.tagging.tags
 
 
 @dataclass(frozen=True)
@@ -232,11 +237,11 @@ def _write_posts(
         else:
             target = _unique(path.name, taken)
             shutil.copyfile(path, folder / target)
-        written.append(NewPost(target, tag_article(article, segments)))
+        written.append(NewPost(target, explain(article, segments)))
     for article in sources.entries:
         target = _unique(_slug(article.title) + ".html", taken)
         (folder / target).write_text(to_html_document(article), encoding="utf-8")
-        written.append(NewPost(target, tag_article(article, segments)))
+        written.append(NewPost(target, explain(article, segments)))
     return written
 
 

@@ -35,8 +35,10 @@ class Segment:
     """A group of patients with one concern, and the words that recognise it.
 
     `patient_tags` match what the front desk typed in a patient's concerns;
-    `keywords` match a post's text when tagging posts. The highest `priority` wins when a
-    patient matches several segments.
+    `keywords` are the practice's own words for the concern when tagging posts, beside the
+    ones Chairside knows (`content.concernwords`); `ignore` are phrases that never count
+    (a practice's "jaw surgery" page). The highest `priority` wins when a patient matches
+    several segments.
     """
 
     id: str
@@ -44,13 +46,11 @@ class Segment:
     priority: int
     patient_tags: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
 
     @property
     def is_general(self) -> bool:
         return self.id == GENERAL
-
-    def keyword_pattern(self) -> re.Pattern[str] | None:
-        return phrase_pattern(self.keywords)
 
 
 def load_segments(path: Path, *, label: str = "audiences/segments.toml") -> tuple[Segment, ...]:
@@ -84,6 +84,7 @@ def load_segments(path: Path, *, label: str = "audiences/segments.toml") -> tupl
                 priority=priority,
                 patient_tags=tuple(get_str_list(body, "patient_tags", problems, where=where)),
                 keywords=tuple(get_str_list(body, "keywords", problems, where=where)),
+                ignore=tuple(get_str_list(body, "ignore", problems, where=where)),
             )
         )
     problems.raise_if_any()

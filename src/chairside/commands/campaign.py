@@ -58,7 +58,9 @@ def new(
 
     Copies the posts into campaigns/NAME/posts/, and writes campaigns/NAME/campaign.toml
     with a subject, preheader and intro to edit, and each post's concerns (tags) found
-    from its words. A feed given by its address is fetched now (the only time Chairside
+    from its words. For each post it prints the concerns given with the three phrases that
+    weighed most and where they stood (title, heading, body, list), and any concern it
+    almost gave. A feed given by its address is fetched now (the only time Chairside
     reads posts from the internet); `build` and everything after work offline.
 
     \b
@@ -93,6 +95,8 @@ def new(
     for post in result.posts:
         tags = ", ".join(post.tags) or "office news (everyone)"
         click.echo(f"  {post.file}: {tags}")
+        for line in post.tagging.lines():
+            click.echo(f"      {line}")
     for note in result.notes:
         click.echo(f"  {note}" if note.startswith("warning:") else f"  note: {note}")
     click.echo(

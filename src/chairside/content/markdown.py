@@ -27,6 +27,7 @@ from chairside.content.sanitize import (
     summarize,
     title_from_filename,
 )
+from chairside.content.text import is_headline
 from chairside.errors import ContentError, where
 
 _MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
@@ -53,6 +54,9 @@ class MarkdownReader(BaseReader):
             if not title or (index == 0 and text.casefold() == title.casefold()):
                 title = title or text
                 del tokens[index : index + 3]
+        elif not title and (headline := _headline(tokens)):
+            title = headline
+            del tokens[:3]
         dropped: list[DroppedUrl] = []
         url = safe_url(
             _string(meta.get("url")) or base_url,
@@ -122,6 +126,22 @@ def _first_h1(tokens: list[Token]) -> tuple[int, str] | None:
             ]
             return index, " ".join("".join(parts).split())
     return None
+
+
+def _headline(tokens: list[Token]) -> str | None:
+    """A first paragraph of one line that reads as the post's headline (see
+    `text.is_headline`), when the post has no title and no `#` heading."""
+    if len(tokens) <= 3 or tokens[0].type != "paragraph_open" or tokens[0].level != 0:
+        return None
+    inline = tokens[1]
+    children = inline.children or ()
+    if any(
+        child.type not in ("text", "strong_open", "strong_close", "em_open", "em_close")
+        for child in children
+    ):
+        return None
+    text = "".join(child.content for child in children if child.type == "text").strip()
+    return text if text and is_headline([text]) else None
 
 
 def _string(value: object) -> str | None:

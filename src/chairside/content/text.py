@@ -5,8 +5,8 @@ The format has no markup, so structure is inferred line by line:
 - paragraphs are separated by blank lines; short standalone lines are headings (`<h3>`);
 - lines starting with `•`, `-`, `*`, `–` (or `1.`) are list items, merged into one list
   even when blank lines separate them; "Term – description" items get a bold term;
-- the title is a heading-like first line, else the first heading (either one leaves the
-  body), else the file name;
+- the title is a first line standing alone that reads as a headline, however long
+  (`is_headline`), else the first heading (either one leaves the body), else the file name;
 - a closing sign-off ("Sincerely," / "— Dr. Ana Ruiz, DDS") and the author's bio after it
   become `author` / `author_bio` and leave the body;
 - an optional header block (`Title:`, `Date:`, `URL:`, `Author:`, `Tags:` lines) at the
@@ -43,6 +43,8 @@ _RULE = re.compile(r"^\s*(?:[-*_=~]\s*){3,}$")
 _URL = re.compile(r"https?://[^\s<>\"]+")
 _URL_TRAILER = ".,;:!?'\"’”"
 _SENTENCE_END = tuple(".!?:;,…")
+# Two sentences on one line make a paragraph ("Dr. Ruiz" is one sentence).
+_SENTENCE_INSIDE = re.compile(r"(?<!\bDr)(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\bSt)[.!?…][\"'’”)]*\s+\S")
 _CLOSERS = "\"'’”)]"
 # A line ending in one of these is the start of a sentence ("…has great success with"),
 # not a heading.
@@ -79,7 +81,7 @@ class TextReader(BaseReader):
         meta = _header(blocks)
         author, bio = _split_signoff(blocks)
         title = meta.get("title")
-        if not title and blocks and _is_heading(blocks[0]):
+        if not title and len(blocks) > 1 and (_is_heading(blocks[0]) or is_headline(blocks[0])):
             title = blocks.pop(0)[0].strip()
         if not title:
             # The first heading becomes the title and leaves the body, so an email never
@@ -153,6 +155,33 @@ def _is_heading(block: Block) -> bool:
         and line.split()[-1] not in _TRAILING_WORDS
         and (first_letter.isupper() or first_letter.isdigit())
         and not _URL.fullmatch(line)
+    )
+
+
+def is_headline(lines: list[str]) -> bool:
+    """Whether the first lines of a post are its headline: one line standing alone, of a
+    headline's length, which is not a sentence of the body ("Could Your Morning Headaches
+    Be Coming From Your Jaw Rather Than Your Pillow?" is; "We are closed on Monday." is not,
+    nor two sentences unless in Title Case).
+
+    Longer than a heading inside the post may be (`_is_heading`), since headlines are.
+    """
+    if len(lines) != 1 or _BULLET.match(lines[0]) or _NUMBERED.match(lines[0]):
+        return False
+    line = lines[0].strip()
+    bare = line.rstrip(_CLOSERS)
+    first_letter = next((c for c in line if c.isalnum()), "")
+    long_words = [w.lstrip(_CLOSERS + "“‘(") for w in line.split() if len(w) >= 4]
+    title_case = all(w[:1].isupper() or not w[:1].isalpha() for w in long_words)
+    return (
+        len(line) <= 160
+        and len(line.split()) <= 28
+        and not bare.endswith(tuple(".:;,…"))
+        # "Tired Jaw? You Might Be Grinding" is a headline in two parts, in Title Case.
+        and (title_case or not _SENTENCE_INSIDE.search(bare))
+        and line.split()[-1].lower() not in _TRAILING_WORDS
+        and (first_letter.isupper() or first_letter.isdigit())
+        and not _URL.search(line)
     )
 
 

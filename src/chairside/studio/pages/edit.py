@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from chairside.audience.segments import load_segments
 from chairside.campaign import FORMAT_LABELS, check_name, load_settings, read_articles
+from chairside.content.topics import explain
 from chairside.errors import ChairsideError
 from chairside.studio.campaignform import CampaignForm, save_campaign
 from chairside.studio.pagekit import post, studio_of
@@ -98,10 +99,13 @@ def _page_context(workspace: Workspace, name: str) -> dict:
         articles = ()
     files = [entry.file for entry in settings.posts]
     by_file = dict(zip(files, articles, strict=True)) if articles else {}
+    names = {s.id: s.name for s in segments}
     for entry in settings.posts:
         article = by_file.get(entry.file)
         tags = entry.tags if entry.tags is not None else (article.tags if article else ())
-        posts.append({"file": entry.file, "title": article.title if article else "", "tags": tags})
+        title = article.title if article else ""
+        why = explain(article, segments).lines(names) if article else []  # what Chairside saw
+        posts.append({"file": entry.file, "title": title, "tags": tags, "why": why})
     return {
         "name": name,
         "settings": settings,
