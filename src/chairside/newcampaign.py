@@ -182,11 +182,15 @@ def create_campaign(
     feeds: tuple[str, ...] = (),
     since: date | None = None,
     base_url: str | None = None,
+    skip_urls: frozenset[str] = frozenset(),
+    require_posts: bool = False,
 ) -> NewCampaign:
     """Create `campaigns/NAME/` with the posts and a campaign.toml to edit.
 
     `feeds` are feed files or http(s) addresses (fetched now, the only network use);
     `base_url` is the web address of `posts` that do not say where they were published.
+    Feed entries whose address is in `skip_urls` (posts an earlier campaign carries) are
+    left out; with `require_posts`, finding no post creates nothing (NothingNew).
     """
     folder = workspace.campaign_dir(check_name(name))
     if folder.exists():
@@ -202,6 +206,13 @@ def create_campaign(
     practice = load_practice(workspace)
     segments = load_segments(workspace.segments_file)
     sources = _read_sources(posts, feeds, since, base_url and base_url.strip())
+    if skip_urls:
+        sources.entries = [a for a in sources.entries if (a.url or "").rstrip("/") not in skip_urls]
+    if require_posts and not (sources.files or sources.entries):
+        from chairside.autopilot.draft import NothingNew
+
+        after = f" since {since.day} {since:%B %Y}" if since else ""
+        raise NothingNew(f"No new post on the blog{after}; nothing was created.")
 
     taken: set[str] = set()
     written: list[NewPost] = []

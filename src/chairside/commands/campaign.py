@@ -10,7 +10,14 @@ from chairside.commands.options import Options, pass_options
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option(
+    "--next",
+    "next_month",
+    is_flag=True,
+    help="Draft next month's campaign from the posts published on the blog ([feed] url in "
+    "practice.toml, or --feed) since the last campaign went out, and email the office a test.",
+)
 @click.option(
     "--post",
     "posts",
@@ -45,8 +52,9 @@ def new(
     feeds: tuple[str, ...],
     since,
     base_url: str | None,
+    next_month: bool,
 ) -> None:
-    """Start campaign NAME from blog posts and feeds.
+    """Start campaign NAME from blog posts and feeds (or next month's with --next).
 
     Copies the posts into campaigns/NAME/posts/, and writes campaigns/NAME/campaign.toml
     with a subject, preheader and intro to edit, and each post's concerns (tags) found
@@ -59,8 +67,20 @@ def new(
       chairside new 2027-01 --feed ~/Downloads/feed.xml --post ~/notes/jaw.md
       chairside new 2027-01 --post saved-page.html \\
           --base-url https://blog.example.com/2026/12/jaw-pain/
+      chairside new --next
     """
     from chairside.newcampaign import create_campaign
+
+    if next_month:
+        if name or posts or since or base_url or len(feeds) > 1:
+            raise click.UsageError(
+                "--next names the campaign and finds the posts itself; "
+                "give it alone (or with one --feed)."
+            )
+        _new_next(options, feeds[0] if feeds else None)
+        return
+    if not name:
+        raise click.UsageError("Name the campaign (e.g. 2027-01), or use --next.")
 
     if since and not feeds:
         raise click.UsageError("--since filters feed entries; give it with --feed.")
@@ -74,6 +94,27 @@ def new(
         since=since.date() if since else None,
         base_url=base_url,
     )
+    _echo_created(result)
+    click.echo(
+        f"Edit the subject and intro in {result.folder}/campaign.toml, then: chairside build {name}"
+    )
+
+
+def _new_next(options: Options, feed: str | None) -> None:
+    from chairside.autopilot.draft import draft_next
+    from chairside.autopilot.proof import send_proof
+
+    workspace = options.workspace()
+    drafted = draft_next(workspace, feed=feed)
+    _echo_created(drafted.created)
+    click.echo(f"  posts published since {drafted.since:%d %B %Y} ({drafted.since_why})")
+    click.echo("  subject, preview text and intro drafted from the posts: read them over")
+    proof = send_proof(workspace, drafted.name, why=f"{drafted.name} was drafted from the blog.")
+    click.echo(f"  {proof}")
+    click.echo(f"Next: chairside approve {drafted.name}, then chairside schedule {drafted.name}")
+
+
+def _echo_created(result) -> None:
     count = len(result.posts)
     click.echo(f"Created {result.folder} with {count} post{'' if count == 1 else 's'}:")
     for post in result.posts:
@@ -81,9 +122,6 @@ def new(
         click.echo(f"  {post.file}: {tags}")
     for note in result.notes:
         click.echo(f"  {note}" if note.startswith("warning:") else f"  note: {note}")
-    click.echo(
-        f"Edit the subject and intro in {result.folder}/campaign.toml, then: chairside build {name}"
-    )
 
 
 @click.command()

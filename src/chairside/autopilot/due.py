@@ -1,0 +1,303 @@
+"""Scheduled campaigns, and `chairside due`: send each approved one when its time has come.
+
+`due` is meant to run every 15 minutes (see `installer`). It sends a campaign only when it
+is scheduled, its time has come and is no more than its window old, it is approved as it
+is now, and `check` finds no error in it. Exactly once is the send record's and the
+campaign lock's job, as for any send: two `due` at once, or one killed halfway and run
+again, deliver each patient once. A campaign it may not send is *held*: the reason is
+recorded (the studio and `chairside schedule` show it) and the office is told by email,
+once per reason.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chairside import clock
+from chairside.autopilot.status import (
+    Status,
+    fingerprint,
+    is_approved,
+    read_status,
+    write_status,
+)
+from chairside.errors import ChairsideError
+from chairside.workspace import Workspace, load_practice
+
+ROUTES = ("smtp", "mailchimp", "sendgrid", "mailgun")
+ROUTE_WORDS = {
+    "smtp": "over your mail server",
+    "mailchimp": "through Mailchimp",
+    "sendgrid": "through SendGrid",
+    "mailgun": "through Mailgun",
+}
+REMIND_BEFORE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    campaign: str
+    action: str
+    """sent, held, waiting, reminded, busy, incomplete or error."""
+    message: str
+
+
+def practice_zone(workspace: Workspace):
+    """The practice's zone: `[schedule] timezone` in practice.toml, else this computer's."""
+    from chairside.tomlfile import load_toml
+
+    table = load_toml(workspace.practice_file).get("schedule", {})
+    name = table.get("timezone", "") if isinstance(table, dict) else ""
+    return clock.zone(str(name or ""))
+
+
+def describe_schedule(workspace: Workspace, status: Status) -> str:
+    at = datetime.fromisoformat(status.scheduled_at)
+    return f"on {clock.spoken(at, practice_zone(workspace))} {ROUTE_WORDS.get(status.route, '')}"
+
+
+def schedule(
+    workspace: Workspace, name: str, at_text: str, *, route: str, window_hours: float = 24.0
+) -> Status:
+    """Schedule `name` to go at `at_text` (the practice's local time) over `route`."""
+    from chairside.campaign import campaign_file
+
+    campaign_file(workspace, name)
+    if route not in ROUTES:
+        raise ChairsideError(f"route {route!r}: choose one of {', '.join(ROUTES)}.")
+    tz = practice_zone(workspace)
+    at = clock.parse_local(at_text, tz)
+    now = clock.now()
+    if at <= now:
+        raise ChairsideError(
+            f"{clock.spoken(at, tz)} has already passed (it is now {clock.spoken(now, tz)}). "
+            "Choose a time to come."
+        )
+    status = read_status(workspace, name)
+    if status.done_at or status.started_at or went_out(workspace, name):
+        raise ChairsideError(f"{name} has already gone out; there is nothing to schedule.")
+    status.scheduled_at = at.isoformat(timespec="minutes")
+    status.route = route
+    status.window_hours = float(window_hours)
+    status.held_at = status.held_reason = ""
+    write_status(workspace, name, status)
+    return status
+
+
+def cancel(workspace: Workspace, name: str) -> bool:
+    """Take `name` off the schedule; False when it was not on it."""
+    status = read_status(workspace, name)
+    if not status.scheduled_at:
+        return False
+    status.scheduled_at = status.route = status.held_at = status.held_reason = ""
+    write_status(workspace, name, status)
+    return True
+
+
+def scheduled(workspace: Workspace) -> list[tuple[str, Status]]:
+    """Every campaign with a schedule that has not finished, in name order."""
+    found = []
+    if not workspace.campaigns_dir.is_dir():
+        return found
+    for folder in sorted(workspace.campaigns_dir.iterdir()):
+        if not (folder / "status.toml").is_file():
+            continue
+        status = read_status(workspace, folder.name)
+        if status.scheduled_at and not status.done_at:
+            found.append((folder.name, status))
+    return found
+
+
+def went_out(workspace: Workspace, name: str) -> str | None:
+    """When `name` was first delivered to anyone (any route), from the send record."""
+    from chairside.delivery import state_dir
+
+    path = state_dir(workspace) / "state.db"
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            row = db.execute(
+                "SELECT min(updated_at) FROM deliveries WHERE campaign = ? AND status = 'sent'",
+                (name,),
+            ).fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return row[0] if row else None
+
+
+def due(workspace: Workspace) -> list[Outcome]:
+    """Send every approved campaign whose time has come; hold and tell the rest."""
+    outcomes = []
+    for name, status in scheduled(workspace):
+        try:
+            outcomes.append(_one(workspace, name, status))
+        except ChairsideError as exc:
+            outcomes.append(_hold(workspace, name, exc.format_message()))
+    return outcomes
+
+
+def _one(workspace: Workspace, name: str, status: Status) -> Outcome:
+    now = clock.now()
+    at = datetime.fromisoformat(status.scheduled_at)
+    tz = practice_zone(workspace)
+    current = fingerprint(workspace, name)
+    approved = is_approved(status, current)
+    if now < at:
+        if now >= at - REMIND_BEFORE and not approved:
+            return _remind(workspace, name, status, current, at)
+        return Outcome(name, "waiting", f"goes {describe_schedule(workspace, status)}")
+    late = now - at
+    window = timedelta(hours=status.window_hours)
+    if late > window:
+        return _hold(
+            workspace,
+            name,
+            f"It was due on {clock.spoken(at, tz)}, but Chairside did not run then (the "
+            f"computer may have been off), and it is now more than {status.window_hours:g} "
+            "hours late. It waits for a person: send it now, or schedule it again.",
+        )
+    if not approved:
+        why = (
+            "it was changed after it was approved"
+            if status.approved_at
+            else "nobody has approved it"
+        )
+        return _hold(
+            workspace,
+            name,
+            f"It was due on {clock.spoken(at, tz)} but was not sent: {why}. Send a test, "
+            "look at it, and approve it; it then goes at the next run (within "
+            f"{status.window_hours:g} hours of its time).",
+        )
+    return _deliver(workspace, name, status)
+
+
+def _deliver(workspace: Workspace, name: str, status: Status) -> Outcome:
+    from chairside.checks import ERROR, run_checks
+    from chairside.delivery import prepare
+
+    prepared = prepare(workspace, name)
+    errors = [
+        f
+        for f in run_checks(workspace, name, rendered_campaign=prepared.rendered_campaign)
+        if f.severity == ERROR
+    ]
+    if errors:
+        listed = "; ".join(f"{f.variant}: {f.message}" for f in errors[:5])
+        return _hold(
+            workspace,
+            name,
+            f"It was due but was not sent: the checks now find {len(errors)} "
+            f"error{'s' * (len(errors) != 1)} (the patient list or a post may have changed): "
+            f"{listed}",
+        )
+    status.started_at = status.started_at or clock.now().isoformat(timespec="seconds")
+    status.held_at = status.held_reason = ""
+    write_status(workspace, name, status)
+    try:
+        complete, summary = (_smtp if status.route == "smtp" else _push)(
+            workspace, prepared, status.route
+        )
+    except ChairsideError as exc:
+        if "already being delivered" in exc.format_message():
+            return Outcome(name, "busy", "another run is delivering it right now")
+        raise
+    status = read_status(workspace, name)
+    if complete:
+        status.done_at = clock.now().isoformat(timespec="seconds")
+        write_status(workspace, name, status)
+        return Outcome(name, "sent", summary)
+    return Outcome(name, "incomplete", f"{summary}; the next run goes on")
+
+
+def _smtp(workspace: Workspace, prepared, route: str) -> tuple[bool, str]:
+    from chairside.providers.smtp import resolve
+    from chairside.sending import send_campaign
+    from chairside.sendsummary import summary
+
+    settings = resolve(prepared.practice.smtp)
+    report = send_campaign(workspace, prepared, settings)
+    if report.halted:
+        raise ChairsideError(f"The send stopped: {report.halted}")
+    totals = report.totals
+    complete = totals is not None and not (totals.pending or totals.unknown)
+    return complete, " ".join(summary(report))
+
+
+def _push(workspace: Workspace, prepared, route: str) -> tuple[bool, str]:
+    from chairside.providers import provider_class
+    from chairside.providers.base import check_baa
+    from chairside.providers.push import push, summary
+
+    provider = provider_class(route)(prepared, concern_tags=False, options={})
+    provider.check(None)
+    check_baa(provider, without_baa=False)
+    report = push(workspace, provider)
+    if report.stopped:
+        raise ChairsideError(f"The hand-over to {provider.title} stopped: {report.stopped}")
+    complete = not (report.pending or report.unknown)
+    return complete, " ".join(summary(report))
+
+
+def _hold(workspace: Workspace, name: str, reason: str) -> Outcome:
+    status = read_status(workspace, name)
+    if status.held_reason != reason:
+        status.held_at = clock.now().isoformat(timespec="seconds")
+        status.held_reason = reason
+    told = f"held:{reason}"
+    note = ""
+    if told not in status.told:
+        sent = tell_office(workspace, f"{name} was not sent", f"{name}: {reason}")
+        if sent:
+            status.told.append(told)
+        else:
+            note = " (the office could not be emailed: no mail server is set up)"
+    write_status(workspace, name, status)
+    return Outcome(name, "held", reason + note)
+
+
+def _remind(workspace: Workspace, name: str, status: Status, current: str, at) -> Outcome:
+    told = f"reminder:{current}"
+    if told in status.told:
+        return Outcome(
+            name, "waiting", f"not approved yet; goes {describe_schedule(workspace, status)}"
+        )
+    from chairside.autopilot.proof import send_proof
+
+    note = send_proof(workspace, name, why="It is due within a day and not approved yet.")
+    status = read_status(workspace, name)
+    status.told.append(told)
+    write_status(workspace, name, status)
+    return Outcome(name, "reminded", note)
+
+
+def tell_office(workspace: Workspace, subject: str, body: str) -> bool:
+    """A short plain email to the practice's own address over its mail server; False when
+    no mail server is set up. Never names a patient."""
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    from chairside.providers.smtp import SmtpConnection, resolve
+
+    practice = load_practice(workspace)
+    if not practice.smtp.host:
+        return False
+    office = practice.reply_to or practice.from_email
+    message = EmailMessage()
+    message["From"] = practice.from_email
+    message["To"] = office
+    message["Subject"] = f"Chairside: {subject}"
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain=practice.from_email.rpartition("@")[2])
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body + "\n\nOpen the studio to see the campaign.\n")
+    connection = SmtpConnection(resolve(practice.smtp))
+    connection.open()
+    try:
+        connection.send(practice.from_email, office, message.as_bytes())
+    finally:
+        connection.close()
+    return True
