@@ -432,3 +432,62 @@ def test_the_studio_tests_approves_and_schedules_a_campaign(month, monkeypatch) 
     finally:
         server.close()
     assert patients_sent(recorder) == []
+
+
+def test_a_day_before_an_unapproved_campaign_the_office_gets_a_fresh_test_once(
+    month, run, monkeypatch
+) -> None:
+    root, recorder = month
+    run("schedule", "2026-12", "--at", "2026-12-22 09:00", cwd=root)
+    set_now(monkeypatch, "2026-12-21T10:00:00-08:00")  # 23 hours before
+    reminded = run("due", cwd=root)
+    assert reminded.exit_code == 0 and "reminded" in reminded.output
+    tests = [m for m in recorder.messages if m["Subject"].startswith("[TEST")]
+    summaries = [m for m in recorder.messages if "ready for your approval" in m["Subject"]]
+    assert tests and len(summaries) == 1
+    body = summaries[0].get_payload()
+    assert "patients" in body and "Tuesday 22 December 2026, 09:00" in body
+    assert "Approve" in body
+    assert patients_sent(recorder) == []
+    run("due", cwd=root)
+    assert len([m for m in recorder.messages if "ready for your" in m["Subject"]]) == 1
+    # The test it sent counts: the office can approve without sending another.
+    assert run("approve", "2026-12", cwd=root).exit_code == 0
+
+
+def test_due_killed_mid_send_resumes_without_sending_anyone_twice(month, run, monkeypatch):
+    """kill -9 while the server holds the first patient's reply: that patient is in doubt
+    (not resent, the office told), everyone else goes at the next run, once."""
+    root, recorder = month
+    run("send", "2026-12", "--test", "office@example.com", cwd=root)
+    run("approve", "2026-12", cwd=root)
+    run("schedule", "2026-12", "--at", "2026-12-21 09:00", cwd=root)
+    set_now(monkeypatch, "2026-12-21T09:01:00-08:00")
+    recorder.hold = threading.Event()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "chairside", "-C", str(root), "due"]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    assert recorder.waiting.wait(60), "the due never reached the server"
+    first.kill()
+    first.wait(30)
+    recorder.hold.set()
+    taken = set(patients_sent(recorder))
+    assert read_status(find_workspace(root), "2026-12").started_at
+
+    set_now(monkeypatch, "2026-12-21T09:16:00-08:00")
+    resumed = run("due", cwd=root)
+    assert resumed.exit_code == 0, resumed.output
+    everyone = patients_sent(recorder)
+    assert len(everyone) == len(set(everyone)), "someone got it twice"
+    assert set(everyone) >= taken
+    assert any("in doubt" in m["Subject"] for m in recorder.messages)
+    assert read_status(find_workspace(root), "2026-12").done_at
+
+
+def test_a_campaign_deleted_after_it_was_scheduled_sends_nothing(month, run, monkeypatch):
+    root, recorder = month
+    run("schedule", "2026-12", "--at", "2026-12-21 09:00", cwd=root)
+    (root / "campaigns/2026-12/campaign.toml").unlink()
+    set_now(monkeypatch, "2026-12-21T09:01:00-08:00")
+    result = run("due", cwd=root)
+    assert "Traceback" not in result.output and patients_sent(recorder) == []

@@ -18,6 +18,7 @@ from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
 
+from chairside import clock
 from chairside.audience.addresses import InvalidAddress, normalise_address
 from chairside.audience.columns import normalise_header
 from chairside.audience.table import AudienceError, Table, open_table, text_of
@@ -225,7 +226,7 @@ def add_suppressions(
     A reason that would read as an undo is recorded as `unsubscribed: <reason>`.
     """
     result = SuppressionResult()
-    when = (today or date.today()).isoformat()
+    when = (today or clock.now().date()).isoformat()
     with _locked(path):
         seen = set(read_suppressed(path))
         rows: list[tuple[str, str, str]] = []
@@ -258,7 +259,7 @@ def undo_suppressions(
     """Take suppressions back by appending a `resubscribed` row for each (recorded, undoable
     again by a new unsubscribe). Addresses not suppressed now are listed, not written."""
     result = UndoResult()
-    when = (today or date.today()).isoformat()
+    when = (today or clock.now().date()).isoformat()
     reason = f"{RESUBSCRIBED}: {why}" if why else RESUBSCRIBED
     with _locked(path):
         current = read_entries(path)

@@ -16,6 +16,7 @@ from chairside.autopilot.status import (
     is_approved,
     is_tested,
     read_status,
+    when,
     write_status,
 )
 from chairside.errors import ChairsideError
@@ -83,12 +84,14 @@ def _who() -> str:
 def stage(workspace: Workspace, name: str) -> Stage:
     """Where `name` is along the month: drafted, tested, approved, scheduled, held, sent,
     closed — with what comes next."""
-    from chairside.autopilot.due import describe_schedule
+    from chairside.autopilot.due import describe_schedule, went_out
 
     status = read_status(workspace, name)
     current = fingerprint(workspace, name)
     if status.done_at:
         return _after_sending(workspace, name, status.done_at)
+    if not status.started_at and (first := went_out(workspace, name)):
+        return _after_sending(workspace, name, first)  # sent by hand, not by the schedule
     if status.started_at:
         return Stage("sending", "It started going out; the next run of the schedule goes on.")
     if status.held_reason:
@@ -108,12 +111,13 @@ def stage(workspace: Workspace, name: str) -> Stage:
     return Stage("drafted", "Send a test, then approve it.")
 
 
-def _after_sending(workspace: Workspace, name: str, done_at: str) -> Stage:
+def _after_sending(workspace: Workspace, name: str, sent_at: str) -> Stage:
     from chairside.delivery import state_dir
     from chairside.returnpath.state import read_last_synced
 
+    sent = when(sent_at)
     read = read_last_synced(state_dir(workspace)).get("inbox", "")
     report = workspace.build_dir / name / "report.html"
-    if read >= done_at and report.is_file():
+    if read and when(read) >= sent and report.is_file():
         return Stage("closed", "Sent; the mailbox was read since and the report made.")
     return Stage("sent", "Sent. Read the mailbox, then look at the report, to close the month.")

@@ -21,6 +21,7 @@ from chairside.autopilot.status import (
     fingerprint,
     is_approved,
     read_status,
+    when,
     write_status,
 )
 from chairside.errors import ChairsideError
@@ -151,6 +152,15 @@ def _one(workspace: Workspace, name: str, status: Status) -> Outcome:
         return Outcome(name, "waiting", f"goes {describe_schedule(workspace, status)}")
     late = now - at
     window = timedelta(hours=status.window_hours)
+    if late > window and status.started_at:
+        return _hold(
+            workspace,
+            name,
+            f"It started going out on {clock.spoken(when(status.started_at), tz)} but did "
+            f"not finish, and it is now more than {status.window_hours:g} hours past "
+            "its time. It waits for a person: resume it from the Send page, which sends only "
+            "to those who have not had it.",
+        )
     if late > window:
         return _hold(
             workspace,
@@ -198,7 +208,7 @@ def _deliver(workspace: Workspace, name: str, status: Status) -> Outcome:
     status.held_at = status.held_reason = ""
     write_status(workspace, name, status)
     try:
-        complete, summary = (_smtp if status.route == "smtp" else _push)(
+        complete, unknown, summary = (_smtp if status.route == "smtp" else _push)(
             workspace, prepared, status.route
         )
     except ChairsideError as exc:
@@ -209,11 +219,23 @@ def _deliver(workspace: Workspace, name: str, status: Status) -> Outcome:
     if complete:
         status.done_at = clock.now().isoformat(timespec="seconds")
         write_status(workspace, name, status)
+        if unknown:
+            _tell_once(
+                workspace,
+                name,
+                f"unknown:{unknown}",
+                f"{name} went out; some deliveries are in doubt",
+                f"{name} went out, but for {unknown} patient{'s' * (unknown != 1)} it is not "
+                "known whether the message arrived (the computer or the connection stopped "
+                "mid-message). They were not sent it again; the Send page can, if you choose.",
+            )
         return Outcome(name, "sent", summary)
     return Outcome(name, "incomplete", f"{summary}; the next run goes on")
 
 
-def _smtp(workspace: Workspace, prepared, route: str) -> tuple[bool, str]:
+def _smtp(workspace: Workspace, prepared, route: str) -> tuple[bool, int, str]:
+    """(finished, unknown, summary): finished once nobody is left pending; patients a crash
+    left in doubt are reported, never resent by a job nobody watches."""
     from chairside.providers.smtp import resolve
     from chairside.sending import send_campaign
     from chairside.sendsummary import summary
@@ -223,11 +245,11 @@ def _smtp(workspace: Workspace, prepared, route: str) -> tuple[bool, str]:
     if report.halted:
         raise ChairsideError(f"The send stopped: {report.halted}")
     totals = report.totals
-    complete = totals is not None and not (totals.pending or totals.unknown)
-    return complete, " ".join(summary(report))
+    complete = totals is not None and not totals.pending
+    return complete, totals.unknown if totals else 0, " ".join(summary(report))
 
 
-def _push(workspace: Workspace, prepared, route: str) -> tuple[bool, str]:
+def _push(workspace: Workspace, prepared, route: str) -> tuple[bool, int, str]:
     from chairside.providers import provider_class
     from chairside.providers.base import check_baa
     from chairside.providers.push import push, summary
@@ -238,8 +260,7 @@ def _push(workspace: Workspace, prepared, route: str) -> tuple[bool, str]:
     report = push(workspace, provider)
     if report.stopped:
         raise ChairsideError(f"The hand-over to {provider.title} stopped: {report.stopped}")
-    complete = not (report.pending or report.unknown)
-    return complete, " ".join(summary(report))
+    return not report.pending, len(report.unknown), " ".join(summary(report))
 
 
 def _hold(workspace: Workspace, name: str, reason: str) -> Outcome:
@@ -247,16 +268,25 @@ def _hold(workspace: Workspace, name: str, reason: str) -> Outcome:
     if status.held_reason != reason:
         status.held_at = clock.now().isoformat(timespec="seconds")
         status.held_reason = reason
-    told = f"held:{reason}"
-    note = ""
-    if told not in status.told:
-        sent = tell_office(workspace, f"{name} was not sent", f"{name}: {reason}")
-        if sent:
-            status.told.append(told)
-        else:
-            note = " (the office could not be emailed: no mail server is set up)"
     write_status(workspace, name, status)
+    note = _tell_once(workspace, name, f"held:{reason}", f"{name} was not sent", reason)
     return Outcome(name, "held", reason + note)
+
+
+def _tell_once(workspace: Workspace, name: str, key: str, subject: str, text: str) -> str:
+    """Email the office `text` unless it was told `key` before; a note when it cannot."""
+    status = read_status(workspace, name)
+    if key in status.told:
+        return ""
+    try:
+        sent = tell_office(workspace, subject, f"{name}: {text}")
+    except ChairsideError as exc:
+        return f" (the office could not be emailed: {exc.format_message()})"
+    if not sent:
+        return " (the office could not be emailed: no mail server is set up)"
+    status.told.append(key)
+    write_status(workspace, name, status)
+    return ""
 
 
 def _remind(workspace: Workspace, name: str, status: Status, current: str, at) -> Outcome:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from chairside.errors import ChairsideError
@@ -146,4 +146,6 @@ class Stage:
 
 
 def when(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+    """A stored time, aware (the ledger's and the return path's are UTC)."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
