@@ -111,7 +111,10 @@ def campaign_state(workspace: Workspace, name: str) -> CampaignState:
     elif sent.sent and sent.other:
         state, step = "partly sent", "Resume the send, or see its status"
     elif sent.sent:
-        state, step = "sent", "See its status"
+        month = stage(workspace, name)  # sent, or closed once read back and reported on
+        state, step = (
+            (month.word, month.detail) if month.word == "closed" else ("sent", "See its status")
+        )
     elif errors:
         state, step = "needs fixes", f"Fix {errors} error{'s' * (errors != 1)}"
     elif (month := stage(workspace, name)).word in ("approved", "scheduled", "held"):
