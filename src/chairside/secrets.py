@@ -55,21 +55,18 @@ def kind(name: str) -> Kind:
 
 
 def account_for(name: str, workspace) -> str:
-    """The account a secret of the practice in `workspace` is kept under: the login and
-    server for the mail server and the mailbox (as `send` and `inbox` look it up), nothing
-    for an API key or the DKIM key (one per computer and provider)."""
-    if name == "smtp":
-        from chairside.workspace import load_practice
-
-        smtp = load_practice(workspace).smtp
-        return f"{smtp.user}@{smtp.host}"
-    if name == "imap":
-        from chairside.returnpath.inbox import load_imap
-
-        imap = load_imap(workspace)
-        return f"{imap.user}@{imap.host}"
+    """The account a secret of the practice in `workspace` is kept under: `user@host` of
+    `[smtp]` or `[imap]` in practice.toml (as `send` and `inbox` look it up), nothing for an
+    API key or the DKIM key (one per computer and provider)."""
     kind(name)
-    return ""
+    if name not in ("smtp", "imap"):
+        return ""
+    from chairside.tomlfile import load_toml
+
+    table = load_toml(workspace.practice_file).get(name, {})
+    if not isinstance(table, dict):
+        return ""
+    return f"{str(table.get('user', '')).strip()}@{str(table.get('host', '')).strip()}"
 
 
 def _account(name: str, account: str) -> str:
