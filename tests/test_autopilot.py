@@ -148,7 +148,7 @@ def test_approve_needs_a_test_since_the_last_change(month, run) -> None:
     assert listed.exit_code == 0
     assert run("approve", "2026-12", cwd=root).output.count("changed since its last test") == 1
     post.write_text(original)
-    from chairside.autopilot.approval import stage
+    from chairside.autopilot.month import stage
 
     assert stage(find_workspace(root), "2026-12").word == "approved"
 
@@ -159,7 +159,7 @@ def test_a_change_to_the_mail_server_does_not_void_the_approval(month, run) -> N
     assert run("approve", "2026-12", cwd=root).exit_code == 0
     path = root / "practice.toml"
     path.write_text(path.read_text().replace('security = "none"', 'security = "none"  # local'))
-    from chairside.autopilot.approval import stage
+    from chairside.autopilot.month import stage
 
     assert stage(find_workspace(root), "2026-12").word == "approved"
     path.write_text(path.read_text().replace('name = "Harbor Lane Dental"', 'name = "Harbor L"'))
@@ -222,7 +222,7 @@ def test_due_holds_an_unapproved_campaign_and_tells_the_office_once(month, run, 
     set_now(monkeypatch, "2026-12-21T09:16:00-08:00")
     run("due", cwd=root)
     assert len([m for m in recorder.messages if "was not sent" in m["Subject"]]) == 1
-    from chairside.autopilot.approval import stage
+    from chairside.autopilot.month import stage
 
     assert stage(find_workspace(root), "2026-12").word == "held"
 

@@ -28,6 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.placeholders",
         "chairside.tokens",
         "chairside.secrets",
+        "chairside.clock",
     ),
     (
         "chairside.content",
@@ -49,6 +50,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.returnpath",
     ),
     ("chairside.checks", "chairside.build"),
+    ("chairside.autopilot",),
     ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio"),
 )
 FACES = ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio")

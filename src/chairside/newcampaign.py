@@ -29,6 +29,12 @@ comfortable and healthy, and news from the office.
 Thank you for being part of our practice."""
 
 
+class NothingNew(WorkspaceError):
+    """No new post to start a campaign from: nothing was created (not a failure)."""
+
+    exit_code = 0
+
+
 @dataclass(frozen=True)
 class NewPost:
     file: str
@@ -209,8 +215,6 @@ def create_campaign(
     if skip_urls:
         sources.entries = [a for a in sources.entries if (a.url or "").rstrip("/") not in skip_urls]
     if require_posts and not (sources.files or sources.entries):
-        from chairside.autopilot.draft import NothingNew
-
         after = f" since {since.day} {since:%B %Y}" if since else ""
         raise NothingNew(f"No new post on the blog{after}; nothing was created.")
 

@@ -16,17 +16,12 @@ from datetime import date, datetime, timedelta
 
 from chairside import clock
 from chairside.errors import ChairsideError
+from chairside.newcampaign import NothingNew
 from chairside.workspace import Workspace
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 FIRST_LOOK_BACK = timedelta(days=31)
 """Where no campaign has gone out yet: the posts of the last month."""
-
-
-class NothingNew(ChairsideError):
-    """No new post, or next month's campaign exists already: nothing was created."""
-
-    exit_code = 0
 
 
 @dataclass(frozen=True)

@@ -102,10 +102,10 @@ def schedule(
       chairside schedule --install
     """
     from chairside.autopilot import installer
-    from chairside.autopilot.approval import stage
-    from chairside.autopilot.due import cancel as run_cancel
-    from chairside.autopilot.due import schedule as run_schedule
-    from chairside.autopilot.due import scheduled
+    from chairside.autopilot.month import stage
+    from chairside.autopilot.schedule import cancel as run_cancel
+    from chairside.autopilot.schedule import schedule as run_schedule
+    from chairside.autopilot.schedule import scheduled
 
     workspace = options.workspace()
     if install or uninstall:

@@ -102,7 +102,7 @@ def new(
 
 def _new_next(options: Options, feed: str | None) -> None:
     from chairside.autopilot.draft import draft_next
-    from chairside.autopilot.proof import send_proof
+    from chairside.autopilot.office import send_proof
 
     workspace = options.workspace()
     drafted = draft_next(workspace, feed=feed)

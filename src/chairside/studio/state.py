@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from chairside.autopilot.approval import stage
+from chairside.autopilot.month import stage
 from chairside.autopilot.status import fingerprint, is_tested, read_status
 from chairside.campaign import CAMPAIGN_FILE
 from chairside.delivery import state_dir

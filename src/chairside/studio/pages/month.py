@@ -9,7 +9,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from chairside.autopilot import approval, due, installer
+from chairside.autopilot import approval, installer, schedule
+from chairside.autopilot.month import stage
 from chairside.autopilot.status import read_status
 from chairside.campaign import campaign_file, check_name
 from chairside.errors import ChairsideError
@@ -24,13 +25,13 @@ def _name(request: Request) -> str:
 
 def _context(workspace, name: str) -> dict:
     status = read_status(workspace, name)
-    zone = due.practice_zone(workspace)
+    zone = schedule.practice_zone(workspace)
     return {
         "name": name,
-        "stage": approval.stage(workspace, name),
+        "stage": stage(workspace, name),
         "status": status,
         "zone": zone.key,
-        "routes": due.ROUTE_WORDS,
+        "routes": schedule.ROUTE_WORDS,
         "runs_by_itself": installer.installed(workspace),
     }
 
@@ -67,7 +68,7 @@ async def unapprove(request: Request, form: FormData) -> Response:
     return RedirectResponse(f"/c/{name}/month", 303)
 
 
-async def schedule(request: Request, form: FormData) -> Response:
+async def schedule_it(request: Request, form: FormData) -> Response:
     studio = studio_of(request)
     name = _name(request)
     day, time = str(form.get("day", "")).strip(), str(form.get("time", "")).strip()
@@ -75,7 +76,9 @@ async def schedule(request: Request, form: FormData) -> Response:
     try:
         if not day or not time:
             raise ChairsideError("Choose the day and the time it should go.")
-        await run_in_threadpool(due.schedule, studio.workspace, name, f"{day} {time}", route=route)
+        await run_in_threadpool(
+            schedule.schedule, studio.workspace, name, f"{day} {time}", route=route
+        )
     except ChairsideError as exc:
         return await month_page(
             request, errors={"schedule": exc.format_message()}, day=day, time=time
@@ -85,7 +88,7 @@ async def schedule(request: Request, form: FormData) -> Response:
 
 async def cancel(request: Request, form: FormData) -> Response:
     name = _name(request)
-    await run_in_threadpool(due.cancel, studio_of(request).workspace, name)
+    await run_in_threadpool(schedule.cancel, studio_of(request).workspace, name)
     return RedirectResponse(f"/c/{name}/month", 303)
 
 
@@ -114,7 +117,7 @@ routes = [
     Route("/c/{name}/month", month_page),
     post("/c/{name}/month/approve", approve),
     post("/c/{name}/month/unapprove", unapprove),
-    post("/c/{name}/month/schedule", schedule),
+    post("/c/{name}/month/schedule", schedule_it),
     post("/c/{name}/month/cancel", cancel),
     post("/c/{name}/month/run-by-itself", run_by_itself),
 ]

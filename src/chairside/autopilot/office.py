@@ -1,17 +1,47 @@
-"""The office's proof: a test of every version to the practice's own address, with one
-line saying who gets which, when it goes, and how to approve."""
+"""What the office is sent: the proof of a campaign (a test of every version, with one line
+saying who gets which, when it goes, and how to approve), and short notes when a scheduled
+campaign is held."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from chairside.workspace import Workspace
+from chairside.workspace import Workspace, load_practice
+
+
+def tell_office(workspace: Workspace, subject: str, body: str) -> bool:
+    """A short plain email to the practice's own address over its mail server; False when
+    no mail server is set up. Never names a patient."""
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    from chairside.providers.smtp import SmtpConnection, resolve
+
+    practice = load_practice(workspace)
+    if not practice.smtp.host:
+        return False
+    office = practice.reply_to or practice.from_email
+    message = EmailMessage()
+    message["From"] = practice.from_email
+    message["To"] = office
+    message["Subject"] = f"Chairside: {subject}"
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain=practice.from_email.rpartition("@")[2])
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body + "\n\nOpen the studio to see the campaign.\n")
+    connection = SmtpConnection(resolve(practice.smtp))
+    connection.open()
+    try:
+        connection.send(practice.from_email, office, message.as_bytes())
+    finally:
+        connection.close()
+    return True
 
 
 def send_proof(workspace: Workspace, name: str, *, why: str) -> str:
     """Send the tests and the summary; returns a sentence saying what was done."""
     from chairside.autopilot.approval import record_test
-    from chairside.autopilot.due import describe_schedule, tell_office
+    from chairside.autopilot.schedule import describe_schedule
     from chairside.autopilot.status import read_status
     from chairside.delivery import prepare
     from chairside.providers.smtp import resolve
