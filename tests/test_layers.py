@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.tokens",
         "chairside.secrets",
         "chairside.words",
+        "chairside.clock",
     ),
     (
         "chairside.content",
@@ -57,6 +58,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.mailcheck",
     ),
     ("chairside.checks", "chairside.build"),
+    ("chairside.autopilot",),
     ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio"),
 )
 FACES = ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio")

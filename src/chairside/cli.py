@@ -12,6 +12,7 @@ import click
 
 from chairside import __version__
 from chairside.commands.audience import audience, unsubscribe
+from chairside.commands.autopilot import approve, due, schedule, unapprove
 from chairside.commands.campaign import build, check, new, preview
 from chairside.commands.export import export, providers
 from chairside.commands.options import Options
@@ -78,6 +79,10 @@ for _command in (
     report,
     studio,
     secrets,
+    approve,
+    unapprove,
+    schedule,
+    due,
 ):
     cli.add_command(_command)
 

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from chairside import clock
 from chairside.errors import ChairsideError
 from chairside.journal import (
     DEFERRED,
@@ -99,7 +100,7 @@ class LedgerUnreadable(LedgerError):
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return clock.now().astimezone(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,12 @@ comfortable and healthy, and news from the office.
 Thank you for being part of our practice."""
 
 
+class NothingNew(WorkspaceError):
+    """No new post to start a campaign from: nothing was created (not a failure)."""
+
+    exit_code = 0
+
+
 @dataclass(frozen=True)
 class NewPost:
     file: str
@@ -187,11 +193,15 @@ def create_campaign(
     feeds: tuple[str, ...] = (),
     since: date | None = None,
     base_url: str | None = None,
+    skip_urls: frozenset[str] = frozenset(),
+    require_posts: bool = False,
 ) -> NewCampaign:
     """Create `campaigns/NAME/` with the posts and a campaign.toml to edit.
 
     `feeds` are feed files or http(s) addresses (fetched now, the only network use);
     `base_url` is the web address of `posts` that do not say where they were published.
+    Feed entries whose address is in `skip_urls` (posts an earlier campaign carries) are
+    left out; with `require_posts`, finding no post creates nothing (NothingNew).
     """
     folder = workspace.campaign_dir(check_name(name))
     if folder.exists():
@@ -202,6 +212,11 @@ def create_campaign(
     practice = load_practice(workspace)
     segments = load_segments(workspace.segments_file)
     sources = _read_sources(posts, feeds, since, _checked_base_url(base_url))
+    if skip_urls:
+        sources.entries = [a for a in sources.entries if (a.url or "").rstrip("/") not in skip_urls]
+    if require_posts and not (sources.files or sources.entries):
+        after = f" since {since.day} {since:%B %Y}" if since else ""
+        raise NothingNew(f"No new post on the blog{after}; nothing was created.")
 
     with replacing_dir(folder) as staging:
         (staging / "posts").mkdir()

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import click
 from email_validator import EmailNotValidError, validate_email
 
+from chairside import clock
 from chairside.errors import WorkspaceError
 from chairside.newcampaign import create_campaign
 from chairside.tomlwrite import toml_str
@@ -169,7 +170,7 @@ def scaffold(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(data.joinpath(source).read_text(encoding="utf-8"), encoding="utf-8")
     (root / PRACTICE_FILE).write_text(practice_toml(settings), encoding="utf-8")
-    campaign = next_month(today or date.today())
+    campaign = next_month(today or clock.now().date())
     with as_file(data.joinpath("welcome.md")) as welcome:
         create_campaign(Workspace(root.resolve()), campaign, posts=(welcome,))
     return Scaffolded(root, campaign, tuple(todo))

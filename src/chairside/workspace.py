@@ -96,10 +96,14 @@ PRACTICE_KEYS = {
         "smtp",
         "providers",
         "imap",  # read by chairside.returnpath.inbox
+        "feed",  # read by chairside.autopilot.draft
+        "schedule",  # read by chairside.autopilot.due
     ),
     "email": ("from", "from_name", "reply_to", "unsubscribe_url", "unsubscribe_email"),
     "brand": ("color", "text_color", "logo", "logo_alt"),
     "smtp": ("host", "port", "user", "security"),
+    "feed": ("url",),
+    "schedule": ("timezone",),
 }
 
 
@@ -262,7 +266,7 @@ def load_practice(workspace: Workspace) -> Practice:
         values["logo_url"] = _check_url(values["logo_url"], "[brand] logo", problems)
     path = workspace.practice_file
     unknown_keys(data, PRACTICE_KEYS[""], problems, where="", path=path)
-    for section in ("email", "brand", "smtp"):
+    for section in ("email", "brand", "smtp", "feed", "schedule"):
         if isinstance(data.get(section), dict):
             unknown_keys(
                 data[section], PRACTICE_KEYS[section], problems, where=f"[{section}] ", path=path

@@ -19,6 +19,7 @@ from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
 
+from chairside import clock
 from chairside.audience.addresses import InvalidAddress, normalise_address
 from chairside.audience.columns import normalise_header
 from chairside.audience.table import AudienceError, Table, open_table, text_of
@@ -267,7 +268,7 @@ class Appender:
         self, entries: list[tuple[str, str, str]], *, today: date | None = None
     ) -> SuppressionResult:
         result = SuppressionResult()
-        when = (today or date.today()).isoformat()
+        when = (today or clock.now().date()).isoformat()
         with _locked(self.path):
             size = self.path.stat().st_size if self.path.exists() else 0
             if size != self._size:
@@ -376,7 +377,7 @@ def undo_suppressions(
     """Take suppressions back by appending a `resubscribed` row for each (recorded, undoable
     again by a new unsubscribe). Addresses not suppressed now are listed, not written."""
     result = UndoResult()
-    when = (today or date.today()).isoformat()
+    when = (today or clock.now().date()).isoformat()
     reason = f"{RESUBSCRIBED}: {why}" if why else RESUBSCRIBED
     with _locked(path):
         current = read_entries(path)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
-from chairside.audience.segments import phrase_pattern
+from chairside.audience.segments import Segment, phrase_pattern
 from chairside.checks.base import ERROR, CheckContext, Finding, rule
 
 CONDITION_WORDS = (
@@ -39,8 +39,14 @@ CONDITION_WORDS = (
 
 
 def concern_pattern(context: CheckContext) -> re.Pattern[str]:
+    return concern_words(context.segments)
+
+
+def concern_words(segments: tuple[Segment, ...]) -> re.Pattern[str]:
+    """Every word that names a concern: the built-in condition words, and each concern's
+    id, name and patient tags from segments.toml."""
     words = list(CONDITION_WORDS)
-    for segment in context.segments:
+    for segment in segments:
         if segment.is_general:
             continue
         words += [segment.id, segment.id.replace("_", " "), segment.name, *segment.patient_tags]

@@ -11,7 +11,14 @@ from chairside.words import plural
 
 
 @click.command()
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option(
+    "--next",
+    "next_month",
+    is_flag=True,
+    help="Draft next month's campaign from the posts published on the blog ([feed] url in "
+    "practice.toml, or --feed) since the last campaign went out, and email the office a test.",
+)
 @click.option(
     "--post",
     "posts",
@@ -53,8 +60,9 @@ def new(
     since,
     base_url: str | None,
     add: bool,
+    next_month: bool,
 ) -> None:
-    """Start campaign NAME from blog posts and feeds.
+    """Start campaign NAME from blog posts and feeds (or next month's with --next).
 
     Copies the posts into campaigns/NAME/posts/, and writes campaigns/NAME/campaign.toml
     with a subject, preheader and intro to edit, and each post's concerns (tags) found
@@ -69,8 +77,20 @@ def new(
       chairside new 2027-01 --feed ~/Downloads/feed.xml --post ~/notes/jaw.md
       chairside new 2027-01 --post saved-page.html \\
           --base-url https://blog.example.com/2026/12/jaw-pain/
+      chairside new --next
     """
     from chairside.newcampaign import add_posts, create_campaign
+
+    if next_month:
+        if name or posts or since or base_url or add or len(feeds) > 1:
+            raise click.UsageError(
+                "--next names the campaign and finds the posts itself; "
+                "give it alone (or with one --feed)."
+            )
+        _new_next(options, feeds[0] if feeds else None)
+        return
+    if not name:
+        raise click.UsageError("Name the campaign (e.g. 2027-01), or use --next.")
 
     if since and not feeds:
         raise click.UsageError("--since filters feed entries; give it with --feed.")
@@ -86,9 +106,30 @@ def new(
         since=since.date() if since else None,
         base_url=base_url,
     )
+    _echo_created(result, added=add)
+    click.echo(
+        f"Edit the subject and intro in {result.folder}/campaign.toml, then: chairside build {name}"
+    )
+
+
+def _new_next(options: Options, feed: str | None) -> None:
+    from chairside.autopilot.draft import draft_next
+    from chairside.autopilot.office import send_proof
+
+    workspace = options.workspace()
+    drafted = draft_next(workspace, feed=feed)
+    _echo_created(drafted.created)
+    click.echo(f"  posts published since {drafted.since:%d %B %Y} ({drafted.since_why})")
+    click.echo("  subject, preview text and intro drafted from the posts: read them over")
+    proof = send_proof(workspace, drafted.name, why=f"{drafted.name} was drafted from the blog.")
+    click.echo(f"  {proof}")
+    click.echo(f"Next: chairside approve {drafted.name}, then chairside schedule {drafted.name}")
+
+
+def _echo_created(result, *, added: bool = False) -> None:
     count = len(result.posts)
     posts_shown = f"{count} post{'' if count == 1 else 's'}"
-    if add:
+    if added:
         click.echo(f"Added {posts_shown} to {result.folder}:")
     else:
         click.echo(f"Created {result.folder} with {posts_shown}:")
@@ -99,9 +140,6 @@ def new(
             click.echo(f"      {line}")
     for note in result.notes:
         click.echo(f"  {note}" if note.startswith("warning:") else f"  note: {note}")
-    click.echo(
-        f"Edit the subject and intro in {result.folder}/campaign.toml, then: chairside build {name}"
-    )
 
 
 @click.command()

@@ -207,8 +207,13 @@ def send(
             validate_email(test_address, check_deliverability=False)
         except EmailNotValidError as exc:
             raise click.BadParameter(str(exc), param_hint="--test") from None
-        for variant, reply in send_tests(prepared, settings, test_address, segment=segment):
+        replies = send_tests(prepared, settings, test_address, segment=segment)
+        for variant, reply in replies:
             click.echo(f"  [TEST {variant}] to {test_address}: {reply}")
+        if not segment and not any(reply.startswith("not sent") for _, reply in replies):
+            from chairside.autopilot.approval import record_test
+
+            record_test(workspace, name, test_address)  # what `approve` asks for
         return
 
     stop = threading.Event()

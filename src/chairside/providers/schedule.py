@@ -11,8 +11,9 @@ Each provider's window, from its documentation:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from chairside import clock
 from chairside.errors import ChairsideError
 
 # A time closer than this may have passed by the time the last batch is handed over.
@@ -51,7 +52,7 @@ def parse_schedule(
             f"--schedule {text!r} has no time zone, so it could mean several moments: add one, "
             f"e.g. {example} (Z is UTC). Nothing was sent."
         )
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if when < now + SOONEST:
         raise ChairsideError(
             f"--schedule {text!r} is in the past or less than {SOONEST.seconds // 60} minutes "

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import urlsplit
 
+from chairside import clock
 from chairside.errors import ChairsideError
 from chairside.providers.base import api_base_url
 from chairside.providers.http import Http, RequestFailed, RequestUnknown
@@ -128,7 +129,7 @@ def iso(value: object) -> str:
         else:
             moment = parsedate_to_datetime(str(value))
     except (TypeError, ValueError, OverflowError):
-        return datetime.now(UTC).isoformat(timespec="seconds")
+        return clock.now().astimezone(UTC).isoformat(timespec="seconds")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="seconds")

@@ -15,9 +15,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
+from chairside import clock
 from chairside.errors import ChairsideError
 
 DB_FILE = "returnpath.db"
@@ -55,7 +56,7 @@ CREATE TABLE IF NOT EXISTS syncs (
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return clock.now().astimezone(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from chairside.studio.pagekit import Studio, studio_of
 from chairside.studio.pages import (
     campaigns,
     edit,
+    month,
     patients,
     report,
     send,
@@ -79,6 +80,7 @@ def create_app(workspace: Workspace, guard: Guard) -> Starlette:
         *edit.routes,
         *patients.routes,
         *send.routes,
+        *month.routes,
         *unsubscribes.routes,
         *report.routes,
         *settings.routes,

@@ -1,19 +1,21 @@
-"""Where each campaign stands: draft, checked, tested, sending, sent or pushed.
+"""Where each campaign stands: draft, checked, tested, approved, scheduled, sending, sent.
 
-Sending and pushing are read from the ledger (the CLI's and the studio's alike). Checks and
-test sends leave nothing in the practice's files, so the studio remembers them in
-`.chairside/studio.json`, keyed by a fingerprint of everything that shapes the email: an
-edit made anywhere (studio, editor, CLI) after a check makes the campaign a draft again.
+Sending and pushing are read from the ledger (the CLI's and the studio's alike); tests,
+approvals and schedules from the campaign's status.toml (`chairside.autopilot.status`).
+Checks leave nothing in the practice's files, so the studio remembers them in
+`.chairside/studio.json`, keyed by the same fingerprint of everything that shapes the email:
+an edit made anywhere (studio, editor, CLI) after a check makes the campaign a draft again.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from chairside.autopilot.month import stage
+from chairside.autopilot.status import fingerprint, is_tested, read_status
 from chairside.campaign import CAMPAIGN_FILE
 from chairside.delivery import state_dir
 from chairside.fsutil import write_text_atomic
@@ -23,23 +25,6 @@ from chairside.workspace import Workspace
 
 RECORD_FILE = "studio.json"
 _record_lock = threading.Lock()
-
-
-def fingerprint(workspace: Workspace, name: str) -> str:
-    """A hash of the campaign's files and every practice file that changes its email."""
-    digest = hashlib.sha256()
-    folder = workspace.campaign_dir(name)
-    paths = [folder / CAMPAIGN_FILE, workspace.practice_file, workspace.segments_file]
-    paths += sorted(p for p in (folder / "posts").glob("*") if p.is_file())
-    if workspace.templates_dir.is_dir():
-        paths += sorted(p for p in workspace.templates_dir.rglob("*") if p.is_file())
-    for path in paths:
-        digest.update(str(path.relative_to(workspace.root)).encode() + b"\0")
-        try:
-            digest.update(path.read_bytes())
-        except OSError:
-            digest.update(b"(missing)")
-    return digest.hexdigest()[:32]
 
 
 def _record_path(workspace: Workspace) -> Path:
@@ -103,8 +88,8 @@ def delivery(workspace: Workspace, name: str) -> Delivery:
 class CampaignState:
     name: str
     state: str
-    """draft, needs fixes, checked, tested, sending, partly sent, sent, pushed, or ledger
-    lost (its `next_step` is then the ledger's own message)."""
+    """draft, needs fixes, checked, tested, approved, scheduled, held, sending, partly sent,
+    sent, pushed, or ledger lost (its `next_step` is then the ledger's own message)."""
     next_step: str
     errors: int | None
     warnings: int | None
@@ -126,11 +111,16 @@ def campaign_state(workspace: Workspace, name: str) -> CampaignState:
     elif sent.sent and sent.other:
         state, step = "partly sent", "Resume the send, or see its status"
     elif sent.sent:
-        state, step = "sent", "See its status"
+        month = stage(workspace, name)  # sent, or closed once read back and reported on
+        state, step = (
+            (month.word, month.detail) if month.word == "closed" else ("sent", "See its status")
+        )
     elif errors:
         state, step = "needs fixes", f"Fix {errors} error{'s' * (errors != 1)}"
-    elif remembered.get("tested") == fingerprint(workspace, name):
-        state, step = "tested", "Send it to your patients"
+    elif (month := stage(workspace, name)).word in ("approved", "scheduled", "held"):
+        state, step = month.word, month.detail
+    elif is_tested(read_status(workspace, name), fingerprint(workspace, name)):
+        state, step = "tested", "Approve it, then send it or schedule it"
     elif errors is None:
         state, step = "draft", "Edit it and check it"
     else:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from chairside import clock
 from chairside.errors import ChairsideError
 from chairside.studio.pagekit import post, studio_of
 from chairside.studio.state import campaign_names, campaign_state
@@ -33,7 +34,7 @@ def suggested_name(existing: list[str], today: date | None = None) -> str:
         year, month = (int(part) for part in max(months).split("-"))
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return f"{year}-{month:02d}"
-    today = today or date.today()
+    today = today or clock.now().date()
     return f"{today:%Y-%m}"
 
 

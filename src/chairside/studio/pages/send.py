@@ -21,12 +21,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from chairside.autopilot.approval import record_test
+from chairside.autopilot.status import fingerprint, is_tested, read_status
 from chairside.campaign import campaign_file, check_name
 from chairside.delivery import Prepared, prepare, state_dir
 from chairside.errors import ChairsideError, DeliveryIncomplete
 from chairside.ledger import LedgerError, campaign_lock, is_locked, open_ledger
 from chairside.studio.pagekit import Studio, post, studio_of
-from chairside.studio.state import fingerprint, record, remember
 from chairside.workspace import Workspace
 
 log = logging.getLogger("chairside.studio")
@@ -118,15 +119,15 @@ def _status(workspace: Workspace, name: str, job: SendJob | None, show: bool) ->
 def _context(studio: Studio, name: str, show: bool = False) -> dict:
     job = studio.jobs.get(name)
     running = bool(job and job.running) or is_locked(state_dir(studio.workspace), name)
-    remembered = record(studio.workspace, name)
     return {
         "name": name,
         "job": job,
         "running": running,
         "ours": bool(job and job.running),
         "show": show,
-        "tested": remembered.get("tested") is not None
-        and remembered.get("tested") == fingerprint(studio.workspace, name),
+        "tested": is_tested(
+            read_status(studio.workspace, name), fingerprint(studio.workspace, name)
+        ),
         **_status(studio.workspace, name, job, show),
     }
 
@@ -167,7 +168,6 @@ async def test_send(request: Request, form: FormData) -> Response:
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ChairsideError(f"Test address: {exc}") from None
-    before = fingerprint(workspace, name)
 
     def run() -> list[tuple[str, str]]:
         prepared = prepare(workspace, name)
@@ -175,7 +175,7 @@ async def test_send(request: Request, form: FormData) -> Response:
 
     replies = await run_in_threadpool(run)
     if all(not reply.startswith("not sent") for _, reply in replies):
-        remember(workspace, name, tested=before)
+        record_test(workspace, name, address)  # what approving asks for
     context = await run_in_threadpool(_context, studio, name, False)
     return studio.render(request, "send.html", test_replies=replies, address=address, **context)
 

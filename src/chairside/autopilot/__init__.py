@@ -1,0 +1,1 @@
+"""The month on autopilot: next month drafted, one approval, sent on schedule."""
