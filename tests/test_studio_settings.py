@@ -408,3 +408,21 @@ def test_on_a_new_practice_the_mail_server_lands_where_init_explains_it(run, tmp
     assert (smtp.host, smtp.port, smtp.security, smtp.user) == (
         "smtp.bay.example.com", 0, "ssl", ""
     )  # fmt: skip
+
+
+def test_the_blog_feed_and_time_zone_are_set_on_the_practice_page(studio):
+    form = dict(
+        PRACTICE_FORM,
+        feed_url="https://lakesidedental.example.com/feed/",
+        schedule_timezone="America/Chicago",
+    )
+    answer = _post(studio, "/settings", form)
+    assert answer.status_code == 200, answer.text
+    import tomllib
+
+    data = tomllib.loads((studio.root / "practice.toml").read_text())
+    assert data["feed"]["url"] == "https://lakesidedental.example.com/feed/"
+    assert data["schedule"]["timezone"] == "America/Chicago"
+    wrong = _post(studio, "/settings", dict(form, schedule_timezone="Springfield time"))
+    assert wrong.status_code == 400
+    assert "is not a time zone name" in _beside(wrong.text, "schedule_timezone")

@@ -271,6 +271,7 @@ def load_practice(workspace: Workspace) -> Practice:
             unknown_keys(
                 data[section], PRACTICE_KEYS[section], problems, where=f"[{section}] ", path=path
             )
+    _check_zone(data.get("schedule"), problems)
     smtp_config = _smtp(smtp, problems)
     providers = data.get("providers", {})
     if not isinstance(providers, dict) or not all(isinstance(v, dict) for v in providers.values()):
@@ -281,6 +282,22 @@ def load_practice(workspace: Workspace) -> Practice:
             problems.add(f"[providers.{name}] baa: must be true or false")
     problems.raise_if_any()
     return Practice(**values, smtp=smtp_config, providers=providers, todo=shown_todo)
+
+
+def _check_zone(table: object, problems: Problems) -> None:
+    """`[schedule] timezone`, when given, names a real time zone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    zone = table.get("timezone") if isinstance(table, dict) else None
+    if not zone:
+        return
+    try:
+        ZoneInfo(str(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.add(
+            f"[schedule] timezone: {zone!r} is not a time zone name; use one like "
+            '"America/Chicago" or "Europe/London"'
+        )
 
 
 def _smtp(table: dict, problems: Problems) -> SmtpConfig:

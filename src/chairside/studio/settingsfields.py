@@ -58,6 +58,19 @@ PRACTICE = (
         "Where a patient's reply arrives. Leave empty to use the sender address.",
         "email",
     ),
+    Field(
+        "feed.url",
+        "Your blog's feed",
+        "Its RSS or Atom address, like https://your-practice.com/feed/. Next month's "
+        "newsletter is drafted from the posts it lists.",
+        "url",
+    ),
+    Field(
+        "schedule.timezone",
+        "Time zone",
+        "Scheduled newsletters go out at this zone's time, like America/Chicago. Leave empty "
+        "to use this computer's.",
+    ),
 )
 LOOK = (
     Field("brand.color", "Brand colour", "The header's background, like #0B5D6B.", "color"),
