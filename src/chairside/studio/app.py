@@ -19,6 +19,7 @@ from chairside.errors import ChairsideError
 from chairside.studio.pagekit import Studio, studio_of
 from chairside.studio.pages import campaigns, edit, patients, send, unsubscribes
 from chairside.studio.security import CsrfRefused, Guard, GuardMiddleware
+from chairside.studio.words import day, plain
 from chairside.workspace import Workspace
 
 log = logging.getLogger("chairside.studio")
@@ -27,18 +28,21 @@ log = logging.getLogger("chairside.studio")
 def make_env() -> Environment:
     """The studio's own templates (package data), autoescaped: every value shown in them
     (subjects, post titles, patient fields) is data."""
-    return Environment(
+    env = Environment(
         loader=PackageLoader("chairside.studio", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["plain"] = plain
+    env.filters["day"] = day
+    return env
 
 
 async def _user_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ChairsideError)
     return studio_of(request).render(
-        request, "error.html", status_code=400, message=exc.format_message()
+        request, "error.html", status_code=400, message=plain(exc.format_message())
     )
 
 
@@ -61,7 +65,7 @@ async def _bug(request: Request, exc: Exception) -> Response:
         "error.html",
         status_code=500,
         message="Something went wrong inside Chairside (a bug). The details are in the "
-        "window where `chairside studio` runs; nothing was changed by this page.",
+        "window where the studio was started; nothing was changed by this page.",
     )
 
 
