@@ -83,11 +83,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from harness import load, practice
+    from tests.support import StudioServer
 
     from chairside.delivery import state_dir
     from chairside.ledger import campaign_lock
     from chairside.workspace import Workspace
-    from tests.support import StudioServer
 
     print(f"{args.patients:,} patients, {load()}")
     with tempfile.TemporaryDirectory(prefix="chairside-bench-") as scratch:

@@ -19,9 +19,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from chairside.errors import ChairsideError
+from chairside.studio import state
 from chairside.studio.security import CSRF_FIELD, Guard, read_form
 from chairside.studio.words import plain
-from chairside.studio import state
 from chairside.workspace import Workspace
 
 FormHandler = Callable[[Request, FormData], Awaitable[Response]]
