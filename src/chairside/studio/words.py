@@ -16,6 +16,11 @@ import re
 _REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(p, re.I), r)
     for p, r in [
+        (
+            r"(\S+: )?\[patients\.columns\] (\w+) = ('[^']*'|\"[^\"]*\"), but (.+?) has no such "
+            r"column",
+            r"\4 has no such column as \3 (chosen for \2)",
+        ),
         (r"Run `chairside send [^`]+` again to continue\.?", "Press Resume sending to continue."),
         (r"Run `chairside send [^`]+` again", "Press Resume sending"),
         (
