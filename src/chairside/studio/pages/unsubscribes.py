@@ -101,11 +101,21 @@ async def add_codes(request: Request, form: FormData) -> Response:
     if not codes:
         raise ChairsideError("Paste one or more unsubscribe codes, one a line.")
 
-    def add_them() -> SuppressionResult:
-        entries = unsubscribe_codes(workspace, codes, reason)
-        return add_suppressions(workspace.suppressed_file, entries)
+    def add_them() -> tuple[SuppressionResult, list[tuple[str, str]]]:
+        entries, bad = unsubscribe_codes(workspace, codes, reason)
+        return add_suppressions(workspace.suppressed_file, entries), bad
 
-    return await _done(request, await run_in_threadpool(add_them))
+    result, bad = await run_in_threadpool(add_them)
+    if not bad:
+        return await _done(request, result)
+    studio = studio_of(request)
+    context = await run_in_threadpool(_context, request, False)
+    notice, _ = _outcome("Unsubscribe list", result)
+    listed = "\n".join(f"{given}: {why}" for given, why in bad)
+    error = f"{len(bad)} line{'s' * (len(bad) != 1)} not used (the others were):\n{listed}"
+    return studio.render(
+        request, "unsubscribes.html", status_code=400, notice=notice, codes_error=error, **context
+    )
 
 
 def _import(workspace, path: Path, *, confirmed: bool) -> SuppressionResult:
