@@ -61,25 +61,36 @@ class FileCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[tuple, tuple[tuple, bool, object]] = {}
+        self._computing: dict[tuple, threading.Lock] = {}
 
     def get(self, key: tuple, paths: Iterable[Path], compute: Callable[[], T]) -> T:
         paths = tuple(paths)
-        before = signature(paths)
-        with self._lock:
-            hit = self._entries.get(key)
-        if hit is None or hit[0] != before:
-            try:
-                value, failed = compute(), False
-            except ChairsideError as exc:
-                value, failed = exc, True
-            if signature(paths) == before:
-                with self._lock:
-                    self._entries[key] = (before, failed, value)
-        else:
-            _, failed, value = hit
+        hit = self._hit(key, paths)
+        if hit is None:
+            with self._lock:
+                computing = self._computing.setdefault(key, threading.Lock())
+            with computing:  # two requests at once: one reads, the other waits for it
+                hit = self._hit(key, paths)
+                if hit is None:
+                    before = signature(paths)
+                    try:
+                        hit = (compute(), False)
+                    except ChairsideError as exc:
+                        hit = (exc, True)
+                    if signature(paths) == before:
+                        with self._lock:
+                            self._entries[key] = (before, hit[1], hit[0])
+        value, failed = hit
         if failed:
             raise value  # type: ignore[misc]
         return value  # type: ignore[return-value]
+
+    def _hit(self, key: tuple, paths: tuple[Path, ...]) -> tuple[object, bool] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry[0] != signature(paths):
+            return None
+        return entry[2], entry[1]
 
     def clear(self) -> None:
         with self._lock:
@@ -253,3 +264,25 @@ def campaign_names(workspace: Workspace) -> list[str]:
     """Every campaign in the practice, newest name first (2026-12 before 2026-11)."""
     found = [p.parent.name for p in workspace.campaigns_dir.glob(f"*/{CAMPAIGN_FILE}")]
     return sorted(found, reverse=True)
+
+
+def warm(workspace: Workspace, names: list[str] | None = None) -> None:
+    """Read into the cache what the pages will ask for (the practice, the patient list, each
+    campaign's send record), so the first page after the studio starts, or after a send
+    ends, answers at once. Meant for a background thread: a problem is left for the page
+    that shows it."""
+    import logging
+
+    try:
+        practice(workspace)
+        audience(workspace)
+    except ChairsideError:
+        pass
+    for name in campaign_names(workspace) if names is None else names:
+        try:
+            delivery(workspace, name)
+            status(workspace, name)
+        except ChairsideError:
+            continue
+        except Exception:  # a bug: logged, and the page will show it
+            logging.getLogger("chairside.studio").exception("Reading %s ahead failed", name)

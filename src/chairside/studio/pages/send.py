@@ -351,7 +351,16 @@ def _start(studio: Studio, job: SendJob, work) -> None:
     with studio.lock:
         if studio.jobs.get(job.name) and studio.jobs[job.name].running:
             raise ChairsideError(f"{job.name} is already being sent from this studio.")
-        job.thread = threading.Thread(target=work, name=f"deliver {job.name}")
+
+        def then_read_ahead() -> None:
+            work()
+            # The run changed the send record: read it ahead for the page that follows.
+            ahead = threading.Thread(
+                target=state.warm, args=(studio.workspace, [job.name]), daemon=True
+            )
+            ahead.start()
+
+        job.thread = threading.Thread(target=then_read_ahead, name=f"deliver {job.name}")
         studio.jobs[job.name] = job
         job.thread.start()
 
@@ -500,9 +509,13 @@ async def push_start(request: Request, form: FormData) -> Response:
 
 @contextlib.asynccontextmanager
 async def lifespan(app):
-    """On Ctrl-C: every running send finishes its current message, then the studio exits."""
-    yield
+    """Reads ahead what the pages show (in the background); on Ctrl-C every running send
+    finishes its current message, then the studio exits."""
     studio: Studio = app.state.studio
+    threading.Thread(
+        target=state.warm, args=(studio.workspace,), name="read ahead", daemon=True
+    ).start()
+    yield
     for job in list(studio.jobs.values()):
         job.stop.set()
     for job in list(studio.jobs.values()):
