@@ -135,8 +135,17 @@ def status(workspace: Workspace, name: str, *, show: bool = False) -> Status:
     return CACHE.get(
         ("status", str(workspace.root), name, show),
         ledger_files(workspace, name) + audience_files(workspace),
-        lambda: campaign_status(name, audience(workspace), state=state_dir(workspace), show=show),
+        lambda: _status(workspace, name, show),
     )
+
+
+def _status(workspace: Workspace, name: str, show: bool) -> Status:
+    state = state_dir(workspace)
+    if not (state / "state.db").exists() and not Journal(state, name).path.exists():
+        # Never sent from anywhere: looking must not create the ledger (a page read while
+        # the CLI creates it would find it empty).
+        return Status(name, is_locked(state, name), pending=len(audience(workspace).patients))
+    return campaign_status(name, audience(workspace), state=state, show=show)
 
 
 def fingerprint(workspace: Workspace, name: str) -> str:
@@ -231,6 +240,18 @@ class CampaignState:
     errors: int | None
     warnings: int | None
     sent: int
+
+    @property
+    def next_url(self) -> str:
+        """Where the next step is done: the Edit page to fix or check, else the Send page."""
+        page = "edit" if self.state in ("draft", "needs fixes") else "send"
+        return f"/c/{self.name}/{page}"
+
+    @property
+    def deletable(self) -> bool:
+        """Offered for deletion: a draft nothing of which was sent (the library checks
+        again, with the ledger and the journal, before it deletes)."""
+        return self.state in ("draft", "needs fixes", "checked", "tested") and not self.sent
 
 
 def campaign_state(workspace: Workspace, name: str) -> CampaignState:
