@@ -100,7 +100,7 @@ def _report(workspace: Workspace, *, show: bool) -> dict:
         "fields": FIELD_LABELS,
         "mapping": {},
         "show": show,
-        "source": state.record(workspace, "patients").get("uploaded") or path.name,
+        "source": state.record(workspace, "patients").get("uploaded", ""),
         "headers": [],
         "found": {},
         "kept": None,

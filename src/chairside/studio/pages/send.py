@@ -242,7 +242,13 @@ def _prepared_for_send(workspace: Workspace, name: str, **choices: bool) -> tupl
     from chairside.checks import refuse_if_errors
 
     prepared = prepare(workspace, name)
-    refuse_if_errors(workspace, prepared, force=False)
+    try:
+        refuse_if_errors(workspace, prepared, force=False)
+    except ChairsideError:
+        raise ChairsideError(
+            f"Nothing was sent: the checks found errors in {name} to fix first. Each is "
+            "shown beside its field on the Edit page; fix them there and save."
+        ) from None
     return prepared, to_send(workspace, prepared, **choices)
 
 
