@@ -334,3 +334,34 @@ def test_unknown_patients_are_resent_only_when_the_office_ticks_the_box(tmp_path
     assert server.recipients().count("maria.lopez@example.com") == 2
     assert len(server.received) == 32
     assert run("status", "2026-12", cwd=root).exit_code == 0
+
+
+def test_a_push_without_a_key_says_so_before_yes_and_a_refused_push_shows_in_its_section(
+    studio, http_server, monkeypatch
+):
+    import time
+
+    import lxml.html
+
+    monkeypatch.delenv("SENDGRID_API_KEY", raising=False)
+    client = studio.client()
+    token = csrf_of(client.get("/c/2026-12/send").text)
+    form = {"csrf": token, "provider": "sendgrid", "without_baa": "yes"}
+    asked = client.post("/c/2026-12/push/confirm", data=form)
+    assert asked.status_code == 400 and "No SendGrid API key is saved" in asked.text
+    assert "Yes, push" not in asked.text and 'href="/settings"' in asked.text
+
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.wrong-key")
+    monkeypatch.setenv("CHAIRSIDE_SENDGRID_API_BASE", http_server.url)
+    http_server.route("POST", r"/v3/mail/send", lambda r: (401, b'{"errors":[{"message":"no"}]}'))
+    confirm = client.post("/c/2026-12/push/confirm", data=form)
+    assert "Yes, push to SendGrid" in confirm.text
+    started = client.post("/c/2026-12/push/start", data={**form, "expected": "31"})
+    assert started.status_code == 303
+    deadline = time.monotonic() + 20
+    while "The hand-over stopped" not in (page := client.get("/c/2026-12/send").text):
+        assert time.monotonic() < deadline, page
+        time.sleep(0.1)
+    tree = lxml.html.fromstring(page)
+    assert "The hand-over stopped" in tree.get_element_by_id("push").text_content()
+    assert "stopped" not in tree.get_element_by_id("progress").text_content()

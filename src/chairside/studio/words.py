@@ -16,14 +16,24 @@ import re
 _REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(p, re.I), r)
     for p, r in [
-        (r"add this line under \[patients\.columns\] in audiences/segments\.toml:\s*(\w+) = "
-         r"\"([^\"]*)\"", r'choose "\2" for it under "Which column is which" below'),
-        (r"or say which it is in audiences/segments\.toml:\s*\[patients\.columns\]\s*email = "
-         r"\"Your Column Name\"", "or choose it below"),
-        (r"name the right one under \[patients\.columns\] in audiences/segments\.toml",
-         'choose the right one under "Which column is which" below'),
-        (r"set require_consent = false under \[patients\] there instead",
-         "ask whoever set up Chairside to stop asking for consent"),
+        (
+            r"add this line under \[patients\.columns\] in audiences/segments\.toml:\s*(\w+) = "
+            r"\"([^\"]*)\"",
+            r'choose "\2" for it under "Which column is which" below',
+        ),
+        (
+            r"or say which it is in audiences/segments\.toml:\s*\[patients\.columns\]\s*email = "
+            r"\"Your Column Name\"",
+            "or choose it below",
+        ),
+        (
+            r"name the right one under \[patients\.columns\] in audiences/segments\.toml",
+            'choose the right one under "Which column is which" below',
+        ),
+        (
+            r"set require_consent = false under \[patients\] there instead",
+            "ask whoever set up Chairside to stop asking for consent",
+        ),
         (
             r"(\S+: )?\[patients\.columns\] (\w+) = ('[^']*'|\"[^\"]*\"), but (.+?) has no such "
             r"column",

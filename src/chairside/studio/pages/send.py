@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from chairside.audience.segments import load_segments
 from chairside.campaign import campaign_file, check_name
 from chairside.delivery import Prepared, prepare, state_dir
 from chairside.errors import ChairsideError, DeliveryIncomplete
@@ -179,6 +180,8 @@ def _context(studio: Studio, name: str, show: bool = False, *, poll: bool = Fals
             "tested"
         ) == state.fingerprint(workspace, name)
         context["push_keys"] = _keys_missing(workspace)
+        segments = load_segments(workspace.segments_file)
+        context["names"] = {s.id: s.name for s in segments}
     return context
 
 
