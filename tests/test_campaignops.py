@@ -98,3 +98,22 @@ def test_a_campaign_whose_ledger_is_lost_is_not_deleted(workspace):
     with pytest.raises(ChairsideError, match="cannot be deleted"):
         delete_draft(workspace, "2026-12")
     assert (workspace.root / "campaigns/2026-12").is_dir()
+
+
+def test_the_cli_face_adds_removes_copies_and_deletes(workspace, tmp_path, run):
+    post = tmp_path / "jaw.txt"
+    post.write_text("Jaw care\n\nFor a sore jaw, rest it.\n")
+    root = workspace.root
+    added = run("campaign", "add", "2026-12", "--post", str(post), cwd=root)
+    assert added.exit_code == 0 and "added jaw.txt (concerns: tmj" in added.output
+    assert run("campaign", "remove", "2026-12", "jaw.txt", cwd=root).exit_code == 0
+    assert run("campaign", "copy", "2026-12", "2027-01", cwd=root).exit_code == 0
+    refused = run("campaign", "delete", "2027-01", cwd=root, input="n\n")
+    assert refused.exit_code == 1 and (root / "campaigns/2027-01").is_dir()
+    assert run("campaign", "delete", "2027-01", "--yes", cwd=root).exit_code == 0
+    assert not (root / "campaigns/2027-01").exists()
+    with open_ledger(root / ".chairside") as ledger:
+        ledger.mark_sending("2026-12", "ann@example.com", "ann@example.com", "v1")
+    kept = run("campaign", "delete", "2026-12", "--yes", cwd=root)
+    assert kept.exit_code == 1 and "cannot be deleted" in kept.output
+    assert "Traceback" not in kept.output

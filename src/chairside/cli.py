@@ -13,6 +13,7 @@ import click
 from chairside import __version__
 from chairside.commands.audience import audience, unsubscribe
 from chairside.commands.campaign import build, check, new, preview
+from chairside.commands.campaigns import campaign
 from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
@@ -58,6 +59,7 @@ def cli(ctx: click.Context, directory: Path) -> None:
 for _command in (
     init,
     new,
+    campaign,
     build,
     check,
     preview,

@@ -1,0 +1,126 @@
+"""`chairside campaign`: what the studio's campaign operations do, from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chairside.commands.options import Options, pass_options
+
+
+@click.group()
+def campaign() -> None:
+    """Change a campaign after `new`: add or remove posts, copy it, delete a draft.
+
+    The same operations as the studio's Campaigns and Edit pages. Posts are read and
+    tagged as `new` reads them; the order of the posts is the order of their [[posts]]
+    sections in campaign.toml.
+
+    \b
+    Examples:
+      chairside campaign add 2027-01 --post ~/notes/night-guards.md
+      chairside campaign add 2027-01 --feed https://blog.example.com/feed/ --since 2026-12-15
+      chairside campaign remove 2027-01 holiday-hours.md
+      chairside campaign copy 2026-12 2027-01
+      chairside campaign delete 2027-01
+    """
+
+
+@campaign.command("add")
+@click.argument("name")
+@click.option(
+    "--post",
+    "posts",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A blog post file (.txt, .md, .html) to add. Repeat for several.",
+)
+@click.option(
+    "--feed",
+    "feeds",
+    multiple=True,
+    metavar="URL|FILE",
+    help="A feed's address (fetched now) or a saved feed file, whose posts are added.",
+)
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="With --feed: only posts published on or after this date (YYYY-MM-DD).",
+)
+@pass_options
+def add(options: Options, name: str, posts: tuple[Path, ...], feeds: tuple[str, ...], since):
+    """Add posts at the end of campaign NAME, each with the concerns found from its words.
+
+    \b
+    Example:
+      chairside campaign add 2027-01 --post ~/notes/night-guards.md
+    """
+    from chairside.campaignops import add_posts
+
+    if since and not feeds:
+        raise click.UsageError("--since filters feed entries; give it with --feed.")
+    if not (posts or feeds):
+        raise click.UsageError("give --post FILE or --feed URL|FILE")
+    added = add_posts(
+        options.workspace(), name, posts=posts, feeds=feeds, since=since.date() if since else None
+    )
+    for note in added.notes:
+        click.echo(note)
+    for post in added.posts:
+        click.echo(f"added {post.file} (concerns: {', '.join(post.tags) or 'none: everyone'})")
+
+
+@campaign.command("remove")
+@click.argument("name")
+@click.argument("file")
+@pass_options
+def remove(options: Options, name: str, file: str) -> None:
+    """Take post FILE out of campaign NAME (its [[posts]] section and its file).
+
+    \b
+    Example:
+      chairside campaign remove 2027-01 holiday-hours.md
+    """
+    from chairside.campaignops import remove_post
+
+    remove_post(options.workspace(), name, file)
+    click.echo(f"removed {file} from {name}")
+
+
+@campaign.command("copy")
+@click.argument("source")
+@click.argument("name")
+@pass_options
+def copy(options: Options, source: str, name: str) -> None:
+    """Start campaign NAME as a copy of SOURCE: its settings and posts, nothing of its
+    sending.
+
+    \b
+    Example:
+      chairside campaign copy 2026-12 2027-01
+    """
+    from chairside.campaignops import copy_campaign
+
+    folder = copy_campaign(options.workspace(), source, name)
+    click.echo(f"created {folder} from {source}: edit its subject, intro and posts")
+
+
+@campaign.command("delete")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Delete without asking.")
+@pass_options
+def delete(options: Options, name: str, yes: bool) -> None:
+    """Delete campaign NAME, only if nothing of it was ever sent or pushed.
+
+    \b
+    Example:
+      chairside campaign delete 2027-01 --yes
+    """
+    from chairside.campaignops import delete_draft
+
+    workspace = options.workspace()
+    if not yes:
+        click.confirm(f"Delete {name}, its posts and its previews? It cannot be undone", abort=True)
+    delete_draft(workspace, name)
+    click.echo(f"deleted {name}")
