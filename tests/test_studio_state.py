@@ -96,3 +96,67 @@ def test_a_value_computed_while_its_file_changed_is_not_kept(tmp_path):
     assert cache.get(("k",), [path], compute) == "a\n"
     assert cache.get(("k",), [path], lambda: path.read_text()) == "a\nb\n"
     assert cache.get(("k",), [path], compute) == "a\nb\n" and len(calls) == 1
+
+
+def test_a_progress_poll_during_a_send_reads_neither_the_list_nor_the_send_record(
+    tmp_path, monkeypatch
+):
+    """Polled every second while a send runs: the run's counters in memory, nothing read.
+    The race is arranged: the server holds its reply to the first message until released."""
+    import asyncio
+    import threading
+    import time
+
+    from aiosmtpd.controller import Controller
+
+    from chairside.studio import state
+    from tests.conftest import free_port
+    from tests.support import SmtpRecorder, StudioServer, csrf_of
+
+    release, holding = threading.Event(), threading.Event()
+
+    class Held(SmtpRecorder):
+        async def handle_DATA(self, server, session, envelope):
+            holding.set()
+            while not release.is_set():
+                await asyncio.sleep(0.01)
+            return await super().handle_DATA(server, session, envelope)
+
+    recorder = Held()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    root = copy_demo(tmp_path / "practice")
+    practice = root / "practice.toml"
+    practice.write_text(
+        practice.read_text("utf-8").replace("port = 1025", f"port = {controller.port}")
+    )
+    reads: list[str] = []
+    for name in ("load_audience", "campaign_status"):
+        real = getattr(state, name)
+        monkeypatch.setattr(
+            state,
+            name,
+            lambda *a, _real=real, _name=name, **k: (reads.append(_name), _real(*a, **k))[1],
+        )
+    studio = StudioServer(root)
+    try:
+        client = studio.client()
+        token = csrf_of(client.get("/c/2026-12/send").text)
+        started = client.post("/c/2026-12/send/start", data={"csrf": token, "expected": "31"})
+        assert started.status_code == 303
+        assert holding.wait(20)
+        before = list(reads)
+        for _ in range(5):
+            box = client.get("/c/2026-12/send/progress").text
+            assert 'data-running="yes"' in box and 'data-count="pending">31<' in box
+        assert reads == before  # five polls, no read of the list or the send record
+        release.set()
+        deadline = time.monotonic() + 30
+        while 'data-running="no"' not in client.get("/c/2026-12/send/progress").text:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert 'data-count="sent">31<' in client.get("/c/2026-12/send").text
+    finally:
+        release.set()
+        studio.close()
+        controller.stop()
