@@ -40,6 +40,8 @@ def test_adding_nothing_is_explained(studio):
     answer = client.post("/unsubscribes/add", data={"csrf": token, "addresses": "  \n"})
     assert answer.status_code == 400
     assert "Type one or more addresses" in answer.text
+    # beside its form, on the same page (not an error page whose only way is back)
+    assert 'id="add-error"' in answer.text and "Back to the campaigns" not in answer.text
 
 
 def sendable(studio: StudioServer) -> set[str]:

@@ -100,12 +100,17 @@ _COMMAND = re.compile(r"`chairside [^`]*`|(?<![\w-])--[a-z][a-z-]+|\[[a-z_]+(\.[
 _SENTENCE = re.compile(r"(?<=[.!?:;])\s+(?=[A-Z`(])")
 
 
+_ISO_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
 def plain(text: str | None) -> str:
-    """`text` in the studio's words: no command, option, file name or TOML path."""
+    """`text` in the studio's words: no command, option, file name or TOML path, and days
+    as people write them."""
     if not text:
         return ""
     for pattern, replacement in _REWRITES:
         text = pattern.sub(replacement, text)
+    text = _ISO_DAY.sub(lambda m: day(m.group(0)), text)
     kept = []
     for line in text.split("\n"):
         sentences = [s for s in _SENTENCE.split(line) if not _COMMAND.search(s)]

@@ -60,10 +60,15 @@ def _outcome(label: str, result: SuppressionResult) -> tuple[str, str | None]:
     return notice, error
 
 
-async def page(request: Request) -> Response:
+async def page(
+    request: Request, *, errors: dict[str, str] | None = None, status_code: int = 200
+) -> Response:
+    """The page; `errors` beside their form ("add", "codes", "import", "undo", "undo-import")."""
     show = request.query_params.get("show") == "1"
     context = await run_in_threadpool(_context, request, show)
-    return studio_of(request).render(request, "unsubscribes.html", **context)
+    return studio_of(request).render(
+        request, "unsubscribes.html", status_code=status_code, errors=errors or {}, **context
+    )
 
 
 async def _done(request: Request, result: SuppressionResult) -> Response:
@@ -200,9 +205,9 @@ async def undo_import(request: Request, form: FormData) -> Response:
 
 routes = [
     Route("/unsubscribes", page),
-    post("/unsubscribes/add", add),
-    post("/unsubscribes/codes", add_codes),
-    post("/unsubscribes/import", import_export),
-    post("/unsubscribes/undo", undo),
-    post("/unsubscribes/undo-import", undo_import),
+    post("/unsubscribes/add", add, again=page, where="add"),
+    post("/unsubscribes/codes", add_codes, again=page, where="codes"),
+    post("/unsubscribes/import", import_export, again=page, where="import"),
+    post("/unsubscribes/undo", undo, again=page, where="undo"),
+    post("/unsubscribes/undo-import", undo_import, again=page, where="undo-import"),
 ]
