@@ -47,7 +47,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.status",
         "chairside.returnpath",
     ),
-    ("chairside.checks", "chairside.build"),
+    ("chairside.checks", "chairside.build", "chairside.campaignops"),
     ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio"),
 )
 FACES = ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio")

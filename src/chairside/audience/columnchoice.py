@@ -85,16 +85,22 @@ def columns_for(path: Path, settings) -> dict[str, str]:
 
 
 def _edit(segments_file: Path, change) -> None:
+    """Rewrite the kept choices as `change(kept)` says, keeping the file's comments; a
+    result that does not read back is not kept."""
     import tomlkit
 
-    from chairside.audience.segments import load_patient_settings
+    from chairside.tomlfile import Problems
 
-    doc = tomlkit.parse(segments_file.read_text(encoding="utf-8-sig"))
+    label = "audiences/segments.toml"
+    before = segments_file.read_text(encoding="utf-8-sig")
+    doc = tomlkit.parse(before)
     patients = doc.get("patients")
     if patients is None:
         patients = tomlkit.table()
         doc.append("patients", patients)
-    kept = [c for c in load_patient_settings(segments_file).choices]
+    problems = Problems(label)
+    kept = list(parse_choices(patients.unwrap().get(KEY), problems, lambda key: None))
+    problems.raise_if_any()
     kept = change(kept)
     if KEY in patients:
         del patients[KEY]
@@ -108,13 +114,11 @@ def _edit(segments_file: Path, change) -> None:
                     table[key] = choice.columns[key]
             array.append(table)
         patients[KEY] = array
-    before = segments_file.read_text(encoding="utf-8-sig")
-    write_text_atomic(segments_file, tomlkit.dumps(doc))
-    try:
-        load_patient_settings(segments_file)  # what every reader will read back
-    except ChairsideError:
-        write_text_atomic(segments_file, before)
-        raise
+    text = tomlkit.dumps(doc)
+    problems = Problems(label)
+    parse_choices(tomlkit.parse(text)["patients"].unwrap().get(KEY), problems, lambda key: None)
+    problems.raise_if_any()  # what every reader will read back
+    write_text_atomic(segments_file, text)
 
 
 def remember_columns(segments_file: Path, headers: list[str], columns: dict[str, str]) -> None:
