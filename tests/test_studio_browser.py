@@ -232,7 +232,8 @@ def test_test_send_then_send_stop_resume_and_status(page, studio, smtp_server, r
     page.fill('input[name="address"]', "office@example.com")
     page.get_by_role("button", name="Send test").click()
     replies = page.locator("ul.test-replies").inner_text()
-    assert replies.count("[TEST") == 3 and "250" in replies
+    assert replies.count(" version to office@example.com") == 3 and "250" in replies
+    assert "Jaw & TMJ" in replies and "tmj" not in replies  # the concern by its name
     assert recorder.recipients() == ["office@example.com"] * 3
     page.get_by_role("link", name="Campaigns").first.click()
     assert page.locator('tr[data-campaign="2026-12"] .state').inner_text() == "tested"

@@ -7,6 +7,7 @@ Pages live in `chairside.studio.pages.*`; each module lists its `routes`, made w
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -39,10 +40,22 @@ def make_env() -> Environment:
     return env
 
 
+def _back(request: Request) -> str:
+    """The studio page the person came from (to go back to it), else the campaigns."""
+    came = urlsplit(request.headers.get("referer", ""))
+    if came.netloc == request.url.netloc and came.path.startswith("/") and came.path != "/login":
+        return came.path + (f"?{came.query}" if came.query else "")
+    return "/"
+
+
 async def _user_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ChairsideError)
     return studio_of(request).render(
-        request, "error.html", status_code=400, message=plain(exc.format_message())
+        request,
+        "error.html",
+        status_code=400,
+        message=plain(exc.format_message()),
+        back=_back(request),
     )
 
 
