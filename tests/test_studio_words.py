@@ -155,3 +155,30 @@ def test_the_jaw_versions_subject_error_sits_under_its_own_box(studio):
     assert own and "concern-named" in own[0].text_content()
     assert "concern-named" not in (main[0].text_content() if main else "")
     assert "Jaw" in own[0].text_content() or "jaw" in own[0].text_content().lower()
+
+
+@pytest.mark.parametrize(
+    ("library", "studio", "gone"),
+    [
+        ("Stopped. Run `chairside send 2027-02` again to continue.",
+         "Press Resume sending to continue.", "chairside"),
+        ("If one of them records consent (Y/N), add this line under [patients.columns] in "
+         'audiences/segments.toml:\n  consent = "OK"',
+         'choose "OK" for it under "Which column is which" below', "segments.toml"),
+        ("Reword the subject in campaign.toml (or its [segments.*] part).",
+         "Reword the subject here.", "campaign.toml"),
+        ("No Mailchimp audience: pass --audience-id, or set audience_id under "
+         "[providers.mailchimp] in practice.toml, or the environment variable "
+         "MAILCHIMP_AUDIENCE_ID.", "set it with the mailchimp settings in Settings",
+         "--audience-id"),
+        ("The Mailchimp API key is not set. Save it in this computer's keychain with "
+         "`chairside secrets set mailchimp` (or in the studio's Settings), or set the "
+         "environment variable MAILCHIMP_API_KEY.", "Add it in Settings", "MAILCHIMP_API_KEY"),
+        ("feed.xml: no posts published on or after 2026-12-01", "1 December 2026", "2026-12-01"),
+    ],
+)  # fmt: skip
+def test_the_librarys_words_become_the_studios(library, studio, gone):
+    from chairside.studio.words import plain
+
+    said = plain(library)
+    assert studio in said and gone not in said

@@ -17,6 +17,29 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(p, re.I), r)
     for p, r in [
         (
+            r"pass --[a-z-]+, or set \w+ under \[providers\.(\w+)\] in practice\.toml, or the "
+            r"environment variable [A-Z_]+",
+            r"set it with the \1 settings in Settings",
+        ),
+        (
+            r"Check --domain, \[providers\.mailgun\] domain or MAILGUN_DOMAIN",
+            "Check the Mailgun domain in Settings",
+        ),
+        (r"Set address in", "Set the address in"),
+        (r'Add preheader = "\.\.\." to campaign\.toml\.?', "Write one in the Preview text box."),
+        (
+            r"set unsubscribe_email or reply_to under \[email\] in practice\.toml",
+            "set an unsubscribe or reply-to address in Settings",
+        ),
+        (
+            r", and keep \{\{ practice\.address \}\} in your templates/ footer",
+            " (a footer template of your own must keep it)",
+        ),
+        (
+            r"campaigns made before practice\.toml was filled in keep the placeholder",
+            "a campaign made before the practice's details were filled in keeps the placeholder",
+        ),
+        (
             r"add this line under \[patients\.columns\] in audiences/segments\.toml:\s*(\w+) = "
             r"\"([^\"]*)\"",
             r'choose "\2" for it under "Which column is which" below',
@@ -80,6 +103,7 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
         (r"the environment variable [A-Z_]+", "Settings"),
         (r"\bCHAIRSIDE_[A-Z_]+|\b[A-Z]+_API_KEY\b", "Settings"),
         (r" \(or its \[segments\.\*\] part\)", ""),
+        (r" under \[segments\.\w+\]", ""),
         (r"(in|to|from) (campaigns/[\w.-]+/)?campaign\.toml( \[segments\.\w+\])?", "here"),
         (r"(campaigns/[\w.-]+/)?campaign\.toml \[\[posts\]\]", "the post list"),
         (r"(campaigns/[\w.-]+/)?campaign\.toml( \[segments\.(\w+)\])?", "the Edit page"),
