@@ -4,7 +4,9 @@ posts, copy a campaign as a start, delete a draft only after asking and only if 
 from __future__ import annotations
 
 import re
+import tomllib
 
+import lxml.html
 import pytest
 
 from chairside.ledger import SENT, open_ledger
@@ -38,10 +40,19 @@ def test_posts_are_added_and_removed_on_the_edit_page(studio):
     assert answer.status_code == 303
     page = client.get(answer.headers["location"]).text
     assert "1 post added at the end" in page and 'data-file="jaw-exercises.txt"' in page
-    answer = client.post(
-        "/c/2026-12/posts/remove", data={"csrf": token, "remove": "holiday-hours.md"}
-    )
+    # Remove pressed after typing a new subject: the post goes, the subject is kept.
+    form = dict(lxml.html.fromstring(page).forms[0].form_values())
+    form.update(subject="A new subject", remove="holiday-hours.md")
+    answer = client.post("/c/2026-12/posts/remove", data=form)
     assert answer.status_code == 200 and 'data-file="holiday-hours.md"' not in answer.text
+    assert 'value="A new subject"' in answer.text
+    kept = tomllib.loads((studio.root / "campaigns/2026-12/campaign.toml").read_text("utf-8"))
+    assert [p["file"] for p in kept["posts"]] == [
+        "jaw-and-neck-tension.txt",
+        "night-guards-for-grinding.md",
+        "desk-posture-and-neck-pain.html",
+        "jaw-exercises.txt",
+    ]
     assert not (studio.root / "campaigns/2026-12/posts/holiday-hours.md").exists()
     # Nothing to add: said beside the add form, on the same page.
     answer = client.post("/c/2026-12/posts/add", data={"csrf": token})

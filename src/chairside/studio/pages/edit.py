@@ -193,13 +193,23 @@ async def add(request: Request, form: FormData) -> Response:
 
 
 async def remove(request: Request, form: FormData) -> Response:
-    """One post taken out of the campaign (its entry and its file)."""
+    """One post taken out of the campaign (its entry and its file); what was typed in the
+    rest of the form is saved with it, not lost."""
     from chairside.campaignops import remove_post
 
     studio = studio_of(request)
+    workspace = studio.workspace
     name = check_name(request.path_params["name"])
     file = str(form.get("remove", ""))
-    await run_in_threadpool(remove_post, studio.workspace, name, file)
+    segments = load_segments(workspace.segments_file)
+    values = form_values(form, segments)
+    values.posts = [(f, tags) for f, tags in values.posts if f != file]
+    await run_in_threadpool(remove_post, workspace, name, file)
+    try:
+        if values.posts:
+            await run_in_threadpool(save_campaign, workspace, name, values, segments)
+    except ChairsideError as exc:
+        return await edit(request, errors={"page": plain(exc.format_message())}, status_code=400)
     return await edit(request, notice=f"Removed the post {file}.")
 
 
