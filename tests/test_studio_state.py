@@ -150,6 +150,10 @@ def test_a_progress_poll_during_a_send_reads_neither_the_list_nor_the_send_recor
             box = client.get("/c/2026-12/send/progress").text
             assert 'data-running="yes"' in box and 'data-count="pending">31<' in box
         assert reads == before  # five polls, no read of the list or the send record
+        # The campaigns list says it is sending without checking the ledger against its
+        # journal (which would take the ledger's write lock from the send).
+        row = client.get("/").text.split('data-campaign="2026-12"')[1].split("</tr>")[0]
+        assert "state-sending" in row and reads == before
         release.set()
         deadline = time.monotonic() + 30
         while 'data-running="no"' not in client.get("/c/2026-12/send/progress").text:

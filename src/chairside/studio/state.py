@@ -27,7 +27,7 @@ from chairside.delivery import state_dir
 from chairside.errors import ChairsideError
 from chairside.fsutil import write_text_atomic
 from chairside.journal import Journal
-from chairside.ledger import SENT, LedgerError, is_locked, open_ledger
+from chairside.ledger import SENT, LedgerError, is_locked, open_ledger, peek_counts
 from chairside.status import Status, campaign_status
 from chairside.workspace import Practice, Workspace, load_practice
 
@@ -208,12 +208,19 @@ class Delivery:
 
 def delivery(workspace: Workspace, name: str) -> Delivery:
     state = state_dir(workspace)
+    if is_locked(state, name):
+        # A send runs (here or in another window) and changes the ledger all the time:
+        # counts read-only, without the journal check, which would take the ledger's write
+        # lock from the send on every page view.
+        counts = peek_counts(state, name)
+        sent = counts.get(SENT, 0)
+        return Delivery(sent, sum(counts.values()) - sent, False, True)
     sent, other, pushed, problem = CACHE.get(
         ("delivery", str(workspace.root), name),
         ledger_files(workspace, name),
         lambda: _delivered(state, name),
     )
-    return Delivery(sent, other, pushed, is_locked(state, name), problem)
+    return Delivery(sent, other, pushed, False, problem)
 
 
 def _delivered(state: Path, name: str) -> tuple[int, int, bool, str | None]:
