@@ -5,6 +5,7 @@ adds the pages that only a form or a problem shows."""
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urljoin, urlsplit
 
@@ -135,6 +136,19 @@ def test_no_page_names_a_file_a_setting_an_option_or_a_command(studio, tmp_path,
         files={"feeds": ("feed.xml", b"<rss><channel>", "text/xml")},
     ).text
     shown["add nothing"] = client.post("/c/2026-12/posts/add", data={"csrf": token}).text
+    # A mail server that needs a login, and no password saved: said, with the way there.
+    practice = studio.root / "practice.toml"
+    practice.write_text(
+        practice.read_text("utf-8").replace('user = ""', 'user = "office@example.com"'), "utf-8"
+    )
+    no_password = client.post(
+        "/c/2026-12/send/test", data={"csrf": token, "address": "office@example.com"}
+    ).text
+    assert "The mail server's password is not set. Add it in Settings." in html.unescape(
+        no_password
+    )
+    assert '<a href="/settings">Open Settings</a>' in no_password
+    shown["a mail server without its password"] = no_password
     # A lost send record.
     with open_ledger(studio.root / ".chairside") as ledger:
         ledger.mark_sending("2026-12", "ann@example.com", "ann@example.com", "v1")
