@@ -10,8 +10,13 @@ SUBJECT = 'subject = "December at Harbor Lane: easing everyday aches"'
 
 
 def shout(root) -> None:
+    """A concern named in what only the jaw version's patients get: an error there."""
     campaign = root / "campaigns/2026-12/campaign.toml"
-    campaign.write_text(campaign.read_text().replace(SUBJECT, 'subject = "Your TMJ and you"'))
+    campaign.write_text(
+        campaign.read_text().replace(
+            "[segments.tmj]\n", '[segments.tmj]\nsubject = "Your TMJ and you"\n'
+        )
+    )
 
 
 def test_the_demo_campaign_has_no_errors(tmp_workspace, run):
@@ -36,7 +41,7 @@ def test_build_prints_a_one_line_summary(tmp_workspace, run):
     shout(tmp_workspace)
     result = run("build", "2026-12", cwd=tmp_workspace)
     assert result.exit_code == 0
-    assert "Checks: 3 errors" in result.output
+    assert "Checks: 1 error" in result.output
 
 
 def test_send_and_export_refuse_while_there_are_errors(tmp_workspace, tmp_path, run):

@@ -57,7 +57,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.returnpath",
         "chairside.mailcheck",
     ),
-    ("chairside.checks", "chairside.build"),
+    ("chairside.checks", "chairside.build", "chairside.campaignops"),
     ("chairside.autopilot",),
     ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio"),
 )

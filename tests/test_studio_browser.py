@@ -44,7 +44,7 @@ def test_campaigns_list_shows_each_campaign_with_its_state_and_next_step(page, s
     row = page.locator('tr[data-campaign="2026-12"]')
     assert row.locator(".state").inner_text() == "draft"
     assert "Edit it and check it" in row.locator(".next").inner_text()
-    row.get_by_role("link", name="Edit").click()
+    row.get_by_role("link", name="Edit it and check it").click()  # the next step, a link
     page.wait_for_url("**/c/2026-12/edit")
     page.get_by_role("link", name="Campaigns").first.click()
     # Opening it built and checked it: the demo has no errors, so the next step is a test.
@@ -61,7 +61,7 @@ def test_edit_the_subject_and_intro_and_see_the_preview_and_the_findings(page, s
     page.fill('input[name="subject"]', "FREE holiday tips!!!")
     page.fill('textarea[name="intro"]', "A short hello from the front desk.\n\nSee you soon.")
     page.get_by_role("button", name="Save and preview").click()
-    page.wait_for_selector("text=Saved to campaigns/2026-12/campaign.toml")
+    page.wait_for_selector("text=Saved and built")
 
     subject = page.locator('article[data-segment="general"] .subject').inner_text()
     assert subject == "FREE holiday tips!!!"
@@ -97,7 +97,7 @@ def test_reorder_posts_change_a_concern_and_a_per_concern_subject(page, studio):
         "myogenous from arthrogenous etiologies.",
     )
     page.get_by_role("button", name="Save and preview").click()
-    page.wait_for_selector("text=Saved to campaigns/2026-12/campaign.toml")
+    page.wait_for_selector("text=Saved and built")
 
     saved = campaign_toml(studio)
     assert saved["posts"][0]["file"] == "holiday-hours.md"
@@ -194,11 +194,14 @@ def test_upload_an_export_choose_its_columns_then_fix_one(page, studio, tmp_path
     assert report["segments"] == {"tmj": 1, "neck_shoulder": 1, "general": 1}
     assert report["rejected"] == [{"line": 5, "reason": report["rejected"][0]["reason"]}]
     columns = tomllib.loads((studio.root / "audiences/segments.toml").read_text("utf-8"))
-    assert columns["patients"]["columns"] == {
-        "email": "Reach At",
-        "first_name": "Given",
-        "concerns": "Health Issues",
-    }
+    assert columns["patients"]["column_choices"] == [  # kept with the headers it was made for
+        {
+            "headers": ["Reach At", "Given", "Surname", "Health Issues", "OK to email"],
+            "email": "Reach At",
+            "first_name": "Given",
+            "concerns": "Health Issues",
+        }
+    ]
     assert "# Chairside recognises the column names of Dentrix" in (
         studio.root / "audiences/segments.toml"
     ).read_text("utf-8")
@@ -229,7 +232,8 @@ def test_test_send_then_send_stop_resume_and_status(page, studio, smtp_server, r
     page.fill('input[name="address"]', "office@example.com")
     page.get_by_role("button", name="Send test").click()
     replies = page.locator("ul.test-replies").inner_text()
-    assert replies.count("[TEST") == 3 and "250" in replies
+    assert replies.count(" version to office@example.com") == 3 and "250" in replies
+    assert "Jaw & TMJ" in replies and "tmj" not in replies  # the concern by its name
     assert recorder.recipients() == ["office@example.com"] * 3
     page.get_by_role("link", name="Campaigns").first.click()
     assert page.locator('tr[data-campaign="2026-12"] .state').inner_text() == "tested"
@@ -292,7 +296,7 @@ def test_new_campaign_from_a_saved_feed_and_a_post_then_change_a_concern(page, s
     jaw.locator('input[value="tmj"]').uncheck()
     jaw.locator('input[value="neck_shoulder"]').check()
     page.get_by_role("button", name="Save and preview").click()
-    page.wait_for_selector("text=Saved to campaigns/2027-01/campaign.toml")
+    page.wait_for_selector("text=Saved and built")
     saved = tomllib.loads((folder / "campaign.toml").read_text("utf-8"))
     tags = {p["file"]: p["tags"] for p in saved["posts"]}
     assert tags["is-your-jaw-clicking.html"] == ["neck_shoulder"]

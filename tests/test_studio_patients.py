@@ -29,9 +29,10 @@ def upload(studio: StudioServer, name: str, data: bytes):
 @pytest.mark.parametrize(
     ("name", "data", "said"),
     [
-        ("list.xlsx", b"PK\x03\x04 a workbook", "list.xlsx: cannot be read as a spreadsheet"),
-        ("empty.csv", b"", "empty.csv: the file is empty"),
-        ("nomail.csv", b"Name,Phone\nAnn,555\n", "no email column"),
+        ("list.xlsx", b"PK\x03\x04 a workbook", "list.xlsx is not a patient list"),
+        ("empty.csv", b"", "empty.csv is not a patient list"),
+        ("nomail.csv", b"Name,Phone\nAnn,555\n", "nomail.csv is not a patient list"),
+        ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "photo.png is not a"),
     ],
 )
 def test_a_failed_upload_leaves_the_list_as_it_was(studio, name, data, said):
@@ -62,7 +63,8 @@ def test_columns_that_do_not_fit_the_list_are_not_saved(studio):
     token = csrf_of(client.get("/patients").text)
     answer = client.post("/patients/columns", data={"csrf": token, "col_email": "No Such"})
     assert answer.status_code == 400
-    assert "has no such column" in answer.text
+    assert "has no such column" in answer.text and 'id="columns-error"' in answer.text
+    assert "segments.toml" not in answer.text and "[patients.columns]" not in answer.text
     assert segments.read_bytes() == before
 
 
@@ -95,7 +97,7 @@ def workbook(rows: list[list[object]]) -> bytes:
     return out.getvalue()
 
 
-def test_a_spreadsheet_export_is_uploaded_and_read(studio):
+def test_a_spreadsheet_export_is_uploaded_and_read(studio, run):
     page = studio.client().get("/patients").text
     accepted = re.search(r'type="file" name="export" accept="([^"]+)"', page).group(1)
     assert {".xlsx", ".xls", ".ods", ".csv"} <= set(accepted.split(","))  # the picker shows them
@@ -112,8 +114,12 @@ def test_a_spreadsheet_export_is_uploaded_and_read(studio):
     assert "Uploaded" in answer.text
     assert 'data-count="sendable">2<' in answer.text
     assert "spreadsheet" in answer.text  # read as one, not as text
-    assert (studio.root / "audiences/patients.csv").read_bytes() == data
+    # Kept as the spreadsheet it is, under its own format's name, and read from there.
+    assert (studio.root / "audiences/patients.xlsx").read_bytes() == data
+    assert not (studio.root / "audiences/patients.csv").exists()
+    assert "Patients.xlsx" in answer.text
     assert "ann@example.com" not in answer.text
+    assert run("audience", cwd=studio.root).exit_code == 0  # the CLI finds it too
 
 
 def test_a_spreadsheet_without_a_known_email_column_offers_its_own_headers(studio):
@@ -144,3 +150,28 @@ def table_headers_of(studio: StudioServer, data: bytes) -> list[str]:
     path = studio.root / "probe.xlsx"
     path.write_bytes(data)
     return table_headers(path)
+
+
+def test_a_column_choice_is_kept_for_its_own_headers_and_next_months_export_still_reads(studio):
+    client = studio.client()
+    token = csrf_of(client.get("/patients").text)
+    odd = b"Pt Mail,Given,OK\nann@example.com,Ann,Y\n"
+    answer = client.post(
+        "/patients/upload", data={"csrf": token}, files={"export": ("odd.csv", odd, "text/csv")}
+    )
+    assert answer.status_code == 400
+    chosen = {"csrf": token, "col_email": "Pt Mail", "col_consent": "OK"}
+    answer = client.post("/patients/upload/columns", data=chosen)
+    assert answer.status_code == 200 and "Forget this choice" in answer.text
+    # Next month's export, from the usual software, with its own headers: read by name.
+    usual = b"Email,First Name,Email Opt In\nbo@example.com,Bo,Y\ncy@example.com,Cy,Y\n"
+    answer = upload(studio, "march.csv", usual)
+    assert answer.status_code == 200, answer.text
+    assert 'data-count="sendable">2<' in answer.text and "Forget this choice" not in answer.text
+    # The odd export again: its choice still applies, and can be forgotten.
+    answer = upload(studio, "odd again.csv", odd)
+    assert answer.status_code == 200 and 'data-count="sendable">1<' in answer.text
+    answer = client.post("/patients/columns/forget", data={"csrf": token})
+    assert "forgotten" in answer.text and "Pt Mail" not in (
+        studio.root / "audiences/segments.toml"
+    ).read_text("utf-8")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from chairside.audience.suppression import read_suppressed
@@ -38,6 +40,8 @@ def test_adding_nothing_is_explained(studio):
     answer = client.post("/unsubscribes/add", data={"csrf": token, "addresses": "  \n"})
     assert answer.status_code == 400
     assert "Type one or more addresses" in answer.text
+    # beside its form, on the same page (not an error page whose only way is back)
+    assert 'id="add-error"' in answer.text and "Back to the campaigns" not in answer.text
 
 
 def sendable(studio: StudioServer) -> set[str]:
@@ -131,4 +135,36 @@ def test_an_unsubscribe_code_from_a_link_unsubscribes_its_patient(studio):
     assert "maria.lopez@example.com" not in sendable(studio)
 
     wrong = client.post("/unsubscribes/codes", data={"csrf": token, "codes": "0" * 26})
-    assert wrong.status_code == 400 and "No patient has the unsubscribe code" in wrong.text
+    assert wrong.status_code == 400 and "no patient has the code" in wrong.text
+    assert 'id="codes-error"' in wrong.text
+
+
+def test_the_footers_mailto_link_and_a_subject_line_work_and_a_bad_line_spoils_nothing(studio, run):
+    from chairside.tokens import Tokens, load_key
+
+    codes = Tokens(load_key(studio.root / ".chairside"))
+    maria, ben = codes("maria.lopez@example.com"), codes("james.whitfield@example.com")
+    lines = "\n".join(
+        [
+            f"mailto:unsubscribe@harborlanedental.example?subject=unsubscribe%20{maria}",
+            f"unsubscribe {ben}",
+            "1" * 26,
+            "thanks, please stop",
+        ]
+    )
+    client = studio.client()
+    token = csrf_of(client.get("/unsubscribes").text)
+    answer = client.post("/unsubscribes/codes", data={"csrf": token, "codes": lines})
+    assert answer.status_code == 400
+    assert "2 added" in answer.text and "2 lines not used" in answer.text
+    assert "thanks, please stop: no unsubscribe code in it" in html.unescape(answer.text)
+    suppressed = read_suppressed(studio.root / "audiences/suppressed.csv")
+    assert {"maria.lopez@example.com", "james.whitfield@example.com"} <= suppressed
+    # The CLI takes the same lines, adds the good ones and exits 1 naming the bad.
+    cora = codes("priya.raman@example.com")
+    result = run(
+        "unsubscribe", "--token", f"unsubscribe {cora}", "--token", "nonsense!", cwd=studio.root
+    )
+    assert result.exit_code == 1 and "1 added" in result.output
+    assert "'nonsense!': no unsubscribe code in it" in result.output
+    assert "priya.raman@example.com" in read_suppressed(studio.root / "audiences/suppressed.csv")

@@ -14,6 +14,7 @@ from chairside import __version__
 from chairside.commands.audience import audience, unsubscribe
 from chairside.commands.autopilot import approve, due, schedule, unapprove
 from chairside.commands.campaign import build, check, new, preview
+from chairside.commands.campaigns import campaign
 from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
@@ -63,6 +64,7 @@ def cli(ctx: click.Context, directory: Path) -> None:
 for _command in (
     init,
     new,
+    campaign,
     build,
     check,
     preview,

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 from chairside.audience.patients import Audience, Patient, load_audience
 from chairside.campaign import Campaign
@@ -94,18 +95,32 @@ def _key(workspace: Workspace) -> bytes:
         raise storage_error(state_dir(workspace) / KEY_FILE, exc) from None
 
 
-_TOKEN_IN_LINK = re.compile(r"[?&]token=([A-Za-z0-9]+)")
+_CODE_IN = (
+    re.compile(r"[?&]token=([A-Za-z0-9]+)"),  # the https unsubscribe link
+    re.compile(r"\bunsubscribe\s+([A-Za-z0-9]+)\s*$", re.IGNORECASE),  # mailto subject, typed
+    re.compile(r"^\s*([A-Za-z0-9]+)\s*$"),  # the code alone
+)
+
+
+def code_of(given: str) -> str | None:
+    """The unsubscribe code in what a patient forwarded or the office pasted: the https
+    link (`…?token=CODE`), the footer's `mailto:…?subject=unsubscribe%20CODE` link, the
+    subject line `unsubscribe CODE`, or the code alone; None when there is none."""
+    text = unquote_plus(given.strip())
+    for pattern in _CODE_IN:
+        if found := pattern.search(text):
+            return found.group(1)
+    return None
 
 
 def unsubscribe_codes(
     workspace: Workspace, codes: list[str], reason: str, audience_file: Path | None = None
-) -> list[tuple[str, str, str]]:
-    """(address, reason, where) for each unsubscribe code (the `token=` of an unsubscribe
-    link, or the whole link pasted), found among the patient list and everyone the ledger
-    has sent to: the entries `add_suppressions` takes. A code that names nobody is a
-    ChairsideError naming it."""
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """For each line of `codes` (see `code_of`), found among the patient list and everyone
+    the ledger has sent to: ((address, reason, where) entries for `add_suppressions`, and
+    (line, why) for each line that names nobody). The good lines are meant to be applied
+    even when some are bad."""
     from chairside.audience.suppression import read_suppressed
-    from chairside.errors import ChairsideError
     from chairside.ledger import open_ledger
 
     addresses = {p.email for p in load_audience(workspace, audience_file).patients}
@@ -114,15 +129,21 @@ def unsubscribe_codes(
     with open_ledger(state_dir(workspace)) as ledger:
         addresses |= ledger.emails()
     resolver = Tokens(_key(workspace))
-    found = []
+    found, bad = [], []
     for given in codes:
-        link = _TOKEN_IN_LINK.search(given)
-        code = link.group(1) if link else given.strip()
+        code = code_of(given)
+        if code is None:
+            bad.append((given, "no unsubscribe code in it"))
+            continue
         email = resolver.resolve(code, addresses)
         if email is None:
-            raise ChairsideError(
-                f"No patient has the unsubscribe code {code!r}. Check it was copied whole; "
-                "codes only work in the practice folder that sent the email."
+            bad.append(
+                (
+                    given,
+                    f"no patient has the code {code!r} (copied whole? codes only work in "
+                    "the practice folder that sent the email)",
+                )
             )
+            continue
         found.append((email, reason, f"token {code}"))
-    return found
+    return found, bad

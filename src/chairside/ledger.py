@@ -74,6 +74,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (campaign, patient)
 );
+-- counts by status without reading the rows: a running send's progress, polled
+CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (campaign, status);
 CREATE TABLE IF NOT EXISTS steps (        -- provider objects made once per campaign
     campaign   TEXT NOT NULL,
     provider   TEXT NOT NULL,
@@ -214,6 +216,11 @@ class Ledger:
         )
         with _guard(self.path):
             return [Row(*row) for row in self.db.execute(query, (campaign,))]
+
+    def counts(self, campaign: str) -> dict[str, int]:
+        """Status → how many of `campaign`'s rows have it (one indexed query)."""
+        with _guard(self.path):
+            return dict(self.db.execute(_COUNTS, (campaign,)))
 
     def routes(self, campaign: str) -> set[str]:
         """How `campaign`'s rows were handed over: "smtp" and/or provider names (empty if
@@ -478,6 +485,24 @@ def rebuild_ledger(state_dir: Path, campaign: str) -> tuple[dict[str, int], Path
         return ledger.rebuild(campaign), moved
     finally:
         ledger.close()
+
+
+_COUNTS = "SELECT status, count(*) FROM deliveries WHERE campaign = ? GROUP BY status"
+
+
+def peek_counts(state_dir: Path, campaign: str) -> dict[str, int]:
+    """`Ledger.counts` read-only, without the journal check, the schema or a checkpoint:
+    what a page polled while a send runs (in another process, too) can afford. Not for
+    deciding who to send to: only `statuses`, after `check`, is."""
+    path = state_dir / "state.db"
+    if not path.exists():
+        return {}
+    with _guard(path):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=LOCK_TIMEOUT)
+        try:
+            return dict(db.execute(_COUNTS, (campaign,)))
+        finally:
+            db.close()
 
 
 @contextmanager

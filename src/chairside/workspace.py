@@ -19,6 +19,10 @@ PRACTICE_FILE = "practice.toml"
 TODO = "TODO"
 
 
+PATIENT_FILES = ("patients.csv", "patients.xlsx", "patients.xls", "patients.ods")
+"""The names the patient list may have in audiences/, in the order they are looked for."""
+
+
 @dataclass(frozen=True)
 class Workspace:
     """A folder holding `practice.toml`, and the places Chairside reads and writes in it."""
@@ -47,7 +51,12 @@ class Workspace:
 
     @property
     def patients_file(self) -> Path:
-        return self.audiences_dir / "patients.csv"
+        """audiences/patients.csv, or the spreadsheet the list was saved as (patients.xlsx,
+        .xls, .ods): the first that exists, in that order; patients.csv when none does."""
+        for name in PATIENT_FILES:
+            if (self.audiences_dir / name).is_file():
+                return self.audiences_dir / name
+        return self.audiences_dir / PATIENT_FILES[0]
 
     @property
     def suppressed_file(self) -> Path:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chairside.audience.addresses import InvalidAddress, normalise_address
+from chairside.audience.columnchoice import columns_for
 from chairside.audience.columns import Columns
 from chairside.audience.encoding import SINGLE_BYTE, undecodable
 from chairside.audience.names import name_case
@@ -338,7 +339,7 @@ def load_audience(workspace: Workspace, path: Path | None = None) -> Audience:
         path,
         segments,
         label=workspace.relative(path),
-        mapping=settings.columns,
+        mapping=columns_for(path, settings),
         suppressed=read_suppressed(workspace.suppressed_file),
         require_consent=settings.require_consent,
     )

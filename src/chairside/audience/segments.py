@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chairside.audience.columnchoice import KEY as CHOICES_KEY
+from chairside.audience.columnchoice import ColumnChoice, parse_choices
 from chairside.audience.columns import SETTABLE
 from chairside.tomlfile import Problems, get_str, get_str_list, line_of, load_toml
 
@@ -101,6 +103,8 @@ class PatientSettings:
     require_consent: bool = True
     columns: dict[str, str] = field(default_factory=dict)
     """Field → the export's header for it, for exports whose names Chairside can't guess."""
+    choices: tuple[ColumnChoice, ...] = ()
+    """Column choices kept with the headers they were made for (audience/columnchoice.py)."""
 
 
 def load_patient_settings(path: Path, *, label: str = "audiences/segments.toml") -> PatientSettings:
@@ -130,5 +134,10 @@ def load_patient_settings(path: Path, *, label: str = "audiences/segments.toml")
             )
         elif not isinstance(value, str) or not value.strip():
             problems.add(f"[patients.columns] {key}: must be a column name in quotes", line=line)
+    choices = parse_choices(
+        table.get(CHOICES_KEY),
+        problems,
+        lambda key: line_of(path, rf"^\s*{re.escape(key)}\s*="),
+    )
     problems.raise_if_any()
-    return PatientSettings(require_consent=require, columns=dict(columns))
+    return PatientSettings(require_consent=require, columns=dict(columns), choices=choices)

@@ -285,3 +285,22 @@ def text_of(rows: list[list[str]], delimiter: str, newline: str) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter, lineterminator=newline).writerows(rows)
     return buffer.getvalue()
+
+
+_ADDRESS = re.compile(r"[^\s@,;<>\"']+@[^\s@,;<>\"']+\.[A-Za-z]{2,}")
+
+
+def has_addresses(path: Path, *, rows: int = 200) -> bool:
+    """Whether any of the first `rows` rows of `path` holds something like an email address.
+    A file without one is no patient list (a picture, another program's export, the wrong
+    file), whatever its columns are called."""
+    try:
+        table, _ = _locate(path, {})
+        for number, (_, cells) in enumerate(table.rows()):
+            if any(_ADDRESS.search(cell) for cell in cells):
+                return True
+            if number >= rows:
+                break
+    except (ChairsideError, UnicodeDecodeError, csv.Error, OSError):
+        return False
+    return False

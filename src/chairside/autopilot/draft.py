@@ -35,16 +35,14 @@ class Drafted:
 
 def next_name(workspace: Workspace, today: date) -> str:
     """The month after the latest campaign named by month, else `today`'s month."""
-    months = []
-    if workspace.campaigns_dir.is_dir():
-        for folder in workspace.campaigns_dir.iterdir():
-            if folder.is_dir() and (match := _MONTH.match(folder.name)):
-                months.append((int(match[1]), int(match[2])))
-    if not months:
-        return f"{today:%Y-%m}"
-    year, month = max(months)
-    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return f"{year:04d}-{month:02d}"
+    from chairside.campaignops import next_name as after
+
+    existing = (
+        [p.name for p in workspace.campaigns_dir.iterdir() if p.is_dir()]
+        if (workspace.campaigns_dir.is_dir())
+        else []
+    )
+    return after(existing, today)
 
 
 def last_went_out(workspace: Workspace) -> tuple[str, datetime] | None:

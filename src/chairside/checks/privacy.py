@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
-from chairside.audience.segments import Segment, phrase_pattern
-from chairside.checks.base import ERROR, CheckContext, Finding, rule
+from chairside.audience.segments import GENERAL, Segment, phrase_pattern
+from chairside.checks.base import ERROR, WARNING, CheckContext, Finding, rule
 
 CONDITION_WORDS = (
     "tmj",
@@ -64,28 +64,58 @@ def _named(pattern: re.Pattern[str], text: str) -> str | None:
 def concern_named(context: CheckContext) -> Iterator[Finding]:
     pattern = concern_pattern(context)
 
-    def finding(variant: str, where: str, word: str, fix: str) -> Finding:
+    def finding(variant: str, where: str, word: str, fix: str, *, label: str = "") -> Finding:
         return Finding(
             "concern-named",
             ERROR,
             variant,
             where,
-            f"{where} names a concern ({word!r}), which anyone who sees the inbox or the "
+            f"{label or where} names a concern ({word!r}), which anyone who sees the inbox or the "
             f"provider's records can read. {fix}",
         )
 
+    # A subject or preheader that every version shares goes to every patient alike: it says
+    # nothing about any one of them ("Why morning headaches happen"). Only what some
+    # versions' patients get and others don't can tell a reader who has a concern.
+    shared = {
+        field: texts.pop()
+        if len(texts := {getattr(v.variant, field) for v in context.variants}) == 1
+        else None
+        for field in ("subject", "preheader")
+    }
+    general = next((v for v in context.variants if v.name == GENERAL), None)
     for view in context.variants:
-        for where, text in (
-            ("subject", view.variant.subject),
-            ("preheader", view.variant.preheader),
-        ):
-            if word := _named(pattern, text):
-                yield finding(
-                    view.name,
-                    where,
-                    word,
-                    f"Reword the {where} in campaign.toml (or its [segments.*] part).",
-                )
+        for field in ("subject", "preheader"):
+            text = getattr(view.variant, field)
+            if not (word := _named(pattern, text)):
+                continue
+            if text == shared[field]:
+                if view is context.variants[0]:  # once, not once per version
+                    yield Finding(
+                        "concern-named",
+                        WARNING,
+                        view.name,
+                        field,
+                        f"The {field} names a concern ({word!r}) in every patient's inbox. "
+                        "Every version has it, so it says nothing about any one patient; "
+                        "make sure that is what you mean.",
+                    )
+                continue
+            own = (
+                general is not None
+                and view is not general
+                and (text != getattr(general.variant, field))
+            )
+            where = f"campaign.toml [segments.{view.name}] {field}" if own else field
+            part = f" under [segments.{view.name}]" if own else ""
+            yield finding(
+                view.name,
+                where,
+                word,
+                f"Only some versions' patients get this {field}, so it tells who has a "
+                f"concern. Reword it in campaign.toml{part}, or give every version the same.",
+                label=f"The {field}",
+            )
         seen: set[str] = set()
         for anchor in view.doc.iter("a"):
             href = anchor.get("href") or ""

@@ -160,10 +160,12 @@ def unsubscribe(
         return
     reason = reason or "unsubscribed"
     entries = typed_entries(emails, reason)
+    bad_codes: list[tuple[str, str]] = []
     if tokens:
         from chairside.delivery import unsubscribe_codes
 
-        entries += unsubscribe_codes(workspace, list(tokens), reason, audience_file)
+        found, bad_codes = unsubscribe_codes(workspace, list(tokens), reason, audience_file)
+        entries += found
     if import_file is not None:
         table = open_export(import_file)
         imported = entries_from_export(table)
@@ -179,6 +181,12 @@ def unsubscribe(
         entries += imported
     result = add_suppressions(workspace.suppressed_file, entries)
     click.echo(f"{target}: {len(result.added)} added, {result.already} already there.")
+    problems = []
     if result.invalid:
         listed = "\n".join(f"  {where}: {why}" for where, why in result.invalid)
-        raise ChairsideError(f"{len(result.invalid)} not added, not an address:\n{listed}")
+        problems.append(f"{len(result.invalid)} not added, not an address:\n{listed}")
+    if bad_codes:
+        listed = "\n".join(f"  {given!r}: {why}" for given, why in bad_codes)
+        problems.append(f"{len(bad_codes)} code(s) not added:\n{listed}")
+    if problems:  # the good ones are added above; these are named, and the exit is 1
+        raise ChairsideError("\n".join(problems))

@@ -7,6 +7,7 @@ Pages live in `chairside.studio.pages.*`; each module lists its `routes`, made w
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -28,6 +29,7 @@ from chairside.studio.pages import (
     unsubscribes,
 )
 from chairside.studio.security import CsrfRefused, Guard, GuardMiddleware
+from chairside.studio.words import day, plain
 from chairside.workspace import Workspace
 
 log = logging.getLogger("chairside.studio")
@@ -36,18 +38,33 @@ log = logging.getLogger("chairside.studio")
 def make_env() -> Environment:
     """The studio's own templates (package data), autoescaped: every value shown in them
     (subjects, post titles, patient fields) is data."""
-    return Environment(
+    env = Environment(
         loader=PackageLoader("chairside.studio", "templates"),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["plain"] = plain
+    env.filters["day"] = day
+    return env
+
+
+def _back(request: Request) -> str:
+    """The studio page the person came from (to go back to it), else the campaigns."""
+    came = urlsplit(request.headers.get("referer", ""))
+    if came.netloc == request.url.netloc and came.path.startswith("/") and came.path != "/login":
+        return came.path + (f"?{came.query}" if came.query else "")
+    return "/"
 
 
 async def _user_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ChairsideError)
     return studio_of(request).render(
-        request, "error.html", status_code=400, message=exc.format_message()
+        request,
+        "error.html",
+        status_code=400,
+        message=plain(exc.format_message()),
+        back=_back(request),
     )
 
 
@@ -70,7 +87,7 @@ async def _bug(request: Request, exc: Exception) -> Response:
         "error.html",
         status_code=500,
         message="Something went wrong inside Chairside (a bug). The details are in the "
-        "window where `chairside studio` runs; nothing was changed by this page.",
+        "window where the studio was started; nothing was changed by this page.",
     )
 
 

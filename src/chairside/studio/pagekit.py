@@ -19,10 +19,15 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from chairside.errors import ChairsideError
+from chairside.studio import state
 from chairside.studio.security import CSRF_FIELD, Guard, read_form
-from chairside.workspace import Workspace, load_practice
+from chairside.studio.words import plain
+from chairside.workspace import Workspace
 
 FormHandler = Callable[[Request, FormData], Awaitable[Response]]
+Again = Callable[..., Awaitable[Response]]
+"""A page shown again with errors beside their form: `again(request, errors=…, status_code=…)`,
+`errors` mapping the form's place on the page to the message."""
 
 
 @dataclass
@@ -43,7 +48,7 @@ class Studio:
         self, request: Request, template: str, status_code: int = 200, **context
     ) -> Response:
         try:
-            practice_name = load_practice(self.workspace).name
+            practice_name = state.practice(self.workspace).name
         except ChairsideError:
             practice_name = self.workspace.root.name
         html = self.env.get_template(template).render(
@@ -60,13 +65,20 @@ def studio_of(request: Request) -> Studio:
     return request.app.state.studio
 
 
-def post(path: str, handler: FormHandler) -> Route:
-    """A POST route whose handler gets the form, CSRF token checked."""
+def post(path: str, handler: FormHandler, *, again: Again | None = None, where: str = "") -> Route:
+    """A POST route whose handler gets the form, CSRF token checked. With `again`, a user
+    error is shown on the form's own page, beside the form (`where` on that page), in the
+    studio's words; without, on the error page."""
 
     async def endpoint(request: Request) -> Response:
         form = await read_form(request)
         try:
             return await handler(request, form)
+        except ChairsideError as exc:
+            if again is None:
+                raise
+            errors = {where or "page": plain(exc.format_message())}
+            return await again(request, errors=errors, status_code=400)
         finally:
             await form.close()
 

@@ -5,26 +5,149 @@ approvals and schedules from the campaign's status.toml (`chairside.autopilot.st
 Checks leave nothing in the practice's files, so the studio remembers them in
 `.chairside/studio.json`, keyed by the same fingerprint of everything that shapes the email:
 an edit made anywhere (studio, editor, CLI) after a check makes the campaign a draft again.
+
+What pages read from large files (the patient list, the send record) is kept in `CACHE`,
+keyed by the (path, inode, mtime_ns, size) of every file it came from: a page costs
+milliseconds at 100,000 patients, and a change made anywhere (the studio, an editor, the
+CLI) is read again on the next request.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from chairside.audience.patients import Audience, load_audience
 from chairside.autopilot.month import stage
 from chairside.autopilot.status import fingerprint, is_tested, read_status
 from chairside.campaign import CAMPAIGN_FILE
 from chairside.delivery import state_dir
+from chairside.errors import ChairsideError
 from chairside.fsutil import write_text_atomic
 from chairside.journal import Journal
-from chairside.ledger import SENT, LedgerError, is_locked, open_ledger
-from chairside.workspace import Workspace
+from chairside.ledger import SENT, LedgerError, is_locked, open_ledger, peek_counts
+from chairside.status import Status, campaign_status
+from chairside.workspace import Practice, Workspace, load_practice
 
 RECORD_FILE = "studio.json"
 _record_lock = threading.Lock()
+T = TypeVar("T")
+
+
+def signature(paths: Iterable[Path]) -> tuple:
+    """What identifies the contents of `paths` without reading them: an atomic replace
+    changes the inode, an edit the mtime or size; a missing file is part of it too."""
+    found = []
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            found.append((str(path), None))
+        else:
+            found.append((str(path), info.st_ino, info.st_mtime_ns, info.st_size))
+    return tuple(found)
+
+
+class FileCache:
+    """Values computed from files, kept until one of those files changes.
+
+    A value is kept only when its files did not change while it was computed (else the
+    next request computes it again). A user error (ChairsideError) is kept like a value:
+    a list that does not read is not read again until it changes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple, tuple[tuple, bool, object]] = {}
+        self._computing: dict[tuple, threading.Lock] = {}
+
+    def get(self, key: tuple, paths: Iterable[Path], compute: Callable[[], T]) -> T:
+        paths = tuple(paths)
+        hit = self._hit(key, paths)
+        if hit is None:
+            with self._lock:
+                computing = self._computing.setdefault(key, threading.Lock())
+            with computing:  # two requests at once: one reads, the other waits for it
+                hit = self._hit(key, paths)
+                if hit is None:
+                    before = signature(paths)
+                    try:
+                        hit = (compute(), False)
+                    except ChairsideError as exc:
+                        hit = (exc, True)
+                    if signature(paths) == before:
+                        with self._lock:
+                            self._entries[key] = (before, hit[1], hit[0])
+        value, failed = hit
+        if failed:
+            raise value  # type: ignore[misc]
+        return value  # type: ignore[return-value]
+
+    def _hit(self, key: tuple, paths: tuple[Path, ...]) -> tuple[object, bool] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry[0] != signature(paths):
+            return None
+        return entry[2], entry[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+CACHE = FileCache()
+
+
+def audience_files(workspace: Workspace) -> list[Path]:
+    return [workspace.patients_file, workspace.segments_file, workspace.suppressed_file]
+
+
+def audience(workspace: Workspace) -> Audience:
+    """The patient list as `load_audience` reads it, read again only when one of its files
+    changed. Pages only read it (a send prepares its own, fresh)."""
+    return CACHE.get(
+        ("audience", str(workspace.root)),
+        audience_files(workspace),
+        lambda: load_audience(workspace),
+    )
+
+
+def practice(workspace: Workspace) -> Practice:
+    return CACHE.get(
+        ("practice", str(workspace.root)),
+        [workspace.practice_file],
+        lambda: load_practice(workspace),
+    )
+
+
+def ledger_files(workspace: Workspace, name: str) -> list[Path]:
+    """The files a campaign's send record is read from: the ledger (with its write-ahead
+    log) and the campaign's journal."""
+    state = state_dir(workspace)
+    return [state / "state.db", state / "state.db-wal", Journal(state, name).path]
+
+
+def status(workspace: Workspace, name: str, *, show: bool = False) -> Status:
+    """`chairside status NAME` (LedgerError when the record cannot be trusted), read again
+    only when the ledger, the journal or the patient list changed."""
+    return CACHE.get(
+        ("status", str(workspace.root), name, show),
+        ledger_files(workspace, name) + audience_files(workspace),
+        lambda: _status(workspace, name, show),
+    )
+
+
+def _status(workspace: Workspace, name: str, show: bool) -> Status:
+    state = state_dir(workspace)
+    if not (state / "state.db").exists() and not Journal(state, name).path.exists():
+        # Never sent from anywhere: looking must not create the ledger (a page read while
+        # the CLI creates it would find it empty).
+        return Status(name, is_locked(state, name), pending=len(audience(workspace).patients))
+    return campaign_status(name, audience(workspace), state=state, show=show)
 
 
 def _record_path(workspace: Workspace) -> Path:
@@ -70,18 +193,33 @@ class Delivery:
 
 def delivery(workspace: Workspace, name: str) -> Delivery:
     state = state_dir(workspace)
+    if is_locked(state, name):
+        # A send runs (here or in another window) and changes the ledger all the time:
+        # counts read-only, without the journal check, which would take the ledger's write
+        # lock from the send on every page view.
+        counts = peek_counts(state, name)
+        sent = counts.get(SENT, 0)
+        return Delivery(sent, sum(counts.values()) - sent, False, True)
+    sent, other, pushed, problem = CACHE.get(
+        ("delivery", str(workspace.root), name),
+        ledger_files(workspace, name),
+        lambda: _delivered(state, name),
+    )
+    return Delivery(sent, other, pushed, False, problem)
+
+
+def _delivered(state: Path, name: str) -> tuple[int, int, bool, str | None]:
     if not (state / "state.db").exists() and not Journal(state, name).path.exists():
-        return Delivery(0, 0, False, False)  # never sent, from here or the CLI
+        return 0, 0, False, None  # never sent, from here or the CLI
     try:
         with open_ledger(state) as ledger:
             ledger.check(name)  # a deleted or older ledger must not read as "nothing sent"
-            rows = ledger.rows(name)
+            counts = ledger.counts(name)
             pushed = bool(ledger.routes(name) - {"smtp"})
     except LedgerError as exc:
-        return Delivery(0, 0, False, is_locked(state, name), problem=exc.format_message())
-    sent = sum(1 for row in rows if row.status == SENT)
-    in_doubt = sum(1 for row in rows if row.status != SENT)
-    return Delivery(sent, in_doubt, pushed, is_locked(state, name))
+        return 0, 0, False, exc.format_message()
+    sent = counts.get(SENT, 0)
+    return sent, sum(counts.values()) - sent, pushed, None
 
 
 @dataclass(frozen=True)
@@ -94,6 +232,18 @@ class CampaignState:
     errors: int | None
     warnings: int | None
     sent: int
+
+    @property
+    def next_url(self) -> str:
+        """Where the next step is done: the Edit page to fix or check, else the Send page."""
+        page = "edit" if self.state in ("draft", "needs fixes") else "send"
+        return f"/c/{self.name}/{page}"
+
+    @property
+    def deletable(self) -> bool:
+        """Offered for deletion: a draft nothing of which was sent (the library checks
+        again, with the ledger and the journal, before it deletes)."""
+        return self.state in ("draft", "needs fixes", "checked", "tested") and not self.sent
 
 
 def campaign_state(workspace: Workspace, name: str) -> CampaignState:
@@ -132,3 +282,25 @@ def campaign_names(workspace: Workspace) -> list[str]:
     """Every campaign in the practice, newest name first (2026-12 before 2026-11)."""
     found = [p.parent.name for p in workspace.campaigns_dir.glob(f"*/{CAMPAIGN_FILE}")]
     return sorted(found, reverse=True)
+
+
+def warm(workspace: Workspace, names: list[str] | None = None) -> None:
+    """Read into the cache what the pages will ask for (the practice, the patient list, each
+    campaign's send record), so the first page after the studio starts, or after a send
+    ends, answers at once. Meant for a background thread: a problem is left for the page
+    that shows it."""
+    import logging
+
+    try:
+        practice(workspace)
+        audience(workspace)
+    except ChairsideError:
+        pass
+    for name in campaign_names(workspace) if names is None else names:
+        try:
+            delivery(workspace, name)
+            status(workspace, name)
+        except ChairsideError:
+            continue
+        except Exception:  # a bug: logged, and the page will show it
+            logging.getLogger("chairside.studio").exception("Reading %s ahead failed", name)

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from chairside.audience.segments import load_segments
@@ -20,6 +20,8 @@ from chairside.errors import ChairsideError
 from chairside.studio.campaignform import CampaignForm, save_campaign
 from chairside.studio.pagekit import post, studio_of
 from chairside.studio.state import delivery, fingerprint, record, remember
+from chairside.studio.uploads import scratch_dir
+from chairside.studio.words import plain
 from chairside.workspace import Workspace
 
 # The email preview is the practice's own page, but it is shown sandboxed: no script runs,
@@ -111,6 +113,7 @@ def _page_context(workspace: Workspace, name: str) -> dict:
         "settings": settings,
         "segments": segments,
         "concerns": [s for s in segments if not s.is_general],
+        "names": {s.id: s.name for s in segments},
         "posts": posts,
         "formats": FORMAT_LABELS,
     }
@@ -135,12 +138,12 @@ def _load(workspace: Workspace, name: str, *, fresh: bool) -> dict:
     try:
         checked = build_and_check(workspace, name) if fresh else current_check(workspace, name)
     except ChairsideError as exc:
-        error = exc.format_message()
+        error = plain(exc.format_message())
     titles = {p["file"]: p["title"] for p in context["posts"]}
     context.update(
         error=error,
         findings=place_findings(checked.get("findings", []), titles) if checked else {},
-        errors=checked.get("errors"),
+        check_errors=checked.get("errors"),
         warnings=checked.get("warnings"),
         previews=_previews(workspace, name) if not error else [],
         version=checked.get("fingerprint", ""),
@@ -149,15 +152,69 @@ def _load(workspace: Workspace, name: str, *, fresh: bool) -> dict:
     return context
 
 
-async def edit(request: Request) -> Response:
+async def edit(
+    request: Request,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    notice: str = "",
+) -> Response:
+    """The page; `errors` beside their form ("add" for adding posts, "page" at the top)."""
     studio = studio_of(request)
     name = check_name(request.path_params["name"])
     context = await run_in_threadpool(_load, studio.workspace, name, fresh=False)
     with studio.lock:
         notes = studio.notes.pop(name, ())
     return studio.render(
-        request, "edit.html", created=request.query_params.get("created"), notes=notes, **context
+        request,
+        "edit.html",
+        status_code=status_code,
+        created=request.query_params.get("created"),
+        copied=request.query_params.get("copied"),
+        added=request.query_params.get("added"),
+        notes=notes,
+        errors=errors or {},
+        notice=notice,
+        **context,
     )
+
+
+async def add(request: Request, form: FormData) -> Response:
+    """Posts added to the campaign from files or a feed, read and tagged as `new` does."""
+    from chairside.newcampaign import add_posts
+    from chairside.studio.pages.campaigns import sources
+
+    studio = studio_of(request)
+    name = check_name(request.path_params["name"])
+    with scratch_dir() as folder:
+        posts, feeds, since = await sources(form, folder)
+        result = await run_in_threadpool(
+            lambda: add_posts(studio.workspace, name, posts=posts, feeds=feeds, since=since)
+        )
+    with studio.lock:
+        studio.notes[name] = result.notes
+    return RedirectResponse(f"/c/{name}/edit?added={len(result.posts)}", 303)
+
+
+async def remove(request: Request, form: FormData) -> Response:
+    """One post taken out of the campaign (its entry and its file); what was typed in the
+    rest of the form is saved with it, not lost."""
+    from chairside.campaignops import remove_post
+
+    studio = studio_of(request)
+    workspace = studio.workspace
+    name = check_name(request.path_params["name"])
+    file = str(form.get("remove", ""))
+    segments = load_segments(workspace.segments_file)
+    values = form_values(form, segments)
+    values.posts = [(f, tags) for f, tags in values.posts if f != file]
+    await run_in_threadpool(remove_post, workspace, name, file)
+    try:
+        if values.posts:
+            await run_in_threadpool(save_campaign, workspace, name, values, segments)
+    except ChairsideError as exc:
+        return await edit(request, errors={"page": plain(exc.format_message())}, status_code=400)
+    return await edit(request, notice=f"Removed the post {file}.")
 
 
 def form_values(form: FormData, segments) -> CampaignForm:
@@ -193,7 +250,7 @@ async def save(request: Request, form: FormData) -> Response:
         await run_in_threadpool(save_campaign, workspace, name, values, segments)
     except ChairsideError as exc:
         context = await run_in_threadpool(_load, workspace, name, fresh=False)
-        context["error"] = exc.format_message()
+        context["error"] = plain(exc.format_message())
         return studio.render(request, "edit.html", status_code=400, **context)
     context = await run_in_threadpool(_load, workspace, name, fresh=True)
     return studio.render(request, "edit.html", saved=True, **context)
@@ -217,5 +274,7 @@ async def preview(request: Request) -> Response:
 routes = [
     Route("/c/{name}/edit", edit),
     post("/c/{name}/edit", save),
+    post("/c/{name}/posts/add", add, again=edit, where="add"),
+    post("/c/{name}/posts/remove", remove, again=edit, where="posts"),
     Route("/c/{name}/preview/{segment}.html", preview),
 ]

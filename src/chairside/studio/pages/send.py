@@ -21,12 +21,24 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from chairside.audience.segments import load_segments
 from chairside.autopilot.approval import record_test
 from chairside.autopilot.status import fingerprint, is_tested, read_status
 from chairside.campaign import campaign_file, check_name
 from chairside.delivery import Prepared, prepare, state_dir
 from chairside.errors import ChairsideError, DeliveryIncomplete
-from chairside.ledger import LedgerError, campaign_lock, is_locked, open_ledger
+from chairside.ledger import (
+    DEFERRED,
+    FAILED,
+    SENDING,
+    SENT,
+    LedgerError,
+    campaign_lock,
+    is_locked,
+    open_ledger,
+    peek_counts,
+)
+from chairside.studio import state, words
 from chairside.studio.pagekit import Studio, post, studio_of
 from chairside.workspace import Workspace
 
@@ -38,6 +50,8 @@ class SendJob:
     """One `send_campaign` run in a thread of the studio."""
 
     name: str
+    provider: str | None = None
+    """The provider it is handed to (a push), None for a send over the mail server."""
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
     total: int = 0
@@ -50,9 +64,9 @@ class SendJob:
     """Why the run stopped itself (a refusal of the server, a lost server, storage...)."""
     incomplete: str | None = None
     """DeliveryIncomplete's message: it ran to its end, but not everyone has it."""
-    audience: object | None = None
-    """The patient list the run was prepared with: progress is counted against it, so
-    polling never re-reads a large list while the send runs."""
+    before: dict[str, int] = field(default_factory=dict)
+    """The ledger's counts by status when the run started: with `done`, what the progress
+    box shows, so a poll reads neither the list nor the ledger."""
 
     @property
     def running(self) -> bool:
@@ -101,35 +115,72 @@ def to_send(
     return len(work.to_send)
 
 
-def _status(workspace: Workspace, name: str, job: SendJob | None, show: bool) -> dict:
-    from chairside.audience.patients import load_audience
-    from chairside.status import campaign_status
-
+def _status(workspace: Workspace, name: str, show: bool) -> dict:
+    """`chairside status NAME`, cached until the ledger or the list changes."""
     try:
-        audience = job.audience if job and job.running else load_audience(workspace)
-        found = campaign_status(name, audience, state=state_dir(workspace), show=show)
+        found = state.status(workspace, name, show=show)
     except LedgerError as exc:  # lost, older than its journal: rebuilt from it, on request
         return {"status": None, "status_error": exc.format_message(), "ledger_lost": True}
     except ChairsideError as exc:
         return {"status": None, "status_error": exc.format_message()}
-    left = job.seconds_left() if job and job.running else None
-    return {"status": found, "seconds_left": left, "status_error": None}
+    counts = {
+        "sent": found.sent,
+        "deferred": len(found.deferred),
+        "failed": len(found.failed),
+        "unknown": len(found.unknown),
+        "pending": found.pending,
+    }
+    return {"status": found, "counts": counts, "seconds_left": None, "status_error": None}
 
 
-def _context(studio: Studio, name: str, show: bool = False) -> dict:
+def _live(workspace: Workspace, name: str, job: SendJob | None) -> dict:
+    """While a send runs, counts only (polled every second or two, so never the rows or
+    the list): our own run counts in memory; one from another window by one indexed query
+    of the ledger."""
+    if job and job.running:
+        before = job.before
+        counts = {
+            "sent": before.get(SENT, 0) + job.done,
+            "deferred": before.get(DEFERRED, 0),
+            "failed": before.get(FAILED, 0),
+            "unknown": 0,
+            "pending": max(job.total - job.done, 0),
+        }
+        return {"status": None, "counts": counts, "seconds_left": job.seconds_left(),
+                "status_error": None}  # fmt: skip
+    try:
+        found = peek_counts(state_dir(workspace), name)
+        sendable = state.audience(workspace).sendable
+    except ChairsideError as exc:
+        return {"status": None, "status_error": exc.format_message()}
+    counts = {
+        "sent": found.get(SENT, 0),
+        "deferred": found.get(DEFERRED, 0),
+        "failed": found.get(FAILED, 0),
+        "unknown": found.get(SENDING, 0),
+        "pending": max(sendable - sum(found.values()), 0),
+    }
+    return {"status": None, "counts": counts, "seconds_left": None, "status_error": None}
+
+
+def _context(studio: Studio, name: str, show: bool = False, *, poll: bool = False) -> dict:
+    workspace = studio.workspace
     job = studio.jobs.get(name)
-    running = bool(job and job.running) or is_locked(state_dir(studio.workspace), name)
-    return {
+    running = bool(job and job.running) or is_locked(state_dir(workspace), name)
+    context = {
         "name": name,
         "job": job,
         "running": running,
         "ours": bool(job and job.running),
         "show": show,
-        "tested": is_tested(
-            read_status(studio.workspace, name), fingerprint(studio.workspace, name)
-        ),
-        **_status(studio.workspace, name, job, show),
+        **(_live(workspace, name, job) if running else _status(workspace, name, show)),
     }
+    if not poll:  # the progress box alone does not say whether a test was sent
+        context["tested"] = is_tested(read_status(workspace, name), fingerprint(workspace, name))
+        context["push_keys"] = _keys_missing(workspace)
+        segments = load_segments(workspace.segments_file)
+        context["names"] = {s.id: s.name for s in segments}
+    return context
 
 
 def _name(request: Request) -> str:
@@ -138,19 +189,24 @@ def _name(request: Request) -> str:
     return name
 
 
-async def send_page(request: Request) -> Response:
+async def send_page(
+    request: Request, *, errors: dict[str, str] | None = None, status_code: int = 200
+) -> Response:
+    """The page; `errors` shown beside their form ("test", "send", "push")."""
     studio = studio_of(request)
     name = _name(request)
     show = request.query_params.get("show") == "1"
     context = await run_in_threadpool(_context, studio, name, show)
-    return studio.render(request, "send.html", **context)
+    return studio.render(
+        request, "send.html", status_code=status_code, errors=errors or {}, **context
+    )
 
 
 async def progress(request: Request) -> Response:
     """The progress box alone, polled by htmx while a send runs."""
     studio = studio_of(request)
     name = _name(request)
-    context = await run_in_threadpool(_context, studio, name, False)
+    context = await run_in_threadpool(lambda: _context(studio, name, poll=True))
     return studio.render(request, "progress.html", **context)
 
 
@@ -186,7 +242,13 @@ def _prepared_for_send(workspace: Workspace, name: str, **choices: bool) -> tupl
     from chairside.checks import refuse_if_errors
 
     prepared = prepare(workspace, name)
-    refuse_if_errors(workspace, prepared, force=False)
+    try:
+        refuse_if_errors(workspace, prepared, force=False)
+    except ChairsideError:
+        raise ChairsideError(
+            f"Nothing was sent: the checks found errors in {name} to fix first. Each is "
+            "shown beside its field on the Edit page; fix them there and save."
+        ) from None
     return prepared, to_send(workspace, prepared, **choices)
 
 
@@ -217,7 +279,6 @@ async def start(request: Request, form: FormData) -> Response:
     """`chairside send NAME [--retry-failed] [--resend-unknown]`, in a thread, once the
     office confirmed the
     number; it ends with the CLI's summary, and its refusal or DeliveryIncomplete."""
-    from chairside import sendsummary
     from chairside.sending import send_campaign
 
     studio = studio_of(request)
@@ -241,7 +302,7 @@ async def start(request: Request, form: FormData) -> Response:
             request, "send.html", confirm_count=count, changed=True, **choices, **context
         )
     settings = smtp_settings(prepared)
-    job = SendJob(name, audience=prepared.audience)
+    job = SendJob(name, before=peek_counts(state_dir(workspace), name))
 
     def work() -> None:
         _run(
@@ -255,12 +316,21 @@ async def start(request: Request, form: FormData) -> Response:
                 on_start=job.on_start,
                 on_message=job.on_message,
             ),
-            sendsummary.summary,
-            sendsummary.finish,
+            words.send_summary,
+            _finish_send,
         )
 
     _start(studio, job, work)
     return RedirectResponse(f"/c/{name}/send", 303)
+
+
+def _finish_send(report) -> None:
+    """`sendsummary.finish`, in the studio's words."""
+    if report.halted:
+        raise ChairsideError(report.halted)
+    incomplete = words.send_incomplete(report)
+    if incomplete:
+        raise DeliveryIncomplete(incomplete)
 
 
 def _run(job: SendJob, deliver, summarize, finish) -> None:
@@ -279,7 +349,7 @@ def _run(job: SendJob, deliver, summarize, finish) -> None:
         log.exception("The delivery of %s stopped on an unexpected error", job.name)
         job.error = (
             "The send stopped on an unexpected error (a bug); details are in the window "
-            "where `chairside studio` runs. Check the status before sending again."
+            "where the studio was started. Check the counts below before sending again."
         )
 
 
@@ -287,7 +357,16 @@ def _start(studio: Studio, job: SendJob, work) -> None:
     with studio.lock:
         if studio.jobs.get(job.name) and studio.jobs[job.name].running:
             raise ChairsideError(f"{job.name} is already being sent from this studio.")
-        job.thread = threading.Thread(target=work, name=f"deliver {job.name}")
+
+        def then_read_ahead() -> None:
+            work()
+            # The run changed the send record: read it ahead for the page that follows.
+            ahead = threading.Thread(
+                target=state.warm, args=(studio.workspace, [job.name]), daemon=True
+            )
+            ahead.start()
+
+        job.thread = threading.Thread(target=then_read_ahead, name=f"deliver {job.name}")
         studio.jobs[job.name] = job
         job.thread.start()
 
@@ -298,8 +377,8 @@ async def stop(request: Request, form: FormData) -> Response:
     job = studio.jobs.get(name)
     if job is None:
         raise ChairsideError(
-            f"{name} is not being sent from this studio. A send started with `chairside send` "
-            "stops with Ctrl-C in its window."
+            f"{name} is not being sent from this studio window: it was started elsewhere, "
+            "and stops there."
         )
     job.stop.set()  # a run that ended meanwhile: nothing to stop, its page says how it ended
     return RedirectResponse(f"/c/{name}/send", 303)
@@ -325,6 +404,37 @@ async def rebuild(request: Request, form: FormData) -> Response:
 
 
 PROVIDERS = ("mailchimp", "sendgrid", "mailgun")
+TITLES = {"mailchimp": "Mailchimp", "sendgrid": "SendGrid", "mailgun": "Mailgun"}
+
+
+def _keys_missing(workspace: Workspace) -> list[str]:
+    """The providers whose API key is set neither in the keychain nor the environment."""
+    from chairside import secrets
+
+    return [p for p in PROVIDERS if not secrets.get(p, secrets.account_for(p, workspace))]
+
+
+def _baa_refusal(title: str) -> str:
+    return (
+        f"Some patients get a concern's version, which tells {title} something about their "
+        f"health. Once the practice has a business associate agreement with {title} (the "
+        "contract in which it promises to protect patients' health information), say so in "
+        "Settings; or tick the box below to push anyway."
+    )
+
+
+def _without_baa(title: str) -> str:
+    return (
+        f"Pushing concern versions to {title} without a business associate agreement. Only "
+        "each patient's address, first name and a code that names no concern are sent."
+    )
+
+
+def _no_key(provider: str) -> str:
+    return (
+        f"No {TITLES[provider]} API key is saved on this computer yet, so nothing can be "
+        f"handed to {TITLES[provider]}. Add the key in Settings, then come back here."
+    )
 
 
 def _provider(workspace: Workspace, name: str, form: FormData):
@@ -350,19 +460,25 @@ async def push_confirm(request: Request, form: FormData) -> Response:
     name = _name(request)
     chosen = str(form.get("provider", ""))
     context = await run_in_threadpool(_context, studio, name, False)
+    if chosen in context["push_keys"]:  # said before "Yes, push", not after
+        push = {"provider": chosen, "refusal": _no_key(chosen), "no_key": True}
+        return studio.render(request, "send.html", status_code=400, push=push, **context)
     try:
         provider, count, warning = await run_in_threadpool(_provider, studio.workspace, name, form)
     except ChairsideError as exc:
         if chosen not in PROVIDERS:
             raise
-        # Most likely the BAA refusal: shown with the box that overrides it.
+        said = exc.format_message()
+        baa = "business associate agreement" in said  # shown with the box that overrides it
+        refusal = _baa_refusal(TITLES[chosen]) if baa else said
         return studio.render(
             request,
             "send.html",
             status_code=400,
-            push={"provider": chosen, "refusal": exc.format_message()},
+            push={"provider": chosen, "refusal": refusal, "baa": baa},
             **context,
         )
+    warning = warning and _without_baa(provider.title)
     push = {"provider": chosen, "title": provider.title, "count": count, "warning": warning}
     return studio.render(request, "send.html", push=push, **context)
 
@@ -382,7 +498,7 @@ async def push_start(request: Request, form: FormData) -> Response:
         push = {"provider": provider.name, "title": provider.title, "count": count,
                 "warning": warning, "changed": True}  # fmt: skip
         return studio.render(request, "send.html", push=push, **context)
-    job = SendJob(name, audience=provider.prepared.audience)
+    job = SendJob(name, provider=provider.name, before=peek_counts(state_dir(workspace), name))
     job.total, job.started = count, time.monotonic()
 
     def work() -> None:
@@ -399,9 +515,13 @@ async def push_start(request: Request, form: FormData) -> Response:
 
 @contextlib.asynccontextmanager
 async def lifespan(app):
-    """On Ctrl-C: every running send finishes its current message, then the studio exits."""
-    yield
+    """Reads ahead what the pages show (in the background); on Ctrl-C every running send
+    finishes its current message, then the studio exits."""
     studio: Studio = app.state.studio
+    threading.Thread(
+        target=state.warm, args=(studio.workspace,), name="read ahead", daemon=True
+    ).start()
+    yield
     for job in list(studio.jobs.values()):
         job.stop.set()
     for job in list(studio.jobs.values()):
@@ -412,11 +532,11 @@ async def lifespan(app):
 routes = [
     Route("/c/{name}/send", send_page),
     Route("/c/{name}/send/progress", progress),
-    post("/c/{name}/send/test", test_send),
-    post("/c/{name}/send/confirm", confirm),
-    post("/c/{name}/send/start", start),
-    post("/c/{name}/send/stop", stop),
-    post("/c/{name}/ledger/rebuild", rebuild),
-    post("/c/{name}/push/confirm", push_confirm),
-    post("/c/{name}/push/start", push_start),
+    post("/c/{name}/send/test", test_send, again=send_page, where="test"),
+    post("/c/{name}/send/confirm", confirm, again=send_page, where="send"),
+    post("/c/{name}/send/start", start, again=send_page, where="send"),
+    post("/c/{name}/send/stop", stop, again=send_page, where="send"),
+    post("/c/{name}/ledger/rebuild", rebuild, again=send_page, where="send"),
+    post("/c/{name}/push/confirm", push_confirm, again=send_page, where="push"),
+    post("/c/{name}/push/start", push_start, again=send_page, where="push"),
 ]

@@ -60,10 +60,15 @@ def _outcome(label: str, result: SuppressionResult) -> tuple[str, str | None]:
     return notice, error
 
 
-async def page(request: Request) -> Response:
+async def page(
+    request: Request, *, errors: dict[str, str] | None = None, status_code: int = 200
+) -> Response:
+    """The page; `errors` beside their form ("add", "codes", "import", "undo", "undo-import")."""
     show = request.query_params.get("show") == "1"
     context = await run_in_threadpool(_context, request, show)
-    return studio_of(request).render(request, "unsubscribes.html", **context)
+    return studio_of(request).render(
+        request, "unsubscribes.html", status_code=status_code, errors=errors or {}, **context
+    )
 
 
 async def _done(request: Request, result: SuppressionResult) -> Response:
@@ -101,11 +106,21 @@ async def add_codes(request: Request, form: FormData) -> Response:
     if not codes:
         raise ChairsideError("Paste one or more unsubscribe codes, one a line.")
 
-    def add_them() -> SuppressionResult:
-        entries = unsubscribe_codes(workspace, codes, reason)
-        return add_suppressions(workspace.suppressed_file, entries)
+    def add_them() -> tuple[SuppressionResult, list[tuple[str, str]]]:
+        entries, bad = unsubscribe_codes(workspace, codes, reason)
+        return add_suppressions(workspace.suppressed_file, entries), bad
 
-    return await _done(request, await run_in_threadpool(add_them))
+    result, bad = await run_in_threadpool(add_them)
+    if not bad:
+        return await _done(request, result)
+    studio = studio_of(request)
+    context = await run_in_threadpool(_context, request, False)
+    notice, _ = _outcome("Unsubscribe list", result)
+    listed = "\n".join(f"{given}: {why}" for given, why in bad)
+    error = f"{len(bad)} line{'s' * (len(bad) != 1)} not used (the others were):\n{listed}"
+    return studio.render(
+        request, "unsubscribes.html", status_code=400, notice=notice, codes_error=error, **context
+    )
 
 
 def _import(workspace, path: Path, *, confirmed: bool) -> SuppressionResult:
@@ -190,9 +205,9 @@ async def undo_import(request: Request, form: FormData) -> Response:
 
 routes = [
     Route("/unsubscribes", page),
-    post("/unsubscribes/add", add),
-    post("/unsubscribes/codes", add_codes),
-    post("/unsubscribes/import", import_export),
-    post("/unsubscribes/undo", undo),
-    post("/unsubscribes/undo-import", undo_import),
+    post("/unsubscribes/add", add, again=page, where="add"),
+    post("/unsubscribes/codes", add_codes, again=page, where="codes"),
+    post("/unsubscribes/import", import_export, again=page, where="import"),
+    post("/unsubscribes/undo", undo, again=page, where="undo"),
+    post("/unsubscribes/undo-import", undo_import, again=page, where="undo-import"),
 ]
