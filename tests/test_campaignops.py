@@ -6,9 +6,10 @@ import tomllib
 
 import pytest
 
-from chairside.campaignops import add_posts, copy_campaign, delete_draft, remove_post
+from chairside.campaignops import copy_campaign, delete_draft, remove_post
 from chairside.errors import ChairsideError
 from chairside.ledger import SENT, open_ledger
+from chairside.newcampaign import add_posts
 from chairside.workspace import Workspace
 from tests.support import copy_demo
 from tests.test_new import FEED
@@ -25,7 +26,10 @@ def workspace(tmp_path) -> Workspace:
 
 def test_posts_are_added_at_the_end_tagged_and_comments_kept(workspace, tmp_path):
     post = tmp_path / "jaw-exercises.txt"
-    post.write_text("Gentle jaw exercises\n\nFor a sore jaw and TMJ, try these each morning.\n")
+    post.write_text(
+        "Gentle jaw exercises for TMJ pain\n\nFor a sore jaw and TMJ pain, try these each "
+        "morning. Jaw pain that clicks or locks often eases with gentle stretches.\n"
+    )
     feed = tmp_path / "feed.xml"
     feed.write_text(FEED)
     before = [p["file"] for p in settings(workspace.root)["posts"]]
@@ -102,7 +106,7 @@ def test_a_campaign_whose_ledger_is_lost_is_not_deleted(workspace):
 
 def test_the_cli_face_adds_removes_copies_and_deletes(workspace, tmp_path, run):
     post = tmp_path / "jaw.txt"
-    post.write_text("Jaw care\n\nFor a sore jaw, rest it.\n")
+    post.write_text("Jaw pain and TMJ\n\nFor a sore jaw and TMJ pain, rest it and ask us.\n")
     root = workspace.root
     added = run("new", "2026-12", "--add", "--post", str(post), cwd=root)
     assert added.exit_code == 0 and "jaw.txt: tmj" in added.output

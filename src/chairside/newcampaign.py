@@ -280,7 +280,7 @@ def add_posts(
     path = campaign_file(workspace, name)  # an error naming the campaigns there are
     folder = path.parent
     if not (posts or feeds):
-        raise WorkspaceError("Nothing to add: give --post FILE or --feed URL|FILE.")
+        raise WorkspaceError("Nothing to add: give a post file or a feed.")
     segments = load_segments(workspace.segments_file)
     sources = _read_sources(posts, feeds, since, _checked_base_url(base_url))
     post_dir = folder / "posts"
