@@ -1,0 +1,452 @@
+"""Why a message was not delivered, and whose problem that is.
+
+Modelled on Sisimai's reason taxonomy (one reason per cause, each with its status codes and
+the words mail systems write for it), folded into the three answers Chairside acts on:
+
+* `HARD`: the recipient's own address is gone (no such mailbox, no such domain, moved,
+  domain takes no mail). Only this suppresses a patient at once.
+* `SOFT`: the recipient's side, and it may pass (mailbox full, delivery expired, an
+  unexplained failure). Counted; several in a row suppress.
+* `SENDER`: a refusal of the *practice's* mail (spam-like, blocked, policy, reputation,
+  authentication, the sender's own address (RFC 3463 5.1.7/5.1.8), rate limits, size,
+  network and system errors). It never counts against the patient: it is a deliverability
+  alarm for the practice.
+
+RFC 3463 status codes decide first; `Status:` and the code the receiving server wrote in its
+diagnostic may disagree, and then the more specific one wins (5.1.1 over 5.0.0). Without a
+code, the diagnostic's words decide, and words that are not clear mean `SOFT`: only a
+certain answer takes a patient off the list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+HARD, SOFT, SENDER, DELAYED = "hard", "soft", "sender", "delayed"
+
+# Reason → whose problem, for the codes and words below.
+SIDE = {
+    "user unknown": HARD,
+    "domain unknown": HARD,
+    "mailbox moved": HARD,
+    "domain takes no mail": HARD,
+    "mailbox disabled": SOFT,
+    "mailbox full": SOFT,
+    "expired": SOFT,
+    "undetermined": SOFT,
+    "filtered by the recipient": SOFT,
+    "spam-like": SENDER,
+    "blocked": SENDER,
+    "policy": SENDER,
+    "authentication": SENDER,
+    "reputation": SENDER,
+    "sender address": SENDER,
+    "rate limit": SENDER,
+    "too big": SENDER,
+    "content": SENDER,
+    "relaying denied": SENDER,
+    "network error": SENDER,
+    "system error": SENDER,
+}
+
+# RFC 3463 codes with a meaning of their own (x.0.0 and the like say only a class).
+_CODES = {
+    "5.1.1": "user unknown",
+    "5.1.2": "domain unknown",
+    "5.1.3": "user unknown",  # bad destination mailbox address syntax
+    "5.1.6": "mailbox moved",
+    "5.1.10": "user unknown",  # Office 365's RecipientNotFound (RFC 7505: null MX)
+    "5.1.7": "sender address",
+    "5.1.8": "sender address",
+    "4.1.7": "sender address",
+    "4.1.8": "sender address",
+    "5.1.4": "filtered by the recipient",  # ambiguous address
+    "5.1.9": "system error",
+    "5.2.1": "mailbox disabled",
+    "4.2.1": "mailbox disabled",
+    "5.2.2": "mailbox full",
+    "4.2.2": "mailbox full",
+    "5.2.3": "too big",
+    "4.2.3": "too big",
+    "5.2.4": "system error",
+    "5.3.1": "system error",
+    "5.3.2": "system error",
+    "5.3.4": "too big",
+    "5.4.4": "domain unknown",  # unable to route: no mail server for the domain
+    "4.4.1": "expired",
+    "4.4.7": "expired",
+    "5.4.7": "expired",
+    "5.5.3": "rate limit",
+    "4.7.0": "blocked",
+    "4.7.1": "blocked",
+    "5.7.1": "blocked",
+    "5.7.13": "mailbox disabled",
+    "5.7.17": "mailbox moved",
+    "5.7.18": "mailbox moved",
+    "5.7.27": "domain takes no mail",
+    "5.7.28": "spam-like",
+}
+_CLASS_DEFAULT = {  # the subject (second digit) when the detail says nothing more
+    "1": "undetermined",
+    "2": "undetermined",
+    "3": "system error",
+    "4": "network error",
+    "5": "system error",
+    "6": "content",
+    "7": "policy",
+}
+
+
+def _words(*phrases: str) -> re.Pattern[str]:
+    return re.compile("|".join(phrases), re.IGNORECASE)
+
+
+# What mail systems write, in their own words (lowercased text is matched). Order matters:
+# the first reason whose words appear is the reason.
+_TEXT: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "mailbox full",
+        _words(
+            r"over (the )?(allowed |disk )?quota",
+            r"quota (exceeded|violation|usage exceeded)",
+            r"mailbox (is |was )?full",
+            r"full mailbox",
+            r"mail ?(box|folder|dir) (size limit exceeded|over quota|exceeded)",
+            r"(not enough|insufficient|not sufficient) (storage|disk) ?space",
+            r"exceeded (its|their)? ?(storage|disk space|mailbox quota)",
+            r"boite du destinataire pleine",
+            r"space has been used up",
+        ),
+    ),
+    (
+        "sender address",
+        _words(
+            r"sender (address )?(was )?rejected",
+            r"sender verify failed",
+            r"invalid sender",
+            r"domain of sender address",
+            r"sender (domain )?(address )?(is )?(empty|not pre-approved|blacklisted|spammer)",
+            r"unroutable sender",
+            r"bad sender",
+            r"mail from not owned",
+            r"null sender is not allowed",
+            r"sender domain must exist",
+        ),
+    ),
+    (
+        "authentication",
+        _words(
+            r"\bspf\b.{0,40}(fail|violation|not allowed|check)",
+            r"\bdmarc\b",
+            r"\bdkim\b.{0,40}(fail|invalid|required|signature)",
+            r"authentication (failure|required|credentials)",
+            r"unauthenticated (mail|senders?)",
+            r"not authorized to send",
+            r"sender policy framework",
+        ),
+    ),
+    (
+        "reputation",
+        _words(
+            r"reputation",
+            r"temporarily deferred due to .{0,40}complaints",
+            r"reverse dns|\bptr\b|rdns",
+        ),
+    ),
+    (
+        "spam-like",
+        _words(
+            r"\bspam\b",
+            r"unsolicited",
+            r"(message|mail) content (denied|rejected)",
+            r"content filter",
+            r"message filtered",
+            r"bulk e-?mail",
+            r"looks like (spam|phishing)",
+            r"virus",
+            r"malware",
+            r"phish",
+        ),
+    ),
+    (
+        "blocked",
+        _words(
+            r"blocked",
+            r"black ?list",
+            r"block ?list",
+            r"\brbl\b|dnsbl|spamhaus|spamcop|barracuda",
+            r"client host .{0,60}rejected",
+            r"not (currently )?accepting (mail|connections) from",
+            r"refused to talk to me",
+            r"connection (refused|dropped|reset)",
+            r"banned",
+            r"access denied \(in reply to mail from",
+            r"helo command rejected",
+            r"dynamic ip",
+            r"go away",
+        ),
+    ),
+    (
+        "rate limit",
+        _words(
+            r"rate limit",
+            r"too many (connections|messages|recipients|smtp sessions|errors|concurrent)",
+            r"throttl",
+            r"try again (later|slower)",
+            r"exceeded the max emails",
+            r"sending limit",
+            r"connection limit",
+        ),
+    ),
+    (
+        "too big",
+        _words(
+            r"(message|mail) (is |file )?too (big|large)",
+            r"(message )?size (limit|exceeds)",
+            r"exceeds? (the )?(maximum|fixed|administrative) .{0,20}(size|limit)",
+            r"message length exceeds",
+            r"line limit exceeded",
+        ),
+    ),
+    (
+        "relaying denied",
+        _words(
+            r"relay(ing)? (access )?(denied|not permitted)",
+            r"not (permitted|allowed) to relay",
+            r"unable to relay",
+            r"no relaying",
+            r"we do not relay",
+            r"not an open relay",
+            r"isn't in my list of allowed rcpthosts",
+        ),
+    ),
+    (
+        "policy",
+        _words(
+            r"polic(y|ies)",
+            r"administrative prohibition",
+            r"not authori[sz]ed",
+            r"members-only list",
+            r"header (error|are not accepted)",
+            r"protocol violation",
+            r"illegal attachment",
+        ),
+    ),
+    (
+        "mailbox moved",
+        _words(r"has been replaced by", r"mailbox (has )?moved", r"address has changed"),
+    ),
+    (
+        "mailbox disabled",
+        _words(
+            r"(is |currently |has been |temporarily )suspended",
+            r"user suspended",
+            r"(mailbox|account) (is |has been )?(disabled|deactivated|frozen|inactive|locked)",
+            r"(inactive|deactivated|disabled) (account|mailbox|user)",
+            r"user is terminated",
+            r"archived recipient",
+        ),
+    ),
+    (
+        "domain takes no mail",
+        _words(
+            r"does not accept mail",
+            r"null ?mx",
+            r"mail receiving disabled",
+            r"no mx record",
+        ),
+    ),
+    (
+        "domain unknown",
+        _words(
+            r"domain (does not|doesn't) exist",
+            r"no such domain",
+            r"(host|domain) (name )?(not found|unknown)",
+            r"because the domain \S+ (could not be found|does not exist)",
+            r"unknown (host|domain)",
+            r"host or domain name not found",
+            r"unrout(e)?able address",
+            r"recipient domain must exist",
+            r"name or service not known",
+        ),
+    ),
+    (
+        "user unknown",
+        _words(
+            r"user(name)? (unknown|not found|not known|not exist|does not exist|doesn't exist)",
+            r"unknown (user|recipient|mailbox|local ?part|e-?mail address|address)",
+            r"no such (user|mailbox|recipient|person|address|account)",
+            r"(mailbox|recipient|address|account|e-?mail address)( \S+)? "
+            r"(does not|doesn't|did not|not) (exist|found)",
+            r"(mailbox|recipient|address) (not found|unavailable|invalid|is not valid)",
+            r"invalid (mailbox|recipient|address|user)",
+            r"not a (valid|known) (user|mailbox|recipient)",
+            r"is not a known user",
+            r"recipient (address )?rejected: (user unknown|invalid|unknown user|access denied)",
+            r"5\.1\.0 address rejected",
+            r"recipient address rejected\.?\s*$",
+            r"invalid (final )?(delivery )?(recipient|userid|address)",
+            r"not listed in (the )?(domino )?directory",
+            r"user name of email address not valid",
+            r"doesn't have an? \S+ account",
+            r"recipient not (found|ok|exist)",
+            r"no mailbox (here|by that name|found)",
+            r"(mailbox|account) (is )?unavailable",
+            r"there is no one at this address",
+            r"address (does not|doesn't) exist",
+            r"no longer (valid|accepts mail|in use)",
+            r"resolver\.adr\.recipientnotfound|recipientnotfound|recipient ?not ?found",
+            r"bad ?rcpt|badrecipient|validrcptto",
+            r"utilisateur inconnu|usuario desconocido|no existe (dicha persona|ese usuario)",
+            r"unbekannt|nessun utente",
+        ),
+    ),
+    (
+        "network error",
+        _words(
+            r"no route to host",
+            r"host (is )?unreachable",
+            r"(mail|routing|forwarding) loop",
+            r"too many hops",
+            r"name server reply",
+            r"host name lookup failure",
+            r"(connection|message) timed out",
+            r"could not connect",
+        ),
+    ),
+    (
+        "expired",
+        _words(
+            r"expired",
+            r"giving up",
+            r"too long in (the )?queue|in the queue too long",
+            r"retry time not reached",
+            r"could not be delivered for",
+            r"failing for a long time",
+            r"multiple retries",
+            r"delivery time",
+        ),
+    ),
+    (
+        "system error",
+        _words(
+            r"system (config(uration)? )?error",
+            r"local (error|problem|configuration error)",
+            r"internal (server )?error",
+            r"service (currently )?unavailable",
+            r"temporary (local )?(problem|failure)",
+            r"server (is )?misconfigured",
+            r"write error",
+        ),
+    ),
+    (
+        "filtered by the recipient",
+        _words(
+            r"refuses? to (receive|accept)",
+            r"recipient (preferences|rules)",
+            r"only accepting mail from",
+            r"user reject",
+            r"blocked by the recipient",
+            r"notauthorized",
+        ),
+    ),
+]
+# How the big mail systems say, in words no filter uses, that an address does not exist.
+_CERTAIN = _words(
+    r"recipient name is not recognized",  # Exchange
+    r"address not found",  # Gmail
+    r"the (email )?account that you tried to reach does not exist",  # Gmail
+    r"because the address couldn't be found",  # Gmail
+    r"not listed in (the )?(public |domino )?(name and address book|directory)",  # Notes
+    r"resolver\.adr\.recipientnotfound|recipient ?not ?found by smtp address lookup",
+    r"remote server returned unknown recipient",  # Office 365, 5.1.351
+    r"requested action not taken: mailbox unavailable",  # Outlook.com
+    r"adresse destinataire invalide",  # Orange
+    r"user name of email address not valid",  # AOL
+    r"recipient address rejected: (user unknown|access denied|unknown user)",
+    r"invalid final delivery userid",  # IMail
+)
+_TEMPORARY = re.compile(r"try again|temporar|transient", re.IGNORECASE)
+_AT_RCPT = re.compile(r"rcpt", re.IGNORECASE)
+_AFTER_DATA = re.compile(
+    r"end of data|data command|after data|\bdata\b.{0,20}(reply|phase)", re.IGNORECASE
+)
+STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_REPLY = re.compile(r"(?<![\d.])([245])\d\d(?![\d.])")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    side: str
+    """HARD, SOFT, SENDER or DELAYED."""
+    reason: str
+    status: str
+    """The RFC 3463 code that decided, or ""."""
+
+
+def code_in(text: str) -> str:
+    match = STATUS.search(text or "")
+    return ".".join(match.groups()) if match else ""
+
+
+def _specific(code: str) -> int:
+    _c, subject, detail = code.split(".")
+    return (subject != "0") + (detail != "0")
+
+
+def best_code(status: str, diagnostic: str) -> str:
+    """`Status:` or the diagnostic's own code, whichever says more (the more specific)."""
+    status = code_in(status)
+    own = code_in(diagnostic)
+    if not status or (own and _specific(own) > _specific(status)):
+        return own
+    return status
+
+
+def reason_in(text: str) -> str:
+    """The reason the words of `text` name, or ""."""
+    text = " ".join((text or "").lower().split())
+    return next((name for name, pattern in _TEXT if pattern.search(text)), "")
+
+
+def judge(
+    status: str, diagnostic: str, *, action: str = "", permanent: bool = True, context: str = ""
+) -> Verdict:
+    """Whose problem the failure of one recipient is.
+
+    `status` is the DSN's Status field ("" when there is none), `diagnostic` what the
+    receiving server said (or the bounce's text about that recipient), `action` the DSN's
+    Action, `permanent` False when the mail system called it a temporary failure, and
+    `context` the rest of the bounce's words (which may say at which step it was refused).
+    """
+    action = action.lower()
+    if action.startswith(("delayed", "relayed", "delivered", "expanded")):
+        return Verdict(DELAYED, "delayed", code_in(status))
+    code = best_code(status, diagnostic)
+    words = reason_in(diagnostic)
+    reply = _REPLY.search(diagnostic or "")
+    klass = code[:1] or (reply.group(1) if reply else ("5" if permanent else "4"))
+    reason = _CODES.get(code, "")
+    if code in ("5.1.7", "5.1.8", "4.1.7", "4.1.8"):
+        pass  # the sender's own address, whatever else the words say
+    elif words:
+        # A code of a class only (5.0.0, 5.5.0), one mail systems use loosely (5.2.1 "User
+        # unknown", 5.7.1 "Invalid recipient"), or words that contradict it ("550 5.1.1 …
+        # blocked using Spamhaus", "552 5.1.1 over quota"): the words are more precise, and
+        # when they do not name the address as gone, it is not certain that it is.
+        reason = words
+    elif not reason:
+        reason = _CLASS_DEFAULT.get(code.split(".")[1], "undetermined") if code else "undetermined"
+    explicit = code.startswith("5.1.") and _CODES.get(code, "user unknown") == "user unknown"
+    certain = explicit or bool(_CERTAIN.search(diagnostic))
+    at_rcpt = _AT_RCPT.search(context + diagnostic) and not _AFTER_DATA.search(diagnostic)
+    if reason == "user unknown" and not certain and not at_rcpt:
+        # "Unknown user" without a 5.1.x code, said after the message was seen (DATA) or at
+        # no step the bounce names: filters word their verdicts so too, so it is no proof
+        # that the mailbox is gone. Said to RCPT TO, it is.
+        reason = "filtered by the recipient"
+    side = SIDE[reason]
+    if side == HARD and (klass != "5" or _TEMPORARY.search(diagnostic)):
+        side = SOFT  # a 4xx, or "try again", is never final
+    return Verdict(side, reason, code)
