@@ -149,7 +149,7 @@ def _what(message, legacy, raw, unsubscribe_address, practice_addresses) -> Clas
         bounce = _bounce(legacy, raw, practice_addresses | {unsubscribe_address})
         if bounce.found:
             return bounce
-    if evidence.is_auto_reply(legacy):
+    if evidence.is_auto_reply(message):
         return Classified("auto-reply", note="an automatic reply (out of office)")
     request = _unsubscribe(message, unsubscribe_address.lower())
     # The List-Unsubscribe mailto (its code in the subject) may be sent by a mailbox

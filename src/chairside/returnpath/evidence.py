@@ -128,15 +128,23 @@ def is_auto_reply(message: Message) -> bool:
     `Auto-Submitted: auto-generated` alone is not one: mailbox providers mark the
     List-Unsubscribe email they send for a patient that way.
     """
-    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
-    precedence = str(message.get("Precedence", "")).strip().lower()
-    subject = " ".join(str(message.get("Subject", "")).split())
+    auto = _header(message, "Auto-Submitted", "no").lower()
+    precedence = _header(message, "Precedence").lower()
+    subject = _header(message, "Subject")
     return (
         auto.startswith("auto-replied")
         or precedence in ("auto_reply", "bulk", "junk")
         or any(h in message for h in ("X-Autoreply", "X-Autorespond", "X-Autorespond-Sent"))
         or bool(_AUTO_SUBJECT.search(_REPLY_PREFIX.sub("", subject)))
     )
+
+
+def _header(message: Message, name: str, default: str = "") -> str:
+    """A header as text, "" (or `default`) when it is missing or cannot be decoded."""
+    try:
+        return " ".join(str(message.get(name, default)).split())
+    except (ValueError, LookupError, TypeError, AttributeError, IndexError):
+        return default
 
 
 def is_automatic(message: Message) -> bool:

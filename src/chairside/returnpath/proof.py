@@ -68,8 +68,8 @@ def why_not(found: Classified) -> str:
 def evidence_of(message_from: str, subject: str, found: Classified) -> str:
     """What the message says of itself, for the person who reviews it."""
     parts = [f"from {message_from or 'nobody named'}", f'subject "{subject[:80]}"']
-    if found.references:
-        parts.append(f"names {len(found.references)} message id(s), none sent to them")
+    if found.kind in ("bounce", "complaint"):
+        parts.append("it returns no message of the send record, nor their code")
     if found.kind == "unsubscribe":
         parts.append("no DKIM/SPF/DMARC pass recorded for the sender's domain")
     return "; ".join(parts)

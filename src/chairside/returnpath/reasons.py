@@ -294,6 +294,8 @@ _TEXT: list[tuple[str, re.Pattern[str]]] = [
             r"no mailbox (here|by that name|found)",
             r"(mailbox|account) (is )?unavailable",
             r"there is no one at this address",
+            r"(address|recipient|user|mailbox) (couldn't|could not|cannot|can't) be found",
+            r"wasn't found at",
             r"address (does not|doesn't) exist",
             r"no longer (valid|accepts mail|in use)",
             r"resolver\.adr\.recipientnotfound|recipientnotfound|recipient ?not ?found",

@@ -301,6 +301,18 @@ def read_last_synced(state_dir: Path) -> dict[str, str]:
         return {}
 
 
+def read_refusals(state_dir: Path) -> list[Refusal]:
+    """The refusals of the practice's mail recorded so far; [] when none (no file made)."""
+    path = state_dir / DB_FILE
+    if not path.is_file():
+        return []
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            return [Refusal(*row) for row in db.execute("SELECT * FROM refusals ORDER BY at")]
+    except sqlite3.DatabaseError:
+        return []  # no table yet, or damaged: the inbox reports that
+
+
 def latest_sends(state_dir: Path, *, excluding: str | None) -> dict[str, tuple[str, str]]:
     """Route (smtp, mailgun, …) → (campaign, when) of the last message it sent, other
     campaigns than `excluding`; one query, so checking before a send stays instant."""

@@ -1,0 +1,168 @@
+"""Whose problem a failure is (RFC 3463 and the words mail systems write), which ARF reports
+are complaints, what an automatic reply is, and when Authentication-Results vouch for a
+sender. Pure functions: no server needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from chairside.returnpath import classify as cl
+from chairside.returnpath import evidence
+from chairside.returnpath.reasons import DELAYED, HARD, SENDER, SOFT, judge
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "side"),
+    [
+        ("5.1.1", "550 5.1.1 <x>: Recipient address rejected: User unknown", HARD),
+        ("5.1.2", "550 5.1.2 Host unknown: no such domain", HARD),
+        ("5.1.10", "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found", HARD),
+        ("5.1.6", "550 5.1.6 mailbox has moved", HARD),
+        # RFC 3463: x.1.7 and x.1.8 are the *sender's* address.
+        ("5.1.7", "550 5.1.7 Bad sender's mailbox address syntax", SENDER),
+        ("5.1.8", "553 5.1.8 <news@practice>: Sender address rejected: Domain not found", SENDER),
+        ("5.1.0", "550 5.1.0 <news@practice>: sender rejected", SENDER),
+        ("5.7.1", "550 5.7.1 Message rejected as spam by Content Filtering", SENDER),
+        (
+            "5.7.26",
+            "550 5.7.26 Unauthenticated email from practice is not accepted due to "
+            "domain's DMARC policy",
+            SENDER,
+        ),
+        (
+            "5.7.1",
+            "554 5.7.1 Service unavailable; Client host blocked using zen.spamhaus.org",
+            SENDER,
+        ),
+        ("4.7.0", "421 4.7.0 Try again later, closing connection (rate limit)", SENDER),
+        ("5.3.4", "552 5.3.4 Message size exceeds fixed limit", SENDER),
+        ("5.2.2", "552 5.2.2 Mailbox full", SOFT),
+        ("4.2.2", "452 4.2.2 over quota", SOFT),
+        ("4.4.7", "Delivery time expired", SOFT),
+        ("5.4.7", "delivery expired (message too old)", SOFT),
+        # No code at all: the words decide, and unsure words are soft.
+        ("", "Sorry, I couldn't deliver it. Giving up.", SOFT),
+        ("", "550 Requested action not taken: please contact the administrator", SOFT),
+        ("", "554 rejected: your IP is listed in the RBL", SENDER),
+        ("", "550 <x>: User unknown (in reply to RCPT TO command)", HARD),
+        # "Unknown user" once the message was seen (DATA): a filter, not proof.
+        ("", "550 Unknown user (in reply to end of DATA command)", SOFT),
+        # Status and the diagnostic's own code disagree: the more specific wins.
+        ("5.0.0", "550 5.1.1 <x>: Recipient address rejected: User unknown", HARD),
+        ("5.1.1", "550 5.7.1 blocked using Spamhaus", SENDER),
+        ("5.1.1", "552 5.2.2 Over quota", SOFT),
+        # A 4xx is never final, whatever the words.
+        ("4.1.1", "450 4.1.1 <x>: Recipient address rejected: User unknown", SOFT),
+    ],
+)
+def test_only_the_recipients_own_permanent_failure_is_hard(status, diagnostic, side):
+    assert judge(status, diagnostic).side == side
+
+
+def test_a_delay_is_neither():
+    assert judge("4.4.1", "connection timed out", action="delayed").side == DELAYED
+
+
+def _arf(feedback_type: str) -> bytes:
+    return (
+        "From: fbl@example.net\r\nTo: abuse@practice.example\r\nSubject: report\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nreport\r\n"
+        "--b\r\nContent-Type: message/feedback-report\r\n\r\n"
+        f"Feedback-Type: {feedback_type}\r\nVersion: 1\r\nOriginal-Rcpt-To: p@example.com\r\n"
+        "\r\n--b--\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("feedback_type", "kind"),
+    [
+        ("abuse", "complaint"),
+        ("fraud", "complaint"),
+        ("virus", "complaint"),
+        ("other", "complaint"),
+        ("opt-out", "complaint"),
+        ("auth-failure", "report"),
+        ("not-spam", "report"),
+    ],
+)
+def test_only_complaint_feedback_types_are_complaints(feedback_type, kind):
+    raw = _arf(feedback_type)
+    assert cl.classify(cl.parse(raw), raw=raw).kind == kind
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Out of Office: newsletter",
+        "Automatic reply: unsubscribe",
+        "Autoreply: unsubscribe",
+        "Abwesenheitsnotiz: Newsletter",
+        "Réponse automatique : désabonnement",
+        "Respuesta automática: baja",
+        "Fuori sede: newsletter",
+        "RE: Out of the office",
+    ],
+)
+def test_out_of_office_subjects_are_automatic_replies(subject):
+    raw = (
+        f"From: p@example.com\r\nTo: unsubscribe@practice.example\r\nSubject: {subject}\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nUnsubscribe\r\n"
+    ).encode()
+    found = cl.classify(cl.parse(raw), raw=raw, unsubscribe_address="unsubscribe@practice.example")
+    assert found.kind == "auto-reply"
+
+
+@pytest.mark.parametrize(
+    ("headers", "authserv_id", "verified"),
+    [
+        ("mx.practice.example; dkim=pass header.d=example.com", "", "dkim"),
+        ("mx.practice.example; spf=pass smtp.mailfrom=p@example.com", "", "spf"),
+        ("mx.practice.example; dmarc=pass header.from=example.com", "", "dmarc"),
+        ("mx.practice.example; dkim=pass header.d=evil.example", "", ""),  # not From's domain
+        ("mx.practice.example; dkim=fail header.d=example.com", "", ""),
+        ("not a header at all ;;;", "", ""),
+        # The topmost is the practice's server's; a pass below it proves nothing...
+        (
+            "mx.practice.example; dkim=none\nAuthentication-Results: x; dkim=pass "
+            "header.d=example.com",
+            "",
+            "",
+        ),
+        # ...unless [imap] authserv_id names the one to believe.
+        (
+            "relay.example; none\nAuthentication-Results: mx.practice.example; dkim=pass "
+            "header.d=example.com",
+            "mx.practice.example",
+            "dkim",
+        ),
+    ],
+)
+def test_a_sender_is_vouched_for_only_by_the_practices_own_server(headers, authserv_id, verified):
+    raw = (
+        f"Authentication-Results: {headers}\r\nFrom: p@example.com\r\nSubject: unsubscribe"
+        "\r\n\r\nunsubscribe\r\n"
+    ).encode()
+    assert evidence.verified_by(cl.parse(raw), authserv_id=authserv_id) == verified
+
+
+def test_recipients_are_found_in_prose_bounces_of_several_forms():
+    forms = {
+        "Office 365": "Your message to p@example.com couldn't be delivered.\n"
+        "p wasn't found at example.com.\n550 5.1.10 RESOLVER.ADR.RecipientNotFound",
+        "Gmail": "** Address not found **\n\nYour message wasn't delivered to p@example.com "
+        "because the address couldn't be found.",
+        "OpenSMTPD": "Hi!\n\nAn error has occurred while attempting to deliver a message.\n\n"
+        "Error for: p@example.com\n550 5.1.1 Invalid recipient",
+        "sendmail": "   ----- Transcript of session follows -----\n>>> RCPT To:<p@example.com>\n"
+        "<<< 550 5.1.1 <p@example.com>... User unknown\n",
+    }
+    for name, text in forms.items():
+        raw = (
+            "From: MAILER-DAEMON@mx.example.com\r\nSubject: Undeliverable: newsletter\r\n"
+            "Auto-Submitted: auto-replied\r\n\r\n" + text.replace("\n", "\r\n") + "\r\n"
+        ).encode()
+        found = cl.classify(cl.parse(raw), raw=raw)
+        assert [f.email for f in found.found] == ["p@example.com"], name
+        assert found.found[0].kind == HARD, name
