@@ -3,31 +3,9 @@ says how a campaign went."""
 
 from __future__ import annotations
 
-import contextlib
-import imaplib
-
 import click
 
 from chairside.commands.options import Options, audience_option, pass_options
-
-
-def _known_addresses(workspace, audience_file, ledger) -> set[str]:
-    """Every address Chairside may have sent to: the patient list and the ledger.
-
-    A patient list that cannot be read must not hold up unsubscribes: the ledger still
-    knows everyone a campaign went to.
-    """
-    from chairside.audience.patients import load_audience
-    from chairside.errors import ChairsideError
-
-    try:
-        patients = {p.email for p in load_audience(workspace, audience_file).patients}
-    except ChairsideError as exc:
-        click.echo(
-            f"warning: {exc.message}\n  (only patients already sent to are recognised)", err=True
-        )
-        patients = set()
-    return patients | ledger.emails()
 
 
 @click.command()
@@ -103,10 +81,8 @@ def inbox(
       chairside inbox --apply 3 --dismiss 4
     """
     from chairside.delivery import state_dir
-    from chairside.returnpath.inbox import Resolver, load_imap
-    from chairside.returnpath.state import LedgerView, one_at_a_time
-    from chairside.tokens import Tokens, load_key
-    from chairside.workspace import load_practice
+    from chairside.returnpath.mailbox import read_mailbox
+    from chairside.returnpath.state import one_at_a_time
 
     workspace = options.workspace()
     state_path = state_dir(workspace)
@@ -116,15 +92,14 @@ def inbox(
         with one_at_a_time(state_path, "inbox --review"):
             _review(workspace, state_path, apply_ids, dismiss_ids, show=show)
         return
-    practice = load_practice(workspace)
-    config = load_imap(workspace)
-    ledger = LedgerView(state_path)
-    resolver = Resolver(
-        Tokens(load_key(state_path)), _known_addresses(workspace, audience_file, ledger)
+    report, user = read_mailbox(
+        workspace,
+        state_path,
+        audience_file=audience_file,
+        dry_run=dry_run,
+        warn=lambda message: click.echo(f"warning: {message}", err=True),
     )
-    with one_at_a_time(state_path, "inbox"):
-        report = _read_inbox(workspace, practice, config, state_path, ledger, resolver, dry_run)
-    _echo_inbox(workspace, config, report, dry_run=dry_run, show=show)
+    _echo_inbox(workspace, user, report, dry_run=dry_run, show=show)
 
 
 def _review(workspace, state_path, apply_ids, dismiss_ids, *, show: bool) -> None:
@@ -161,44 +136,12 @@ def _review(workspace, state_path, apply_ids, dismiss_ids, *, show: bool) -> Non
         state.close()
 
 
-def _read_inbox(workspace, practice, config, state_path, ledger, resolver, dry_run: bool):
-    from chairside.errors import ChairsideError
-    from chairside.returnpath.inbox import connect, process
-    from chairside.returnpath.state import ReturnState
-
-    imap = connect(config)
-    keeps_state = not dry_run or (state_path / "returnpath.db").exists()
-    state = ReturnState(state_path) if keeps_state else None
-    try:
-        report = process(
-            workspace,
-            practice,
-            config,
-            imap,
-            resolver=resolver,
-            state=state,
-            ledger=ledger,
-            dry_run=dry_run,
-        )
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise ChairsideError(
-            f"The connection to the mail server was lost ({exc}). Every message handled "
-            "before that is recorded; run `chairside inbox` again to carry on."
-        ) from None
-    finally:
-        if state is not None:
-            state.close()
-        with contextlib.suppress(OSError, imaplib.IMAP4.error):
-            imap.logout()
-    return report
-
-
-def _echo_inbox(workspace, config, report, *, dry_run: bool, show: bool) -> None:
+def _echo_inbox(workspace, user: str, report, *, dry_run: bool, show: bool) -> None:
     from chairside.returnpath.inbox import lines_for
 
     would = "would be " if dry_run else ""
     click.echo(
-        f"{config.user} {report.folder}: {report.new} new message{'s' * (report.new != 1)}, "
+        f"{user} {report.folder}: {report.new} new message{'s' * (report.new != 1)}, "
         f"{report.skipped} read before."
     )
     for line in lines_for(report, show=show):

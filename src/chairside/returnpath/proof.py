@@ -60,8 +60,9 @@ def why_not(found: Classified) -> str:
         )
     what = {"bounce": "a bounce", "complaint": "a complaint"}.get(found.kind, "a message")
     return (
-        f"{what} that does not return any message Chairside sent to this patient "
-        "(no Message-ID from the send record, no unsubscribe code): it may be forged"
+        f"{what} that does not return any message Chairside sent to this patient (it "
+        "carries neither that email's own identifier nor the patient's unsubscribe code): "
+        "it may be forged"
     )
 
 

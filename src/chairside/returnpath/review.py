@@ -98,19 +98,6 @@ def held_lines(items: list[Held], *, show: bool) -> list[str]:
     return out
 
 
-def held_summary(items: list[Held]) -> str:
-    """ "3 held for review: 2 bounces that return no message Chairside sent …"."""
-    if not items:
-        return "Nothing is held for review."
-    kinds = Counter(WHAT.get(i.kind, i.kind) for i in items)
-    parts = ", ".join(f"{n} {what}" for what, n in kinds.most_common())
-    return (
-        f"{len(items)} held for review ({parts}): not tied to any message Chairside sent "
-        "those patients, so nothing was done. See them with `chairside inbox --review`; "
-        "apply or dismiss each with --apply N or --dismiss N."
-    )
-
-
 def refusal_lines(refusals: list[Refusal]) -> list[str]:
     """Refusals of the practice's mail per campaign and provider, as an alarm."""
     groups: Counter[tuple[str, str, str]] = Counter(
