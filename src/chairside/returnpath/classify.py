@@ -150,7 +150,9 @@ def _what(message, legacy, raw, unsubscribe_address, practice_addresses) -> Clas
         if bounce.found:
             return bounce
     if evidence.is_auto_reply(message):
-        return Classified("auto-reply", note="an automatic reply (out of office)")
+        sender = parseaddr(str(legacy.get("From", "")))[1]
+        note = "an automatic reply (out of office)"
+        return Classified("auto-reply", [Found(sender, "auto-reply", note)], note=note)
     request = _unsubscribe(message, unsubscribe_address.lower())
     # The List-Unsubscribe mailto (its code in the subject) may be sent by a mailbox
     # provider's machinery, marked as automatic: it is still the patient's request.
@@ -176,18 +178,20 @@ def _complaint(message: Message) -> Classified:
             original = _original(part)
     feedback = str(fields.get("Feedback-Type", "") if fields is not None else "").strip().lower()
     feedback = feedback.split()[0] if feedback else "abuse"
+    what = ""
     if feedback not in COMPLAINT_TYPES:
         what = {
             "auth-failure": "a report that mail claiming to be the practice's failed "
             "authentication (DMARC/SPF, RFC 6591): about the practice's mail, not a patient",
             "not-spam": "a not-spam report",
         }.get(feedback, f"a {feedback} feedback report, not a complaint")
-        return Classified("report", note=what)
     candidates = []
     if fields is not None:
         candidates = [a for _n, a in getaddresses(fields.get_all("Original-Rcpt-To", [])) if a]
     if not candidates and original is not None:
         candidates = [a for _n, a in getaddresses(original.get_all("To", [])) if "@" in a]
+    if feedback not in COMPLAINT_TYPES:
+        return Classified("report", [Found(a, "report", what) for a in candidates], note=what)
     detail = f"ARF {feedback} report"
     found = [Found(a, "complaint", detail) for a in candidates] or [Found("", "complaint", detail)]
     return Classified("complaint", found, original_message_id=_message_id(original), note=detail)
@@ -220,6 +224,7 @@ def _looks_like_bounce(message: Message) -> bool:
         or str(message.get("Return-Path", "")).strip() == "<>"
         or bool(_BOUNCE_SUBJECT.search(str(message.get("Subject", ""))))
         or any(p.get_content_type() == "message/delivery-status" for p in message.walk())
+        or sender.endswith(("@sns.amazonaws.com", "@amazonses.com"))
     )
 
 

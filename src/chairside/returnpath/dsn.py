@@ -17,6 +17,7 @@ message's To is used only when nothing else names anyone.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -170,6 +171,46 @@ def _from_text(text: str, skip: set[str]) -> dict[str, tuple[str, str]]:
     return found
 
 
+def _from_ses(text: str) -> dict[str, Failure]:
+    """Amazon SES bounce notifications (JSON, often through SNS to a mailbox)."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or '"notificationType"' not in text[start : start + 200]:
+        return {}
+    body = text[start : end + 1]
+    try:
+        data = json.loads(body)
+    except ValueError:
+        try:  # mail systems wrap long lines: undo it
+            data = json.loads(re.sub(r"!?\r?\n ?", "", body))
+        except ValueError:
+            return {}
+    if isinstance(data, dict) and isinstance(data.get("Message"), str):
+        try:
+            data = json.loads(data["Message"])  # the SNS envelope around it
+        except ValueError:
+            return {}
+    bounce = data.get("bounce") if isinstance(data, dict) else None
+    if not isinstance(bounce, dict):
+        return {}
+    permanent = str(bounce.get("bounceType", "")).lower() == "permanent"
+    reporting = _MTA.sub("", str(bounce.get("reportingMTA", "")))
+    found = {}
+    for item in bounce.get("bouncedRecipients") or []:
+        address = str(item.get("emailAddress", "")) if isinstance(item, dict) else ""
+        match = _ADDRESS.search(address)
+        if match:
+            diagnostic = re.sub(r"^smtp;\s*", "", str(item.get("diagnosticCode", "")), flags=2)
+            found[match.group(0).lower()] = Failure(
+                match.group(0),
+                str(item.get("status", "")),
+                diagnostic,
+                str(item.get("action", "")).lower() or ("failed" if permanent else "delayed"),
+                permanent,
+                reporting,
+            )
+    return found
+
+
 def failures(message: Message, *, practice: set[str], original: Message | None) -> list[Failure]:
     """The recipients this bounce reports, with what went wrong for each.
 
@@ -177,7 +218,7 @@ def failures(message: Message, *, practice: set[str], original: Message | None) 
     never a failed recipient. `message` is parsed with the classic (compat32) policy.
     """
     text = own_text(message)
-    fields = _from_fields(message, text)
+    fields = _from_fields(message, text) or _from_ses(text)
     try:
         temporary, permanent = all_failures(message)
     except (AttributeError, TypeError, ValueError, LookupError, IndexError, KeyError):

@@ -383,6 +383,8 @@ def _act(
     if found.kind == "report":
         report.handled.append(found.note)
         return True
+    if found.kind not in ("bounce", "complaint", "unsubscribe"):
+        return False  # replies, automatic replies, anything else: for a person
     at = now()
     acted = False
     named = proof.named_deliveries(found, ledger)
