@@ -52,6 +52,13 @@ _LEADS = re.compile(
     re.IGNORECASE,
 )
 _LINE_START = re.compile(r"^\s*([245]\d\d[ -]([245]\.\d+\.\d+ )?)?[\s<'\"*:>-]*$")
+# Where one address's words end: another recipient's line, a separator, the returned message.
+_NEXT = re.compile(
+    r"\n\s*[\"'<(]?[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+[>\"')]?\s*[:.,]|"
+    r"\n\s*(-{3,}|={3,}|\*{3,})|below (this line )?is a copy|original message|"
+    r"returned message|message text follows|headers? of the (original|returned)",
+    re.IGNORECASE,
+)
 _STATUS = re.compile(r"(?<![\d.])[245]\.\d{1,3}\.\d{1,3}(?![\d.])")
 _MTA = re.compile(r"^\s*dns;\s*", re.IGNORECASE)
 
@@ -146,10 +153,21 @@ def _from_fields(message: Message, text: str) -> dict[str, Failure]:
 
 
 def _context(text: str, at: int) -> str:
-    """The words that follow an address (its diagnostic, in prose bounces)."""
+    """The words that follow an address (its diagnostic, in prose bounces), up to the next
+    recipient's line or the returned message."""
     tail = text[at : at + 600]
-    stop = re.search(r"\n\s*\n\s*\S+@|\n\s*-{3,}|\n\s*={3,}", tail[40:])
-    return " ".join((tail[: 40 + stop.start()] if stop else tail).split())
+    stop = _NEXT.search(tail, 1)
+    return " ".join((tail[: stop.start()] if stop else tail).split())
+
+
+def _contexts(text: str, address: str) -> str:
+    """The words after every mention of `address` (a bounce may name it more than once)."""
+    low = text.lower()
+    found, start = [], low.find(address)
+    while start >= 0 and len(found) < 4:
+        found.append(_context(text, start + len(address)))
+        start = low.find(address, start + len(address))
+    return " ".join(found)[:1500]
 
 
 def _from_text(text: str, skip: set[str]) -> dict[str, tuple[str, str]]:
@@ -165,7 +183,7 @@ def _from_text(text: str, skip: set[str]) -> dict[str, tuple[str, str]]:
         alone = bool(_LINE_START.match(text[line_start : match.start()]))
         if not (alone or _LEADS.search(before)):
             continue
-        diagnostic = _context(text, match.end())
+        diagnostic = _contexts(text, low)
         status = _STATUS.search(diagnostic)
         found[low] = (diagnostic, status.group(0) if status else "")
     return found
@@ -250,8 +268,10 @@ def failures(message: Message, *, practice: set[str], original: Message | None) 
     for failure in out.values():
         if not failure.diagnostic:
             # A field-less bounce: its own words (minus the boilerplate) are the diagnostic.
-            failure.diagnostic = prose.get(failure.email.lower(), ("", ""))[0] or " ".join(
-                text[:1500].split()
+            failure.diagnostic = (
+                prose.get(failure.email.lower(), ("", ""))[0]
+                or _contexts(text, failure.email.lower())
+                or " ".join(text[:1500].split())
             )
         if not failure.status:
             found = _STATUS.search(failure.diagnostic)

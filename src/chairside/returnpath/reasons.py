@@ -294,6 +294,7 @@ _TEXT: list[tuple[str, re.Pattern[str]]] = [
             r"no mailbox (here|by that name|found)",
             r"(mailbox|account) (is )?unavailable",
             r"there is no one at this address",
+            r"recipient name is not recognized",
             r"(address|recipient|user|mailbox) (couldn't|could not|cannot|can't) be found",
             r"wasn't found at",
             r"address (does not|doesn't) exist",
@@ -359,17 +360,18 @@ _CERTAIN = _words(
     r"recipient name is not recognized",  # Exchange
     r"address not found",  # Gmail
     r"the (email )?account that you tried to reach does not exist",  # Gmail
-    r"because the address couldn't be found",  # Gmail
+    r"because the address couldn.t be found",  # Gmail
     r"not listed in (the )?(public |domino )?(name and address book|directory)",  # Notes
     r"resolver\.adr\.recipientnotfound|recipient ?not ?found by smtp address lookup",
     r"remote server returned unknown recipient",  # Office 365, 5.1.351
-    r"requested action not taken: mailbox unavailable",  # Outlook.com
     r"adresse destinataire invalide",  # Orange
     r"user name of email address not valid",  # AOL
     r"recipient address rejected: (user unknown|access denied|unknown user)",
     r"invalid final delivery userid",  # IMail
 )
-_TEMPORARY = re.compile(r"try again|temporar|transient", re.IGNORECASE)
+_TEMPORARY = re.compile(
+    r"try again later|, try again|temporar|transient|will (retry|try again)", re.IGNORECASE
+)
 _AT_RCPT = re.compile(r"rcpt", re.IGNORECASE)
 _AFTER_DATA = re.compile(
     r"end of data|data command|after data|\bdata\b.{0,20}(reply|phase)", re.IGNORECASE
