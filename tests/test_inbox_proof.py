@@ -352,11 +352,15 @@ def test_an_enormous_or_hostile_message_is_read_in_part_and_nothing_is_lost(
     nested = _crlf(
         "From: x@evil.example\nSubject: nested\nMIME-Version: 1.0\n"
         + 'Content-Type: multipart/mixed; boundary="a"\n\n'
-        + "".join(f'--a\nContent-Type: multipart/mixed; boundary="a{n}"\n\n' for n in range(300))
+        + "".join(
+            f'--a{n - 1 if n else ""}\nContent-Type: multipart/mixed; boundary="a{n}"\n\n'
+            for n in range(3000)
+        )
     )
     imap.append("INBOX", [huge, nested])
     result = run("inbox", cwd=tmp_workspace)
     assert result.exit_code == 0, result.output
     assert patient in read_suppressed(tmp_workspace / "audiences/suppressed.csv")
     assert "2 new messages" in result.output
+    assert "a message that could not be read (RecursionError): left for you" in result.output
     assert "0 new messages, 2 read before" in run("inbox", cwd=tmp_workspace).output

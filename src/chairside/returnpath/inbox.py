@@ -50,6 +50,14 @@ IMAP_KEYS = ("host", "port", "user", "folder", "tls", "after", "ca_file", "auths
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 FETCH_BATCH = 50
 MAX_MESSAGE = 10_000_000
+UNREADABLE = (
+    ValueError,
+    LookupError,
+    UnicodeError,
+    TypeError,
+    AttributeError,
+    RecursionError,
+)
 _MESSAGE_ID = re.compile(rb"(?im)^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)")
 
 
@@ -300,14 +308,15 @@ def process(
     for start in range(0, len(todo), FETCH_BATCH):
         handled: list[tuple[int, str, str, bool]] = []
         for uid, raw in _fetch(imap, todo[start : start + FETCH_BATCH]):
-            message = cl.parse(raw)
             key = _message_key(raw)
             if state is not None and state.known_message(key):
                 report.skipped += 1  # the same message seen under another UID: done already
                 handled.append((uid, key, "seen", False))
                 continue
             report.new += 1
+            message = None
             try:
+                message = cl.parse(raw)
                 found = cl.classify(
                     message,
                     raw=raw,
@@ -315,8 +324,9 @@ def process(
                     practice_addresses=own,
                     authserv_id=config.authserv_id,
                 )
-            except (ValueError, LookupError, UnicodeError, TypeError, AttributeError) as exc:
-                # A message too damaged to read must not stop the others: a person reads it.
+            except UNREADABLE as exc:
+                # A message too damaged (or too deeply nested) to read must not stop the
+                # others, and nothing is applied from it: a person reads it.
                 found = cl.Classified("other")
                 report.notes.append(
                     f"a message that could not be read ({type(exc).__name__}): left for you"
