@@ -308,13 +308,17 @@ def test_a_dmarc_failure_report_and_a_spam_refusal_count_against_nobody(
         ],
         original=_returned(gmail, ids[gmail]),
     ).replace(b"Remote-MTA: dns; mx.example.com", b"Remote-MTA: dns; gmail-smtp-in.l.google.com")
-    imap.append("INBOX", [auth_failure, refused])
+    forged_refusal = _dsn([(other, "5.7.1", "550 5.7.1 blocked as spam")], sender="evil.example")
+    imap.append("INBOX", [auth_failure, refused, forged_refusal])
     result = run("inbox", cwd=tmp_workspace)
     assert result.exit_code == 0, result.output
     suppressed = read_suppressed(tmp_workspace / "audiences/suppressed.csv")
     assert gmail not in suppressed and other not in suppressed
     assert "Gmail refused 1 message of 2026-11 (spam-like)" in result.output
     assert "failed authentication (DMARC/SPF" in result.output
+    assert "refusal of the practice's mail that returns no message Chairside sent" in (
+        result.output
+    )  # a forger's false alarm is not counted
     assert all("\\Seen" in flags for flags, _ in imap.contents("INBOX"))  # handled, both
 
     review = run("inbox", "--review", cwd=tmp_workspace).output

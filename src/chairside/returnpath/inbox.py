@@ -406,7 +406,14 @@ def _act(
             continue
         if item.kind == cl.SENDER:
             acted = True
-            _refusal(found, item, key, email or item.email, ledger, recorder, report, at)
+            if evidence is None:
+                # Unproven, it could be a forger's false alarm: noted, not counted.
+                report.handled.append(
+                    "a refusal of the practice's mail that returns no message Chairside sent "
+                    "(not counted)"
+                )
+            else:
+                _refusal(found, item, key, email, ledger, recorder, report, at)
             continue
         if email is None:
             report.strangers.append((found.note or found.kind, item.email))
