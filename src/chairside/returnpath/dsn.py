@@ -27,6 +27,8 @@ from email.utils import getaddresses
 
 from flufl.bounce import all_failures
 
+from chairside.returnpath.reasons import reason_in
+
 # flufl.bounce logs a detector's exception before raising it; the caller handles it.
 logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
 logging.getLogger("flufl.bounce").propagate = False
@@ -266,6 +268,10 @@ def failures(message: Message, *, practice: set[str], original: Message | None) 
             if _ADDRESS.fullmatch(address or "") and address.lower() not in skip:
                 out[address.lower()] = Failure(address, "", "", "", True, "")
     for failure in out.values():
+        if len(out) == 1 and failure.diagnostic and not reason_in(failure.diagnostic):
+            # One recipient, and its own words say nothing: the bounce's words are about it
+            # ("Could not be delivered because of 550 5.1.1 User unknown. Recipients: …").
+            failure.diagnostic += " " + " ".join(text[:1500].split())
         if not failure.diagnostic:
             # A field-less bounce: its own words (minus the boilerplate) are the diagnostic.
             failure.diagnostic = (

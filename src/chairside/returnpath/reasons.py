@@ -245,6 +245,7 @@ _TEXT: list[tuple[str, re.Pattern[str]]] = [
             r"(mailbox|account) (is |has been )?(disabled|deactivated|frozen|inactive|locked)",
             r"(inactive|deactivated|disabled) (account|mailbox|user)",
             r"user is terminated",
+            r"(account|mailbox) that you tried to reach is (disabled|suspended|inactive)",
             r"archived recipient",
         ),
     ),
@@ -366,8 +367,10 @@ _CERTAIN = _words(
     r"remote server returned unknown recipient",  # Office 365, 5.1.351
     r"adresse destinataire invalide",  # Orange
     r"user name of email address not valid",  # AOL
-    r"recipient address rejected: (user unknown|access denied|unknown user)",
     r"invalid final delivery userid",  # IMail
+    # The server names the address it refuses (Postfix's "<a@b>: User unknown"): about
+    # that address, not the message.
+    r"@[^<>\s]+>: (user unknown|no such user|unknown user)",
 )
 _TEMPORARY = re.compile(
     r"try again later|, try again|temporar|transient|will (retry|try again)", re.IGNORECASE
