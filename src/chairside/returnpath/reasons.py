@@ -445,7 +445,7 @@ def judge(
         reason = words
     elif not reason:
         reason = _CLASS_DEFAULT.get(code.split(".")[1], "undetermined") if code else "undetermined"
-    explicit = code.startswith("5.1.") and _CODES.get(code, "user unknown") == "user unknown"
+    explicit = code.startswith("5.1.") and SIDE.get(_CODES.get(code, ""), "") == HARD
     certain = explicit or bool(_CERTAIN.search(diagnostic))
     at_rcpt = _AT_RCPT.search(context + diagnostic) and not _AFTER_DATA.search(diagnostic)
     if reason == "user unknown" and not certain and not at_rcpt:
