@@ -17,6 +17,14 @@ Per (message, recipient) pair Sisimai finds, it prints:
 plus ARF reports: complaints Chairside would act on, and auth-failure reports taken as one
 (target 0). Proof is not measured here (the corpus was not sent by Chairside): this is the
 classification a proven recipient would get.
+
+Measured (Sisimai 4.25.15, set-of-emails maildir/bsd, 629 messages, 636 pairs, 6 Dec 2026):
+recipient found 96.4 %, hard suppressed 80.4 %, soft/sender-side suppressed at once 2.4 %
+(10 of 413: five carry an explicit 5.1.1 that Sisimai reads as a filter, two "5.2.1 User
+unknown"), auth-failure taken as complaint 0 %. Most hard bounces not suppressed at once say
+"User unknown" without a 5.1.x code and without naming the RCPT step, which Sisimai itself
+calls "filtered" (soft) as often as not: Chairside counts them as soft bounces (three in a
+row suppress) rather than risk a patient whose address works.
 """
 
 from __future__ import annotations
