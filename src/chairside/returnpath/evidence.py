@@ -128,9 +128,9 @@ def is_auto_reply(message: Message) -> bool:
     `Auto-Submitted: auto-generated` alone is not one: mailbox providers mark the
     List-Unsubscribe email they send for a patient that way.
     """
-    auto = _header(message, "Auto-Submitted", "no").lower()
-    precedence = _header(message, "Precedence").lower()
-    subject = _header(message, "Subject")
+    auto = header_text(message, "Auto-Submitted", "no").lower()
+    precedence = header_text(message, "Precedence").lower()
+    subject = header_text(message, "Subject")
     return (
         auto.startswith("auto-replied")
         or precedence in ("auto_reply", "bulk", "junk")
@@ -139,7 +139,7 @@ def is_auto_reply(message: Message) -> bool:
     )
 
 
-def _header(message: Message, name: str, default: str = "") -> str:
+def header_text(message: Message, name: str, default: str = "") -> str:
     """A header as text, "" (or `default`) when it is missing or cannot be decoded."""
     try:
         return " ".join(str(message.get(name, default)).split())

@@ -27,6 +27,7 @@ from chairside.audience.addresses import mask
 from chairside.errors import ChairsideError
 from chairside.returnpath import classify as cl
 from chairside.returnpath import proof
+from chairside.returnpath.evidence import header_text
 from chairside.returnpath.providers import provider_name
 from chairside.returnpath.record import Outcome, Recorder
 from chairside.returnpath.review import refusal_lines
@@ -424,15 +425,15 @@ def _act(
             cl.HARD: BOUNCE,
             cl.SOFT: SOFT_BOUNCE,
         }[item.kind]
-        campaign = ledger.campaign_for(email, at=at, message_id=found.original_message_id)
+        campaign = _campaign(found, email, ledger, at)
         event = Event(
             f"inbox:{key}:{kind}:{email.lower()}", "inbox", kind, email, campaign, item.detail, at
         )
         acted = True
         if evidence is None:
             why = proof.why_not(found)
-            sender = str(message.get("From", "")) if message is not None else ""
-            subject = " ".join(str(message.get("Subject", "")).split()) if message else ""
+            sender = header_text(message, "From") if message is not None else ""
+            subject = header_text(message, "Subject") if message is not None else ""
             recorder.hold(
                 event, reason=why, evidence=proof.evidence_of(sender, subject, found), message=raw
             )
@@ -472,14 +473,20 @@ def _whom(
     return patient, proof.prove(patient, found, ledger, tokens)
 
 
+def _campaign(found: cl.Classified, email: str, ledger: LedgerView, at: str) -> str | None:
+    """The campaign `found` answers for `email`: the one whose message it returns, else the
+    latest sent to the address before `at`."""
+    for reference in sorted(found.references):
+        delivery = ledger.by_message_id(reference)
+        if delivery is not None and delivery.email.lower() == email.lower():
+            return delivery.campaign
+    return ledger.campaign_for(email, at=at, message_id=found.original_message_id)
+
+
 def _refusal(found, item, key, email, ledger, recorder, report, at) -> None:
     """A failure that is the practice's mail refused: counted for the practice, never
     against the patient."""
-    delivery = next(
-        (ledger.by_message_id(r) for r in sorted(found.references) if ledger.by_message_id(r)),
-        None,
-    )
-    campaign = delivery.campaign if delivery is not None else ledger.campaign_for(email, at=at)
+    campaign = _campaign(found, email, ledger, at)
     refusal = Refusal(
         f"inbox:{key}:{email.lower()}",
         campaign,
