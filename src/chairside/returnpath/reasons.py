@@ -265,6 +265,7 @@ _TEXT: list[tuple[str, re.Pattern[str]]] = [
             r"no such domain",
             r"(host|domain) (name )?(not found|unknown)",
             r"because the domain \S+ (could not be found|does not exist)",
+            r"because the domain is not reachable",  # Outlook.com
             r"unknown (host|domain)",
             r"host or domain name not found",
             r"unrout(e)?able address",
