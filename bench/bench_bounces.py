@@ -1,7 +1,9 @@
 """How Chairside reads real bounces, judged by an independent classifier (Sisimai).
 
     python bench/bench_bounces.py /tmp/corpus/maildir/bsd      # or CHAIRSIDE_BOUNCE_CORPUS
-    python bench/bench_bounces.py DIR --misses                 # list what went wrong
+    python bench/bench_bounces.py DIR --misses                 # list what went wrong:
+        file, Sisimai's reason / SMTP step / status, Chairside's side / reason / status,
+        and the diagnostic as each read it
 
 The corpus is sisimai's public set-of-emails (`maildir/bsd`: 629 real bounces from dozens of
 mail systems). It is someone else's text and stays outside the repository: fetch it
@@ -49,11 +51,13 @@ for my $path (@ARGV) {
   my $v = eval { Sisimai->make($path, 'input' => 'email', 'delivered' => 1, 'vacation' => 1) }
           || [];
   my @r = map { { recipient => $_->recipient->address, reason => $_->reason,
-                  softbounce => $_->softbounce, feedbacktype => $_->feedbacktype } } @$v;
+                  softbounce => $_->softbounce, feedbacktype => $_->feedbacktype,
+                  command => $_->smtpcommand, status => $_->deliverystatus,
+                  rhost => $_->rhost, diagnostic => substr($_->diagnosticcode, 0, 160) } } @$v;
   (my $name = $path) =~ s{.*/}{};
   $out{$name} = \@r;
 }
-print JSON::PP->new->canonical->encode(\%out);
+print JSON::PP->new->ascii->canonical->encode(\%out);
 """
 
 
@@ -72,6 +76,19 @@ def oracle(files: list[Path]) -> dict[str, list[dict]]:
 def chairside(path: Path) -> cl.Classified:
     raw = path.read_bytes()
     return cl.classify(cl.parse(raw), raw=raw)
+
+
+def show(what: str, path: Path, pair: dict, kind: str, item: cl.Found | None) -> None:
+    """One miss: the file, Sisimai's reason (the SMTP step and status it read), Chairside's
+    decision (side, reason, status) and the diagnostic as each read it."""
+    ours = f"{item.kind} / {item.reason or '-'} / {item.status or '-'}" if item else f"({kind})"
+    theirs = f"{pair['reason']} / {pair.get('command') or '-'} / {pair.get('status') or '-'}"
+    print(f"{what:12} {path.name}")
+    print(f"    sisimai  {theirs}   rhost {pair.get('rhost') or '-'}")
+    print(f"    ours     {ours}")
+    print(f"    sisimai: {' '.join(str(pair.get('diagnostic') or '').split())[:150]}")
+    if item is not None:
+        print(f"    ours:    {item.detail[:150]}")
 
 
 def main(argv: list[str]) -> int:
@@ -97,7 +114,7 @@ def main(argv: list[str]) -> int:
             if item is not None:
                 tally["found"] += 1
             elif misses:
-                print(f"not found  {path.name}: {pair['reason']} ({found.kind})")
+                show("not found", path, pair, found.kind, None)
             if pair["reason"] == "feedback":
                 tally["arf"] += 1
                 acted = found.kind == "complaint"
@@ -111,18 +128,14 @@ def main(argv: list[str]) -> int:
                 if item is not None and item.kind == cl.HARD:
                     tally["hard suppressed"] += 1
                 elif misses:
-                    kind = item.kind if item else "-"
-                    print(
-                        f"hard missed {path.name}: {pair['reason']} -> {kind} "
-                        f"{item.detail[:90] if item else ''}"
-                    )
+                    show("hard missed", path, pair, found.kind, item)
             elif soft == 1:
                 tally["soft"] += 1
                 if item is not None and item.kind == cl.HARD:
                     tally["soft suppressed"] += 1
                     reasons_wrong[pair["reason"]] += 1
                     if misses:
-                        print(f"soft AS HARD {path.name}: {pair['reason']} {item.detail[:100]}")
+                        show("soft AS HARD", path, pair, found.kind, item)
 
     def pct(part: str, whole: str) -> str:
         return f"{tally[part]}/{tally[whole]} = {100 * tally[part] / max(1, tally[whole]):.1f} %"

@@ -59,6 +59,27 @@ def test_only_the_recipients_own_permanent_failure_is_hard(status, diagnostic, s
     assert judge(status, diagnostic).side == side
 
 
+@pytest.mark.parametrize(
+    ("diagnostic", "context", "side"),
+    [
+        # The step is named in the server's words, or in the bounce around them.
+        ("550 5.2.1 <x>... User Unknown [RCPT_TO]", "", HARD),
+        ("550 No such user here", "SMTP error from remote server after RCPT command:", HARD),
+        ("550 Unknown user", "remote.example does not like recipient. Remote host said:", HARD),
+        ("553 5.3.0 <x>... No such user here", "SMTP:RCPT host 192.0.2.8:", HARD),
+        # A sendmail transcript whose last command was DATA: the refusal came after it.
+        ("550 5.0.0 <x>... User unknown", ">>> DATA\n<<< 550 5.0.0 <x>... User unknown", SOFT),
+        # "503 Need RCPT" answers a DATA after the refusals: it is no sign of the RCPT step.
+        ("550 5.0.0 <x>... User unknown", ">>> DATA\n<<< 503 5.0.0 Need RCPT (recipient)", SOFT),
+        ("550 5.0.0 <x>... User unknown", "<<< 503 5.0.0 Need RCPT (recipient)", SOFT),
+        # Both steps in the bounce (a transcript of two sessions): the bounce does not say.
+        ("550 User unknown", ">>> RCPT To:<a@b>\n<<< 250 ok\n>>> DATA\n<<< 550 x", SOFT),
+    ],
+)
+def test_user_unknown_is_certain_only_when_refused_at_rcpt(diagnostic, context, side):
+    assert judge("", diagnostic, context=context).side == side
+
+
 def test_a_delay_is_neither():
     assert judge("4.4.1", "connection timed out", action="delayed").side == DELAYED
 

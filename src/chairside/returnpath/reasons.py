@@ -376,9 +376,20 @@ _CERTAIN = _words(
 _TEMPORARY = re.compile(
     r"try again later|, try again|temporar|transient|will (retry|try again)", re.IGNORECASE
 )
-_AT_RCPT = re.compile(r"rcpt", re.IGNORECASE)
+# The SMTP step a refusal answered. Before DATA the server has seen only the address, so
+# "unknown user" there is about the address; after DATA it has read the message, and a
+# filter may word its verdict so. ("503 Need RCPT", sendmail's reply to a DATA whose every
+# recipient was refused, names no step.)
+_AT_RCPT = re.compile(
+    # "in reply to RCPT TO command", ">>> RCPT To:", "[RCPT_TO]", "after RCPT command"
+    r"\brcpt([ _]?to| command)\b|smtp:rcpt\b|"
+    r"does not like recipient",  # qmail's words for a refusal at RCPT
+    re.IGNORECASE,
+)
 _AFTER_DATA = re.compile(
-    r"end of data|data command|after data|\bdata\b.{0,20}(reply|phase)", re.IGNORECASE
+    r"end of data|(in reply to|after) data\b|data command|>>> ?data\b|"
+    r"\bdata\b.{0,20}(reply|phase)",
+    re.IGNORECASE,
 )
 STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _REPLY = re.compile(r"(?<![\d.])([245])\d\d(?![\d.])")
@@ -418,6 +429,22 @@ def reason_in(text: str) -> str:
     return next((name for name, pattern in _TEXT if pattern.search(text)), "")
 
 
+def stage(diagnostic: str, context: str = "") -> str:
+    """ "RCPT" or "DATA" when the words say which SMTP step the refusal answered, else "".
+
+    The recipient's own words decide first; the rest of the bounce only when it names one
+    step alone (a transcript of several sessions may name both)."""
+    for own, words in ((True, diagnostic), (False, context)):
+        text = " ".join((words or "").split())
+        after_data = bool(_AFTER_DATA.search(text))
+        at_rcpt = bool(_AT_RCPT.search(text))
+        if after_data != at_rcpt:
+            return "DATA" if after_data else "RCPT"
+        if after_data and own:
+            return "DATA"  # both in its own words: the later step is the one it answered
+    return ""
+
+
 def judge(
     status: str, diagnostic: str, *, action: str = "", permanent: bool = True, context: str = ""
 ) -> Verdict:
@@ -448,7 +475,7 @@ def judge(
         reason = _CLASS_DEFAULT.get(code.split(".")[1], "undetermined") if code else "undetermined"
     explicit = code.startswith("5.1.") and SIDE.get(_CODES.get(code, ""), "") == HARD
     certain = explicit or bool(_CERTAIN.search(diagnostic))
-    at_rcpt = _AT_RCPT.search(context + diagnostic) and not _AFTER_DATA.search(diagnostic)
+    at_rcpt = stage(diagnostic, context) == "RCPT"
     if reason == "user unknown" and not certain and not at_rcpt:
         # "Unknown user" without a 5.1.x code, said after the message was seen (DATA) or at
         # no step the bounce names: filters word their verdicts so too, so it is no proof
