@@ -80,6 +80,79 @@ def test_user_unknown_is_certain_only_when_refused_at_rcpt(diagnostic, context, 
     assert judge("", diagnostic, context=context).side == side
 
 
+def test_the_sending_systems_own_category_decides():
+    # PowerMTA names what it saw in X-PowerMTA-BounceCategory: 5.2.1 "User Unknown" from a
+    # server that it judged to have no such mailbox is that.
+    assert judge("5.2.1", "550 5.2.1 <x>... User Unknown", category="bad-mailbox").side == HARD
+    assert judge("5.2.1", "550 5.2.1 <x>... User Unknown").side == SOFT
+    assert judge("5.0.0", "554 delivery error", category="quota-issues").reason == "mailbox full"
+    assert judge("5.0.0", "554 rejected", category="spam-related").side == SENDER
+
+
+@pytest.mark.parametrize(
+    ("writer", "diagnostic", "side"),
+    [
+        # A gateway that writes its guarded server's bounce answers from its directory.
+        ("x-nai-header: Modified by McAfee Email Gateway", "550 <x>... No such user", HARD),
+        ("x-mailer: <SMTP32 v8.22>", "Unknown user: x@example.org", HARD),
+        ("from: <MAILER-DAEMON@messagelabs.com>", "550 x@example.org... No such user", HARD),
+        # Hotmail's "mailbox unavailable" is an address it does not have; others' is not sure.
+        (
+            "from: postmaster@hotmail.com",
+            "550 Requested action not taken: mailbox unavailable",
+            HARD,
+        ),
+        (
+            "remote: bay004-mc1.hotmail.com",
+            "550 Requested action not taken: mailbox unavailable",
+            HARD,
+        ),
+        (
+            "from: postmaster@example.org",
+            "550 Requested action not taken: mailbox unavailable",
+            SOFT,
+        ),
+        # The same words from anyone else, at no named step: a filter may write them.
+        ("from: <MAILER-DAEMON@example.org>", "550 <x>... No such user", SOFT),
+        # The gateway's signature does not make other words certain.
+        ("x-nai-header: Modified by McAfee Email Gateway", "550 Message rejected as spam", SENDER),
+    ],
+)
+def test_some_mail_systems_say_no_such_user_in_their_own_way(writer, diagnostic, side):
+    assert judge("", diagnostic, writer=writer).side == side
+
+
+GMAIL = """** Address not found **
+
+Your message wasn't delivered to x@example.de because the address couldn't be found. Check
+for typos or unnecessary spaces and try again."""
+
+
+def test_a_lone_recipients_bounce_speaks_for_it():
+    # Gmail's sentence in the prose of a bounce about one recipient is about that recipient.
+    assert judge("5.1.0", "550 #5.1.0 Address rejected.", context=GMAIL, alone=True).side == HARD
+    assert judge("5.1.0", "550 #5.1.0 Address rejected.", context=GMAIL).side == SOFT
+    # ... unless Gmail says it is not sure which.
+    unsure = GMAIL.replace("found.", "found, or is unable to receive mail.")
+    assert judge("5.0.0", "550 : User unknown", context=unsure, alone=True).side == SOFT
+    # A bounce about one recipient that also calls the mailbox full or the account disabled
+    # does not prove it gone, whatever its code.
+    full = "Not enough disk space\n\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 User Unknown"
+    assert judge("5.1.1", "550 5.1.1 <x>... User Unknown", context=full, alone=True).side == SOFT
+    disabled = "The user(s) account is disabled.\n550 user unknown (in reply to RCPT TO command)"
+    verdict = judge(
+        "", "550 user unknown (in reply to RCPT TO command)", context=disabled, alone=True
+    )
+    assert verdict.side == SOFT
+
+
+def test_a_local_delivery_programs_words_are_its_own_failure():
+    # Diagnostic-Code: X-UNIX is procmail's (or a script's) output, not a server's verdict.
+    diagnostic = 'x-unix; procmail: Couldn\'t create "/var/spool/mail/neko" id: No such user'
+    assert judge("5.1.1", diagnostic).side == SOFT
+    assert judge("5.1.1", "smtp; 550 5.1.1 No such user").side == HARD
+
+
 def test_a_delay_is_neither():
     assert judge("4.4.1", "connection timed out", action="delayed").side == DELAYED
 

@@ -241,7 +241,12 @@ def _bounce(message: Message, raw: bytes, practice: set[str]) -> Classified:
     # A warning that delivery is still being tried, in prose (no DSN Action field).
     delay_notice = bool(_DELAY_NOTICE.search(text))
     found = []
-    for failure in failures(message, practice={a for a in practice if a}, original=original):
+    named = failures(message, practice={a for a in practice if a}, original=original)
+    writer = "\n".join(
+        f"{name.lower()}: {' '.join(str(message.get(name, '')).split())}"
+        for name in ("From", "X-Mailer", "X-NAI-Header")
+    )
+    for failure in named:
         action = failure.action
         if not action and delay_notice and not failure.status.startswith("5"):
             action = "delayed"  # a prose warning, no DSN Action field
@@ -251,6 +256,9 @@ def _bounce(message: Message, raw: bytes, practice: set[str]) -> Classified:
             action=action,
             permanent=failure.permanent,
             context=text,
+            alone=len(named) == 1,
+            writer=f"{writer}\nremote: {failure.remote.lower()}",
+            category=failure.category,
         )
         diagnostic = _ADDRESS.sub("(address)", failure.diagnostic)
         detail = " ".join(filter(None, [verdict.status, verdict.reason + ":", diagnostic[:120]]))

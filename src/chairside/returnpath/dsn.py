@@ -74,6 +74,9 @@ class Failure:
     permanent: bool
     remote: str
     """The receiving mail system's host, when the bounce names it."""
+    category: str = ""
+    """The sending mail system's own verdict, when it gives one (PowerMTA's
+    X-PowerMTA-BounceCategory)."""
 
 
 def _lower(value: object) -> str:
@@ -148,7 +151,13 @@ def _from_fields(message: Message, text: str) -> dict[str, Failure]:
             if match and match.group(0).lower() not in found:
                 permanent = not action.startswith("delay") and not status.startswith("4")
                 found[match.group(0).lower()] = Failure(
-                    match.group(0), status, diagnostic, action, permanent, remote
+                    match.group(0),
+                    status,
+                    diagnostic,
+                    action,
+                    permanent,
+                    remote,
+                    _lower(block.get("X-PowerMTA-BounceCategory")),
                 )
                 break
     return found

@@ -36,6 +36,7 @@ SIDE = {
     "expired": SOFT,
     "undetermined": SOFT,
     "filtered by the recipient": SOFT,
+    "mailer error": SOFT,
     "spam-like": SENDER,
     "blocked": SENDER,
     "policy": SENDER,
@@ -290,6 +291,10 @@ _TEXT: list[tuple[str, re.Pattern[str]]] = [
             r"recipient address rejected\.?\s*$",
             r"invalid (final )?(delivery )?(recipient|userid|address)",
             r"not listed in (the )?(domino )?directory",
+            r"not listed in (the )?public name (&|and) address book",  # Lotus Notes
+            # Lotus Notes and Domino, in Japanese
+            r"ディレクトリのリストにありません|ディレクトリには見つかりません",
+            r"no valid recipients for this mm",  # Verizon's MMS gateway
             r"user name of email address not valid",
             r"doesn't have an? \S+ account",
             r"recipient not (found|ok|exist)",
@@ -358,21 +363,74 @@ _TEXT: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 # How the big mail systems say, in words no filter uses, that an address does not exist.
-_CERTAIN = _words(
+_CERTAIN_PHRASES = (
     r"recipient name is not recognized",  # Exchange
     r"address not found",  # Gmail
     r"the (email )?account that you tried to reach does not exist",  # Gmail
     r"because the address couldn.t be found",  # Gmail
-    r"not listed in (the )?(public |domino )?(name and address book|directory)",  # Notes
+    r"not listed in (the )?(public |domino )?(name (and|&) address book|directory)",  # Notes
+    r"ディレクトリのリストにありません|ディレクトリには見つかりません",  # Notes, Domino (ja)
     r"resolver\.adr\.recipientnotfound|recipient ?not ?found by smtp address lookup",
     r"remote server returned unknown recipient",  # Office 365, 5.1.351
     r"adresse destinataire invalide",  # Orange
     r"user name of email address not valid",  # AOL
     r"invalid final delivery userid",  # IMail
+)
+_CERTAIN = _words(
+    *_CERTAIN_PHRASES,
     # The server names the address it refuses (Postfix's "<a@b>: User unknown"): about
     # that address, not the message.
     r"@[^<>\s]+>: (user unknown|no such user|unknown user)",
 )
+# The same sentences in the prose of a bounce about one recipient are about that recipient,
+# unless the writer says it is not sure (Gmail adds "or is unable to receive mail" when the
+# receiving server's answer did not say which).
+_CERTAIN_PROSE = _words(*_CERTAIN_PHRASES)
+_UNSURE_PROSE = _words(r"or is unable to receive mail")
+# Mail systems that say in a way of their own that an address does not exist (Sisimai's
+# per-system knowledge): how the bounce names its writer or the receiving host (`writer`:
+# its From, X-Mailer, X-NAI-Header and the receiving host), and the words that, from it,
+# are a directory lookup's answer rather than a filter's.
+_SYSTEMS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    # McAfee Email Gateway and Ipswitch IMail write the bounce of the server they guard.
+    (
+        _words(r"(^|\n)x-nai-header: .*mcafee"),
+        _words(r"unknown user", r"no such user", r"user not exist", r"user \S+ unknown"),
+    ),
+    (
+        _words(r"(^|\n)x-mailer: <smtp32 v"),
+        _words(r"unknown user", r"invalid final delivery userid"),
+    ),
+    # Symantec Email Security.cloud (MessageLabs), in front of its customers' servers.
+    (_words(r"(^|\n)from: .*mailer-daemon@messagelabs\.com"), _words(r"no such user")),
+    # Verizon's MMS gateway.
+    (_words(r"vzwpix\.com|vtext\.com"), _words(r"no such user here")),
+    # Microsoft's consumer mail (Hotmail, Outlook.com) refuses an address it does not have
+    # with "mailbox unavailable".
+    (
+        _words(
+            r"(^|\n)from: .*@(hotmail|outlook|live|msn)\.com\b",
+            r"(^|\n)remote: \S*\.hotmail\.com\b",
+        ),
+        _words(r"requested action not taken: mailbox unavailable"),
+    ),
+]
+# The sending mail system's own verdict: PowerMTA's X-PowerMTA-BounceCategory.
+_CATEGORY = {
+    "bad-mailbox": "user unknown",
+    "bad-domain": "domain unknown",
+    "inactive-mailbox": "mailbox disabled",
+    "quota-issues": "mailbox full",
+    "message-expired": "expired",
+    "spam-related": "spam-like",
+    "policy-related": "policy",
+    "no-answer-from-host": "network error",
+    "routing-errors": "system error",
+}
+# A bounce that also calls the mailbox full or disabled does not prove it does not exist.
+_CONTRADICTS = [
+    (name, pattern) for name, pattern in _TEXT if name in ("mailbox full", "mailbox disabled")
+]
 _TEMPORARY = re.compile(
     r"try again later|, try again|temporar|transient|will (retry|try again)", re.IGNORECASE
 )
@@ -445,15 +503,35 @@ def stage(diagnostic: str, context: str = "") -> str:
     return ""
 
 
+def vouched(writer: str, diagnostic: str) -> bool:
+    """Whether the mail system `writer` names is one whose `diagnostic` words say, in its
+    own way, that the address does not exist."""
+    return any(
+        sign.search(writer or "") and words.search(diagnostic or "") for sign, words in _SYSTEMS
+    )
+
+
 def judge(
-    status: str, diagnostic: str, *, action: str = "", permanent: bool = True, context: str = ""
+    status: str,
+    diagnostic: str,
+    *,
+    action: str = "",
+    permanent: bool = True,
+    context: str = "",
+    alone: bool = False,
+    writer: str = "",
+    category: str = "",
 ) -> Verdict:
     """Whose problem the failure of one recipient is.
 
     `status` is the DSN's Status field ("" when there is none), `diagnostic` what the
     receiving server said (or the bounce's text about that recipient), `action` the DSN's
     Action, `permanent` False when the mail system called it a temporary failure, and
-    `context` the rest of the bounce's words (which may say at which step it was refused).
+    `context` the rest of the bounce's words (which may say at which step it was refused;
+    when the bounce is about this recipient `alone`, they are its words too). `writer` names
+    the mail system that wrote the bounce (From, X-Mailer, X-NAI-Header lines and a
+    "remote:" line for the receiving host); `category` is the sending mail system's own
+    verdict (PowerMTA's bounce category), when it gives one.
     """
     action = action.lower()
     if action.startswith(("delayed", "relayed", "delivered", "expanded")):
@@ -465,6 +543,8 @@ def judge(
     reason = _CODES.get(code, "")
     if code in ("5.1.7", "5.1.8", "4.1.7", "4.1.8"):
         pass  # the sender's own address, whatever else the words say
+    elif category.lower() in _CATEGORY:
+        reason = _CATEGORY[category.lower()]
     elif words:
         # A code of a class only (5.0.0, 5.5.0), one mail systems use loosely (5.2.1 "User
         # unknown", 5.7.1 "Invalid recipient"), or words that contradict it ("550 5.1.1 …
@@ -473,14 +553,29 @@ def judge(
         reason = words
     elif not reason:
         reason = _CLASS_DEFAULT.get(code.split(".")[1], "undetermined") if code else "undetermined"
+    if diagnostic.lower().startswith("x-unix;") and reason == "user unknown":
+        # A local delivery program's own output (procmail, a mailbox script): its failure
+        # is the recipient's system's, not an answer about the address.
+        reason = "mailer error"
     explicit = code.startswith("5.1.") and SIDE.get(_CODES.get(code, ""), "") == HARD
-    certain = explicit or bool(_CERTAIN.search(diagnostic))
+    certain = (
+        explicit
+        or category.lower() == "bad-mailbox"
+        or bool(_CERTAIN.search(diagnostic))
+        or bool(alone and _CERTAIN_PROSE.search(context) and not _UNSURE_PROSE.search(context))
+        or vouched(writer, diagnostic)
+    )
     at_rcpt = stage(diagnostic, context) == "RCPT"
     if reason == "user unknown" and not certain and not at_rcpt:
         # "Unknown user" without a 5.1.x code, said after the message was seen (DATA) or at
         # no step the bounce names: filters word their verdicts so too, so it is no proof
         # that the mailbox is gone. Said to RCPT TO, it is.
         reason = "filtered by the recipient"
+    if reason == "user unknown" and alone:
+        flat = " ".join((context or "").lower().split())
+        # The bounce, about this recipient alone, also calls the mailbox full or disabled:
+        # it does not prove it gone.
+        reason = next((name for name, words in _CONTRADICTS if words.search(flat)), reason)
     side = SIDE[reason]
     if side == HARD and (klass != "5" or _TEMPORARY.search(diagnostic)):
         side = SOFT  # a 4xx, or "try again", is never final
