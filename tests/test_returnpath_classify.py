@@ -260,3 +260,51 @@ def test_recipients_are_found_in_prose_bounces_of_several_forms():
         found = cl.classify(cl.parse(raw), raw=raw)
         assert [f.email for f in found.found] == ["p@example.com"], name
         assert found.found[0].kind == HARD, name
+
+
+def _plain_bounce(headers: str, text: str) -> cl.Classified:
+    raw = (headers + "\r\n\r\n" + text.replace("\n", "\r\n") + "\r\n").encode()
+    return cl.classify(cl.parse(raw), raw=raw)
+
+
+def test_a_plain_text_bounce_is_read_up_to_the_message_it_returns():
+    # Lotus Notes' form: the reason, then the address, then the returned message (whose
+    # own addresses are not failures).
+    found = _plain_bounce(
+        "From: postmaster@gw.example.com\r\nSubject: Undeliverable message",
+        "------- Failure Reasons  --------\n\nUser  not listed in public Name & Address Book\n"
+        "p@example.com\n\n\n------- Returned Message --------\nReceived: from mx.example.org "
+        "by gw.example.com for <p@example.com>;\nFrom: news@practice.example\n"
+        "To: p@example.com\nSubject: Newsletter\n\nHello",
+    )
+    assert [(f.email, f.kind) for f in found.found] == [("p@example.com", HARD)]
+
+
+def test_a_verizon_gateways_words_anywhere_in_its_bounce_about_one_recipient():
+    found = _plain_bounce(
+        "From: MMSC NDR Administrator <sysadmin@m01.vzwpix.com>\r\nSubject: Undeliverable Message",
+        "Message could not be delivered to mobile.\nAddresses: p@vtext.example\n"
+        "Error: No valid recipients for this MM",
+    )
+    assert [(f.email, f.kind) for f in found.found] == [("p@vtext.example", HARD)]
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "side", "reason"),
+    [
+        # RFC 7505 null MX, in Exim's words: the domain takes no mail.
+        ("an MX or SRV record indicated no SMTP service", HARD, "domain takes no mail"),
+        ("No mx record found for domain=example.org", HARD, "domain takes no mail"),
+        ("553 mx.example.org does not exist", HARD, "domain unknown"),
+        # A number in a Message-ID (…-F437-…) is no 4xx reply.
+        (
+            "No mx record found for domain=example.org Message-Id: <6E1E1D57-F437-4BDB@x>",
+            HARD,
+            "domain takes no mail",
+        ),
+        ("451 No mx record found for domain=example.org", SOFT, "domain takes no mail"),
+    ],
+)
+def test_domains_that_take_no_mail(diagnostic, side, reason):
+    verdict = judge("", diagnostic)
+    assert (verdict.side, verdict.reason) == (side, reason)

@@ -61,6 +61,13 @@ _NEXT = re.compile(
     r"returned message|message text follows|headers? of the (original|returned)",
     re.IGNORECASE,
 )
+# Where a bounce sent as plain text starts the message it returns: no address after it is
+# a failed recipient (its From and To are the practice's and the patient's own).
+_RETURNED = re.compile(
+    r"^[\s-]*(returned|original|unsent|undelivered) message( follows)?[\s-]*$|"
+    r"^[\s-]*original message follows|^[\s-]*below this line is a copy of the message",
+    re.IGNORECASE | re.MULTILINE,
+)
 _STATUS = re.compile(r"(?<![\d.])[245]\.\d{1,3}\.\d{1,3}(?![\d.])")
 _MTA = re.compile(r"^\s*dns;\s*", re.IGNORECASE)
 
@@ -181,8 +188,12 @@ def _contexts(text: str, address: str) -> str:
     return " ".join(found)[:1500]
 
 
-def _from_text(text: str, skip: set[str]) -> dict[str, tuple[str, str]]:
+def _from_text(text: str, skip: set[str], whole: bool = True) -> dict[str, tuple[str, str]]:
     """Address → (diagnostic, status) for addresses the prose names as failed."""
+    returned = _RETURNED.search(text) if whole else None
+    if returned:
+        # The bounce's own words first; the whole only when they name nobody.
+        return _from_text(text[: returned.start()], skip, False) or _from_text(text, skip, False)
     found: dict[str, tuple[str, str]] = {}
     for match in _ADDRESS.finditer(text):
         address = match.group(0).strip(".")

@@ -257,6 +257,7 @@ _TEXT: list[tuple[str, re.Pattern[str]]] = [
             r"null ?mx",
             r"mail receiving disabled",
             r"no mx record",
+            r"(mx|srv) record indicated no smtp service",
         ),
     ),
     (
@@ -267,6 +268,7 @@ _TEXT: list[tuple[str, re.Pattern[str]]] = [
             r"(host|domain) (name )?(not found|unknown)",
             r"because the domain \S+ (could not be found|does not exist)",
             r"because the domain is not reachable",  # Outlook.com
+            r"\b5\d\d (?!\S*@)[a-z0-9-]+(\.[a-z0-9-]+)+ does not exist",  # "553 host.example …"
             r"unknown (host|domain)",
             r"host or domain name not found",
             r"unrout(e)?able address",
@@ -404,7 +406,10 @@ _SYSTEMS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     # Symantec Email Security.cloud (MessageLabs), in front of its customers' servers.
     (_words(r"(^|\n)from: .*mailer-daemon@messagelabs\.com"), _words(r"no such user")),
     # Verizon's MMS gateway.
-    (_words(r"vzwpix\.com|vtext\.com"), _words(r"no such user here")),
+    (
+        _words(r"vzwpix\.com|vtext\.com"),
+        _words(r"no such user here", r"no valid recipients for this mm"),
+    ),
     # Microsoft's consumer mail (Hotmail, Outlook.com) refuses an address it does not have
     # with "mailbox unavailable".
     (
@@ -450,7 +455,7 @@ _AFTER_DATA = re.compile(
     re.IGNORECASE,
 )
 STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_REPLY = re.compile(r"(?<![\d.])([245])\d\d(?![\d.])")
+_REPLY = re.compile(r"(?<![\w.-])([245])\d\d(?![\w.])")  # not "F437-" in a Message-ID
 
 
 @dataclass(frozen=True)
@@ -558,11 +563,19 @@ def judge(
         # is the recipient's system's, not an answer about the address.
         reason = "mailer error"
     explicit = code.startswith("5.1.") and SIDE.get(_CODES.get(code, ""), "") == HARD
+    flat = " ".join((context or "").lower().split())
+    # The prose of a bounce about one recipient is about that recipient.
+    said = alone and (
+        bool(_CERTAIN_PROSE.search(flat) and not _UNSURE_PROSE.search(flat))
+        or vouched(writer, flat)
+    )
+    if said and reason in ("undetermined", "filtered by the recipient", "system error"):
+        reason = "user unknown"  # its own words said nothing more precise
     certain = (
         explicit
         or category.lower() == "bad-mailbox"
         or bool(_CERTAIN.search(diagnostic))
-        or bool(alone and _CERTAIN_PROSE.search(context) and not _UNSURE_PROSE.search(context))
+        or said
         or vouched(writer, diagnostic)
     )
     at_rcpt = stage(diagnostic, context) == "RCPT"
@@ -572,7 +585,6 @@ def judge(
         # that the mailbox is gone. Said to RCPT TO, it is.
         reason = "filtered by the recipient"
     if reason == "user unknown" and alone:
-        flat = " ".join((context or "").lower().split())
         # The bounce, about this recipient alone, also calls the mailbox full or disabled:
         # it does not prove it gone.
         reason = next((name for name, words in _CONTRADICTS if words.search(flat)), reason)
