@@ -308,3 +308,52 @@ def test_a_verizon_gateways_words_anywhere_in_its_bounce_about_one_recipient():
 def test_domains_that_take_no_mail(diagnostic, side, reason):
     verdict = judge("", diagnostic)
     assert (verdict.side, verdict.reason) == (side, reason)
+
+
+def test_a_sendmail_transcript_gives_each_recipient_its_own_lines():
+    found = _plain_bounce(
+        "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.practice.example>\r\n"
+        "Subject: Returned mail: Host unknown",
+        "   ----- Transcript of session follows -----\n"
+        "While talking to mx.a.example:\n>>> DATA\n<<< 550 Your message looks like spam\n"
+        "554 <p@a.example>... Remote protocol error: Connection reset by peer\n"
+        "550 b.example (smtp)... 550 Host unknown\n"
+        "554 <q@b.example>... 550 Host unknown (Authoritative answer from name server)\n"
+        "While talking to mx.c.example:\n>>> RCPT To:<r@c.example>\n"
+        "<<< 550 Requested User Mailbox not found. No such user here.\n"
+        "550 <r@c.example>... User unknown\n\n   ----- Unsent message follows -----\n"
+        "To: p@a.example\n\nHello",
+    )
+    kinds = {f.email: (f.kind, f.reason) for f in found.found}
+    assert kinds["q@b.example"] == (HARD, "domain unknown")
+    assert kinds["r@c.example"] == (HARD, "user unknown")  # refused at its RCPT TO
+    assert kinds["p@a.example"][0] != HARD  # the connection, not the address
+
+
+@pytest.mark.parametrize(
+    ("headers", "text"),
+    [
+        # sendmail's local delivery agent has no such account.
+        (
+            "From: MAILER-DAEMON@mx.example.net\r\nSubject: Returned mail",
+            "   ----- Transcript of session follows -----\nmail.local: unknown user: p\n"
+            "554 <p@example.net>... Service unavailable",
+        ),
+        # The reply code stands before the address on its line.
+        (
+            "From: MAILER-DAEMON@gw.example.net\r\nSubject: Mail delivery failed",
+            "Delivery to the following address failed:\np@example.net\n\n"
+            "-------server message\n550 5.1.1 <p@example.net>: Recipient address rejected: "
+            "User unknown in local recipient table\n",
+        ),
+        (
+            'From: postmaster@gw.example.net ("InterScan Notification")\r\n'
+            "Subject: Mail could not be delivered",
+            "Unable to deliver message to <p@example.net> (and other recipients in the same "
+            "domain). Please check if address is correct.",
+        ),
+    ],
+)
+def test_bounces_that_say_no_such_account_in_their_own_words(headers, text):
+    found = _plain_bounce(headers, text)
+    assert [(f.email, f.kind) for f in found.found] == [("p@example.net", HARD)]

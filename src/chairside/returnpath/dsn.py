@@ -58,6 +58,9 @@ _LINE_START = re.compile(r"^\s*([245]\d\d[ -]([245]\.\d+\.\d+ )?)?[\s<'\"*:>-]*$
 _NEXT = re.compile(
     r"\n\s*[\"'<(]?[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+[>\"')]?\s*[:.,]|"
     r"\n\s*(-{3,}|={3,}|\*{3,})|below (this line )?is a copy|original message|"
+    # sendmail's transcript: a summary line about an address or a host, another session
+    r"\n\s*[245]\d\d <[^>\s]+@|\n\s*[245]\d\d [\w.-]+ \(smtp\)\.\.\.|"
+    r"\n\s*(\.\.\. )?while talking to|"
     r"returned message|message text follows|headers? of the (original|returned)",
     re.IGNORECASE,
 )
@@ -68,6 +71,7 @@ _RETURNED = re.compile(
     r"^[\s-]*original message follows|^[\s-]*below this line is a copy of the message",
     re.IGNORECASE | re.MULTILINE,
 )
+_REPLY_OR_COMMAND = re.compile(r"\s*([245]\d\d[ -]|>>> ?[a-z])", re.IGNORECASE)
 _STATUS = re.compile(r"(?<![\d.])[245]\.\d{1,3}\.\d{1,3}(?![\d.])")
 _MTA = re.compile(r"^\s*dns;\s*", re.IGNORECASE)
 
@@ -183,7 +187,11 @@ def _contexts(text: str, address: str) -> str:
     low = text.lower()
     found, start = [], low.find(address)
     while start >= 0 and len(found) < 4:
-        found.append(_context(text, start + len(address)))
+        # A line that opens with a reply ("550 5.1.1 <address>: …") or a command (">>> RCPT
+        # To:<address>") says what it is about before the address: keep it.
+        line = text[text.rfind("\n", 0, start) + 1 : start]
+        lead = line if _REPLY_OR_COMMAND.match(line) else ""
+        found.append(" ".join((lead + " " + _context(text, start + len(address))).split()))
         start = low.find(address, start + len(address))
     return " ".join(found)[:1500]
 

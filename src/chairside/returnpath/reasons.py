@@ -377,6 +377,7 @@ _CERTAIN_PHRASES = (
     r"adresse destinataire invalide",  # Orange
     r"user name of email address not valid",  # AOL
     r"invalid final delivery userid",  # IMail
+    r"mail\.local: unknown user",  # sendmail's local delivery agent: no such account
 )
 _CERTAIN = _words(
     *_CERTAIN_PHRASES,
@@ -404,7 +405,15 @@ _SYSTEMS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
         _words(r"unknown user", r"invalid final delivery userid"),
     ),
     # Symantec Email Security.cloud (MessageLabs), in front of its customers' servers.
-    (_words(r"(^|\n)from: .*mailer-daemon@messagelabs\.com"), _words(r"no such user")),
+    (
+        _words(r"(^|\n)from: .*mailer-daemon@messagelabs\.com"),
+        _words(r"no such user", r"\b542 \S+ rejected"),
+    ),
+    # Trend Micro's InterScan gateway, when the server behind it refused the address.
+    (
+        _words(r"(^|\n)from: .*\binterscan (notification|mss)\b"),
+        _words(r"unable to deliver message to"),
+    ),
     # Verizon's MMS gateway.
     (
         _words(r"vzwpix\.com|vtext\.com"),
