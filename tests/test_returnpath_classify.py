@@ -8,7 +8,7 @@ import pytest
 
 from chairside.returnpath import classify as cl
 from chairside.returnpath import evidence
-from chairside.returnpath.reasons import DELAYED, HARD, SENDER, SOFT, judge
+from chairside.returnpath.reasons import DELAYED, HARD, SENDER, SOFT, code_in, judge
 
 
 @pytest.mark.parametrize(
@@ -114,12 +114,15 @@ def test_the_sending_systems_own_category_decides():
         ),
         # The same words from anyone else, at no named step: a filter may write them.
         ("from: <MAILER-DAEMON@example.org>", "550 <x>... No such user", SOFT),
+        # Amazon SES inbound refuses only by its owner's receipt rules: a rule, not a lookup.
+        ("remote: inbound-smtp.us-west-2.amazonaws.com", "550 5.1.1 Mailbox does not exist", SOFT),
+        ("remote: mx.example.org", "550 5.1.1 Mailbox does not exist", HARD),
         # The gateway's signature does not make other words certain.
         ("x-nai-header: Modified by McAfee Email Gateway", "550 Message rejected as spam", SENDER),
     ],
 )
 def test_some_mail_systems_say_no_such_user_in_their_own_way(writer, diagnostic, side):
-    assert judge("", diagnostic, writer=writer).side == side
+    assert judge(code_in(diagnostic), diagnostic, writer=writer).side == side
 
 
 GMAIL = """** Address not found **

@@ -429,6 +429,15 @@ _SYSTEMS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
         _words(r"requested action not taken: mailbox unavailable"),
     ),
 ]
+# Receiving systems whose "no such mailbox" is a rule the domain's owner wrote, not a
+# directory's answer: Amazon SES inbound refuses mail only by a receipt rule's Bounce action,
+# in the owner's words (commonly the console's "550 5.1.1 Mailbox does not exist").
+_RULES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (
+        _words(r"(^|\n)remote: inbound-smtp\.[\w-]+\.amazonaws\.com\b"),
+        _words(r"^(550 )?(5\.1\.1 )?mailbox does not exist\.?$"),
+    ),
+]
 # The sending mail system's own verdict: PowerMTA's X-PowerMTA-BounceCategory.
 _CATEGORY = {
     "bad-mailbox": "user unknown",
@@ -592,6 +601,11 @@ def judge(
         # "Unknown user" without a 5.1.x code, said after the message was seen (DATA) or at
         # no step the bounce names: filters word their verdicts so too, so it is no proof
         # that the mailbox is gone. Said to RCPT TO, it is.
+        reason = "filtered by the recipient"
+    if reason == "user unknown" and any(
+        sign.search(writer or "") and words.search(" ".join(diagnostic.split()))
+        for sign, words in _RULES
+    ):
         reason = "filtered by the recipient"
     if reason == "user unknown" and alone:
         # The bounce, about this recipient alone, also calls the mailbox full or disabled:
