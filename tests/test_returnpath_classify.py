@@ -360,3 +360,31 @@ def test_a_sendmail_transcript_gives_each_recipient_its_own_lines():
 def test_bounces_that_say_no_such_account_in_their_own_words(headers, text):
     found = _plain_bounce(headers, text)
     assert [(f.email, f.kind) for f in found.found] == [("p@example.net", HARD)]
+
+
+def test_a_quoted_local_part_is_kept_whole():
+    lines = [
+        "From: MAILER-DAEMON@mx.practice.example",
+        "Subject: Undelivered Mail Returned to Sender",
+        "MIME-Version: 1.0",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
+        "",
+        "--b",
+        "Content-Type: text/plain",
+        "",
+        "The mail system",
+        "--b",
+        "Content-Type: message/delivery-status",
+        "",
+        "Reporting-MTA: dns; mx.practice.example",
+        "",
+        'Final-Recipient: rfc822; "p..q"@example.org',
+        "Action: failed",
+        "Status: 5.1.1",
+        'Diagnostic-Code: smtp; 550 5.1.1 <"p..q"@example.org>... User Unknown',
+        "",
+        "--b--",
+    ]
+    raw = "\r\n".join(lines).encode()
+    found = cl.classify(cl.parse(raw), raw=raw)
+    assert [(f.email, f.kind) for f in found.found] == [('"p..q"@example.org', HARD)]

@@ -36,7 +36,10 @@ logging.getLogger("flufl.bounce").propagate = False
 MAX_TEXT = 200_000
 """Characters of a bounce's own text read at most: enough for any real bounce; a hostile
 one of megabytes costs no more."""
-_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+# A quoted local part ("a..b"@example.org, RFC 5321) is kept whole, quotes and all.
+_ADDRESS = re.compile(
+    r"(\"[^\"\s\\]{1,62}\"|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64})@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+"
+)
 _NOT_RECIPIENT = re.compile(
     r"^(mailer-daemon|postmaster|mail-daemon|mail-delivery-subsystem|noreply|no-reply|"
     r"abuse|bounce[s]?|double-bounce|root|daemon|nobody)@",
