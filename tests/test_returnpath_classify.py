@@ -355,6 +355,15 @@ def test_a_sendmail_transcript_gives_each_recipient_its_own_lines():
             "Unable to deliver message to <p@example.net> (and other recipients in the same "
             "domain). Please check if address is correct.",
         ),
+        # InterScan known by the Received line it writes, whatever the From says.
+        (
+            "Received: from mx.example.org ([192.0.2.22]) by gw1 with InterScan Messaging "
+            "Security Suite; Thu, 29 Apr 2027 23:34:45 -0700\r\n"
+            'From: postmaster@example.net ("Gateway Postmaster")\r\n'
+            "Subject: Mail could not be delivered",
+            "Reason: Unable to deliver message to <p@example.net> (and other recipients in the "
+            "same domain).",
+        ),
     ],
 )
 def test_bounces_that_say_no_such_account_in_their_own_words(headers, text):

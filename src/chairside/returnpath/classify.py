@@ -243,8 +243,9 @@ def _bounce(message: Message, raw: bytes, practice: set[str]) -> Classified:
     found = []
     named = failures(message, practice={a for a in practice if a}, original=original)
     writer = "\n".join(
-        f"{name.lower()}: {' '.join(str(message.get(name, '')).split())}"
-        for name in ("From", "X-Mailer", "X-NAI-Header")
+        f"{name.lower()}: {' '.join(str(value).split())}"
+        for name in ("From", "X-Mailer", "X-NAI-Header", "Received")
+        for value in message.get_all(name, [])
     )
     for failure in named:
         action = failure.action

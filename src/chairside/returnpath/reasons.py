@@ -411,10 +411,13 @@ _SYSTEMS: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
     ),
     # Trend Micro's InterScan gateway, when the server behind it refused the address.
     (
-        _words(r"(^|\n)from: .*\binterscan (notification|mss)\b"),
+        _words(
+            r"(^|\n)from: .*\binterscan (notification|mss)\b",
+            r"(^|\n)received: .* with interscan messaging security suite\b",
+        ),
         _words(r"unable to deliver message to"),
     ),
-    # Verizon's MMS gateway.
+    # Verizon's MMS gateway (its bounce comes from or through vzwpix.com or vtext.com).
     (
         _words(r"vzwpix\.com|vtext\.com"),
         _words(r"no such user here", r"no valid recipients for this mm"),
