@@ -16,6 +16,14 @@ RFC 3463 status codes decide first; `Status:` and the code the receiving server 
 diagnostic may disagree, and then the more specific one wins (5.1.1 over 5.0.0). Without a
 code, the diagnostic's words decide, and words that are not clear mean `SOFT`: only a
 certain answer takes a patient off the list.
+
+"Unknown user" without a 5.1.x code is certain only when it answered RCPT TO (after DATA a
+filter may word its verdict so), when a mail system says it in its own way (a gateway that
+writes its server's bounce, PowerMTA's bounce category, Hotmail's "mailbox unavailable"),
+or when the prose of a bounce about that recipient alone says so. A 5.1.1 is not certain
+when the words say otherwise (spam, blocked, quota), when a lone recipient's bounce also
+calls the mailbox full or disabled, or when the receiving system refuses only by its
+owner's rules (Amazon SES inbound).
 """
 
 from __future__ import annotations
