@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from chairside.checks.base import WARNING, CheckContext, Finding, rule
 from chairside.returnpath.freshness import unsynced_warnings
+from chairside.returnpath.state import read_refusals
 
 # Gmail's bulk-sender rules (2024) apply from 5,000 messages a day to Gmail addresses.
 BULK_SENDER = 5000
@@ -58,9 +59,33 @@ def _list_size(context: CheckContext) -> int:
         return 0
 
 
+def _refusals(context: CheckContext) -> Iterator[Finding]:
+    """Mail providers that refused the practice's mail (spam-like, blocked, policy…)."""
+    from collections import Counter
+
+    from chairside.delivery import state_dir
+
+    groups = Counter(
+        (r.provider, r.campaign or "an earlier campaign", r.reason)
+        for r in read_refusals(state_dir(context.workspace))
+    )
+    for (provider, campaign, reason), count in groups.most_common():
+        yield Finding(
+            "mail-refused",
+            WARNING,
+            "campaign",
+            "practice.toml [email] from",
+            f"{provider} refused {count} message{'s' * (count != 1)} of {campaign} as "
+            f"{reason}: the practice's mail was refused, not the patients' addresses (they "
+            "stay on the list). Check the sending domain's SPF, DKIM and DMARC, the "
+            "unsubscribe link and the content before sending to them again.",
+        )
+
+
 @rule
 def return_path_rules(context: CheckContext) -> Iterator[Finding]:
-    """`return-path-synced`, `one-click-unsubscribe`, `from-free-mail`."""
+    """`return-path-synced`, `mail-refused`, `one-click-unsubscribe`, `from-free-mail`."""
+    yield from _refusals(context)
     for message in unsynced_warnings(context.workspace, campaign=context.campaign.name):
         yield Finding(
             "return-path-synced", WARNING, "campaign", "audiences/suppressed.csv", message

@@ -3,127 +3,156 @@ says how a campaign went."""
 
 from __future__ import annotations
 
-import contextlib
-import imaplib
-
 import click
 
 from chairside.commands.options import Options, audience_option, pass_options
-
-
-def _known_addresses(workspace, audience_file, ledger) -> set[str]:
-    """Every address Chairside may have sent to: the patient list and the ledger.
-
-    A patient list that cannot be read must not hold up unsubscribes: the ledger still
-    knows everyone a campaign went to.
-    """
-    from chairside.audience.patients import load_audience
-    from chairside.errors import ChairsideError
-
-    try:
-        patients = {p.email for p in load_audience(workspace, audience_file).patients}
-    except ChairsideError as exc:
-        click.echo(
-            f"warning: {exc.message}\n  (only patients already sent to are recognised)", err=True
-        )
-        patients = set()
-    return patients | ledger.emails()
 
 
 @click.command()
 @audience_option
 @click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
 @click.option("--show", is_flag=True, help="Print addresses in full (masked otherwise).")
+@click.option(
+    "--review", is_flag=True, help="List what is held for review (the mailbox is not read)."
+)
+@click.option(
+    "--apply",
+    "apply_ids",
+    type=int,
+    multiple=True,
+    metavar="N",
+    help="Apply held item N as if it were proven (suppress or count); repeatable.",
+)
+@click.option(
+    "--dismiss",
+    "dismiss_ids",
+    type=int,
+    multiple=True,
+    metavar="N",
+    help="Dismiss held item N: nothing changes for that patient; repeatable.",
+)
 @pass_options
-def inbox(options: Options, audience_file, dry_run: bool, show: bool) -> None:
+def inbox(
+    options: Options,
+    audience_file,
+    dry_run: bool,
+    show: bool,
+    review: bool,
+    apply_ids: tuple[int, ...],
+    dismiss_ids: tuple[int, ...],
+) -> None:
     """Read the practice's mailbox: unsubscribe requests, bounces and spam complaints.
 
     Connects to the mailbox in [imap] in practice.toml (password from the environment
-    variable CHAIRSIDE_IMAP_PASSWORD) and, for every message not read before:
+    variable CHAIRSIDE_IMAP_PASSWORD or the keychain) and, for every message not read before,
+    acts only on what it can prove came back from mail Chairside sent that patient (the
+    returned message's Message-ID in the send record, the patient's unsubscribe code in it,
+    or their own return address):
 
     \b
-    - an unsubscribe request (the List-Unsubscribe email, or "unsubscribe" from a
-      patient's address): the patient is added to audiences/suppressed.csv;
-    - a bounce: a permanent one (no such mailbox) suppresses the address; a temporary
-      one (mailbox full) is counted, and 3 in a row suppress it;
-    - a spam complaint (ARF report): the patient is suppressed.
+    - an unsubscribe request with the patient's code, or from their address when your
+      mail server confirmed the sender (DKIM, SPF or DMARC pass): the patient is added
+      to audiences/suppressed.csv;
+    - a bounce: only the address's own permanent failure (no such mailbox or domain)
+      suppresses it; a temporary one (mailbox full) is counted, and 3 in a row suppress;
+      a refusal of the practice's mail (spam-like, blocked, policy, authentication) never
+      counts against the patient: it is listed per campaign and mail provider;
+    - a spam complaint (ARF abuse, fraud, virus, other, opt-out): the patient is
+      suppressed. DMARC failure reports (auth-failure) are about the practice's mail.
 
-    Those messages are then marked read, or moved (after = "move:FOLDER"). Anything else —
-    replies, out-of-office notices — is left as it was, for you. Mail is never deleted,
-    and running it again does nothing twice.
+    Anything about a patient that it cannot prove (a forged bounce, an unsubscribe from a
+    spoofed address) is held for review, never applied silently: --review lists it with
+    the reason and the evidence, --apply N or --dismiss N decides. Out-of-office replies
+    never unsubscribe anyone. Handled messages are marked read, or moved
+    (after = "move:FOLDER"); replies are left for you. Mail is never deleted, and running
+    it again does nothing twice.
 
     The connection is encrypted (tls = true, port 993; or tls = "starttls", port 143) and
     the server's certificate is checked; for a mail server with a private certificate,
-    name its authority's PEM file with ca_file = "..." in [imap].
+    name its authority's PEM file with ca_file = "..." in [imap]. When your mail server
+    writes Authentication-Results under a name of its own below another server's, name it
+    with authserv_id = "mx.example.com" in [imap].
 
     \b
     Examples:
       CHAIRSIDE_IMAP_PASSWORD=... chairside inbox --dry-run
       CHAIRSIDE_IMAP_PASSWORD=... chairside inbox
+      chairside inbox --review
+      chairside inbox --apply 3 --dismiss 4
     """
     from chairside.delivery import state_dir
-    from chairside.returnpath.inbox import Resolver, load_imap
-    from chairside.returnpath.state import LedgerView, one_at_a_time
-    from chairside.tokens import Tokens, load_key
-    from chairside.workspace import load_practice
+    from chairside.returnpath.mailbox import read_mailbox
+    from chairside.returnpath.state import one_at_a_time
 
     workspace = options.workspace()
-    practice = load_practice(workspace)
-    config = load_imap(workspace)
     state_path = state_dir(workspace)
-    ledger = LedgerView(state_path)
-    resolver = Resolver(
-        Tokens(load_key(state_path)), _known_addresses(workspace, audience_file, ledger)
+    if review or apply_ids or dismiss_ids:
+        if dry_run:
+            raise click.UsageError("--dry-run reads the mailbox; it cannot go with --review.")
+        with one_at_a_time(state_path, "inbox --review"):
+            _review(workspace, state_path, apply_ids, dismiss_ids, show=show)
+        return
+    report, user = read_mailbox(
+        workspace,
+        state_path,
+        audience_file=audience_file,
+        dry_run=dry_run,
+        warn=lambda message: click.echo(f"warning: {message}", err=True),
     )
-    with one_at_a_time(state_path, "inbox"):
-        report = _read_inbox(workspace, practice, config, state_path, ledger, resolver, dry_run)
-    _echo_inbox(workspace, config, report, dry_run=dry_run, show=show)
+    _echo_inbox(workspace, user, report, dry_run=dry_run, show=show)
 
 
-def _read_inbox(workspace, practice, config, state_path, ledger, resolver, dry_run: bool):
-    from chairside.errors import ChairsideError
-    from chairside.returnpath.inbox import connect, process
-    from chairside.returnpath.state import ReturnState
+def _review(workspace, state_path, apply_ids, dismiss_ids, *, show: bool) -> None:
+    from chairside.returnpath.review import decide, held_lines, masked, refusal_lines
+    from chairside.returnpath.state import LedgerView, ReturnState
 
-    imap = connect(config)
-    keeps_state = not dry_run or (state_path / "returnpath.db").exists()
-    state = ReturnState(state_path) if keeps_state else None
+    state = ReturnState(state_path)
     try:
-        report = process(
-            workspace,
-            practice,
-            config,
-            imap,
-            resolver=resolver,
-            state=state,
-            ledger=ledger,
-            dry_run=dry_run,
-        )
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise ChairsideError(
-            f"The connection to the mail server was lost ({exc}). Every message handled "
-            "before that is recorded; run `chairside inbox` again to carry on."
-        ) from None
+        if apply_ids or dismiss_ids:
+            overlap = set(apply_ids) & set(dismiss_ids)
+            if overlap:
+                raise click.UsageError(
+                    f"{', '.join(map(str, sorted(overlap)))}: both --apply and --dismiss."
+                )
+            ledger = LedgerView(state_path)
+            decisions = decide(workspace, state, ledger, list(apply_ids), apply=True)
+            decisions += decide(workspace, state, ledger, list(dismiss_ids), apply=False)
+            for decision in decisions:
+                who = masked(decision.held.email, show=show)
+                click.echo(f"#{decision.held.id} {who}: {decision.done}")
+            return
+        items = state.held()
+        click.echo(f"{len(items)} held for review" + (":" if items else ": nothing to decide."))
+        for line in held_lines(items, show=show):
+            click.echo(line)
+        if items:
+            click.echo("Apply one with `chairside inbox --apply N`, or --dismiss N.")
+        refusals = state.refusals()
+        if refusals:
+            click.echo("Refusals of the practice's mail (they count against no patient):")
+            for line in refusal_lines(refusals):
+                click.echo(line)
     finally:
-        if state is not None:
-            state.close()
-        with contextlib.suppress(OSError, imaplib.IMAP4.error):
-            imap.logout()
-    return report
+        state.close()
 
 
-def _echo_inbox(workspace, config, report, *, dry_run: bool, show: bool) -> None:
+def _echo_inbox(workspace, user: str, report, *, dry_run: bool, show: bool) -> None:
     from chairside.returnpath.inbox import lines_for
 
     would = "would be " if dry_run else ""
     click.echo(
-        f"{config.user} {report.folder}: {report.new} new message{'s' * (report.new != 1)}, "
+        f"{user} {report.folder}: {report.new} new message{'s' * (report.new != 1)}, "
         f"{report.skipped} read before."
     )
     for line in lines_for(report, show=show):
         click.echo(line)
     target = workspace.relative(workspace.suppressed_file)
     click.echo(f"{target}: {len(report.suppressed)} {would}added.")
+    if report.waiting:
+        click.echo(
+            f"{report.waiting} held for review in all (not proven to be about mail Chairside "
+            "sent): see them with `chairside inbox --review`."
+        )
     if dry_run:
         click.echo("Dry run: nothing was changed in the mailbox or the practice folder.")
 

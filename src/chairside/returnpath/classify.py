@@ -1,25 +1,23 @@
 """What a message in the practice's mailbox is: a complaint, a bounce, an unsubscribe request,
-or something for a person to read.
+or something for a person to read; whom it is about; and what it carries that could prove
+it (`evidence`). Whether that proof holds is decided in `proof`, against the ledger.
 
-* Complaints: ARF reports (RFC 5965, `multipart/report; report-type=feedback-report`). The
-  patient is the report's Original-Rcpt-To, else the token in the reported message's
-  List-Unsubscribe header (mailbox providers often redact its To), else its Message-ID in
-  the ledger.
-* Bounces: `flufl.bounce` finds the failed recipients in RFC 3464 DSNs and in the common
-  non-standard formats (Exim, qmail, Exchange, Yahoo, …). Only the recipient's own permanent
-  failure (RFC 3463 `5.1.x`, `5.2.1`) is a hard bounce; any other failure (mailbox full,
-  policy, an expired 4xx) is a soft one; a delay warning is neither.
+* Complaints: ARF reports (RFC 5965). Only the feedback types that are a person's
+  complaint (abuse, fraud, virus, other, opt-out) are complaints; `auth-failure`
+  (RFC 6591, a DMARC/SPF failure report about mail claiming to be the practice's) and
+  `not-spam` are reports, never about a patient.
+* Bounces: `dsn` finds the failed recipients; `reasons` says whose problem each failure is
+  (only the recipient's own permanent failure is `HARD`; a refusal of the practice's mail
+  is `SENDER`; anything unsure is `SOFT`); a delay notice is `DELAYED`.
 * Unsubscribe requests: mail whose subject or first line asks to unsubscribe (as the
-  `mailto:` of List-Unsubscribe does, with the patient's token in its subject), or mail to
-  the practice's unsubscribe address. The token names the patient; without one, the sender
-  does, when the sender is a patient.
+  `mailto:` of List-Unsubscribe does, with the patient's code in its subject), or mail to
+  the practice's unsubscribe address. Automatic replies (out of office) never are.
 
-Everything else — replies, out-of-office notices, unknown addresses — is left for a person.
+Everything else (replies, unknown mail) is left for a person.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 from email import policy
@@ -28,20 +26,16 @@ from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses, parseaddr
 from urllib.parse import unquote
 
-from flufl.bounce import all_failures
+from chairside.returnpath import evidence
+from chairside.returnpath.dsn import failures, own_text
+from chairside.returnpath.reasons import DELAYED, HARD, SENDER, SOFT, judge
 
-# flufl.bounce logs a detector's exception before raising it; the caller handles it.
-logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
-logging.getLogger("flufl.bounce").propagate = False
+__all__ = ["DELAYED", "HARD", "SENDER", "SOFT", "Classified", "Found", "classify", "parse"]
 
-HARD, SOFT, DELAYED = "hard", "soft", "delayed"
 FROM_LINK = "an unsubscribe request from the List-Unsubscribe link"
-# RFC 3463: 5.1.x is a bad address (5.1.10: Office 365's "recipient not found"), 5.2.1 a
-# disabled mailbox. A full mailbox (5.2.2), a policy refusal (5.7.x) or a routing failure
-# may pass; they count as soft bounces until they repeat.
-_HARD_STATUS = re.compile(r"^5\.(1\.\d{1,3}|2\.1)$")
-_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
-TOKEN = re.compile(r"(?<![0-9a-f])[0-9a-f]{26}(?![0-9a-f])")
+COMPLAINT_TYPES = ("abuse", "fraud", "virus", "other", "opt-out")
+"""ARF feedback types that are a recipient's complaint (RFC 5965, RFC 6650)."""
+TOKEN = evidence.TOKEN
 _ASKS = re.compile(
     r"\b(unsubscribe|unsubscribed|opt[- ]?out|remove me|take me off|stop (emailing|sending)|"
     r"no more (e-?mails|newsletters)|cancel (my )?subscription|"
@@ -58,8 +52,8 @@ _FIRST_LINE_ASKS = re.compile(
 )
 _NOT_ASKING = re.compile(r"\?|\b(don'?t|do not|not|never|no way|won'?t)\b", re.IGNORECASE)
 _DELAY_NOTICE = re.compile(
-    r"\bdelayed\b|\(delay\)|not yet been delivered|warning only|"
-    r"will (continue|retry|be retried|keep trying)",
+    r"\bdelayed\b|\(delay\)|not yet been delivered|warning only|no action is required|"
+    r"will (continue|retry|be retried|keep trying)|delivery attempts will continue",
     re.IGNORECASE,
 )
 # Diagnostics quote the address; what is printed and kept says only what went wrong.
@@ -70,8 +64,11 @@ _QUOTE_START = re.compile(
 )
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster", "mail-daemon", "mail-delivery-subsystem")
 _BOUNCE_SUBJECT = re.compile(
-    r"undeliver|delivery (status|failure|has failed|notification)|mail delivery failed|"
-    r"failure notice|returned mail|delivery failure|could not be delivered|nondeliverable",
+    r"undeliver|delivery (status|failure|has failed|notification|problem|report)|"
+    r"mail delivery failed|failure notice|returned mail|delivery failure|could not be "
+    r"delivered|nondeliverable|non-delivery|not delivered|mail system error|"
+    r"delivery error|failed delivery|message (not delivered|status|blocked)|"
+    r"rejected:|warning: could not send|mail could not be delivered",
     re.IGNORECASE,
 )
 
@@ -82,18 +79,30 @@ class Found:
 
     email: str
     kind: str
-    """"unsubscribe", "complaint", or a bounce's HARD, SOFT or DELAYED."""
+    """"unsubscribe", "complaint", or a bounce's HARD, SOFT, SENDER or DELAYED."""
     detail: str
     original_token: str | None = None
+    """For an unsubscribe request: the code it carries in its subject or first lines."""
+    reason: str = ""
+    status: str = ""
+    remote: str = ""
+    """The receiving mail system, for a bounce (its host, or the recipient's domain)."""
 
 
 @dataclass
 class Classified:
     kind: str
-    """"unsubscribe", "bounce", "complaint", "auto-reply" or "other"."""
+    """"unsubscribe", "bounce", "complaint", "report" (auth-failure, not-spam),
+    "auto-reply" or "other"."""
     found: list[Found] = field(default_factory=list)
     original_message_id: str | None = None
     note: str = ""
+    references: set[str] = field(default_factory=set)
+    codes: set[str] = field(default_factory=set)
+    return_code: str | None = None
+    verified_by: str = ""
+    """For an unsubscribe request: "dkim", "spf" or "dmarc" when the practice's server saw
+    the sender's domain pass it."""
 
 
 def parse(data: bytes) -> EmailMessage:
@@ -101,30 +110,60 @@ def parse(data: bytes) -> EmailMessage:
 
 
 def classify(
-    message: EmailMessage, *, raw: bytes | None = None, unsubscribe_address: str = ""
+    message: EmailMessage,
+    *,
+    raw: bytes | None = None,
+    unsubscribe_address: str = "",
+    practice_addresses: frozenset[str] = frozenset(),
+    authserv_id: str = "",
 ) -> Classified:
-    """What `message` is, and whom it is about (addresses as written, not yet resolved).
+    """What `message` is, whom it is about (addresses as written, not yet resolved), and
+    the evidence it carries.
 
     Mail to `unsubscribe_address` (when it is not the address patients reply to) is an
-    unsubscribe request whatever it says.
+    unsubscribe request whatever it says. `practice_addresses` are never a bounce's
+    recipient. `authserv_id` names the practice's mail server in Authentication-Results.
     """
-    report_type = (message.get_param("report-type", "", header="content-type") or "").lower()
-    if message.get_content_type() == "multipart/report" and report_type == "feedback-report":
-        return _complaint(message)
-    if _looks_like_bounce(message):
-        bounce = _bounce(message, raw)
+    raw = raw if raw is not None else message.as_bytes()
+    # The classic Message API reads damaged mail that the modern one may choke on.
+    legacy = BytesParser().parsebytes(raw)
+    found = _what(message, legacy, raw, unsubscribe_address, practice_addresses)
+    found.references = evidence.references(raw, legacy)
+    found.codes = evidence.codes(raw, own_text(legacy) if found.kind != "unsubscribe" else "")
+    for part in legacy.walk():
+        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
+            inner = part.get_payload(decode=True) if not part.is_multipart() else None
+            if inner:
+                found.codes |= evidence.codes(b"", unquote(inner.decode("latin-1")))
+    found.return_code = evidence.return_code(legacy)
+    if found.kind == "unsubscribe":
+        found.verified_by = evidence.verified_by(legacy, authserv_id=authserv_id)
+    return found
+
+
+def _what(message, legacy, raw, unsubscribe_address, practice_addresses) -> Classified:
+    report_type = (legacy.get_param("report-type", "", header="content-type") or "").lower()
+    if legacy.get_content_type() == "multipart/report" and report_type == "feedback-report":
+        return _complaint(legacy)
+    if _looks_like_bounce(legacy):
+        bounce = _bounce(legacy, raw, practice_addresses | {unsubscribe_address})
         if bounce.found:
             return bounce
+    if evidence.is_auto_reply(message):
+        sender = parseaddr(str(legacy.get("From", "")))[1]
+        note = "an automatic reply (out of office)"
+        return Classified("auto-reply", [Found(sender, "auto-reply", note)], note=note)
     request = _unsubscribe(message, unsubscribe_address.lower())
-    # The List-Unsubscribe mailto (its token in the subject) may be sent by a mailbox
+    # The List-Unsubscribe mailto (its code in the subject) may be sent by a mailbox
     # provider's machinery, marked as automatic: it is still the patient's request.
-    if request.note != FROM_LINK and _is_auto_reply(message):
-        return Classified("auto-reply", note="an automatic reply")
+    automatic = request.note != FROM_LINK and evidence.is_automatic(legacy)
+    if request.kind == "unsubscribe" and automatic:
+        return Classified("auto-reply", note="an automatic message")
     return request
 
 
 # -- complaints ------------------------------------------------------------------------------
-def _complaint(message: EmailMessage) -> Classified:
+def _complaint(message: Message) -> Classified:
     fields: Message | None = None
     original: Message | None = None
     for part in message.walk():
@@ -137,19 +176,24 @@ def _complaint(message: EmailMessage) -> Classified:
                 fields = HeaderParser().parsestr(raw.decode("ascii", "replace"))
         elif kind in ("message/rfc822", "text/rfc822-headers") and original is None:
             original = _original(part)
-    feedback = (fields.get("Feedback-Type", "abuse") if fields is not None else "abuse").strip()
-    if feedback.lower() == "not-spam":
-        return Classified("other", note="a not-spam report")
+    feedback = str(fields.get("Feedback-Type", "") if fields is not None else "").strip().lower()
+    feedback = feedback.split()[0] if feedback else "abuse"
+    what = ""
+    if feedback not in COMPLAINT_TYPES:
+        what = {
+            "auth-failure": "a report that mail claiming to be the practice's failed "
+            "authentication (DMARC/SPF, RFC 6591): about the practice's mail, not a patient",
+            "not-spam": "a not-spam report",
+        }.get(feedback, f"a {feedback} feedback report, not a complaint")
     candidates = []
     if fields is not None:
         candidates = [a for _n, a in getaddresses(fields.get_all("Original-Rcpt-To", [])) if a]
-    token = _list_unsubscribe_token(original)
     if not candidates and original is not None:
         candidates = [a for _n, a in getaddresses(original.get_all("To", [])) if "@" in a]
-    detail = f"ARF {feedback.lower()} report"
-    found = [Found(a, "complaint", detail, token) for a in candidates] or [
-        Found("", "complaint", detail, token)
-    ]
+    if feedback not in COMPLAINT_TYPES:
+        return Classified("report", [Found(a, "report", what) for a in candidates], note=what)
+    detail = f"ARF {feedback} report"
+    found = [Found(a, "complaint", detail) for a in candidates] or [Found("", "complaint", detail)]
     return Classified("complaint", found, original_message_id=_message_id(original), note=detail)
 
 
@@ -162,14 +206,6 @@ def _original(part: Message) -> Message | None:
     return payload[0] if isinstance(payload, list) and payload else None
 
 
-def _list_unsubscribe_token(original: Message | None) -> str | None:
-    if original is None:
-        return None
-    header = unquote(str(original.get("List-Unsubscribe", "")))
-    match = TOKEN.search(header.lower())
-    return match.group(0) if match else None
-
-
 def _message_id(original: Message | None) -> str | None:
     if original is None:
         return None
@@ -178,8 +214,8 @@ def _message_id(original: Message | None) -> str | None:
 
 
 # -- bounces ---------------------------------------------------------------------------------
-def _looks_like_bounce(message: EmailMessage) -> bool:
-    """Only likely bounces go to the bounce detectors: their heuristics are for bounces."""
+def _looks_like_bounce(message: Message) -> bool:
+    """Only likely bounces go to the bounce readers: their heuristics are for bounces."""
     sender = parseaddr(str(message.get("From", "")))[1].lower()
     report_type = (message.get_param("report-type", "", header="content-type") or "").lower()
     return (
@@ -187,86 +223,60 @@ def _looks_like_bounce(message: EmailMessage) -> bool:
         or sender.split("@")[0] in _BOUNCE_SENDERS
         or str(message.get("Return-Path", "")).strip() == "<>"
         or bool(_BOUNCE_SUBJECT.search(str(message.get("Subject", ""))))
+        or any(p.get_content_type() == "message/delivery-status" for p in message.walk())
+        or sender.endswith(("@sns.amazonaws.com", "@amazonses.com"))
     )
 
 
-def _dsn_fields(message: Message) -> dict[str, tuple[str, str, str]]:
-    """Recipient (lowercased) → (action, status, diagnostic) from RFC 3464 parts."""
-    found = {}
-    for part in message.walk():
-        if part.get_content_type() != "message/delivery-status" or not part.is_multipart():
-            continue
-        for block in part.get_payload()[1:]:  # the first block is about the message
-            action = str(block.get("Action", "")).strip().lower()
-            status = str(block.get("Status", "")).strip().split(" ")[0]
-            diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split())
-            for header in ("Original-Recipient", "Final-Recipient"):
-                value = str(block.get(header, ""))
-                address = value.partition(";")[2].strip().strip("<>").lower()
-                if address:
-                    found.setdefault(address, (action, status, diagnostic))
-    return found
-
-
-def _bounce(message: EmailMessage, raw: bytes | None) -> Classified:
-    # flufl.bounce reads the classic Message API (get_params and friends); it is parsed
-    # from the bytes as received, since re-encoding a damaged message can fail.
-    legacy = BytesParser().parsebytes(raw if raw is not None else message.as_bytes())
-    dsn = _dsn_fields(legacy)
-    try:
-        temporary, permanent = all_failures(legacy)
-    except (AttributeError, TypeError, ValueError, LookupError):
-        # Some of its detectors fail on undecodable headers (a `Header` where they expect
-        # text); the standard DSN fields, read above, still say who failed.
-        permanent = frozenset(a.encode() for a, f in dsn.items() if f[0].startswith("fail"))
-        temporary = frozenset(a.encode() for a, f in dsn.items() if f[0].startswith("delay"))
+def _bounce(message: Message, raw: bytes, practice: set[str]) -> Classified:
     original = next(
         (
             _original(p)
-            for p in legacy.walk()
+            for p in message.walk()
             if p.get_content_type() in ("message/rfc822", "text/rfc822-headers")
         ),
         None,
     )
-    token = _list_unsubscribe_token(original)
-    body = _text(message)
+    text = str(message.get("Subject", "")) + "\n" + own_text(message)[:5000]
+    # A warning that delivery is still being tried, in prose (no DSN Action field).
+    delay_notice = bool(_DELAY_NOTICE.search(text))
     found = []
-    # A warning that delivery is still being tried, in prose (no DSN Action field): the
-    # heuristic detectors may read its address as failed.
-    delay_notice = bool(_DELAY_NOTICE.search(str(message.get("Subject", "")) + "\n" + body))
-    for raw, failed in [(a, True) for a in permanent] + [(a, False) for a in temporary]:
-        address = raw.decode("ascii", "replace")
-        action, status, diagnostic = dsn.get(address.lower(), ("", "", ""))
-        if not status:
-            match = _STATUS.search(body)
-            status = match.group(1) if match else ""
-        if (
-            action.startswith("delayed")
-            or (not failed and not action.startswith("fail"))
-            or (not action and delay_notice)
-        ):
-            kind = DELAYED
-        elif status and not _HARD_STATUS.match(status):
-            kind = SOFT
-        else:
-            kind = HARD
-        diagnostic = _ADDRESS.sub("(address)", diagnostic)
-        detail = " ".join(filter(None, [status, diagnostic[:120]])) or "bounced"
-        found.append(Found(address, kind, detail, token))
+    named = failures(message, practice={a for a in practice if a}, original=original)
+    writer = "\n".join(
+        f"{name.lower()}: {' '.join(str(value).split())}"
+        for name in ("From", "X-Mailer", "X-NAI-Header", "Received")
+        for value in message.get_all(name, [])
+    )
+    for failure in named:
+        action = failure.action
+        if not action and delay_notice and not failure.status.startswith("5"):
+            action = "delayed"  # a prose warning, no DSN Action field
+        verdict = judge(
+            failure.status,
+            failure.diagnostic,
+            action=action,
+            permanent=failure.permanent,
+            context=text,
+            alone=len(named) == 1,
+            writer=f"{writer}\nremote: {failure.remote.lower()}",
+            category=failure.category,
+        )
+        diagnostic = _ADDRESS.sub("(address)", failure.diagnostic)
+        detail = " ".join(filter(None, [verdict.status, verdict.reason + ":", diagnostic[:120]]))
+        remote = failure.remote or failure.email.rpartition("@")[2]
+        found.append(
+            Found(
+                failure.email,
+                verdict.side,
+                detail.rstrip(":"),
+                reason=verdict.reason,
+                status=verdict.status,
+                remote=remote.lower(),
+            )
+        )
     if not found:
         return Classified("other")
     return Classified("bounce", found, original_message_id=_message_id(original), note="a bounce")
-
-
-# -- automatic replies -----------------------------------------------------------------------
-def _is_auto_reply(message: EmailMessage) -> bool:
-    auto = str(message.get("Auto-Submitted", "no")).strip().lower()
-    precedence = str(message.get("Precedence", "")).strip().lower()
-    return (
-        auto != "no"
-        or precedence in ("auto_reply", "bulk", "junk", "list")
-        or any(h in message for h in ("X-Autoreply", "X-Autorespond"))
-    )
 
 
 # -- unsubscribe requests --------------------------------------------------------------------

@@ -12,10 +12,12 @@ pending mark or move. Mail is never deleted, and mail that is not ours is left u
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import imaplib
 import re
 import ssl
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,11 @@ from chairside import secrets
 from chairside.audience.addresses import mask
 from chairside.errors import ChairsideError
 from chairside.returnpath import classify as cl
+from chairside.returnpath import proof
+from chairside.returnpath.evidence import header_text
+from chairside.returnpath.providers import provider_name
 from chairside.returnpath.record import Outcome, Recorder
+from chairside.returnpath.review import refusal_lines
 from chairside.returnpath.state import (
     BOUNCE,
     COMPLAINT,
@@ -32,6 +38,7 @@ from chairside.returnpath.state import (
     UNSUBSCRIBE,
     Event,
     LedgerView,
+    Refusal,
     ReturnState,
     now,
 )
@@ -40,9 +47,19 @@ from chairside.tomlfile import Problems, get_str, load_toml, unknown_keys
 from chairside.workspace import PRACTICE_FILE, Practice, Workspace
 
 PASSWORD_VARIABLE = "CHAIRSIDE_IMAP_PASSWORD"
-IMAP_KEYS = ("host", "port", "user", "folder", "tls", "after", "ca_file")
+IMAP_KEYS = ("host", "port", "user", "folder", "tls", "after", "ca_file", "authserv_id")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 FETCH_BATCH = 50
+MAX_MESSAGE = 10_000_000
+UNREADABLE = (
+    ValueError,
+    LookupError,
+    UnicodeError,
+    TypeError,
+    AttributeError,
+    RecursionError,
+)
+_MESSAGE_ID = re.compile(rb"(?im)^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)")
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,9 @@ class ImapConfig:
     ca_file: Path | None = None
     """A PEM of the CA that signed the server's certificate (a private mail server), trusted
     besides this computer's; certificates are always verified."""
+    authserv_id: str = ""
+    """The name the practice's mail server writes in Authentication-Results (RFC 8601);
+    "" reads the topmost one, which the last server to receive the mail wrote."""
 
     @property
     def move_to(self) -> str | None:
@@ -104,6 +124,7 @@ def load_imap(workspace: Workspace) -> ImapConfig:
     for name in (folder, after):
         if not name.isascii() or '"' in name or "\\" in name:
             problems.add(f"[imap] {name!r}: folder names must be plain ASCII, without quotes")
+    authserv_id = get_str(table, "authserv_id", problems, where=where)
     ca_name = get_str(table, "ca_file", problems, where=where)
     ca_file = (workspace.root / Path(ca_name).expanduser()) if ca_name else None
     if ca_file is not None and not ca_file.is_file():
@@ -115,7 +136,7 @@ def load_imap(workspace: Workspace) -> ImapConfig:
     unknown_keys(table, IMAP_KEYS, problems, where=where, path=workspace.practice_file)
     problems.raise_if_any()
     default_port = {"ssl": 993, "starttls": 143, "none": 143}[tls]
-    return ImapConfig(host, port or default_port, user, folder, tls, after, ca_file)
+    return ImapConfig(host, port or default_port, user, folder, tls, after, ca_file, authserv_id)
 
 
 def tls_context(config: ImapConfig) -> ssl.SSLContext:
@@ -215,6 +236,14 @@ class InboxReport:
     notes: list[str] = field(default_factory=list)
     strangers: list[tuple[str, str]] = field(default_factory=list)
     """(what the message is, the address it names) for addresses that are no patient's."""
+    held: list[tuple[str, str]] = field(default_factory=list)
+    """(address, why) for what was held for review this run."""
+    refusals: list[Refusal] = field(default_factory=list)
+    """Failures that are the practice's mail refused, found this run."""
+    handled: list[str] = field(default_factory=list)
+    """Messages handled without touching a patient (delay notices, DMARC reports)."""
+    waiting: int = 0
+    """Everything held for review and not yet decided, this run's included."""
 
 
 class Resolver:
@@ -224,6 +253,9 @@ class Resolver:
         self.known = {a.lower(): a for a in known}
         self._tokens = tokens
         self._by_token: dict[str, str] | None = None
+
+    def token_of(self, email: str) -> str:
+        return self._tokens(email)
 
     def address(self, email: str) -> str | None:
         return self.known.get(email.lower())
@@ -269,25 +301,38 @@ def process(
         practice.unsubscribe_email if practice.unsubscribe_email != practice.reply_to else ""
     )
     recorder = Recorder(workspace, state, ledger, dry_run=dry_run)
+    own = frozenset(
+        a.lower()
+        for a in (practice.from_email, practice.reply_to, practice.unsubscribe_email, config.user)
+        if a and "@" in a
+    )
     for start in range(0, len(todo), FETCH_BATCH):
         handled: list[tuple[int, str, str, bool]] = []
         for uid, raw in _fetch(imap, todo[start : start + FETCH_BATCH]):
-            message = cl.parse(raw)
-            key = str(message.get("Message-ID", "")).strip() or (
-                "sha256:" + hashlib.sha256(raw).hexdigest()
-            )
+            key = _message_key(raw)
             if state is not None and state.known_message(key):
                 report.skipped += 1  # the same message seen under another UID: done already
                 handled.append((uid, key, "seen", False))
                 continue
             report.new += 1
+            message = None
             try:
-                found = cl.classify(message, raw=raw, unsubscribe_address=unsubscribe_address)
-            except (ValueError, LookupError, UnicodeError, TypeError, AttributeError) as exc:
-                # A message too damaged to read must not stop the others: a person reads it.
+                message = cl.parse(raw)
+                found = cl.classify(
+                    message,
+                    raw=raw,
+                    unsubscribe_address=unsubscribe_address,
+                    practice_addresses=own,
+                    authserv_id=config.authserv_id,
+                )
+            except UNREADABLE as exc:
+                # A message too damaged (or too deeply nested) to read must not stop the
+                # others, and nothing is applied from it: a person reads it.
                 found = cl.Classified("other")
-                report.notes.append(f"a message that could not be read ({type(exc).__name__})")
-            acted = bool(_act(found, key, resolver, recorder, ledger, report))
+                report.notes.append(
+                    f"a message that could not be read ({type(exc).__name__}): left for you"
+                )
+            acted = _act(found, key, raw, message, resolver, recorder, ledger, report)
             report.left += not acted
             handled.append((uid, key, found.kind if acted else "left", acted))
         # Suppress first, then record the messages, then mark them: a crash in between
@@ -302,14 +347,27 @@ def process(
     report.suppressed = recorder.tally.suppressed
     if state is not None and not dry_run:
         state.synced("inbox")
+    if state is not None:
+        report.waiting = len(state.held()) + (len(report.held) if dry_run else 0)
     return report
 
 
 _FETCHED = re.compile(rb"UID (\d+)")
 
 
+def _message_key(raw: bytes) -> str:
+    """The message's Message-ID as written, or the sha256 of a message without one."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    match = _MESSAGE_ID.search(head)
+    value = " ".join(match.group(1).decode("ascii", "replace").split()) if match else ""
+    return value or "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
 def _fetch(imap: imaplib.IMAP4, uids: list[int]) -> list[tuple[int, bytes]]:
-    typ, data = imap.uid("FETCH", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
+    # At most MAX_MESSAGE bytes of each: a real bounce or request is far smaller, and an
+    # enormous message must not fill the memory (what is cut off is not needed to judge it).
+    what = f"(UID BODY.PEEK[]<0.{MAX_MESSAGE}>)"
+    typ, data = imap.uid("FETCH", ",".join(map(str, uids)), what)
     if typ != "OK":
         raise ChairsideError(f"The mail server did not hand over the messages ({_text(data[0])}).")
     found = []
@@ -324,29 +382,42 @@ def _fetch(imap: imaplib.IMAP4, uids: list[int]) -> list[tuple[int, bytes]]:
 def _act(
     found: cl.Classified,
     key: str,
+    raw: bytes,
+    message,
     resolver: Resolver,
     recorder: Recorder,
     ledger: LedgerView,
     report: InboxReport,
-) -> list[Outcome]:
-    """Record what `found` says about patients; [] when it is about none of them."""
+) -> bool:
+    """Apply what `found` proves, hold what it does not, note the rest; True when the
+    message was Chairside's to handle (it is then marked read or moved)."""
+    if found.kind == "report":
+        report.handled.append(found.note)
+        return True
+    if found.kind not in ("bounce", "complaint", "unsubscribe"):
+        return False  # replies, automatic replies, anything else: for a person
     at = now()
-    outcomes = []
+    acted = False
+    named = proof.named_deliveries(found, ledger)
     for item in found.found:
-        email = resolver.token(item.original_token) if found.kind != "bounce" else None
-        if item.kind == "unsubscribe":
-            item.detail = "by email, with their code" if email else "by email, from their address"
-        email = email or resolver.address(item.email)
-        if email is None and len(found.found) == 1:
-            # The recipient is redacted or rewritten: the message it reports names its own.
-            email = resolver.token(item.original_token) or ledger.email_for(
-                found.original_message_id
-            )
+        email, evidence = _whom(item, found, resolver, ledger, named)
+        if item.kind == cl.DELAYED:
+            report.handled.append("a delay notice (the mail system is still trying)")
+            acted = True
+            continue
+        if item.kind == cl.SENDER:
+            acted = True
+            if evidence is None:
+                # Unproven, it could be a forger's false alarm: noted, not counted.
+                report.handled.append(
+                    "a refusal of the practice's mail that returns no message Chairside sent "
+                    "(not counted)"
+                )
+            else:
+                _refusal(found, item, key, email, ledger, recorder, report, at)
+            continue
         if email is None:
             report.strangers.append((found.note or found.kind, item.email))
-            continue
-        if item.kind == cl.DELAYED:
-            report.lines.append(Line("delayed (not a bounce yet)", email, item.detail))
             continue
         kind = {
             "unsubscribe": UNSUBSCRIBE,
@@ -354,13 +425,79 @@ def _act(
             cl.HARD: BOUNCE,
             cl.SOFT: SOFT_BOUNCE,
         }[item.kind]
-        campaign = ledger.campaign_for(email, at=at, message_id=found.original_message_id)
-        event_key = f"inbox:{key}:{kind}:{email.lower()}"
-        event = Event(event_key, "inbox", kind, email, campaign, item.detail, at)
+        campaign = _campaign(found, email, ledger, at)
+        event = Event(
+            f"inbox:{key}:{kind}:{email.lower()}", "inbox", kind, email, campaign, item.detail, at
+        )
+        acted = True
+        if evidence is None:
+            why = proof.why_not(found)
+            sender = header_text(message, "From") if message is not None else ""
+            subject = header_text(message, "Subject") if message is not None else ""
+            recorder.hold(
+                event, reason=why, evidence=proof.evidence_of(sender, subject, found), message=raw
+            )
+            report.held.append((email, why))
+            continue
+        if item.kind == "unsubscribe":
+            event = dataclasses.replace(event, detail=f"by email ({evidence})")
         outcome = recorder.record(event)
-        outcomes.append(outcome)
-        report.lines.append(Line(_describe(outcome), email, item.detail))
-    return outcomes
+        report.lines.append(Line(_describe(outcome), email, event.detail))
+    return acted
+
+
+def _whom(
+    item: cl.Found, found: cl.Classified, resolver: Resolver, ledger: LedgerView, named: list[str]
+) -> tuple[str | None, str | None]:
+    """(the patient `item` is about, or None; the evidence that proves it, or None)."""
+    tokens = resolver.token_of
+    if item.kind == "unsubscribe":
+        patient = resolver.token(item.original_token)
+        if patient is not None:
+            return patient, "with their unsubscribe code"
+        patient = resolver.address(item.email)
+        if patient is None:
+            return None, None
+        if found.verified_by:
+            return patient, f"from their address, which passed {found.verified_by.upper()}"
+        # A reply to the newsletter itself (In-Reply-To its Message-ID, or quoting their
+        # code) proves as much as the code in the subject.
+        return patient, proof.prove(patient, found, ledger, tokens)
+    patient = resolver.address(item.email)
+    if patient is None and len(found.found) == 1 and len(named) == 1:
+        # The recipient is redacted or rewritten (a forward): the message it returns was
+        # sent to one patient, who is then the one it is about.
+        patient = named[0]
+    if patient is None:
+        return None, None
+    return patient, proof.prove(patient, found, ledger, tokens)
+
+
+def _campaign(found: cl.Classified, email: str, ledger: LedgerView, at: str) -> str | None:
+    """The campaign `found` answers for `email`: the one whose message it returns, else the
+    latest sent to the address before `at`."""
+    for reference in sorted(found.references):
+        delivery = ledger.by_message_id(reference)
+        if delivery is not None and delivery.email.lower() == email.lower():
+            return delivery.campaign
+    return ledger.campaign_for(email, at=at, message_id=found.original_message_id)
+
+
+def _refusal(found, item, key, email, ledger, recorder, report, at) -> None:
+    """A failure that is the practice's mail refused: counted for the practice, never
+    against the patient."""
+    campaign = _campaign(found, email, ledger, at)
+    refusal = Refusal(
+        f"inbox:{key}:{email.lower()}",
+        campaign,
+        provider_name(item.remote, email),
+        email,
+        item.reason,
+        item.detail,
+        at,
+    )
+    recorder.refuse(refusal)
+    report.refusals.append(refusal)
 
 
 def _describe(outcome: Outcome) -> str:
@@ -427,5 +564,16 @@ def lines_for(report: InboxReport, *, show: bool) -> list[str]:
     for what, email in report.strangers:
         who = (email if show else mask(email)) or "nobody named"
         out.append(f"  note: {what} about {who}, not a patient Chairside sent to: left for you")
+    for what, count in Counter(report.handled).most_common():
+        out.append(f"  {count} × {what}: marked as read, no patient affected")
+    if report.held:
+        out.append(
+            f"  {len(report.held)} held for review, nothing done (see `chairside inbox --review`):"
+        )
+        for why, count in Counter(why for _email, why in report.held).most_common():
+            out.append(f"    {count} × {why}")
+    if report.refusals:
+        out.append("  Refusals of the practice's mail (they do not count against any patient):")
+        out += ["  " + line for line in refusal_lines(report.refusals)]
     out += [f"  note: {note}" for note in report.notes]
     return out

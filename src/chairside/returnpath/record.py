@@ -19,6 +19,7 @@ from chairside.returnpath.state import (
     UNSUBSCRIBE,
     Event,
     LedgerView,
+    Refusal,
     ReturnState,
 )
 from chairside.workspace import Workspace
@@ -70,6 +71,16 @@ class Recorder:
         self._appender = Appender(workspace.suppressed_file)  # reads the file once a run
         self._events: dict[str, Event] = {}
         """Events of this run, recorded in the state by `flush` (after suppressing)."""
+        self._held: list[tuple[Event, str, str, bytes | None]] = []
+        self._refusals: list[Refusal] = []
+
+    def hold(self, event: Event, *, reason: str, evidence: str, message: bytes | None) -> None:
+        """Keep `event` for a person to apply or dismiss, instead of recording it."""
+        self._held.append((event, reason, evidence, message))
+
+    def refuse(self, refusal: Refusal) -> None:
+        """Count a refusal of the practice's mail (never against the recipient)."""
+        self._refusals.append(refusal)
 
     def _is_new(self, event: Event) -> bool:
         seen = event.key in self._events or (
@@ -130,6 +141,12 @@ class Recorder:
                 self.tally.suppressed += result.added
             for event in self._events.values():
                 self.state.add_event(event)
+            for event, reason, evidence, message in self._held:
+                if not self.state.has_event(event.key):  # applied before: nothing to hold
+                    self.state.hold(event, reason=reason, evidence=evidence, message=message)
+            for refusal in self._refusals:
+                self.state.add_refusal(refusal)
+        self._held, self._refusals = [], []
         self._pending = []
         if not self.dry_run:
             self._events = {}

@@ -6,12 +6,18 @@ Its own SQLite file, so the ledger that guards sending is only ever read here:
     events    each unsubscribe, bounce and complaint, under a key its source makes unique,
               so reading the same mail or API page twice records nothing twice
     syncs     when each source (the inbox, a provider) was last read completely
+    held      what came back but could not be tied to mail Chairside sent that person: kept,
+              with its reason, evidence and the message itself, until a person applies or
+              dismisses it
+    refusals  failures that are the practice's mail refused (spam-like, blocked, policy…),
+              per campaign and receiving mail provider: never held against a patient
 """
 
 from __future__ import annotations
 
 import sqlite3
 import sys
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,11 +58,65 @@ CREATE TABLE IF NOT EXISTS syncs (
     source    TEXT PRIMARY KEY,
     synced_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS held (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    key        TEXT NOT NULL UNIQUE,   -- the event key it would record: held once
+    kind       TEXT NOT NULL,          -- an event kind
+    email      TEXT NOT NULL,
+    campaign   TEXT,
+    detail     TEXT NOT NULL,
+    reason     TEXT NOT NULL,          -- why it was not applied
+    evidence   TEXT NOT NULL,          -- what the message says of itself
+    message    BLOB,                   -- the message, zlib-compressed (at most MAX_KEPT)
+    status     TEXT NOT NULL DEFAULT 'held' CHECK (status IN ('held', 'applied', 'dismissed')),
+    at         TEXT NOT NULL,
+    decided_at TEXT
+);
+CREATE TABLE IF NOT EXISTS refusals (
+    key      TEXT PRIMARY KEY,
+    campaign TEXT,
+    provider TEXT NOT NULL,            -- the receiving mail provider (Gmail, Microsoft…)
+    email    TEXT NOT NULL,
+    reason   TEXT NOT NULL,            -- spam-like, blocked, policy, authentication…
+    detail   TEXT NOT NULL,
+    at       TEXT NOT NULL
+);
 """
+MAX_KEPT = 1_000_000
+"""Bytes of a held message kept (compressed): more is not needed to judge it."""
 
 
 def now() -> str:
     return clock.now().astimezone(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Held:
+    id: int
+    key: str
+    kind: str
+    email: str
+    campaign: str | None
+    detail: str
+    reason: str
+    evidence: str
+    status: str
+    at: str
+
+    def event(self, source: str = "inbox") -> Event:
+        """The event applying it records (under the key it was held with)."""
+        return Event(self.key, source, self.kind, self.email, self.campaign, self.detail, now())
+
+
+@dataclass(frozen=True)
+class Refusal:
+    key: str
+    campaign: str | None
+    provider: str
+    email: str
+    reason: str
+    detail: str
+    at: str
 
 
 @dataclass(frozen=True)
@@ -149,6 +209,79 @@ class ReturnState:
             query, args = query + " AND email = ?", [*args, email.lower()]
         return [Event(*row) for row in self.db.execute(query + " ORDER BY at, key", args)]
 
+    # -- held for review --------------------------------------------------------------------
+    def hold(self, event: Event, *, reason: str, evidence: str, message: bytes | None) -> bool:
+        """Keep `event` for a person to decide; False when it was held (or decided) before."""
+        blob = zlib.compress(message[:MAX_KEPT]) if message else None
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO held (key, kind, email, campaign, detail, reason, evidence, "
+            "message, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.key,
+                event.kind,
+                event.email.lower(),
+                event.campaign,
+                event.detail,
+                reason,
+                evidence,
+                blob,
+                event.at,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def is_held(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM held WHERE key = ?", (key,)).fetchone() is not None
+
+    def held(self, *, status: str | None = "held") -> list[Held]:
+        query = (
+            "SELECT id, key, kind, email, campaign, detail, reason, evidence, status, at "
+            "FROM held" + (" WHERE status = ?" if status else "") + " ORDER BY id"
+        )
+        return [Held(*row) for row in self.db.execute(query, (status,) if status else ())]
+
+    def held_one(self, held_id: int) -> Held | None:
+        row = self.db.execute(
+            "SELECT id, key, kind, email, campaign, detail, reason, evidence, status, at "
+            "FROM held WHERE id = ?",
+            (held_id,),
+        ).fetchone()
+        return Held(*row) if row else None
+
+    def held_message(self, held_id: int) -> bytes | None:
+        row = self.db.execute("SELECT message FROM held WHERE id = ?", (held_id,)).fetchone()
+        return zlib.decompress(row[0]) if row and row[0] else None
+
+    def decide(self, held_id: int, status: str) -> bool:
+        """Mark a held item applied or dismissed; False when it was decided already."""
+        cursor = self.db.execute(
+            "UPDATE held SET status = ?, decided_at = ? WHERE id = ? AND status = 'held'",
+            (status, now(), held_id),
+        )
+        return cursor.rowcount == 1
+
+    # -- refusals of the practice's mail -----------------------------------------------------
+    def add_refusal(self, refusal: Refusal) -> bool:
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO refusals VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                refusal.key,
+                refusal.campaign,
+                refusal.provider,
+                refusal.email.lower(),
+                refusal.reason,
+                refusal.detail,
+                refusal.at,
+            ),
+        )
+        return cursor.rowcount == 1
+
+    def refusals(self, *, campaign: str | None = None) -> list[Refusal]:
+        query, args = "SELECT * FROM refusals", ()
+        if campaign is not None:
+            query, args = query + " WHERE campaign = ?", (campaign,)
+        return [Refusal(*row) for row in self.db.execute(query + " ORDER BY at, key", args)]
+
     # -- syncs ------------------------------------------------------------------------------
     def synced(self, source: str, at: str | None = None) -> None:
         self.db.execute("INSERT OR REPLACE INTO syncs VALUES (?, ?)", (source, at or now()))
@@ -167,6 +300,18 @@ def read_last_synced(state_dir: Path) -> dict[str, str]:
             return dict(db.execute("SELECT source, synced_at FROM syncs"))
     except sqlite3.DatabaseError:
         return {}
+
+
+def read_refusals(state_dir: Path) -> list[Refusal]:
+    """The refusals of the practice's mail recorded so far; [] when none (no file made)."""
+    path = state_dir / DB_FILE
+    if not path.is_file():
+        return []
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            return [Refusal(*row) for row in db.execute("SELECT * FROM refusals ORDER BY at")]
+    except sqlite3.DatabaseError:
+        return []  # no table yet, or damaged: the inbox reports that
 
 
 def latest_sends(state_dir: Path, *, excluding: str | None) -> dict[str, tuple[str, str]]:
@@ -230,7 +375,7 @@ class LedgerView:
                 f"{path} cannot be read ({exc}); nothing was changed. Do not put an old copy "
                 "back: rebuild it from its journal with `chairside rebuild-ledger NAME`."
             ) from None
-        self._by_id = {d.message_id: d for d in self.deliveries if d.message_id}
+        self._by_id = {_mid(d.message_id): d for d in self.deliveries if d.message_id}
         self._by_email: dict[str, list[Delivery]] = {}
         for delivery in self.deliveries:
             if delivery.status == "sent":
@@ -245,18 +390,23 @@ class LedgerView:
 
     def email_for(self, message_id: str | None) -> str | None:
         """The address a message Chairside sent went to, by its Message-ID (SMTP sends)."""
-        found = self._by_id.get(message_id.strip()) if message_id and self.deliveries else None
+        found = self.by_message_id(message_id)
         return found.email if found is not None else None
+
+    def by_message_id(self, message_id: str | None) -> Delivery | None:
+        """The message Chairside sent with this Message-ID (over SMTP), if any."""
+        if not message_id or not self.deliveries:
+            return None
+        return self._by_id.get(_mid(message_id))
 
     def campaign_for(
         self, email: str, *, at: str | None = None, message_id: str | None = None
     ) -> str | None:
         """The campaign a reply about `email` answers: the one whose message it names, else
         the latest sent to the address before `at`."""
-        if message_id and self.deliveries:
-            found = self._by_id.get(message_id.strip())
-            if found is not None:
-                return found.campaign
+        found = self.by_message_id(message_id)
+        if found is not None:
+            return found.campaign
         sent = [d for d in self.sent_to(email) if at is None or d.at <= at]
         return sent[-1].campaign if sent else None
 
@@ -269,6 +419,11 @@ class LedgerView:
 
     def routes(self) -> set[str]:
         return {d.via for d in self.deliveries if d.status == "sent"}
+
+
+def _mid(message_id: str) -> str:
+    """A Message-ID as compared: without brackets or spaces, lowercased."""
+    return message_id.strip().strip("<>").strip().lower()
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from chairside.studio.pagekit import Studio, studio_of
 from chairside.studio.pages import (
     campaigns,
     edit,
+    inbox,
     month,
     patients,
     report,
@@ -101,6 +102,7 @@ def create_app(workspace: Workspace, guard: Guard) -> Starlette:
         *unsubscribes.routes,
         *report.routes,
         *settings.routes,
+        *inbox.routes,
         Mount("/static", StaticFiles(packages=[("chairside.studio", "static")]), name="static"),
     ]
     app = Starlette(
