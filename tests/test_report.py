@@ -643,3 +643,24 @@ def test_sendgrid_months_are_never_added_up(http_server, tmp_workspace, run, mon
     assert data["overall"]["opens"] == 3  # the busiest month, not 5 of 4
     assert any("busiest month" in note for note in data["notes"])
     assert not any("2026-12-a" in note for note in data["notes"])
+
+
+def test_refusals_of_the_practices_mail_are_an_alarm_in_the_report(tmp_workspace, run):
+    from chairside.returnpath.state import Refusal, ReturnState, now
+
+    people = [f"p{n}@example.com" for n in range(3)]
+    _sent(tmp_workspace, "2026-12", "smtp", {"2026-12-a": people})
+    state = ReturnState(tmp_workspace / ".chairside")
+    try:
+        for number, email in enumerate(people[:2]):
+            state.add_refusal(
+                Refusal(f"r{number}", "2026-12", "Gmail", email, "spam-like", "5.7.1", now())
+            )
+        state.add_refusal(Refusal("r9", "2026-11", "Yahoo", people[2], "blocked", "5.7.1", now()))
+    finally:
+        state.close()
+    result = run("report", "2026-12", "--offline", cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    assert "Gmail refused 2 messages as spam-like" in result.output
+    assert "Yahoo" not in result.output  # another campaign's
+    assert "p0@example.com" not in result.output

@@ -316,8 +316,25 @@ def build_report(
             report.notes.append(
                 f"{row.id}: the provider counted more {what} than messages sent; shown as 100 %."
             )
+    report.notes += refusal_alarms(folder, name)
     report.history = _history(workspace, ledger, everything, elsewhere, report)
     return report
+
+
+def refusal_alarms(folder, name: str) -> list[str]:
+    """One sentence per mailbox provider that refused the practice's mail of campaign
+    `name` (spam-like, blocked, policy…): a deliverability alarm, never a patient's fault."""
+    from collections import Counter
+
+    from chairside.returnpath.state import read_refusals
+
+    groups = Counter((r.provider, r.reason) for r in read_refusals(folder) if r.campaign == name)
+    return [
+        f"{provider} refused {count} message{'s' * (count != 1)} as {reason}: the practice's "
+        "mail was refused, not the patients' addresses (they stay on the list). Check the "
+        "sending domain's set-up and the content before the next campaign."
+        for (provider, reason), count in groups.most_common()
+    ]
 
 
 def _on_their_routes(events: list[Event], ledger: LedgerView) -> list[Event]:
