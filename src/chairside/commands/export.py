@@ -58,7 +58,8 @@ from chairside.commands.options import Options, audience_option, pass_options
 @click.option(
     "--without-baa",
     is_flag=True,
-    help="Push concern variants to a provider without a business associate agreement.",
+    help="Push (or write a bundle of) concern variants for a provider without a business "
+    "associate agreement.",
 )
 @click.option(
     "--concern-tags",
@@ -102,8 +103,8 @@ def export(
     goes where; with --push it goes through the provider's API instead, resumably.
 
     Only address, first name and an opaque variant tag leave the computer. Pushing a
-    concern's variant needs baa = true under [providers.NAME] in practice.toml (a business
-    associate agreement) or --without-baa.
+    concern's variant, or writing it into a bundle, needs baa = true under
+    [providers.NAME] in practice.toml (a business associate agreement) or --without-baa.
 
     A push holds the campaign's lock (a `send` or second push of it is refused meanwhile) and
     ends with one summary: handed over now, before, rejected, unknown, pending. Exit code
@@ -150,15 +151,17 @@ def export(
     )
     provider.check(schedule)  # settings and --schedule, before anything is written or sent
     refuse_if_errors(workspace, prepared, force=force)
+    # A bundle pairs each tag with its version's HTML as a push does: the same gate.
+    if destination not in ("eml", "mbox"):
+        warning = check_baa(provider, without_baa=without_baa, pushing=push)
+        if warning:
+            click.echo(warning, err=True)
     if not push:
         click.echo(f"Wrote {provider.export(out)}")
         return
     from chairside.returnpath.freshness import echo_unsynced
 
     echo_unsynced(workspace, campaign=name)
-    warning = check_baa(provider, without_baa=without_baa)
-    if warning:
-        click.echo(warning, err=True)
     report = run_push(workspace, provider, api_base=api_base, resend_unknown=resend_unknown)
     echo_report(report)
     finish(report)
