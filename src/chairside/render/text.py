@@ -49,6 +49,8 @@ def _inline(element) -> str:
     """The text of an element's inline content, links written as "text <url>"."""
     if element.tag == "a":
         return _link(element)
+    if element.tag == "img":
+        return picture(element.get("src") or "", element.get("alt") or "")
     parts: list[str] = [_flat(element.text)]
     for child in element:
         if not isinstance(child.tag, str):  # comments, processing instructions
