@@ -114,7 +114,7 @@ def test_auto_cuts_a_long_lead_and_shows_the_rest_as_cards(demo):
     # The general version leads with office news, never with a post about a concern
     # its patients do not have.
     general = card_titles(demo["general"][0])
-    assert list(general)[0] == "Holiday Hours and a Warm Thank-You"
+    assert next(iter(general)) == "Holiday Hours and a Warm Thank-You"
     assert general["Desk Posture and Neck Pain"] == "card"
     doc, _, text = demo["tmj"]
     lead = next(h for h in doc.iter("h2")).getparent()
@@ -188,7 +188,7 @@ def test_the_logo_replaces_the_name_when_given(tmp_workspace):
     assert (logo.get("alt"), logo.get("width")) == ("Harbor Lane Dental", "180")
     # On white, with the alt text in ink: a logo in the brand colour stays visible, and so
     # does its name when images are off.
-    header = next(td for td in logo.iterancestors("td") if "background-color" in td.get("style", ""))
+    header = next(t for t in logo.iterancestors("td") if "background-color" in t.get("style", ""))
     assert dict(declarations(header.get("style")))["background-color"] == "#ffffff"
     assert dict(declarations(logo.get("style")))["color"] == "#4b5563"
     issue = next(p for p in doc.iter("p") if p.get("class") == "cs-issue")

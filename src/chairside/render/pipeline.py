@@ -144,7 +144,7 @@ def article_views(articles: tuple[Article, ...], campaign: str, fmt: str) -> lis
 
 
 def issue_line(practice: Practice, campaign: Campaign) -> str:
-    """"December 2026 · Harbor Lane Dental" for a campaign named like 2026-12, else the
+    """ "December 2026 · Harbor Lane Dental" for a campaign named like 2026-12, else the
     practice's name alone."""
     found = _ISSUE_MONTH.match(campaign.name)
     if found and 1 <= int(found.group(2)) <= 12:
