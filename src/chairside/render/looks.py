@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chairside.errors import ChairsideError
+from chairside.fsutil import write_text_atomic
 from chairside.render.colors import contrast_ratio
+from chairside.workspace import Workspace
 
 CARD_ON_PAGE = 1.25
 """The least contrast between a card and the page around it: below this the email reads
@@ -96,7 +99,8 @@ DEFAULT_LOOK = "clear"
 
 def tint(brand: str, card: str = "#ffffff", target: float = CARD_ON_PAGE + 0.05) -> str:
     """`brand` mixed toward white, as light as it can be while a `card` still stands out
-    from it by `target` (a page tone in the practice's own colour)."""
+    from it by `target` (a page tone in the practice's own colour); a brand colour too pale
+    for that gives the Clear look's grey."""
     digits = brand.lstrip("#")
     if len(digits) == 3:
         digits = "".join(ch * 2 for ch in digits)
@@ -105,8 +109,26 @@ def tint(brand: str, card: str = "#ffffff", target: float = CARD_ON_PAGE + 0.05)
         mixed = "#" + "".join(f"{round(c + (255 - c) * white / 100):02x}" for c in rgb)
         if contrast_ratio(mixed, card) >= target:
             return mixed
-    return brand
+    return LOOKS[DEFAULT_LOOK].page
 
 
 def page_tone(look: Look, brand: str) -> str:
     return tint(brand, look.card) if look.page == "tint" else look.page
+
+
+def choose_look(workspace: Workspace, look: str) -> None:
+    """Set `[brand] theme` in practice.toml to `look`, keeping the file's comments and
+    layout (the studio's Look page; by hand it is one line under [brand])."""
+    import tomlkit
+
+    if look not in LOOKS:
+        raise ChairsideError(
+            f"There is no built-in look {look!r}; choose one of: " + ", ".join(LOOKS) + "."
+        )
+    path = workspace.practice_file
+    document = tomlkit.parse(path.read_text(encoding="utf-8-sig"))
+    brand = document.get("brand")
+    if brand is None:
+        document["brand"] = brand = tomlkit.table()
+    brand["theme"] = look
+    write_text_atomic(path, tomlkit.dumps(document))
