@@ -196,7 +196,7 @@ def test_the_logo_replaces_the_name_when_given(tmp_workspace):
     assert logo.getparent().get("href").startswith("https://harborlanedental.example.com")
     assert not [h for h in doc.iter("h1")]
     assert "<https://harborlanedental.example.com?utm_source=newsletter" in text
-    assert "[Picture: Harbor Lane Dental] <https://harborlanedental.example.com/logo.png>" in text
+    assert "[Picture: Harbor Lane Dental]\n<https://harborlanedental.example.com/logo.png>" in text
 
 
 def test_a_markdown_table_has_borders_in_html_and_columns_in_text(tmp_workspace):
@@ -232,3 +232,15 @@ def test_the_text_part_has_every_web_link_of_the_html_as_often(tmp_workspace, fm
         assert sum(h.startswith("tel:") for h in hrefs) % 2 == 0, segment
         bare = re.findall(r"(?<![<\w])https?://\S+", text)
         assert bare == [], (segment, bare)  # every URL is in <…>
+
+
+def test_the_issue_line_names_the_month_from_the_campaign_or_its_newest_post(tmp_workspace):
+    from chairside.render.pipeline import issue_line
+    from chairside.rendered import render_campaign
+
+    practice, campaign, _ = render_campaign(Workspace(tmp_workspace), "2026-12")
+    assert issue_line(practice, campaign) == "December 2026 · Harbor Lane Dental"
+    other = tmp_workspace / "campaigns/winter"
+    (tmp_workspace / "campaigns/2026-12").rename(other)
+    practice, campaign, _ = render_campaign(Workspace(tmp_workspace), "winter")
+    assert issue_line(practice, campaign) == "November 2026 · Harbor Lane Dental"  # newest post

@@ -144,13 +144,18 @@ def article_views(articles: tuple[Article, ...], campaign: str, fmt: str) -> lis
 
 
 def issue_line(practice: Practice, campaign: Campaign) -> str:
-    """ "December 2026 · Harbor Lane Dental" for a campaign named like 2026-12, else the
-    practice's name alone."""
+    """The header's issue line, "December 2026 · Harbor Lane Dental": the month of a
+    campaign named like 2026-12, else of its newest dated post; the practice's name alone
+    when neither says."""
     found = _ISSUE_MONTH.match(campaign.name)
+    dates = [article.date for article in campaign.articles if article.date]
     if found and 1 <= int(found.group(2)) <= 12:
         month = date(int(found.group(1)), int(found.group(2)), 1)
-        return f"{month:%B} {month.year} · {practice.name}"
-    return practice.name
+    elif dates:
+        month = max(dates)
+    else:
+        return practice.name
+    return f"{month:%B} {month.year} · {practice.name}"
 
 
 def phone_url(phone: str) -> str:
