@@ -333,3 +333,20 @@ def test_every_version_scores_at_most_zero_in_spamassassin(looks, tmp_path):
             found = re.search(r"Content analysis details:\s+\((-?[\d.]+) points", report)
             assert found, report[-2000:]
             assert float(found.group(1)) <= 0, (theme, version, report[found.start() :])
+
+
+def test_every_look_keeps_every_text_readable_light_and_dark(browser, looks):
+    from tests.test_real_clients import CONTRAST
+
+    for theme, root in looks.items():
+        for version, path in versions(root):
+            for scheme in ("light", "dark"):
+                page = open_page(browser, path, 375)
+                page.emulate_media(color_scheme=scheme)
+                found = page.evaluate(CONTRAST)
+                page.close()
+                assert found["checked"] > 30, (theme, version, scheme)
+                assert found["worst"] == [], (theme, version, scheme, found["worst"])
+                assert set(found["brand"]) == {"rgb(11, 93, 107)"}, (theme, version, scheme)
+                assert found["head"][0] == "rgb(255, 255, 255)", (theme, version, scheme)
+                assert (found["page"] < 0.05) == (scheme == "dark"), (theme, version, scheme)
