@@ -244,3 +244,20 @@ def test_the_issue_line_names_the_month_from_the_campaign_or_its_newest_post(tmp
     (tmp_workspace / "campaigns/2026-12").rename(other)
     practice, campaign, _ = render_campaign(Workspace(tmp_workspace), "winter")
     assert issue_line(practice, campaign) == "November 2026 · Harbor Lane Dental"  # newest post
+
+
+def test_a_newsletter_override_written_for_the_old_theme_still_builds(tmp_workspace):
+    # Templates stay overridable: the values the theme offered before the looks remain.
+    old = (
+        '<mjml><mj-body background-color="{{ colors.background }}"><mj-section>'
+        '<mj-column><mj-text color="{{ colors.text }}"><p>Hi {{ first_name }}, '
+        "{{ practice.name }}</p>{% for article in articles %}<h2>{{ article.title }}</h2>"
+        "{% endfor %}<p>{{ practice.address }} "
+        '<a href="{{ unsubscribe_url }}">Unsubscribe</a></p></mj-text></mj-column>'
+        "</mj-section><mj-section><mj-column><mj-text><p>{{ dark.background }} "
+        "{{ dark.card }} {{ colors.on_brand }} {{ colors.rule }}</p></mj-text></mj-column>"
+        "</mj-section></mj-body></mjml>"
+    )
+    (tmp_workspace / "templates/newsletter.mjml").write_text(old, encoding="utf-8")
+    doc, _, _ = built(tmp_workspace)["tmj"]
+    assert "Where Muscle Tension Comes From" in doc.text_content()

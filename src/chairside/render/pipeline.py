@@ -173,6 +173,7 @@ def context(practice: Practice, campaign: Campaign, variant: Variant) -> dict:
     accent = readable_on_white(brand)
     look = LOOKS[practice.theme]
     dark_accent = readable_on(accent, look.dark_card)
+    page = page_tone(look, brand)
     return {
         "look": look,
         "issue_line": issue_line(practice, campaign),
@@ -201,11 +202,18 @@ def context(practice: Practice, campaign: Campaign, variant: Variant) -> dict:
             "text": "#1f2933",
             "muted": "#4b5563",
             "footer": "#374151",
-            "page": page_tone(look, brand),
+            "page": page,
+            "background": page,  # the name templates written before the looks use
             "card": look.card,
             "rule": "#d1d5db",
         },
-        "dark": DARK | {"page": look.dark_page, "card": look.dark_card, "accent": dark_accent},
+        "dark": DARK
+        | {
+            "page": look.dark_page,
+            "background": look.dark_page,
+            "card": look.dark_card,
+            "accent": dark_accent,
+        },
     }
 
 
