@@ -130,16 +130,16 @@ def article_views(articles: tuple[Article, ...], campaign: str, fmt: str) -> lis
     views = []
     for index, article in enumerate(articles):
         view = _article_view(article, campaign, index)
-        words = fragment_cost(str(view.body))
+        cost = fragment_cost(str(view.body))
         if not view.url or fmt == "full":
             views.append(view)
         elif fmt == "excerpt":
             views.append(replace(view, full=False))
-        elif index == 0 and words > LEAD_WORDS:
+        elif index == 0 and cost > LEAD_WORDS:
             body = cut_at_paragraph(str(view.body), LEAD_WORDS)
             views.append(replace(view, body=Markup(body), text=html_to_text(body), cut=True))
         else:
-            views.append(replace(view, full=index == 0 or words <= SHORT_POST_WORDS))
+            views.append(replace(view, full=index == 0 or cost <= SHORT_POST_WORDS))
     return views
 
 
