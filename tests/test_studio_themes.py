@@ -42,3 +42,32 @@ def test_an_unknown_theme_in_practice_toml_is_a_clear_error(tmp_workspace, run):
     )
     result = run("build", "2026-12", cwd=tmp_workspace)
     assert_user_error(result, "[brand] theme", "'neon'", '"clear", "letter", "bold"')
+
+
+def test_the_look_page_passes_axe(tmp_workspace):
+    from tests.support import DATA, chromium
+
+    studio = StudioServer(tmp_workspace)
+    try:
+        with chromium() as browser:
+            # The studio's policy forbids inline scripts; axe is the test's, not the page's.
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+            page = context.new_page()
+            page.route(  # nothing leaves the machine (the previews ask for pictures)
+                "**/*",
+                lambda route: (
+                    route.continue_() if route.request.url.startswith(studio.url) else route.abort()
+                ),
+            )
+            page.goto(studio.login_url)
+            page.goto(f"{studio.url}/settings/theme")
+            page.add_script_tag(content=(DATA / "axe.min.js").read_text(encoding="utf-8"))
+            violations = page.evaluate(
+                "async () => (await axe.run(document, {iframes: false, resultTypes: "
+                "['violations']})).violations.map(v => ({id: v.id, impact: v.impact}))"
+            )
+            labels = page.locator("input[name=look]").count()
+    finally:
+        studio.close()
+    assert [v for v in violations if v["impact"] in ("serious", "critical")] == []
+    assert labels == 3
