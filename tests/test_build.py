@@ -83,7 +83,7 @@ def test_posts_are_ordered_per_segment(built: Path):
 
 
 def test_the_author_bio_stays_out_of_the_article(built: Path):
-    plain = (built / "general.txt").read_text(encoding="utf-8")
+    plain = (built / "tmj.txt").read_text(encoding="utf-8")  # her post leads: a byline
     assert "I’m Dr. Maya Castillo" not in plain and "I'm Dr. Maya Castillo" not in plain
     assert "By Dr. Maya Castillo" in plain
 

@@ -34,7 +34,7 @@ ALLOWED = {
     "@media(max-width)": "the phone layout, supported wherever MJML's (min-width) is",
     # The preheader: Outlook for Windows ignores max-height, and needs its own property.
     "css:mso-hide": "hides the preheader in Outlook for Windows; others ignore mso-*",
-    # Pictures in one shape (16:9) where supported; elsewhere each keeps its own shape.
+    # Pictures in one shape (2:1) where supported; elsewhere each keeps its own shape.
     "css:aspect-ratio": "pictures of one shape where supported, their own shape elsewhere",
     "css:object-fit": "crops a picture to that shape instead of squeezing it",
     # The phone's narrower card margins and the dark cards pick the section's own cell

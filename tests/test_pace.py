@@ -63,3 +63,14 @@ def test_the_general_version_leads_with_office_news_or_the_broadest_post(tmp_wor
     assert set(general.articles[0].tags) == {"tmj", "neck_shoulder"}
     for variant in campaign.variants[:-1]:  # each concern's version leads with its own post
         assert variant.segment.id in variant.articles[0].tags
+
+
+def test_a_table_costs_its_rows_and_cells_not_only_its_words():
+    from chairside.render.pace import BLOCK_WORDS, CELL_WORDS
+
+    table = "<table>" + "<tr><td> a </td><td> b </td><td> c </td></tr>" * 5 + "</table>"
+    # On a phone each row of narrow cells takes lines: 15 words cost as much as ~200.
+    assert fragment_cost(table) == 15 + BLOCK_WORDS * (1 + 5) + CELL_WORDS * 15
+    assert cut_at_paragraph(f"<p>{WORDS_30}</p>{table}<p>{WORDS_30}</p>", 150) == (
+        f"<p>{WORDS_30}</p>"
+    )

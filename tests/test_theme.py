@@ -207,6 +207,7 @@ def test_a_markdown_table_has_borders_in_html_and_columns_in_text(tmp_workspace)
         "| Day | Hours |\n|---|---|\n| Thursday | 8 to 12 |\n| Friday | Closed |\n\n"
         "## Dental Emergencies",
     )
+    edit(tmp_workspace, CAMPAIGN, 'format = "auto"', 'format = "full"')  # the whole post
     doc, _, text = built(tmp_workspace)["general"]
     cells = [td for td in doc.iter("td") if td.get("class") == "cs-cell"]
     assert len(cells) == 4

@@ -40,6 +40,9 @@ LEAD_WORDS = 300
 """`format = "auto"`: a lead post longer than about this many words (counting each
 paragraph's room, `pace.reading_cost`) is cut at a paragraph boundary, with "Continue
 reading" to the whole post (a phone screen holds about 60 words)."""
+LEAD_CUT_WORDS = 240
+"""…and cut to about this many, so a version of five or six posts still fits on about
+fifteen phone screens (the rest is one tap away)."""
 SHORT_POST_WORDS = 120
 """`format = "auto"`: after the lead, a post this short (a tip, a notice) is shown whole;
 a longer one becomes a summary card with "Read the article"."""
@@ -136,7 +139,7 @@ def article_views(articles: tuple[Article, ...], campaign: str, fmt: str) -> lis
         elif fmt == "excerpt":
             views.append(replace(view, full=False))
         elif index == 0 and cost > LEAD_WORDS:
-            body = cut_at_paragraph(str(view.body), LEAD_WORDS)
+            body = cut_at_paragraph(str(view.body), LEAD_CUT_WORDS)
             views.append(replace(view, body=Markup(body), text=html_to_text(body), cut=True))
         else:
             views.append(replace(view, full=index == 0 or cost <= SHORT_POST_WORDS))
