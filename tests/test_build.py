@@ -69,7 +69,8 @@ def test_posts_are_ordered_per_segment(built: Path):
         v["segment"]: v["articles"]
         for v in json.loads((built / "manifest.json").read_text())["variants"]
     }
-    jaw_and_neck, guards, posture, holiday = (
+    # The general version leads with office news, then the posts for several concerns.
+    holiday, jaw_and_neck, guards, posture = (
         manifest["general"][0],
         manifest["general"][1],
         manifest["general"][2],
@@ -82,7 +83,7 @@ def test_posts_are_ordered_per_segment(built: Path):
 
 
 def test_the_author_bio_stays_out_of_the_article(built: Path):
-    plain = (built / "general.txt").read_text(encoding="utf-8")
+    plain = (built / "tmj.txt").read_text(encoding="utf-8")  # her post leads: a byline
     assert "I’m Dr. Maya Castillo" not in plain and "I'm Dr. Maya Castillo" not in plain
     assert "By Dr. Maya Castillo" in plain
 
@@ -123,7 +124,7 @@ def test_excerpt_format_links_to_the_full_post(tmp_workspace: Path, run):
     assert run("build", "2026-12", cwd=tmp_workspace).exit_code == 0
     source = page(tmp_workspace / "build/2026-12", "tmj")
     doc = lxml_html.fromstring(source)
-    links = [a.get("href") for a in doc.iter("a") if "Read more: " in a.text_content()]
+    links = [a.get("href") for a in doc.iter("a") if "Read the article" in a.text_content()]
     assert any("night-guards-for-grinding" in h and "utm_campaign=2026-12" in h for h in links)
 
 
@@ -152,7 +153,9 @@ def test_preview_prints_the_text_and_opens_the_page(tmp_workspace: Path, run, mo
     monkeypatch.setattr("webbrowser.open", lambda uri: opened.append(uri) or True)
     result = run("preview", "2026-12", "--segment", "tmj", cwd=tmp_workspace)
     assert result.exit_code == 0
-    assert result.output.startswith("Harbor Lane Dental\n")
+    # The text part, opening with the preview as the HTML does.
+    assert result.output.startswith("Three short reads from our team")
+    assert "\nHarbor Lane Dental\n" in result.output
     result = run("preview", "2026-12", "--open", cwd=tmp_workspace)
     assert result.exit_code == 0
     assert opened == [(tmp_workspace.resolve() / "build/2026-12/index.html").as_uri()]

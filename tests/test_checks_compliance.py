@@ -124,7 +124,7 @@ def test_a_template_without_address_or_unsubscribe(tmp_path):
     root = copy_demo(tmp_path / "practice")
     theme = Path(__file__).resolve().parent.parent / "src/chairside/theme/newsletter.mjml"
     text = theme.read_text()
-    start = text.index('<mj-section padding="24px 0px 32px">')
+    start = text.index('<mj-section padding="20px 16px 36px">')
     end = text.index("</mj-section>", start) + len("</mj-section>")
     (root / "templates/newsletter.mjml").write_text(text[:start] + text[end:])
     context = build_context(Workspace(root), "2026-12")
@@ -136,10 +136,10 @@ def test_leftover_template_syntax(tmp_path):
     context = edited(
         tmp_path,
         "campaigns/2026-12/posts/holiday-hours.md",
-        "From all of us",
-        "From {{ all }} of us",
+        "The holidays are almost here",
+        "The {{ holidays }} are almost here",
     )
-    assert ("leftover-template", ERROR, "tmj") in findings(leftover_template, context)
+    assert ("leftover-template", ERROR, "general") in findings(leftover_template, context)
 
 
 def test_list_unsubscribe_needs_one_click_with_https(demo):

@@ -283,7 +283,7 @@ def test_css_support_warns_about_css_that_major_clients_ignore(tmp_path_factory)
         override(
             root,
             "article.mjml",
-            "<h2>{{ article.title }}</h2>",
+            '<h2 id="{{ article.anchor }}">{{ article.title }}</h2>',
             '<div style="display:flex; gap:8px"><h2>{{ article.title }}</h2></div>',
         )
         override(
@@ -327,8 +327,8 @@ def test_css_support_accepts_a_background_image_with_a_colour_fallback(tmp_path_
         override(
             root,
             "newsletter.mjml",
-            '<mj-section background-color="#ffffff" padding="28px 0px 12px" css-class="cs-card">',
-            '<mj-section padding="28px 0px 12px" background-url="https://x.example/bg.png" '
+            '<mj-section padding="28px 16px 12px" css-class="cs-gap">',
+            '<mj-section padding="28px 16px 12px" background-url="https://x.example/bg.png" '
             'background-color="#0B5D6B">',
         )
 

@@ -32,8 +32,15 @@ ALLOWED = {
     # (min-width) and writes (max-width) only with an image, so a version without a picture
     # would otherwise differ from plain MJML by the query MJML itself uses elsewhere.
     "@media(max-width)": "the phone layout, supported wherever MJML's (min-width) is",
-    # The preheader: Outlook for Windows ignores display:none, and needs its own property.
+    # The preheader: Outlook for Windows ignores max-height, and needs its own property.
     "css:mso-hide": "hides the preheader in Outlook for Windows; others ignore mso-*",
+    # Pictures in one shape (2:1) where supported; elsewhere each keeps its own shape.
+    "css:aspect-ratio": "pictures of one shape where supported, their own shape elsewhere",
+    "css:object-fit": "crops a picture to that shape instead of squeezing it",
+    # The phone's narrower card margins and the dark cards pick the section's own cell
+    # (`.cs-gap > table > tbody > tr > td`); where unsupported, desktop margins and light
+    # cards remain, both readable.
+    "selector:child": "narrower margins on phones and dark cards, ignored where unsupported",
 }
 _THEME_ADDS = re.compile(r"<mj-(style|raw)\b.*?</mj-\1>|\scss-class=\"[^\"]*\"", re.DOTALL)
 # caniemail has one entry for padding, margin and border whatever the side or part.

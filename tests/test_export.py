@@ -216,3 +216,26 @@ def test_mbox_keeps_hostile_names_intact_and_starts_no_line_with_from(tmp_worksp
         assert message["To"].addresses[0].addr_spec == f"h{i}@example.com"
         text = message.get_body(("plain",)).get_content()
         assert f"Hi {name.replace(chr(13), ' ')}," in text
+
+
+def test_a_provider_bundle_passes_the_same_agreement_gate_as_a_push(tmp_workspace, tmp_path, run):
+    # The bundle pairs each opaque tag with its version's HTML (the jaw version's words):
+    # uploading it tells the provider as much as a push does.
+    for provider in ("mailchimp", "sendgrid", "mailgun"):
+        out = tmp_path / provider
+        refused = run("export", "2026-12", "--to", provider, "--out", str(out), cwd=tmp_workspace)
+        assert_user_error(refused, "baa = true", f"[providers.{provider}]", "--without-baa")
+        assert "Nothing was written" in refused.output
+        assert not out.exists()
+    warned = run(
+        "export", "2026-12", "--to", "mailgun", "--out", str(tmp_path / "mg"), "--without-baa",
+        cwd=tmp_workspace,
+    )  # fmt: skip
+    assert warned.exit_code == 0, warned.output
+    assert "without a business associate agreement" in warned.output
+    with open(tmp_workspace / "practice.toml", "a", encoding="utf-8") as handle:
+        handle.write("\n[providers.sendgrid]\nbaa = true\n")
+    agreed = run(
+        "export", "2026-12", "--to", "sendgrid", "--out", str(tmp_path / "sg"), cwd=tmp_workspace
+    )
+    assert agreed.exit_code == 0 and "business associate" not in agreed.output, agreed.output

@@ -24,9 +24,11 @@ def audience(tmp_path: Path, rows: list[tuple[str, str, str]]) -> Path:
 
 
 def export(run, root: Path, destination: str, out: Path, patients: Path):
+    # A bundle for a provider holds concern versions: the practice has a BAA with it.
+    agreed = [] if destination in ("eml", "mbox") else ["--without-baa"]
     result = run(
         "export", "2026-12", "--to", destination, "--out", str(out),
-        "--audience", str(patients), cwd=root,
+        "--audience", str(patients), *agreed, cwd=root,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return result

@@ -340,6 +340,7 @@ def test_bundle_parses_back_with_merge_tags_and_nothing_about_health(tmp_workspa
         str(out),
         "--audience",
         str(patients),
+        "--without-baa",
         cwd=tmp_workspace,
     )
     assert result.exit_code == 0, result.output

@@ -333,6 +333,7 @@ def test_the_bundle_has_a_list_per_variant_and_names_no_concern(tmp_workspace, r
     expected = sendable(run, tmp_workspace)
     tags = variant_tags(run, tmp_workspace)
     out = tmp_path / "bundle"
+    set_mailgun(tmp_workspace, "baa = true")
     result = run("export", "2026-12", "--to", "mailgun", "--out", str(out), cwd=tmp_workspace)
     assert result.exit_code == 0, result.output
 

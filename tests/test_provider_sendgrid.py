@@ -329,6 +329,7 @@ def test_bundle(run, tmp_workspace):
         ["HLD-90004", '=HYPERLINK("x")', "Evil", "evil@example.com", "", "Y", "2026-10-01"],
     )
     out = tmp_workspace / "build" / "sendgrid"
+    allow_baa(tmp_workspace)
     result = run("export", "2026-12", "--to", "sendgrid", "--out", str(out), cwd=tmp_workspace)
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
@@ -368,6 +369,7 @@ def test_bundle(run, tmp_workspace):
 
 def test_bundle_with_concern_tags_says_so(run, tmp_workspace):
     out = tmp_workspace / "build" / "sendgrid"
+    allow_baa(tmp_workspace)
     result = run(
         "export", "2026-12", "--to", "sendgrid", "--out", str(out), "--concern-tags",
         cwd=tmp_workspace,

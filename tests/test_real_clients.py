@@ -112,7 +112,7 @@ LAYOUT = """() => {
   const column = el => el.closest('[class*="mj-column"]') || document.body;
   return {
     scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth,
-    buttons: [...document.querySelectorAll('.cs-button a')].map(a => ({
+    buttons: [...document.querySelectorAll('a.cs-btn')].map(a => ({
       text: a.textContent.trim(), height: a.getBoundingClientRect().height})),
     images: [...document.images].map(img => ({
       src: img.src, loaded: img.naturalWidth,
@@ -133,7 +133,8 @@ def test_each_version_fits_phones_and_desktop(browser, demo_build: Path, segment
         page.close()
         where = f"{segment} at {width} px"
         assert found["scrollWidth"] <= found["clientWidth"] == width, where
-        assert len(found["buttons"]) == 2, where  # near the top and at the end
+        # Book a visit and the phone, after the lead post and at the end.
+        assert len(found["buttons"]) == 4, where
         for button in found["buttons"]:
             assert button["height"] >= 44, (where, button)
         assert found["images"] or segment == "neck_shoulder", where  # its post has none
@@ -216,9 +217,11 @@ CONTRAST = """() => {
     checked += 1;
     if (ratio < 4.5) worst.push([el.tagName, el.textContent.trim().slice(0, 40), ratio]);
   }
-  const brand = [...document.querySelectorAll('.cs-brand, .cs-button td')].map(
+  const brand = [...document.querySelectorAll('a.cs-btn:not(.cs-btn-line)')].map(
     el => getComputedStyle(el).backgroundColor);
-  return {checked, worst, brand, page: lum(background(document.body))};
+  const head = getComputedStyle(document.querySelector('.cs-head > table > tbody > tr > td'));
+  return {checked, worst, brand, page: lum(background(document.body)),
+          head: [head.backgroundColor, head.borderTopColor]};
 }"""
 
 
@@ -229,10 +232,12 @@ def test_dark_mode_keeps_every_text_readable(browser, demo_build: Path, segment:
         page = open_page(browser, url, 375, scheme)
         found = page.evaluate(CONTRAST)
         page.close()
-        assert found["checked"] > 50, found
+        assert found["checked"] > 30, found
         assert found["worst"] == [], (scheme, found["worst"])
-        # The brand colour stays on the header and the buttons, light or dark.
+        # The brand colour stays on the buttons and above the header, light or dark; the
+        # header stays white, so a logo drawn in the brand colour shows in dark mode too.
         assert set(found["brand"]) == {"rgb(11, 93, 107)"}, found["brand"]
+        assert found["head"] == ["rgb(255, 255, 255)", "rgb(11, 93, 107)"], found["head"]
         if scheme == "dark":
             assert found["page"] < 0.05  # the dark styles did apply
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ FORMAT_LABELS = {
     "excerpt": "each post as a summary with a link to it",
 }
 """What each `format` does, in the words the studio shows beside it."""
-CAMPAIGN_KEYS = ("subject", "preheader", "intro", "format", "posts", "segments")
+CAMPAIGN_KEYS = ("subject", "preheader", "intro", "call_to_action", "format", "posts", "segments")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -55,6 +55,10 @@ class CampaignSettings:
     posts: tuple[PostEntry, ...]
     segment_subjects: dict[str, str]
     segment_intros: dict[str, str]
+    call_to_action: str = ""
+    """The line above the booking button after the lead post ("Jaw sore in the morning?
+    Ask us about a night guard"); per version in [segments.ID]."""
+    segment_calls: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class Variant:
     preheader: str
     intro: str
     articles: tuple[Article, ...]
+    call_to_action: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,7 @@ def load_settings(
 
     subjects: dict[str, str] = {}
     intros: dict[str, str] = {}
+    calls: dict[str, str] = {}
     overrides = data.get("segments", {})
     if not isinstance(overrides, dict):
         overrides = {}
@@ -155,6 +161,8 @@ def load_settings(
             subjects[seg_id] = subject
         if intro := get_str(body, "intro", problems, where=where):
             intros[seg_id] = intro
+        if call := get_str(body, "call_to_action", problems, where=where):
+            calls[seg_id] = call
 
     settings = CampaignSettings(
         subject=get_str(data, "subject", problems, where=""),
@@ -164,6 +172,8 @@ def load_settings(
         posts=posts,
         segment_subjects=subjects,
         segment_intros=intros,
+        call_to_action=get_str(data, "call_to_action", problems, where=""),
+        segment_calls=calls,
     )
     if not settings.subject:
         problems.add('subject: missing; add a line like subject = "December news"')
@@ -290,8 +300,10 @@ def plan_variants(
 ) -> tuple[tuple[Variant, ...], tuple[Segment, ...]]:
     """(variants, fallbacks): one variant per segment with a post about its concern.
 
-    A concern segment leads with the posts tagged for it; `general` carries every concern
-    post; posts tagged for no concern (office news) follow in every variant. Within each
+    A concern segment leads with the posts tagged for it, and office news (posts tagged for
+    no concern) follows. `general` never leads with a post about a concern its patients do
+    not have: office news comes first, then the concern posts, broadest (most concerns)
+    first. Within each
     group the campaign's order is kept. A concern with no post of its own this month gets
     no variant of its own: its patients receive the general version (office news alone is
     not a newsletter about their concern), and it is listed in `fallbacks`. Variant ids
@@ -302,12 +314,14 @@ def plan_variants(
     fallbacks = []
     for index, segment in enumerate(segments):
         if segment.is_general:
-            lead = [a for a in articles if a.tags]
+            concern_posts = sorted((a for a in articles if a.tags), key=lambda a: -len(a.tags))
+            lead, rest = office_news, concern_posts
         else:
             lead = [a for a in articles if segment.id in a.tags]
             if not lead:
                 fallbacks.append(segment)
                 continue
+            rest = office_news
         variants.append(
             Variant(
                 id=variant_id(name, index),
@@ -315,7 +329,8 @@ def plan_variants(
                 subject=settings.segment_subjects.get(segment.id, settings.subject),
                 preheader=settings.preheader,
                 intro=settings.segment_intros.get(segment.id, settings.intro),
-                articles=tuple(lead + office_news),
+                articles=tuple(lead + rest),
+                call_to_action=settings.segment_calls.get(segment.id, settings.call_to_action),
             )
         )
     return tuple(variants), tuple(fallbacks)

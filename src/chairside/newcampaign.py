@@ -87,8 +87,10 @@ def campaign_toml(subject: str, posts: tuple[NewPost, ...], segments: tuple[Segm
         f"subject = {toml_str(subject)}",
         f"preheader = {toml_str(DEFAULT_PREHEADER)}",
         f"intro = {toml_text(DEFAULT_INTRO)}",
-        '# "auto" shows the first posts in full and, in a long email, the rest as summaries',
-        '# with a "Read more" link; "full" shows every post in full; "excerpt" only summaries.',
+        "# Above the Book a visit button after the first post (a version's own under [segments]):",
+        '# call_to_action = "Due for a check-up? We would be glad to see you."',
+        '# "auto" paces for a phone: the first post (cut with "Continue reading" when long),',
+        '# then summaries with "Read the article"; "full" every post in full; "excerpt" summaries.',
         'format = "auto"',
         "",
         "# The posts, in order. tags = the patient concerns a post is about; [] = office news",
@@ -107,6 +109,7 @@ def campaign_toml(subject: str, posts: tuple[NewPost, ...], segments: tuple[Segm
         "# A different opening (or subject) for one concern's patients, for example:",
         "# [segments.tmj]",
         '# intro = "This month we start with two posts for anyone with a sore jaw."',
+        '# call_to_action = "Jaw sore in the morning? Ask us about a night guard."',
     ]
     return "\n".join(lines) + "\n"
 

@@ -91,6 +91,8 @@ def find_workspace(start: Path) -> Workspace:
 
 
 SECURITY = ("starttls", "ssl", "none")
+THEMES = ("clear", "letter", "bold")
+"""The built-in looks `[brand] theme` chooses from (drawn by `chairside.render.looks`)."""
 # Every setting practice.toml may hold, by section ("" = the top of the file).
 PRACTICE_KEYS = {
     "": (
@@ -109,7 +111,7 @@ PRACTICE_KEYS = {
         "schedule",  # read by chairside.autopilot.due
     ),
     "email": ("from", "from_name", "reply_to", "unsubscribe_url", "unsubscribe_email"),
-    "brand": ("color", "text_color", "logo", "logo_alt"),
+    "brand": ("color", "text_color", "logo", "logo_alt", "theme"),
     "smtp": ("host", "port", "user", "security"),
     "feed": ("url",),
     "schedule": ("timezone",),
@@ -149,6 +151,8 @@ class Practice:
     logo_url: str
     logo_alt: str
     greeting_fallback: str
+    theme: str = THEMES[0]
+    """The built-in look (`[brand] theme`): one of `THEMES`."""
     smtp: SmtpConfig = SmtpConfig()
     providers: dict[str, dict] = field(default_factory=dict)
     """`[providers.NAME]` tables: settings for email providers (baa, audience_id, domain…)."""
@@ -167,6 +171,7 @@ SHOWN = {
     "brand_text_color": "[brand] text_color",
     "logo_url": "[brand] logo",
     "logo_alt": "[brand] logo_alt",
+    "theme": "[brand] theme",
 }
 _COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
 
@@ -223,6 +228,7 @@ def load_practice(workspace: Workspace) -> Practice:
         "logo_url": sub(brand, "brand", "logo"),
         "logo_alt": sub(brand, "brand", "logo_alt", name),
         "greeting_fallback": top("greeting_fallback", "there"),
+        "theme": sub(brand, "brand", "theme", THEMES[0]),
     }
     todo = tuple(key for key, value in values.items() if value.startswith(TODO))
     shown_todo = tuple(SHOWN.get(key, key) for key in todo)
@@ -271,6 +277,12 @@ def load_practice(workspace: Workspace) -> Practice:
         )
     if not _COLOR.match(values["brand_color"]):
         problems.add(f'[brand] color: {values["brand_color"]!r} is not a colour like "#0B5D6B"')
+    if values["theme"] not in THEMES:
+        problems.add(
+            f"[brand] theme: {values['theme']!r} is not a built-in look; choose "
+            + ", ".join(f'"{name}"' for name in THEMES),
+            line=line_of(workspace.practice_file, r"^\s*theme\s*="),
+        )
     if values["logo_url"]:
         values["logo_url"] = _check_url(values["logo_url"], "[brand] logo", problems)
     path = workspace.practice_file

@@ -112,6 +112,7 @@ def run_checks(
         compliance,
         defaults,
         deliverability,
+        design,
         privacy,
         readability,
         returnpath,

@@ -59,8 +59,9 @@ from chairside.commands.options import Options, audience_option, pass_options
 @click.option(
     "--without-baa",
     is_flag=True,
-    help="Push a concern's version to a provider without a business associate agreement "
-    "(BAA: the HIPAA contract that lets a provider hold health information).",
+    help="Push (or write a bundle of) a concern's version for a provider without a business "
+    "associate agreement (BAA: the HIPAA contract that lets a provider hold health "
+    "information).",
 )
 @click.option(
     "--concern-tags",
@@ -105,11 +106,11 @@ def export(
     goes where; with --push it goes through the provider's API instead, resumably.
 
     Only address, first name and a tag naming the version by a code that says nothing
-    about the patient (2026-12-a) leave the computer. Pushing a concern's version tells the
-    provider something about those patients' health, so it needs baa = true under
-    [providers.NAME] in practice.toml (the practice has a business associate agreement,
-    BAA, with the provider: the HIPAA contract for holding health information) or
-    --without-baa.
+    about the patient (2026-12-a) leave the computer. Pushing a concern's version, or
+    writing it into a bundle, tells the provider something about those patients' health,
+    so it needs baa = true under [providers.NAME] in practice.toml (the practice has a
+    business associate agreement, BAA, with the provider: the HIPAA contract for holding
+    health information) or --without-baa.
 
     A push holds the campaign's lock (a `send` or second push of it is refused meanwhile) and
     ends with one summary: handed over now, before, rejected, unknown (in doubt: the
@@ -157,15 +158,17 @@ def export(
     )
     provider.check(schedule)  # settings and --schedule, before anything is written or sent
     refuse_if_errors(workspace, prepared, force=force)
+    # A bundle pairs each tag with its version's HTML as a push does: the same gate.
+    if destination not in ("eml", "mbox"):
+        warning = check_baa(provider, without_baa=without_baa, pushing=push)
+        if warning:
+            click.echo(warning, err=True)
     if not push:
         click.echo(f"Wrote {provider.export(out)}")
         return
     from chairside.returnpath.freshness import echo_unsynced
 
     echo_unsynced(workspace, campaign=name)
-    warning = check_baa(provider, without_baa=without_baa)
-    if warning:
-        click.echo(warning, err=True)
     report = run_push(workspace, provider, api_base=api_base, resend_unknown=resend_unknown)
     echo_report(report)
     finish(report)

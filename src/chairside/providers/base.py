@@ -278,20 +278,24 @@ def api_base_url(name: str, default: str, given: str | None) -> str:
     return given or os.environ.get(f"CHAIRSIDE_{name.upper()}_API_BASE") or default
 
 
-def check_baa(provider: Provider, *, without_baa: bool) -> str | None:
-    """Pushing a concern's variant needs a BAA with the provider, or an explicit override."""
+def check_baa(provider: Provider, *, without_baa: bool, pushing: bool = True) -> str | None:
+    """Handing a concern's variant to a provider (a push, or a bundle to upload: it pairs the
+    tag with that variant's HTML just the same) needs a BAA with it, or an explicit override."""
     concerns = [s for s in provider.tags if s != "general"]
     has_patients = any(p.segment in concerns for p in provider.prepared.audience.patients)
     if not has_patients or provider.settings.get("baa") is True:
         return None
+    doing = "pushing concern variants to" if pushing else "writing concern variants for"
     if without_baa:
         return (
-            f"warning: pushing concern variants to {provider.title} without a business associate "
-            "agreement (--without-baa). Only address, first name and an opaque tag are sent."
+            f"warning: {doing} {provider.title} without a business "
+            "associate agreement (--without-baa). Only address, first name and an opaque tag "
+            "are in it."
         )
+    what = "push" if pushing else "write the bundle"
     raise ChairsideError(
         f"These patients get a concern's variant, which tells {provider.title} something about "
         f"their health. Set baa = true under [providers.{provider.name}] in practice.toml once "
         f"the practice has a business associate agreement with {provider.title}, or pass "
-        "--without-baa to push anyway."
+        f"--without-baa to {what} anyway. Nothing was written or sent."
     )

@@ -10,7 +10,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefine
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from chairside.render.text import WIDTH
+from chairside.render.text import WIDTH, picture
 
 THEME_PACKAGE = ("chairside", "theme")
 
@@ -37,6 +37,12 @@ def long_date(value: date) -> str:
     return f"{value:%B} {value.day}, {value.year}"
 
 
+def button_width(label: str) -> int:
+    """The width in px Outlook's VML draws a button with `label` (17 px bold) at: VML
+    cannot size itself to its text."""
+    return 10 * len(label) + 52
+
+
 def make_env(templates_dir: Path | None) -> SandboxedEnvironment:
     """A sandbox in which a practice's `templates/X` replaces the built-in theme's `X`.
 
@@ -59,6 +65,8 @@ def make_env(templates_dir: Path | None) -> SandboxedEnvironment:
     env.filters["paragraphs"] = paragraphs
     env.filters["text_paragraphs"] = text_paragraphs
     env.filters["long_date"] = long_date
+    env.filters["button_width"] = button_width
+    env.globals["picture"] = picture
     return env
 
 

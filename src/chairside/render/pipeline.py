@@ -23,6 +23,8 @@ from chairside.errors import RenderError
 from chairside.render.colors import readable_on, readable_on_white, text_on
 from chairside.render.env import long_date, make_env, template_origin
 from chairside.render.links import prepare_body, with_utm
+from chairside.render.looks import LOOKS, page_tone
+from chairside.render.pace import cut_at_paragraph, drop_zero_font, fragment_cost
 from chairside.render.text import html_to_text
 from chairside.workspace import Practice
 
@@ -34,18 +36,30 @@ _MJML_RESET = re.compile(r"(<style[^>]*)>(?=\s*#outlook a)")
 _LEFTOVER_MJ = re.compile(r"</?mj-[a-z-]+", re.IGNORECASE)
 _NOT_DIALLED = re.compile(r"[^\d+]")
 _EXTENSION = re.compile(r"[A-Za-z#;,]")
-AUTO_FULL_WORDS = 600
-"""`format = "auto"`: a version's posts are shown in full up to about this many words (the
-first post always); the rest become summary cards linking to the post."""
+LEAD_WORDS = 300
+"""`format = "auto"`: a lead post longer than about this many words (counting each
+paragraph's room, `pace.reading_cost`) is cut at a paragraph boundary, with "Continue
+reading" to the whole post (a phone screen holds about 60 words)."""
+LEAD_CUT_WORDS = 240
+"""…and cut to about this many, so a version of five or six posts still fits on about
+fifteen phone screens (the rest is one tap away)."""
+SHORT_POST_WORDS = 120
+"""`format = "auto"`: after the lead, a post this short (a tip, a notice) is shown whole;
+a longer one becomes a summary card with "Read the article"."""
+DEFAULT_CALL = "Is it time for your next visit? We would be glad to see you."
+"""The line above "Book a visit" after the lead post when the campaign sets none."""
+_ISSUE_MONTH = re.compile(r"^(\d{4})-(\d{2})(?:\b|$)")
 # Invisible characters after the preheader (combining grapheme joiner, zero-width
 # non-joiner, no-break space): inbox previews show ~100-200 characters, and without this
 # they run on into the email, whose first lines can say which concern a version is for.
 # The theme puts a plain space before it: a preheader ending in a web address must not
 # read as an address with zero-width characters in it (rspamd ZERO_WIDTH_SPACE_URL).
 PREHEADER_FILLER = Markup("&#847;&zwnj;&nbsp;" * 90)
+PREHEADER_FILLER_TEXT = "\u034f\u200c\u00a0" * 90
+"""The same filler for the text part, whose opening lines are an inbox preview too."""
 # The theme's dark-mode colours (`@media (prefers-color-scheme: dark)`); the brand colours
 # stay as they are, links are the brand colour lightened until they read on the card.
-DARK = {"background": "#121417", "card": "#1b2026", "text": "#e6e8eb", "muted": "#b8bfc7"}
+DARK = {"text": "#e6e8eb", "muted": "#b8bfc7"}
 
 
 @dataclass(frozen=True)
@@ -76,8 +90,12 @@ class ArticleView:
     text: str
     image_src: str | None
     image_alt: str
+    anchor: str = ""
+    """The id of its title, which "In this issue" links to (`cs-post-1`, …)."""
     full: bool = True
-    """Show the body; False shows the summary and a "Read more" link (excerpt or auto)."""
+    """Show the body; False shows the summary and a "Read the article" link."""
+    cut: bool = False
+    """The body is the lead post's opening paragraphs; "Continue reading" goes to the rest."""
 
 
 def byline(article: Article) -> str:
@@ -87,9 +105,10 @@ def byline(article: Article) -> str:
     return " · ".join(parts)
 
 
-def _article_view(article: Article, campaign: str) -> ArticleView:
+def _article_view(article: Article, campaign: str, index: int) -> ArticleView:
     body = prepare_body(article.body_html, campaign)
     return ArticleView(
+        anchor=f"cs-post-{index + 1}",
         title=article.title,
         url=with_utm(article.url, campaign) if article.url else None,
         date=article.date,
@@ -104,25 +123,42 @@ def _article_view(article: Article, campaign: str) -> ArticleView:
 
 
 def article_views(articles: tuple[Article, ...], campaign: str, fmt: str) -> list[ArticleView]:
-    """The articles as the templates see them, each marked full or summary by `fmt`.
+    """The articles as the templates see them, each marked full, cut or summary by `fmt`.
 
-    `full` shows every body, `excerpt` every summary; `auto` shows the lead posts in full
-    while the version stays under `AUTO_FULL_WORDS` (the first always), the rest as summary
-    cards. A post without a web address has nowhere to "read more", so it is always full.
+    `full` shows every body, `excerpt` every summary. `auto` paces a phone's reading: the
+    lead post in full up to `LEAD_WORDS` (a longer one is cut at a paragraph boundary, with
+    "Continue reading" to the rest), then short posts whole and the others as summary
+    cards. A post without a web address has nowhere to read on, so it is always whole.
     """
-    views, words, carding = [], 0, False
+    views = []
     for index, article in enumerate(articles):
-        view = _article_view(article, campaign)
-        words += len(view.text.split())
-        if fmt == "excerpt":
-            full = False
-        elif fmt == "auto":
-            carding = carding or (index > 0 and words > AUTO_FULL_WORDS)
-            full = not carding
+        view = _article_view(article, campaign, index)
+        cost = fragment_cost(str(view.body))
+        if not view.url or fmt == "full":
+            views.append(view)
+        elif fmt == "excerpt":
+            views.append(replace(view, full=False))
+        elif index == 0 and cost > LEAD_WORDS:
+            body = cut_at_paragraph(str(view.body), LEAD_CUT_WORDS)
+            views.append(replace(view, body=Markup(body), text=html_to_text(body), cut=True))
         else:
-            full = True
-        views.append(replace(view, full=full or not view.url))
+            views.append(replace(view, full=index == 0 or cost <= SHORT_POST_WORDS))
     return views
+
+
+def issue_line(practice: Practice, campaign: Campaign) -> str:
+    """The header's issue line, "December 2026 · Harbor Lane Dental": the month of a
+    campaign named like 2026-12, else of its newest dated post; the practice's name alone
+    when neither says."""
+    found = _ISSUE_MONTH.match(campaign.name)
+    dates = [article.date for article in campaign.articles if article.date]
+    if found and 1 <= int(found.group(2)) <= 12:
+        month = date(int(found.group(1)), int(found.group(2)), 1)
+    elif dates:
+        month = max(dates)
+    else:
+        return practice.name
+    return f"{month:%B} {month.year} · {practice.name}"
 
 
 def phone_url(phone: str) -> str:
@@ -138,7 +174,13 @@ def context(practice: Practice, campaign: Campaign, variant: Variant) -> dict:
     """Everything a theme template may use; documented in templates/README.md."""
     brand = practice.brand_color
     accent = readable_on_white(brand)
+    look = LOOKS[practice.theme]
+    dark_accent = readable_on(accent, look.dark_card)
+    page = page_tone(look, brand)
     return {
+        "look": look,
+        "issue_line": issue_line(practice, campaign),
+        "call_to_action": variant.call_to_action or DEFAULT_CALL,
         "practice": practice,
         "campaign": {"name": campaign.name, "format": campaign.format},
         "subject": variant.subject,
@@ -147,6 +189,7 @@ def context(practice: Practice, campaign: Campaign, variant: Variant) -> dict:
         "articles": article_views(variant.articles, campaign.name, campaign.format),
         "excerpts": campaign.format == "excerpt",
         "preheader_filler": PREHEADER_FILLER,
+        "preheader_filler_text": PREHEADER_FILLER_TEXT,
         "phone_url": phone_url(practice.phone),
         "first_name": placeholders.FIRST_NAME,
         "unsubscribe_url": placeholders.UNSUBSCRIBE_URL,
@@ -158,12 +201,22 @@ def context(practice: Practice, campaign: Campaign, variant: Variant) -> dict:
             "brand": brand,
             "on_brand": practice.brand_text_color or text_on(brand),
             "accent": accent,
+            "heading": accent if look.brand_headings else "#1f2933",
             "text": "#1f2933",
             "muted": "#4b5563",
-            "background": "#f3f4f6",
+            "footer": "#374151",
+            "page": page,
+            "background": page,  # the name templates written before the looks use
+            "card": look.card,
             "rule": "#d1d5db",
         },
-        "dark": DARK | {"accent": readable_on(accent, DARK["card"])},
+        "dark": DARK
+        | {
+            "page": look.dark_page,
+            "background": look.dark_page,
+            "card": look.dark_card,
+            "accent": dark_accent,
+        },
     }
 
 
@@ -240,7 +293,7 @@ def render_variant(
             f"{_mjml_origin(templates_dir)}: MJML does not know the tag "
             f"<{leftover.group(0).lstrip('</')}>. Check its spelling against the MJML docs."
         )
-    html = _IMG_WITHOUT_ALT.sub('<img alt=""', _inline_css(html))
+    html = _IMG_WITHOUT_ALT.sub('<img alt=""', _inline_css(drop_zero_font(html)))
     text = _jinja(env, TEXT_TEMPLATE, values, templates_dir)
     return Rendered(
         variant_id=variant.id,

@@ -27,6 +27,7 @@ from chairside.studio.pages import (
     report,
     send,
     settings,
+    themes,
     unsubscribes,
 )
 from chairside.studio.security import CsrfRefused, Guard, GuardMiddleware
@@ -103,6 +104,7 @@ def create_app(workspace: Workspace, guard: Guard) -> Starlette:
         *report.routes,
         *settings.routes,
         *inbox.routes,
+        *themes.routes,
         Mount("/static", StaticFiles(packages=[("chairside.studio", "static")]), name="static"),
     ]
     app = Starlette(

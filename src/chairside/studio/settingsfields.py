@@ -158,7 +158,8 @@ PROVIDERS = (
 )
 PAGES = (
     ("/settings", "The practice"),
-    ("/settings/look", "The look"),
+    ("/settings/look", "Logo and colours"),
+    ("/settings/theme", "Newsletter design"),
     ("/settings/mail-server", "Mail server"),
     ("/settings/mailbox", "Mailbox"),
     ("/settings/providers", "Email providers"),

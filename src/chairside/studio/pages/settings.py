@@ -206,7 +206,7 @@ def _look_ctx(workspace: Workspace, values: dict) -> dict:
             "version of the logo, or pick a brand colour it stands out on."
         )
     return {
-        "title": "The look",
+        "title": "Logo and colours",
         "action": "/settings/look",
         "multipart": True,
         "preview": {
