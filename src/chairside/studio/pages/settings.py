@@ -195,15 +195,16 @@ def _look_ctx(workspace: Workspace, values: dict) -> dict:
             "leave it empty to have one chosen."
         )
     logo = logo_file(workspace.root)
-    measured = logo_contrast(logo, color) if logo else None
+    # Every built-in look shows the logo on a white card under the brand band.
+    measured = logo_contrast(logo, "#ffffff") if logo else None
     if logo and measured is None:
         warnings["logo_file"] = "The logo is almost entirely transparent: nothing of it shows."
     elif measured and not measured.readable:
         version = "light (for example white)" if measured.background_is_dark else "dark"
         warnings["logo_file"] = (
-            f"Most of the logo is hard to see on the brand colour {color}: contrast about "
-            f"{measured.ratio:.1f} to 1, where 3 to 1 or more stands out. Upload a {version} "
-            "version of the logo, or pick a brand colour it stands out on."
+            "Most of the logo is hard to see on the newsletter's white header: contrast "
+            f"about {measured.ratio:.1f} to 1, where 3 to 1 or more stands out. Upload a "
+            f"{version} version of the logo."
         )
     return {
         "title": "Logo and colours",
