@@ -13,6 +13,7 @@ import click
 from chairside import __version__
 from chairside.commands.audience import audience, unsubscribe
 from chairside.commands.campaign import build, check, new, preview
+from chairside.commands.doctor import dkim, doctor
 from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
@@ -74,6 +75,8 @@ for _command in (
     report,
     studio,
     secrets,
+    doctor,
+    dkim,
 ):
     cli.add_command(_command)
 

@@ -96,10 +96,12 @@ PRACTICE_KEYS = {
         "smtp",
         "providers",
         "imap",  # read by chairside.returnpath.inbox
+        "dkim",
     ),
     "email": ("from", "from_name", "reply_to", "unsubscribe_url", "unsubscribe_email"),
     "brand": ("color", "text_color", "logo", "logo_alt"),
     "smtp": ("host", "port", "user", "security"),
+    "dkim": ("selector", "domain"),
 }
 
 
@@ -113,6 +115,15 @@ class SmtpConfig:
     user: str = ""
     """Empty means the server needs no login."""
     security: str = "starttls"
+
+
+@dataclass(frozen=True)
+class DkimConfig:
+    """`[dkim]` in practice.toml: the key Chairside signs with (`chairside dkim new`) is
+    published at `<selector>._domainkey.<domain>`; the key itself is in the keychain."""
+
+    selector: str
+    domain: str
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,8 @@ class Practice:
     """`[providers.NAME]` tables: settings for email providers (baa, audience_id, domain…)."""
     todo: tuple[str, ...] = ()
     """Settings still holding a `TODO` placeholder from `chairside init`."""
+    dkim: DkimConfig | None = None
+    """Set when Chairside signs what `send` delivers (the relay does not)."""
 
 
 # How practice.toml spells the settings whose Python names differ.
@@ -262,7 +275,7 @@ def load_practice(workspace: Workspace) -> Practice:
         values["logo_url"] = _check_url(values["logo_url"], "[brand] logo", problems)
     path = workspace.practice_file
     unknown_keys(data, PRACTICE_KEYS[""], problems, where="", path=path)
-    for section in ("email", "brand", "smtp"):
+    for section in ("email", "brand", "smtp", "dkim"):
         if isinstance(data.get(section), dict):
             unknown_keys(
                 data[section], PRACTICE_KEYS[section], problems, where=f"[{section}] ", path=path
@@ -275,8 +288,32 @@ def load_practice(workspace: Workspace) -> Practice:
     for name, table in providers.items():
         if not isinstance(table.get("baa", False), bool):
             problems.add(f"[providers.{name}] baa: must be true or false")
+    dkim = _dkim(data.get("dkim"), values["from_email"], problems)
     problems.raise_if_any()
-    return Practice(**values, smtp=smtp_config, providers=providers, todo=shown_todo)
+    return Practice(**values, smtp=smtp_config, providers=providers, todo=shown_todo, dkim=dkim)
+
+
+_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+
+
+def is_dns_name(name: str) -> bool:
+    """Whether `name` is a DNS name of letters, digits, hyphens (a selector, a domain)."""
+    return bool(name) and all(_DNS_LABEL.match(label) for label in name.rstrip(".").split("."))
+
+
+def _dkim(table: object, from_email: str, problems: Problems) -> DkimConfig | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        problems.add("[dkim] must be a section, written [dkim] on its own line")
+        return None
+    selector = get_str(table, "selector", problems, where="[dkim] ")
+    domain = get_str(table, "domain", problems, where="[dkim] ") or from_email.rpartition("@")[2]
+    if not is_dns_name(selector):
+        problems.add(f'[dkim] selector: {selector!r} is not a DNS name like "chairside1"')
+    if not is_dns_name(domain):
+        problems.add(f'[dkim] domain: {domain!r} is not a domain like "example.com"')
+    return DkimConfig(selector.lower(), domain.lower().rstrip("."))
 
 
 def _smtp(table: dict, problems: Problems) -> SmtpConfig:
