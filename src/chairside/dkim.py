@@ -57,12 +57,13 @@ def account(config: DkimConfig) -> str:
 
 
 def relaxed_body(body: bytes) -> bytes:
-    """Runs of spaces and tabs become one space, none end a line, no empty lines at the end."""
+    """Runs of spaces and tabs become one space, none end a line, no empty lines at the end
+    (and one CRLF ends a body that has anything), as dkimpy and OpenDKIM read it."""
     body = (_WSP_RUN if b"\t" in body else _SPACE_RUN).sub(b" ", body).replace(b" \r\n", b"\r\n")
-    stripped = body.rstrip(b"\r\n")
-    if stripped.endswith(b" "):
-        stripped = stripped.rstrip(b" ")
-    return stripped + b"\r\n" if stripped else b""
+    end = len(body)
+    while body.endswith(b"\r\n", 0, end):
+        end -= 2
+    return body[:end] + b"\r\n" if end else b""
 
 
 def relaxed_header(name: str, value: str) -> bytes:
