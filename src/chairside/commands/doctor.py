@@ -44,6 +44,16 @@ def print_report(report) -> None:
     click.echo(f"\n{', '.join(words)}: {verdict}.")
 
 
+def warn_if_blocked(workspace) -> None:
+    """One line on stderr when the last `doctor` found a problem that stops delivery (what
+    `send` and `check` call: the kept result, no DNS asked)."""
+    from chairside.doctor import blocking_note
+
+    note = blocking_note(workspace)
+    if note:
+        click.echo(f"warning: {note}", err=True)
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON, for scripts.")
 @click.option("--online", is_flag=True, help="Also check the website and booking links answer.")

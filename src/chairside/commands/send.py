@@ -157,6 +157,7 @@ def send(
     import threading
 
     from chairside.checks import refuse_if_errors
+    from chairside.commands.doctor import warn_if_blocked
     from chairside.delivery import prepare
     from chairside.errors import ChairsideError
     from chairside.providers.smtp import resolve
@@ -176,6 +177,7 @@ def send(
         )
     if segment and segment not in prepared.rendered:
         raise ChairsideError(f"No segment {segment!r}. Segments: {', '.join(prepared.rendered)}.")
+    warn_if_blocked(workspace)  # what `chairside doctor` last found about delivery
     if not test_address:
         from chairside.returnpath.freshness import echo_unsynced
 

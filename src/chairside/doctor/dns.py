@@ -9,6 +9,7 @@ dead DNS server costs one timeout, not one per record: the rest is checked witho
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 
 import dns.exception
@@ -35,12 +36,21 @@ def _nameserver() -> tuple[str, int] | None:
     value = os.environ.get(NAMESERVER_VARIABLE, "").strip()
     if not value:
         return None
-    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "53")
-    if not port.isdigit() or not 0 < int(port) < 65536 or not host:
+    host, colon, port = value.rpartition(":")
+    if not colon or "]" in port:  # no port given (or a bare IPv6 address): port 53
+        host, port = value, "53"
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+        good = port.isdigit() and 0 < int(port) < 65536
+    except ValueError:
+        good = False
+    if not good:
         raise ChairsideError(
-            f"{NAMESERVER_VARIABLE}={value!r}: write it as HOST:PORT, like 127.0.0.1:5353."
+            f"{NAMESERVER_VARIABLE}={value!r}: write the DNS server's address as HOST:PORT, "
+            "like 127.0.0.1:5353."
         )
-    return host.strip("[]"), int(port)
+    return host, int(port)
 
 
 class Dns:

@@ -301,13 +301,13 @@ def _spf(dns: Dns, report: Report, domain: str, routes: list[Route]) -> spf.Walk
             )
         )
     if fine:
-        routes_named = ", ".join(r.name for r in routes if not r.local) or "no mail server yet"
+        named = ", ".join(r.name for r in routes if not r.local)
         report.add(
             ok(
                 AREA,
                 "SPF",
-                f"one record, {walk.lookups} of {spf.LOOKUP_LIMIT} DNS lookups, authorises "
-                f"{routes_named}",
+                f"one record, {walk.lookups} of {spf.LOOKUP_LIMIT} DNS lookups"
+                + (f", authorises {named}" if named else ""),
             )
         )
     return walk

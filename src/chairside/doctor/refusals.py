@@ -70,11 +70,12 @@ def read_refusals(state_dir: Path) -> Counter:
         if "refusals" in tables:
             columns = _columns(db, "refusals")
             where = _first(columns, "receiver", "domain", "rhost", "provider", "mailbox_provider")
-            why = _first(columns, "reason", "cause", "code", "status", "detail")
+            why = [c for c in ("code", "status", "reason", "cause", "detail") if c in columns]
             count = _first(columns, "count", "refused")
             at = _first(columns, "at", "seen_at", "received_at", "created_at")
             if where and why:
-                query = f"SELECT {where}, {why}, {count or 1} FROM refusals"
+                text = " || ' ' || ".join(f"coalesce({c}, '')" for c in why)
+                query = f"SELECT {where}, {text}, {count or 1} FROM refusals"
                 rows = db.execute(
                     query + (f" WHERE {at} >= ?" if at else ""), (since,) if at else ()
                 )
