@@ -266,7 +266,7 @@ def test_chairsides_key_matching_its_record_verifies(tmp_workspace, monkeypatch)
     assert "verifies" in line(report, "DKIM (Chairside's key)").message
     # SPF leaves the relay out, but Chairside's signature aligns: delivery is not stopped.
     assert line(report, "Alignment (the mail server mail.hosting.test)").message == (
-        f"DKIM align with {DOMAIN}"
+        f"DKIM aligns with {DOMAIN}"
     )
 
 

@@ -683,7 +683,8 @@ def _alignment(
         facts.aligned[route.name] = spf_aligned or signs
         if spf_aligned or signs:
             how = " and ".join(w for w, b in (("SPF", spf_aligned), ("DKIM", signs)) if b)
-            report.add(ok(AREA, f"Alignment ({route.name})", f"{how} align with {domain}"))
+            verb = "align" if spf_aligned and signs else "aligns"
+            report.add(ok(AREA, f"Alignment ({route.name})", f"{how} {verb} with {domain}"))
         else:
             report.add(
                 problem(

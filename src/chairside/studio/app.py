@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from chairside.errors import ChairsideError
 from chairside.studio.pagekit import Studio, studio_of
-from chairside.studio.pages import campaigns, edit, patients, send, unsubscribes
+from chairside.studio.pages import campaigns, doctor, edit, patients, send, unsubscribes
 from chairside.studio.security import CsrfRefused, Guard, GuardMiddleware
 from chairside.workspace import Workspace
 
@@ -72,6 +72,7 @@ def create_app(workspace: Workspace, guard: Guard) -> Starlette:
         *patients.routes,
         *send.routes,
         *unsubscribes.routes,
+        *doctor.routes,
         Mount("/static", StaticFiles(packages=[("chairside.studio", "static")]), name="static"),
     ]
     app = Starlette(
