@@ -46,8 +46,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.sendsummary",
         "chairside.status",
         "chairside.returnpath",
+        "chairside.dkim",
     ),
-    ("chairside.checks", "chairside.build"),
+    ("chairside.checks", "chairside.build", "chairside.doctor"),
     ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio"),
 )
 FACES = ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio")
