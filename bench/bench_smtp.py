@@ -182,10 +182,10 @@ def measure(root: Path, port: int, how: str, count: int) -> dict:
     if how != "main":
         connections, pipelining = how.split("/")
         options = {"connections": int(connections), "pipelining": pipelining == "pipelining"}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     report = send_campaign(Workspace(root), prepared, settings, **options)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "sent": report.sent}
+    return {"seconds": seconds, "sent": report.sent, "cpu": time.process_time() - cpu}
 
 
 def sign(prepared) -> None:
@@ -292,10 +292,11 @@ def main() -> None:
                     continue
                 n = count if how.startswith(("4/", "2/")) or not delay else min(count, args.slow)
                 source = sources["main" if how == "main" else "this"]
-                rates = [
-                    n / run(source, root, delay, how, n)["seconds"] for _ in range(args.repeat)
-                ]
+                results = [run(source, root, delay, how, n) for _ in range(args.repeat)]
+                rates = [n / r["seconds"] for r in results]
                 line = f"  {name:<38} {min(rates):>8,.0f} – {max(rates):>6,.0f}"
+                if all("cpu" in r for r in results):  # the sender's own CPU, whatever the load
+                    line += f"   CPU {min(r['cpu'] for r in results) / n * 1e6:>4,.0f} µs/msg"
                 if how == "4/pipelining/dkim" and not delay:
                     target = TARGET_SIGNED
                 if how.startswith("4/pipelining") and (not delay or how == "4/pipelining"):
