@@ -161,3 +161,34 @@ def test_a_damaged_stored_key_is_a_clear_error(monkeypatch, stored):
     monkeypatch.setenv("CHAIRSIDE_DKIM_KEY", stored)
     with pytest.raises(ChairsideError, match="not a private key"):
         dkim.stored_key(DkimConfig("cs", DOMAIN))
+
+
+def test_secrets_list_and_forget_know_where_the_key_is(tmp_workspace, run):
+    assert (
+        "dkim       the DKIM signing key: not set"
+        in run("secrets", "list", cwd=tmp_workspace).output
+    )
+    make_key(run, tmp_workspace)
+    listed = run("secrets", "list", cwd=tmp_workspace).output
+    assert "dkim       the DKIM signing key: set (this computer's keychain)" in listed
+    assert run("secrets", "forget", "dkim", cwd=tmp_workspace).exit_code == 0
+    assert get("dkim", f"cs2026._domainkey.{DOMAIN}") == ""
+
+
+def test_a_key_made_with_openssl_in_the_environment_signs(
+    tmp_workspace, run, monkeypatch, tmp_path
+):
+    import subprocess
+
+    pem = subprocess.run(
+        ["openssl", "genrsa", "2048"], check=True, capture_output=True, text=True
+    ).stdout
+    monkeypatch.setenv("CHAIRSIDE_DKIM_KEY", pem)
+    path = tmp_workspace / "practice.toml"
+    path.write_text(path.read_text() + '\n[dkim]\nselector = "own"\n')
+    shown = run("dkim", "show", cwd=tmp_workspace)
+    assert shown.exit_code == 0 and f"(own._domainkey.{DOMAIN})" in shown.output
+    record = re.search(r"Value  (\S.*)", shown.output).group(1).encode()
+    signer = dkim.signer_for(load_practice(Workspace(tmp_workspace)))
+    signed = signer.sign(b"From: a@" + DOMAIN.encode() + b"\r\nSubject: x\r\n\r\nhello\r\n")
+    assert dkimpy.verify(signed, dnsfunc=lambda name, timeout=5: record)

@@ -56,8 +56,8 @@ def kind(name: str) -> Kind:
 
 def account_for(name: str, workspace) -> str:
     """The account a secret of the practice in `workspace` is kept under: the login and
-    server for the mail server and the mailbox (as `send` and `inbox` look it up), nothing
-    for an API key or the DKIM key (one per computer and provider)."""
+    server for the mail server and the mailbox (as `send` and `inbox` look it up), where the
+    DKIM key is published (`<selector>._domainkey.<domain>`), nothing for an API key."""
     if name == "smtp":
         from chairside.workspace import load_practice
 
@@ -68,6 +68,12 @@ def account_for(name: str, workspace) -> str:
 
         imap = load_imap(workspace)
         return f"{imap.user}@{imap.host}"
+    if name == "dkim":
+        from chairside.dkim import account
+        from chairside.workspace import load_practice
+
+        config = load_practice(workspace).dkim
+        return account(config) if config else ""
     kind(name)
     return ""
 

@@ -111,6 +111,7 @@ def dkim() -> None:
 def dkim_new(options: Options, selector: str, domain: str | None, replace: bool) -> None:
     """Make a signing key for SELECTOR (a name like cs2026) and print its DNS record."""
     from chairside import dkim as signing
+    from chairside import secrets as store
     from chairside.errors import ChairsideError
     from chairside.workspace import DkimConfig, load_practice
 
@@ -124,6 +125,14 @@ def dkim_new(options: Options, selector: str, domain: str | None, replace: bool)
         raise ChairsideError(
             f"A key for selector {selector} is kept already. Choose a new selector (e.g. "
             f"{selector}b), so mail signed with the old key still verifies, or pass --replace."
+        )
+    if store.keychain_name() is None:
+        raise ChairsideError(
+            "This computer has no keychain to keep the signing key in (on Linux: the Secret "
+            "Service, e.g. GNOME Keyring). Make the key on a computer with one, or make it "
+            "yourself (openssl genrsa 2048), set CHAIRSIDE_DKIM_KEY to it, add [dkim] "
+            f'selector = "{selector}" to practice.toml, and `chairside dkim show` prints its '
+            "record."
         )
     key = signing.new_key(config)
     signing.write_settings(workspace, config, practice)
