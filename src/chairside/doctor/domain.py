@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chairside.doctor import spf
-from chairside.doctor.dkimkeys import Published, published, same_key, tags, verifies
+from chairside.doctor.dkimcheck import Own, own_dkim, route_dkim
+from chairside.doctor.dmarc import check_dmarc, org_domain
 from chairside.doctor.dns import Dns, DnsFailure
 from chairside.doctor.results import Record, Report, ok, problem, warning
 from chairside.doctor.routes import (
@@ -63,7 +64,6 @@ TRUSTED_INCLUDES = frozenset(
     r.spf_include for r in (MICROSOFT, GOOGLE, AMAZON, *PROVIDERS.values()) if r.spf_include
 )
 """Their own SPF is the providers' business: a test zone without them is no error."""
-POLICIES = ("none", "quarantine", "reject")
 
 
 @dataclass
@@ -79,19 +79,6 @@ class Facts:
     dkim_signs: dict[str, bool] = field(default_factory=dict)
     checked: bool = False
     """The DNS could be read (False: offline, or a free-mail From)."""
-
-
-def org_domain(domain: str) -> str:
-    """The registered domain, near enough without the public suffix list."""
-    labels = domain.split(".")
-    keep = 3 if len(labels) > 2 and len(labels[-1]) == 2 and labels[-2] in ("co", "com") else 2
-    return ".".join(labels[-keep:])
-
-
-def _host(name: str, domain: str) -> str:
-    """`name` as DNS pages ask for it under `domain`: "@" for the domain itself."""
-    name = name.rstrip(".")
-    return "@" if name == domain else name.removesuffix("." + domain)
 
 
 def check_domain(practice: Practice, dns: Dns, report: Report) -> Facts:
@@ -116,9 +103,9 @@ def check_domain(practice: Practice, dns: Dns, report: Report) -> Facts:
     routes = [r for r in [smtp_route(practice), *provider_routes(practice)] if r is not None]
     _mx(practice, dns, report, domain, routes)
     walk = _spf(dns, report, domain, routes)
-    own = _own_dkim(practice, dns, report)
-    keys = _dkim(dns, report, domain, routes, own)
-    dmarc = _dmarc(dns, report, domain)
+    own = own_dkim(practice, dns, report)
+    keys = route_dkim(dns, report, domain, routes, own)
+    dmarc = check_dmarc(dns, report, domain)
     facts.dmarc = dmarc.get("p") if dmarc else None
     facts.checked = True
     _alignment(practice, report, facts, routes, walk, keys, own, dmarc or {})
@@ -350,282 +337,6 @@ def _is_address(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-# DKIM
-
-
-@dataclass
-class Own:
-    """Chairside's own signing ([dkim]): is its key published, matching, verifying?"""
-
-    domain: str
-    good: bool
-
-
-def _own_dkim(practice: Practice, dns: Dns, report: Report) -> Own | None:
-    config = practice.dkim
-    if config is None:
-        return None
-    from chairside import dkim
-    from chairside.errors import ChairsideError
-
-    name = "DKIM (Chairside's key)"
-    record_name = f"{config.selector}._domainkey"
-    try:
-        key = dkim.stored_key(config)
-    except ChairsideError as exc:
-        report.add(problem(AREA, name, str(exc), stops=True))
-        return Own(config.domain, False)
-    if key is None:
-        report.add(
-            problem(
-                AREA,
-                name,
-                f"practice.toml has [dkim] selector {config.selector!r}, but the signing key is "
-                "not on this computer, so send stops before sending.",
-                f"Make a new key with `chairside dkim new {config.selector}` and publish the "
-                "record it prints (or copy the key from the computer that has it).",
-                stops=True,
-            )
-        )
-        return Own(config.domain, False)
-    wanted = Record("TXT", record_name, dkim.record_value(key), config.domain)
-    try:
-        found = published(dns, config.selector, config.domain)
-    except DnsFailure as exc:
-        report.add(problem(AREA, name, f"Could not read {wanted.full_name}: {exc}."))
-        return Own(config.domain, False)
-    if not found.found:
-        report.add(
-            problem(
-                AREA,
-                name,
-                f"Chairside signs with selector {config.selector}, but {wanted.full_name} has "
-                "no DKIM record, so receivers cannot check the signature.",
-                "Add this TXT record (the whole value, on one line; some DNS hosts split it "
-                "into quoted pieces themselves):",
-                wanted,
-                stops=True,
-            )
-        )
-        return Own(config.domain, False)
-    if not found.usable or not same_key(found.key, key):
-        why = found.problem or "it holds a different key from the one Chairside signs with"
-        report.add(
-            problem(
-                AREA,
-                name,
-                f"The DKIM record {wanted.full_name} is unusable: {why}. Receivers see every "
-                "signature fail.",
-                "Replace its value with this one (the whole value, on one line):",
-                Record("TXT", record_name, wanted.value, config.domain, "change"),
-                stops=True,
-            )
-        )
-        return Own(config.domain, False)
-    passed, why = verifies(dns, dkim.Signer(config.domain, config.selector, key).sign(_TEST))
-    if not passed:
-        report.add(
-            problem(
-                AREA,
-                name,
-                f"A test message signed with the key does not verify ({why}).",
-                "Make a new key with `chairside dkim new` and publish its record.",
-                stops=True,
-            )
-        )
-        return Own(config.domain, False)
-    report.add(
-        ok(
-            AREA,
-            name,
-            f"{wanted.full_name} matches the key Chairside signs with; a signed "
-            "test message verifies",
-        )
-    )
-    return Own(config.domain, True)
-
-
-_TEST = (
-    b"From: Chairside doctor <doctor@example.com>\r\nTo: test@example.com\r\n"
-    b"Subject: DKIM test\r\nDate: Sun, 6 Dec 2026 12:00:00 +0000\r\n"
-    b"Message-ID: <doctor@example.com>\r\nMIME-Version: 1.0\r\n"
-    b"Content-Type: text/plain; charset=utf-8\r\n\r\nA test  of the signing key.\r\n"
-)
-
-
-def _dkim(
-    dns: Dns, report: Report, domain: str, routes: list[Route], own: Own | None
-) -> dict[str, bool]:
-    """Route name → a usable DKIM key is published for it at `domain`."""
-    signs: dict[str, bool] = {}
-    for route in routes:
-        if route.local:
-            continue
-        if not route.selectors:
-            if route.spf_include is None and own is None:  # a hosting relay
-                report.add(
-                    warning(
-                        AREA,
-                        f"DKIM ({route.name})",
-                        f"{route.name} does not sign with a key of {domain} that Chairside "
-                        "knows of, so only SPF vouches for the practice's mail.",
-                        "Have Chairside sign: `chairside dkim new SELECTOR` (then publish the "
-                        "record it prints). Or, if the hosting company signs, name its "
-                        "selector in [dkim] selector.",
-                    )
-                )
-            elif route.spf_include is not None:
-                report.add(
-                    warning(
-                        AREA,
-                        f"DKIM ({route.name})",
-                        f"Chairside cannot tell which DKIM selectors {route.name} uses.",
-                        f"Publish its DKIM records from {route.dkim_where}.",
-                    )
-                )
-            signs[route.name] = bool(own and own.good)
-            continue
-        found: list[Published] = []
-        for selector in route.selectors:
-            try:
-                found.append(published(dns, selector, domain))
-            except DnsFailure as exc:
-                report.add(
-                    problem(
-                        AREA,
-                        f"DKIM ({route.name})",
-                        f"Could not read {selector}._domainkey.{domain}: {exc}.",
-                    )
-                )
-        usable = [p for p in found if p.usable]
-        broken = [p for p in found if p.found and not p.usable]
-        signs[route.name] = bool(usable) or bool(own and own.good)
-        for record in broken:
-            report.add(
-                problem(
-                    AREA,
-                    f"DKIM ({route.name})",
-                    f"The DKIM record {record.name} is unusable: {record.problem}.",
-                    f"Copy the record again from {route.dkim_where}.",
-                    stops=not usable,
-                )
-            )
-        if usable:
-            names = ", ".join(p.name for p in usable)
-            report.add(ok(AREA, f"DKIM ({route.name})", f"key published at {names}"))
-        elif not broken:
-            selector = route.selectors[0]
-            value = "the value " + route.name + " shows"
-            if route is MICROSOFT:
-                dashed = domain.replace(".", "-")
-                value = f"{selector}-{dashed}._domainkey.<your tenant>.onmicrosoft.com"
-            report.add(
-                problem(
-                    AREA,
-                    f"DKIM ({route.name})",
-                    f"No DKIM key of {domain} for {route.name} (looked for "
-                    + ", ".join(f"{s}._domainkey" for s in route.selectors)
-                    + f"): {route.name} signs with its own domain, which does not align "
-                    "with From.",
-                    f"Publish the record(s) from {route.dkim_where}:",
-                    Record(route.dkim_type, f"{selector}._domainkey", value, domain),
-                    stops=not route.envelope_is_from,
-                )
-            )
-    return signs
-
-
-# DMARC
-
-
-def _dmarc(dns: Dns, report: Report, domain: str) -> dict[str, str] | None:
-    """The usable DMARC tags (policy in "p"), or None."""
-    name = f"_dmarc.{domain}"
-    try:
-        texts = dns.txt(name)
-        if not texts and org_domain(domain) != domain:
-            name = f"_dmarc.{org_domain(domain)}"
-            texts = dns.txt(name)
-    except DnsFailure as exc:
-        report.add(problem(AREA, "DMARC", f"Could not read {name}: {exc}."))
-        return None
-    attempts = [t for t in texts if "dmarc" in t.lower() or t.strip().lower().startswith("p=")]
-    host = _host(name, domain) if name.endswith(domain) else "_dmarc"
-    zone = domain if name.endswith(domain) else org_domain(domain)
-    good = Record("TXT", "_dmarc", "v=DMARC1; p=none", domain)
-    if not attempts:
-        report.add(
-            problem(
-                AREA,
-                "DMARC",
-                f"{domain} has no DMARC record: Gmail, Yahoo and Microsoft require one from "
-                "senders of 5,000 messages a day or more, and trust mail without it less.",
-                "Add this TXT record (p=none asks receivers to change nothing yet; move to "
-                "p=quarantine once reports show only your own servers):",
-                good,
-            )
-        )
-        return None
-    if len(attempts) > 1:
-        report.add(
-            problem(
-                AREA,
-                "DMARC",
-                f"{name} has {len(attempts)} DMARC records; receivers then ignore DMARC.",
-                "Delete them and publish one:",
-                Record("TXT", host, _repaired(attempts[0]), zone, "change"),
-                stops=True,
-            )
-        )
-        return None
-    record = attempts[0].strip()
-    found = tags(record)
-    first = record.split(";")[0].replace(" ", "")
-    reason = ""
-    if first != "v=DMARC1":
-        reason = "it must start with v=DMARC1;"
-    elif found.get("p", "").lower() not in POLICIES:
-        reason = (
-            f"its policy p={found['p']} is not none, quarantine or reject"
-            if "p" in found
-            else "it has no policy (p=none, p=quarantine or p=reject)"
-        )
-    elif len(record.split(";")) < 2 or " p=" in record.split(";")[0]:
-        reason = "its tags must be separated by semicolons"
-    if reason:
-        report.add(
-            problem(
-                AREA,
-                "DMARC",
-                f"The DMARC record at {name} is malformed: {reason}; receivers ignore it. "
-                f"It reads: {record}",
-                "Replace it with:",
-                Record("TXT", host, _repaired(record), zone, "change"),
-            )
-        )
-        return None
-    policy = found["p"].lower()
-    meaning = {
-        "none": "receivers only report, nothing is refused for failing",
-        "quarantine": "mail failing it goes to spam",
-        "reject": "mail failing it is refused",
-    }[policy]
-    report.add(ok(AREA, "DMARC", f"{name}: p={policy} ({meaning})"))
-    found["p"] = policy
-    return found
-
-
-def _repaired(record: str) -> str:
-    """A valid DMARC record keeping what can be kept of `record`."""
-    found = tags(record.replace(" p=", "; p=").replace(" rua=", "; rua="))
-    policy = found.get("p", "none").lower()
-    parts = [f"v=DMARC1; p={policy if policy in POLICIES else 'none'}"]
-    for tag in ("sp", "adkim", "aspf", "pct", "rua", "ruf"):
-        if found.get(tag):
-            parts.append(f"{tag}={found[tag]}")
-    return "; ".join(parts)
 
 
 # Alignment
