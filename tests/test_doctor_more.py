@@ -123,3 +123,74 @@ def test_placeholders_left_by_init_and_dead_links_are_problems(tmp_workspace, ht
     report = Report()
     check_details(practice, report, online=False)  # offline: no request at all
     assert [c.name for c in report.checks] == ["Details"]
+
+
+def test_the_mailbox_logs_in_and_says_where_unsubscribes_go(tmp_workspace, monkeypatch):
+    import shutil
+
+    from chairside.doctor.servers import check_imap
+    from tests.imap_server import DOVECOT, PASSWORD, USER, Dovecot
+    from tests.support import need
+
+    need("Debian's dovecot-imapd", shutil.which(DOVECOT) is not None)
+    server = Dovecot()
+    server.start()
+    try:
+        with (tmp_workspace / "practice.toml").open("a") as handle:
+            handle.write(
+                f'\n[imap]\nhost = "127.0.0.1"\nport = {server.port}\nuser = "{USER}"\n'
+                "tls = false\n"
+            )
+        workspace = Workspace(tmp_workspace)
+        practice = load_practice(workspace)
+        monkeypatch.setenv("CHAIRSIDE_IMAP_PASSWORD", PASSWORD)
+        report = Report()
+        check_imap(workspace, practice, report)
+        found = {c.name: (c.status, c.message) for c in report.checks}
+        assert found["Login"][0] == "ok" and f"accepted the login of {USER}" in found["Login"][1]
+        assert found["Unsubscribe address"] == ("ok", f"{USER} is the mailbox Chairside reads")
+        assert found["Bounce address"][0] == "warning"  # bounces go to the From address
+        assert "news@harborlanedental.example.com" in found["Bounce address"][1]
+        monkeypatch.setenv("CHAIRSIDE_IMAP_PASSWORD", "wrong")
+        report = Report()
+        check_imap(workspace, practice, report)
+        (login,) = report.checks
+        assert login.status == "problem" and "refused the login" in login.message
+    finally:
+        server.stop()
+
+
+def test_bulk_rules_apply_from_5000_patients(tmp_workspace):
+    from chairside.doctor import _bulk
+    from chairside.doctor.domain import Facts
+    from tests.support import write_patients
+
+    write_patients(
+        tmp_workspace / "audiences" / "patients.csv",
+        [f"patient{i}@example.com" for i in range(5000)],
+    )
+    path = tmp_workspace / "practice.toml"
+    path.write_text(path.read_text().replace('unsubscribe_url = "', 'old_unsubscribe = "'))
+    path.write_text(path.read_text().replace("old_unsubscribe", "# old"))
+    workspace = Workspace(tmp_workspace)
+    practice = load_practice(workspace)
+    facts = Facts(DOMAIN, dmarc=None, checked=True)
+    facts.aligned["Microsoft 365"] = True
+    facts.spf_passes["Microsoft 365"] = True
+    facts.dkim_signs["Microsoft 365"] = False
+    report = Report()
+    _bulk(workspace, practice, facts, report)
+    found = {c.name: c for c in report.checks}
+    assert found["One-click unsubscribe"].status == "problem"
+    assert found["One-click unsubscribe"].stops_delivery
+    assert found["DMARC"].status == "problem" and "5,000 patients" in found["DMARC"].message
+    assert found["SPF and DKIM (Microsoft 365)"].status == "warning"
+
+    write_patients(
+        tmp_workspace / "audiences" / "patients.csv",
+        [f"patient{i}@example.com" for i in range(4999)],
+    )
+    report = Report()
+    _bulk(workspace, practice, facts, report)
+    assert [(c.name, c.status) for c in report.checks] == [("Patients", "ok")]
+    assert "4,999 patients: under 5,000" in report.checks[0].message
