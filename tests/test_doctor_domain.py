@@ -330,3 +330,37 @@ def test_a_bad_nameserver_setting_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("CHAIRSIDE_NAMESERVER", "127.0.0.1:port")
     with pytest.raises(ChairsideError, match="HOST:PORT"):
         Dns()
+
+
+def test_amazon_ses_aligns_only_by_dkim_it_cannot_see_a_warning_not_a_block(
+    tmp_workspace, monkeypatch
+):
+    set_practice(tmp_workspace, host="email-smtp.us-east-1.amazonaws.com")
+    zones = {
+        DOMAIN: [("MX", "10 inbound-smtp.us-east-1.amazonaws.com"), ("TXT", "v=spf1 -all")],
+        f"_dmarc.{DOMAIN}": [("TXT", "v=DMARC1; p=none")],
+    }
+    report = domain_report(tmp_workspace, zones, monkeypatch)
+    check = line(report, "SPF (Amazon SES)")
+    assert check.records[0].value == "v=spf1 include:amazonses.com -all"
+    assert not check.stops_delivery  # SES's envelope is its own: SPF cannot align anyway
+    alignment = line(report, "Alignment (Amazon SES)")
+    assert alignment.status == "warning" and "DKIM" in alignment.message
+
+
+def test_a_provider_needs_its_own_dkim_chairsides_key_does_not_sign_for_it(
+    tmp_workspace, monkeypatch
+):
+    set_practice(tmp_workspace, host="127.0.0.1", dkim_selector="cs1", sendgrid={})
+    key = own_key()
+    zones = {
+        DOMAIN: [("MX", "10 mx.harbor.test"), ("TXT", "v=spf1 include:sendgrid.net -all")],
+        f"cs1._domainkey.{DOMAIN}": [("TXT", dkim.record_value(key))],
+        f"_dmarc.{DOMAIN}": [("TXT", "v=DMARC1; p=none")],
+    }
+    report = domain_report(tmp_workspace, zones, monkeypatch)
+    assert line(report, "DKIM (Chairside's key)").status == "ok"
+    check = line(report, "DKIM (SendGrid)")
+    assert check.status == "problem" and "s1._domainkey, s2._domainkey" in check.message
+    assert check.records[0].type == "CNAME" and check.records[0].name == "s1._domainkey"
+    assert line(report, "Alignment (SendGrid)").stops_delivery

@@ -116,9 +116,10 @@ _TEST = (
 
 def route_dkim(
     dns: Dns, report: Report, domain: str, routes: list[Route], own: Own | None
-) -> dict[str, bool]:
-    """Route name → a usable DKIM key is published for it at `domain`."""
-    signs: dict[str, bool] = {}
+) -> dict[str, bool | None]:
+    """Route name → a usable DKIM key of `domain` is published for it (None: its selectors
+    cannot be known, as Amazon SES's). Chairside's own signing is counted by the caller."""
+    signs: dict[str, bool | None] = {}
     for route in routes:
         if route.local:
             continue
@@ -130,9 +131,8 @@ def route_dkim(
                         f"DKIM ({route.name})",
                         f"{route.name} does not sign with a key of {domain} that Chairside "
                         "knows of, so only SPF vouches for the practice's mail.",
-                        "Have Chairside sign: `chairside dkim new SELECTOR` (then publish the "
-                        "record it prints). Or, if the hosting company signs, name its "
-                        "selector in [dkim] selector.",
+                        "Have Chairside sign: `chairside dkim new SELECTOR`, then publish the "
+                        "record it prints.",
                     )
                 )
             elif route.spf_include is not None:
@@ -144,7 +144,7 @@ def route_dkim(
                         f"Publish its DKIM records from {route.dkim_where}.",
                     )
                 )
-            signs[route.name] = bool(own and own.good)
+            signs[route.name] = None if route.spf_include else False
             continue
         found: list[Published] = []
         for selector in route.selectors:
@@ -160,7 +160,7 @@ def route_dkim(
                 )
         usable = [p for p in found if p.usable]
         broken = [p for p in found if p.found and not p.usable]
-        signs[route.name] = bool(usable) or bool(own and own.good)
+        signs[route.name] = bool(usable)
         for record in broken:
             report.add(
                 problem(

@@ -348,7 +348,7 @@ def _alignment(
     facts: Facts,
     routes: list[Route],
     walk: spf.Walk | None,
-    keys: dict[str, bool],
+    keys: dict[str, bool | None],
     own: Own | None,
     dmarc: dict[str, str],
 ) -> None:
@@ -384,14 +384,27 @@ def _alignment(
             )
         spf_aligned = authorised and route.envelope_is_from
         signs = keys.get(route.name, False)
-        if own and own.good and route is smtp_route(practice):
-            own_aligned = own.domain == domain or (
-                not strict_dkim and org_domain(own.domain) == org_domain(domain)
+        if own and own.good and route == smtp_route(practice):  # Chairside signs what it sends
+            signs = (
+                bool(signs)
+                or own.domain == domain
+                or (not strict_dkim and org_domain(own.domain) == org_domain(domain))
             )
-            signs = signs or own_aligned
         facts.spf_passes[route.name] = authorised
-        facts.dkim_signs[route.name] = signs
-        facts.aligned[route.name] = spf_aligned or signs
+        facts.dkim_signs[route.name] = bool(signs)
+        facts.aligned[route.name] = spf_aligned or bool(signs)
+        if signs is None and not spf_aligned:
+            report.add(
+                warning(
+                    AREA,
+                    f"Alignment ({route.name})",
+                    f"Mail sent through {route.name} can pass only by DKIM, and Chairside "
+                    f"cannot see {route.name}'s DKIM selectors.",
+                    f"Make sure {route.dkim_where.split(' (')[0]} shows DKIM as verified.",
+                )
+            )
+            facts.aligned[route.name] = True  # unknown, not known to fail: no blocking
+            continue
         if spf_aligned or signs:
             how = " and ".join(w for w, b in (("SPF", spf_aligned), ("DKIM", signs)) if b)
             verb = "align" if spf_aligned and signs else "aligns"
