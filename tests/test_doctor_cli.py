@@ -165,11 +165,20 @@ def certificates(tmp_path: Path) -> Path:
          "/CN=127.0.0.1", "-addext", "subjectAltName = IP:127.0.0.1"],
         check=True, capture_output=True, cwd=root,
     )  # fmt: skip
+    # named.pem: for the mail server's name (found through the test DNS), 90 days, by the CA.
+    (root / "named.ext").write_text(f"subjectAltName = DNS:mail.{DOMAIN}\n")
+    for args in (
+        ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", "named.key", "-out", "named.csr", "-subj", f"/CN=mail.{DOMAIN}"],
+        ["x509", "-req", "-in", "named.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+         "-CAcreateserial", "-days", "90", "-extfile", "named.ext", "-out", "named.pem"],
+    ):  # fmt: skip
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=root)
     return root
 
 
-def mail_server_lines(run, root: Path, monkeypatch) -> dict[str, tuple[str, str]]:
-    result = doctor(run, root, ZONE, monkeypatch, "--json")
+def mail_server_lines(run, root: Path, monkeypatch, zones=ZONE) -> dict[str, tuple[str, str]]:
+    result = doctor(run, root, zones, monkeypatch, "--json")
     assert "Traceback" not in result.output
     data = json.loads(result.output)
     return {
@@ -219,3 +228,26 @@ def test_bad_practice_settings_are_a_clear_error(tmp_workspace, run, monkeypatch
     monkeypatch.setenv("CHAIRSIDE_NAMESERVER", "nowhere")
     result = run("doctor", cwd=tmp_workspace)
     assert_user_error(result, "CHAIRSIDE_NAMESERVER", "HOST:PORT")
+
+
+def test_the_mail_server_is_found_by_name_through_the_doctors_dns(
+    tmp_workspace, run, certificates, monkeypatch
+):
+    """Its address from CHAIRSIDE_NAMESERVER, its certificate checked for its name."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificates / "ca.pem"))
+    controller = _tls_server(certificates, "named.pem", "named.key")
+    try:
+        set_smtp(tmp_workspace, controller.port, "starttls", "office")
+        path = tmp_workspace / "practice.toml"
+        path.write_text(path.read_text().replace('host = "127.0.0.1"', f'host = "mail.{DOMAIN}"'))
+        monkeypatch.setenv("CHAIRSIDE_SMTP_PASSWORD", "right")
+        zones = {**ZONE, f"mail.{DOMAIN}": [("A", "127.0.0.1")]}
+        found = mail_server_lines(run, tmp_workspace, monkeypatch, zones)
+        where = f"mail.{DOMAIN}:{controller.port}"
+        assert found["Encryption"][0] == "ok", found
+        assert found["Encryption"][1].startswith(f"{where}: STARTTLS, certificate valid until")
+        assert found["Login"] == ("ok", f"{where} accepted the login of office")
+        found = mail_server_lines(run, tmp_workspace, monkeypatch, ZONE)  # not in DNS
+        assert found["Connection"][0] == "problem" and "Cannot look up" in found["Connection"][1]
+    finally:
+        controller.stop()

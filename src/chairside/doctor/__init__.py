@@ -51,7 +51,7 @@ def run(workspace: Workspace, *, online: bool = False) -> Report:
         )
         facts = None
     _bulk(workspace, practice, facts, report)
-    check_smtp(practice, report)
+    check_smtp(practice, report, dns)
     check_imap(workspace, practice, report)
     check_providers(practice, report)
     check_refusals(_state_dir(workspace), report)

@@ -4,11 +4,14 @@ to, encrypted as configured (its certificate verified), and logged in to. No mai
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import os
 import smtplib
 import socket
 import ssl
 from datetime import UTC, datetime
 
+from chairside.doctor.dns import NAMESERVER_VARIABLE, Dns, DnsFailure, DnsUnreachable
 from chairside.doctor.results import Report, ok, problem, warning
 from chairside.doctor.routes import smtp_route
 from chairside.errors import ChairsideError
@@ -31,7 +34,45 @@ def _certificate_note(sock: ssl.SSLSocket) -> tuple[str, bool]:
     return f"valid until {ends.day} {ends:%B %Y}", soon
 
 
-def check_smtp(practice: Practice, report: Report) -> None:
+class _Resolved(smtplib.SMTP):
+    """An SMTP client that connects to `_address` (looked up by the doctor's DNS) while
+    speaking to, and checking the certificate of, the host by its name."""
+
+    _address: str | None = None
+
+    def _get_socket(self, host, port, timeout):
+        return super()._get_socket(self._address or host, port, timeout)
+
+
+class _ResolvedSsl(smtplib.SMTP_SSL, _Resolved):
+    pass
+
+
+def _client(cls: type[smtplib.SMTP], address: str | None, *args, **kwargs) -> smtplib.SMTP:
+    client = cls.__new__(cls)
+    client._address = address  # before __init__, which connects
+    client.__init__(*args, **kwargs)
+    return client
+
+
+def _address(host: str, dns: Dns | None) -> str | None:
+    """The address to connect to: looked up through CHAIRSIDE_NAMESERVER when it is set
+    (so a test zone names the server too), else None (the computer's own lookup, which
+    knows /etc/hosts)."""
+    if dns is None or not os.environ.get(NAMESERVER_VARIABLE) or host.lower() == "localhost":
+        return None
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    found = dns.addresses(host)
+    if not found:
+        raise DnsFailure(f"{host} has no address in DNS")
+    return found[0]
+
+
+def check_smtp(practice: Practice, report: Report, dns: Dns | None = None) -> None:
     from chairside.providers.smtp import resolve
 
     route = smtp_route(practice)
@@ -53,12 +94,30 @@ def check_smtp(practice: Practice, report: Report) -> None:
         settings = resolve(practice.smtp, user="")  # still check it connects
     where = settings.where
     try:
+        address = _address(settings.host, dns)
+    except (DnsFailure, DnsUnreachable) as exc:
+        report.add(
+            problem(
+                SMTP_AREA,
+                "Connection",
+                f"Cannot look up the mail server {where}: {exc}.",
+                "Check the mail server's name.",
+                stops=True,
+            )
+        )
+        return
+    try:
         if settings.security == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.host, settings.port, timeout=TIMEOUT, context=ssl.create_default_context()
+            client = _client(
+                _ResolvedSsl,
+                address,
+                settings.host,
+                settings.port,
+                timeout=TIMEOUT,
+                context=ssl.create_default_context(),
             )
         else:
-            client = smtplib.SMTP(settings.host, settings.port, timeout=TIMEOUT)
+            client = _client(_Resolved, address, settings.host, settings.port, timeout=TIMEOUT)
     except ssl.SSLCertVerificationError as exc:
         report.add(_bad_certificate(where, exc))
         return
