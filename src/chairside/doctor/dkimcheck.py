@@ -65,7 +65,6 @@ def own_dkim(practice: Practice, dns: Dns, report: Report) -> Own | None:
                 "Add this TXT record (the whole value, on one line; some DNS hosts split it "
                 "into quoted pieces themselves):",
                 wanted,
-                stops=True,
             )
         )
         return Own(config.domain, False)
@@ -79,7 +78,6 @@ def own_dkim(practice: Practice, dns: Dns, report: Report) -> Own | None:
                 "signature fail.",
                 "Replace its value with this one (the whole value, on one line):",
                 Record("TXT", record_name, wanted.value, config.domain, "change"),
-                stops=True,
             )
         )
         return Own(config.domain, False)
@@ -91,7 +89,6 @@ def own_dkim(practice: Practice, dns: Dns, report: Report) -> Own | None:
                 name,
                 f"A test message signed with the key does not verify ({why}).",
                 "Make a new key with `chairside dkim new` and publish its record.",
-                stops=True,
             )
         )
         return Own(config.domain, False)
@@ -168,7 +165,6 @@ def route_dkim(
                     f"DKIM ({route.name})",
                     f"The DKIM record {record.name} is unusable: {record.problem}.",
                     f"Copy the record again from {route.dkim_where}.",
-                    stops=not usable,
                 )
             )
         if usable:
@@ -190,7 +186,6 @@ def route_dkim(
                     "with From.",
                     f"Publish the record(s) from {route.dkim_where}:",
                     Record(route.dkim_type, f"{selector}._domainkey", value, domain),
-                    stops=not route.envelope_is_from,
                 )
             )
     return signs

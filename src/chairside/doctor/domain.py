@@ -83,7 +83,10 @@ class Facts:
 
 def check_domain(practice: Practice, dns: Dns, report: Report) -> Facts:
     """Add the Domain checks to `report`. DnsUnreachable passes through (nothing was
-    concluded from the DNS server that went silent; the caller says so)."""
+    concluded from the DNS server that went silent; the caller says so).
+
+    A broken SPF or DKIM record is a problem, but whether the mail gets through is the
+    Alignment line's to say (DMARC passes on either): only it stops delivery."""
     domain = practice.from_email.rpartition("@")[2].lower()
     facts = Facts(domain)
     if domain in FREE_MAIL:
@@ -190,7 +193,6 @@ def _spf(dns: Dns, report: Report, domain: str, routes: list[Route]) -> spf.Walk
                 "Delete the SPF records (TXT records starting v=spf1) and publish this one "
                 "instead, which holds all of their terms:",
                 Record("TXT", "@", spf.with_terms(spf.merged(records), needed), domain, "change"),
-                stops=True,
             )
         )
         return walk
@@ -203,7 +205,6 @@ def _spf(dns: Dns, report: Report, domain: str, routes: list[Route]) -> spf.Walk
                 "its mail.",
                 "Add this TXT record:",
                 Record("TXT", "@", spf.with_terms(None, needed or ["mx"]), domain),
-                stops=not needed or bool(missing),
             )
         )
         return walk
@@ -221,7 +222,6 @@ def _spf(dns: Dns, report: Report, domain: str, routes: list[Route]) -> spf.Walk
                 + " must not include "
                 + walk.loops[0].split(" → ")[-1]
                 + ".",
-                stops=True,
             )
         )
     if walk.lookups > spf.LOOKUP_LIMIT:
@@ -237,7 +237,6 @@ def _spf(dns: Dns, report: Report, domain: str, routes: list[Route]) -> spf.Walk
                 f"reaches: {includes}.",
                 "Remove the includes of services that no longer send for the practice, and "
                 "write addresses (ip4:) instead of a and mx terms, until it needs 10 or fewer.",
-                stops=True,
             )
         )
     for error in walk.errors:
@@ -249,7 +248,6 @@ def _spf(dns: Dns, report: Report, domain: str, routes: list[Route]) -> spf.Walk
                 f"The SPF record of {domain}: {error}; receivers treat the record as broken "
                 "(permerror).",
                 "Correct or remove that term (check its spelling with the service it names).",
-                stops=True,
             )
         )
     for failure in walk.failures:
@@ -284,7 +282,6 @@ def _spf(dns: Dns, report: Report, domain: str, routes: list[Route]) -> spf.Walk
                 "mail: receivers see that mail fail SPF.",
                 "Change the SPF record (the TXT record starting v=spf1) to:",
                 Record("TXT", "@", spf.with_terms(walk.record, needed), domain, "change"),
-                stops=route.envelope_is_from,
             )
         )
     if fine:
