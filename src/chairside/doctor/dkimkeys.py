@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chairside.doctor.dns import Dns
+from chairside.doctor.dns import Dns, DnsUnreachable
 
 
 @dataclass(frozen=True)
@@ -104,5 +104,7 @@ def verifies(dns: Dns, signed: bytes) -> tuple[bool, str]:
 
     try:
         return bool(dkim.verify(signed, dnsfunc=lookup)), ""
-    except dkim.DKIMException as exc:  # dkimpy's own errors: a reason, not a crash
-        return False, str(exc)
+    except DnsUnreachable:
+        raise
+    except Exception as exc:  # dkimpy's errors (or a DNS failure): a reason, not a crash
+        return False, str(exc) or type(exc).__name__

@@ -312,7 +312,10 @@ def _needed_terms(
             if walk.count == 1 and route.spf_include not in walk.includes:
                 missing.append((route, term))
             continue
-        addresses = dns.addresses(route.relay_host) if route.relay_host else []
+        try:
+            addresses = dns.addresses(route.relay_host) if route.relay_host else []
+        except DnsFailure:  # the Mail server check says the name cannot be looked up
+            addresses = []
         if _is_address(route.relay_host):
             addresses = [route.relay_host]
         if not addresses:
