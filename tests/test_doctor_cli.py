@@ -251,3 +251,12 @@ def test_the_mail_server_is_found_by_name_through_the_doctors_dns(
         assert found["Connection"][0] == "problem" and "Cannot look up" in found["Connection"][1]
     finally:
         controller.stop()
+
+
+def test_a_fresh_practice_from_init_is_checked_without_a_traceback(tmp_path, run, monkeypatch):
+    monkeypatch.setattr("chairside.commands.options.stdin_is_terminal", lambda: False)
+    assert run("init", str(tmp_path / "fresh"), cwd=tmp_path).exit_code == 0
+    result = doctor(run, tmp_path / "fresh", {}, monkeypatch)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "From address: The From address is still a placeholder" in result.output
+    assert "Details: Still a placeholder (TODO): name, address" in result.output

@@ -89,6 +89,17 @@ def check_domain(practice: Practice, dns: Dns, report: Report) -> Facts:
     Alignment line's to say (DMARC passes on either): only it stops delivery."""
     domain = practice.from_email.rpartition("@")[2].lower()
     facts = Facts(domain)
+    if "[email] from" in practice.todo:
+        report.add(
+            problem(
+                AREA,
+                "From address",
+                f"The From address is still a placeholder ({practice.from_email}), so there "
+                "is no domain to check yet.",
+                "Set the address the newsletter comes from, at the practice's own domain.",
+            )
+        )
+        return facts
     if domain in FREE_MAIL:
         report.add(
             problem(
