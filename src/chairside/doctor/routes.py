@@ -54,7 +54,7 @@ AMAZON = Route(
     "amazonses.com",
     (),
     "the Amazon SES console (Verified identities → your domain → DomainKeys Identified Mail): "
-    "it shows three CNAME records; name one of their selectors in [dkim] selector",
+    "it shows the three CNAME records to publish",
     False,
     dkim_type="CNAME",
 )
