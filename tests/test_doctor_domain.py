@@ -363,3 +363,43 @@ def test_a_provider_needs_its_own_dkim_chairsides_key_does_not_sign_for_it(
     assert check.status == "problem" and "s1._domainkey, s2._domainkey" in check.message
     assert check.records[0].type == "CNAME" and check.records[0].name == "s1._domainkey"
     assert line(report, "Alignment (SendGrid)").stops_delivery
+
+
+def spf_walk(zones: dict, monkeypatch, domain: str = DOMAIN):
+    from chairside.doctor import spf
+
+    with dns_server(zones) as nameserver:
+        monkeypatch.setenv("CHAIRSIDE_NAMESERVER", nameserver)
+        return spf.walk(Dns(timeout=1), domain)
+
+
+def test_spf_follows_redirect_counts_a_and_mx_and_ignores_what_does_not_pass(monkeypatch):
+    zones = {
+        DOMAIN: [("TXT", "v=spf1 redirect=_spf.hostco.example")],
+        "_spf.hostco.example": [
+            ("TXT", "v=spf1 a:relay.hostco.example/30 mx -include:bad.example ?ip4:192.0.2.99 -all")
+        ],
+        "relay.hostco.example": [("A", "198.51.100.8")],
+        "bad.example": [("TXT", "v=spf1 ip4:203.0.113.5 -all")],
+    }
+    walk = spf_walk(zones, monkeypatch)
+    assert walk.lookups == 4  # redirect, a, mx, include
+    assert walk.authorises("198.51.100.9")  # inside a:/30
+    assert not walk.authorises("198.51.100.12")
+    assert not walk.authorises("203.0.113.5")  # -include: authorises nothing
+    assert not walk.authorises("192.0.2.99")  # ?ip4: is neutral, not a pass
+    assert walk.includes == {"_spf.hostco.example"}
+
+
+def test_plus_all_and_an_include_without_spf_are_problems(tmp_workspace, monkeypatch):
+    set_practice(tmp_workspace, host="mail.hosting.test")
+    zones = {
+        DOMAIN: [("MX", "10 mx.example.net"), ("TXT", "v=spf1 include:gone.example +all")],
+        "mail.hosting.test": [("A", "192.0.2.25")],
+        f"_dmarc.{DOMAIN}": [("TXT", "v=DMARC1; p=none")],
+    }
+    report = domain_report(tmp_workspace, zones, monkeypatch)
+    messages = [c.message for c in report.problems if c.name == "SPF"]
+    assert any("include:gone.example has no SPF record" in m for m in messages)
+    plus = [c for c in report.problems if "+all" in c.message]
+    assert plus and plus[0].records[0].value == "v=spf1 include:gone.example ~all"
