@@ -69,11 +69,10 @@ def account_for(name: str, workspace) -> str:
         imap = load_imap(workspace)
         return f"{imap.user}@{imap.host}"
     if name == "dkim":
-        from chairside.dkim import account
         from chairside.workspace import load_practice
 
         config = load_practice(workspace).dkim
-        return account(config) if config else ""
+        return config.record_name if config else ""
     kind(name)
     return ""
 

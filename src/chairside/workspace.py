@@ -125,6 +125,11 @@ class DkimConfig:
     selector: str
     domain: str
 
+    @property
+    def record_name(self) -> str:
+        """Where the key is published; also the keychain account the key is kept under."""
+        return f"{self.selector}._domainkey.{self.domain}"
+
 
 @dataclass(frozen=True)
 class Practice:
