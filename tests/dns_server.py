@@ -72,9 +72,16 @@ def dns_server(zones: Zones) -> Iterator[str]:
     """Serve `zones` over UDP and TCP on 127.0.0.1; yields "127.0.0.1:PORT"."""
     resolver = ZoneResolver(zones)
     quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data", logf=print)
-    udp = DNSServer(resolver, address="127.0.0.1", port=0, logger=quiet)
-    port = udp.server.server_address[1]
-    tcp = DNSServer(resolver, address="127.0.0.1", port=port, tcp=True, logger=quiet)
+    for _ in range(20):  # a free UDP port whose TCP twin is free too (others run tests)
+        udp = DNSServer(resolver, address="127.0.0.1", port=0, logger=quiet)
+        port = udp.server.server_address[1]
+        try:
+            tcp = DNSServer(resolver, address="127.0.0.1", port=port, tcp=True, logger=quiet)
+            break
+        except OSError:
+            udp.server.server_close()
+    else:
+        raise RuntimeError("no free port for the test DNS server")
     udp.start_thread()
     tcp.start_thread()
     try:

@@ -42,10 +42,11 @@ SIGNED_HEADERS = (
     "List-Id",
 )
 """What a receiver shows or acts on; `From` is signed twice, so none can be added."""
-_SIGNED = {name.lower() for name in SIGNED_HEADERS}
+_SIGNED = {name.lower().encode() for name in SIGNED_HEADERS}
 _WSP_RUN = re.compile(rb"\t[ \t]*| [ \t]+")
 _SPACE_RUN = re.compile(rb"  +")  # the same without tabs, 7 times faster on 40 KB of HTML
-_HEADER_WSP = re.compile(r"[ \t]+")
+_HEADER_WSP = re.compile(rb"[ \t]+")
+_OTHER_SPACE = re.compile(rb"[\x0b\x0c]")
 
 
 # Canonicalisation (RFC 6376 section 3.4)
@@ -61,20 +62,31 @@ def relaxed_body(body: bytes) -> bytes:
     return body[:end] + b"\r\n" if end else b""
 
 
-def relaxed_header(name: str, value: str) -> bytes:
-    """`name:value` as relaxed canonicalisation writes it (no line end)."""
-    value = _HEADER_WSP.sub(" ", value.replace("\r\n", "")).strip(" ")
-    return f"{name.strip().lower()}:{value}".encode("utf-8", "surrogateescape")
+def relaxed_header(name: bytes, value: bytes) -> bytes:
+    """`name:value` as relaxed canonicalisation writes it (no line end): unfolded, each run
+    of spaces and tabs one space, none at either end of the value."""
+    value = value.replace(b"\r\n", b"")
+    if _OTHER_SPACE.search(value):  # bytes.split() would take these for spaces too
+        value = _HEADER_WSP.sub(b" ", value).strip(b" ")
+    else:
+        value = b" ".join(value.split())
+    return name.strip().lower() + b":" + value
 
 
-def _headers(block: bytes) -> dict[str, list[str]]:
-    """The header fields that get signed, by lower-case name, each field's value unfolded."""
-    found: dict[str, list[str]] = {}
-    text = block.decode("utf-8", "surrogateescape")
-    for field in re.split(r"\r\n(?![ \t])", text):
-        name, colon, value = field.partition(":")
+def _headers(head: bytes) -> dict[bytes, list[bytes]]:
+    """The header fields that get signed, by lower-case name, each field's raw value."""
+    found: dict[bytes, list[bytes]] = {}
+    lines = head.split(b"\r\n")
+    for index, line in enumerate(lines):
+        if not line or line[0] in b" \t":
+            continue  # a continuation, joined to its field below
+        name, colon, value = line.partition(b":")
         key = name.strip().lower()
         if colon and key in _SIGNED:
+            more = index + 1
+            while more < len(lines) and lines[more][:1] in (b" ", b"\t"):
+                value += b"\r\n" + lines[more]
+                more += 1
             found.setdefault(key, []).append(value)
     return found
 
@@ -185,21 +197,22 @@ class Signer:
         names: list[str] = []
         canonical: list[bytes] = []
         for name in SIGNED_HEADERS:
-            values = fields.get(name.lower())
+            key = name.lower().encode()
+            values = fields.get(key)
             if values:  # the bottom-most instance is the one a verifier pairs with the name
                 names.append(name)
-                canonical.append(relaxed_header(name, values[-1]) + b"\r\n")
+                canonical.append(relaxed_header(key, values[-1]) + b"\r\n")
         names.append("From")  # over-signed: a second From: added later breaks the signature
         body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest()).decode()
         value = (
             f" v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
             f" t={int(time.time())}; h={':'.join(names)};\r\n bh={body_hash};\r\n b="
-        )
-        canonical.append(relaxed_header("DKIM-Signature", value))
+        ).encode("ascii")
+        canonical.append(relaxed_header(b"dkim-signature", value))
         signature = self.key.sign(b"".join(canonical), padding.PKCS1v15(), hashes.SHA256())
         encoded = base64.b64encode(signature)
         folded = b"\r\n ".join(encoded[i : i + 72] for i in range(0, len(encoded), 72))
-        return b"DKIM-Signature:" + value.encode("ascii") + folded + b"\r\n" + message
+        return b"DKIM-Signature:" + value + folded + b"\r\n" + message
 
 
 def signer_for(practice: Practice) -> Signer | None:
