@@ -192,3 +192,16 @@ def test_a_key_made_with_openssl_in_the_environment_signs(
     signer = dkim.signer_for(load_practice(Workspace(tmp_workspace)))
     signed = signer.sign(b"From: a@" + DOMAIN.encode() + b"\r\nSubject: x\r\n\r\nhello\r\n")
     assert dkimpy.verify(signed, dnsfunc=lambda name, timeout=5: record)
+
+
+def test_a_non_ascii_address_and_a_folded_encoded_name_verify(tmp_workspace):
+    from chairside.delivery import prepare
+    from chairside.message import Person
+
+    prepared = prepare(Workspace(tmp_workspace), "2026-12")
+    template = next(iter(prepared.templates.values()))
+    template.sign = dkim.Signer(DOMAIN, "cs", KEY).sign
+    name = "José Ñandú, a name long enough that its encoded words are folded over lines"
+    data = template.fill(Person("josé@exämple.com", name, "tok123")).data
+    assert b"\r\n =?utf-8?" in data  # the To header really is folded
+    assert dkimpy.verify(data, dnsfunc=lambda name, timeout=5: RECORD)
