@@ -56,8 +56,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.status",
         "chairside.returnpath",
         "chairside.mailcheck",
+        "chairside.dkim",
     ),
-    ("chairside.checks", "chairside.build", "chairside.campaignops"),
+    ("chairside.checks", "chairside.build", "chairside.campaignops", "chairside.doctor"),
     ("chairside.autopilot",),
     ("chairside.commands", "chairside.cli", "chairside.__main__", "chairside.studio"),
 )

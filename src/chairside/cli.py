@@ -15,6 +15,7 @@ from chairside.commands.audience import audience, unsubscribe
 from chairside.commands.autopilot import approve, due, schedule, unapprove
 from chairside.commands.campaign import build, check, new, preview
 from chairside.commands.campaigns import campaign
+from chairside.commands.doctor import dkim, doctor
 from chairside.commands.export import export, providers
 from chairside.commands.options import Options
 from chairside.commands.practice import init, templates
@@ -85,6 +86,8 @@ for _command in (
     unapprove,
     schedule,
     due,
+    doctor,
+    dkim,
 ):
     cli.add_command(_command)
 

@@ -24,6 +24,7 @@ import re
 import textwrap
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -213,6 +214,9 @@ class _Form:
 class MessageTemplate:
     """A variant's message, encoded once; `fill` makes one recipient's bytes."""
 
+    sign: Callable[[bytes], bytes] | None = None
+    """Set by `chairside.dkim.attach` when the practice signs: applied to the final bytes."""
+
     def __init__(self, *, practice: Practice, subject: str, html_body: str, text_body: str) -> None:
         for header, value in (
             ("Subject", subject),
@@ -341,4 +345,7 @@ class MessageTemplate:
             out, {placeholders.FIRST_NAME: html_name, placeholders.UNSUBSCRIBE_URL: html_link}
         )
         out.append(form.tail)
-        return Filled(b"".join(out), message_id, smtputf8)
+        data = b"".join(out)
+        if self.sign is not None and eol == CRLF:  # what goes over SMTP is signed, not mbox
+            data = self.sign(data)
+        return Filled(data, message_id, smtputf8)

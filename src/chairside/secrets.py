@@ -56,8 +56,13 @@ def kind(name: str) -> Kind:
 
 def account_for(name: str, workspace) -> str:
     """The account a secret of the practice in `workspace` is kept under: `user@host` of
-    `[smtp]` or `[imap]` in practice.toml (as `send` and `inbox` look it up), nothing for an
-    API key or the DKIM key (one per computer and provider)."""
+    `[smtp]` or `[imap]` in practice.toml (as `send` and `inbox` look it up), where the DKIM
+    key is published (`<selector>._domainkey.<domain>`), nothing for an API key."""
+    if name == "dkim":
+        from chairside.workspace import load_practice
+
+        config = load_practice(workspace).dkim
+        return config.record_name if config else ""
     kind(name)
     if name not in ("smtp", "imap"):
         return ""

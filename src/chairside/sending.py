@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from chairside import dkim
 from chairside.delivery import Prepared, state_dir
 from chairside.ledger import (
     DEFERRED,
@@ -96,6 +97,7 @@ def send_campaign(
     stands at the end (None only when the ledger itself could not be read).
     """
     name = prepared.campaign.name
+    dkim.attach(prepared.practice, prepared.templates.values())  # signs when [dkim] is set
     stop = stop or threading.Event()
     report = SendReport(name)
     state = state_dir(workspace)
@@ -165,6 +167,7 @@ def send_tests(
     templates = templates_for(
         prepared.practice, tuple(rendered), subject_prefix="[TEST {segment}] "
     )
+    dkim.attach(prepared.practice, templates.values())
     person = Person(address, SAMPLE.first_name, SAMPLE.unsubscribe_token)
     connection = SmtpConnection(settings)
     connection.open()

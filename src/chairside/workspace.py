@@ -109,12 +109,14 @@ PRACTICE_KEYS = {
         "imap",  # read by chairside.returnpath.inbox
         "feed",  # read by chairside.autopilot.draft
         "schedule",  # read by chairside.autopilot.due
+        "dkim",
     ),
     "email": ("from", "from_name", "reply_to", "unsubscribe_url", "unsubscribe_email"),
     "brand": ("color", "text_color", "logo", "logo_alt", "theme"),
     "smtp": ("host", "port", "user", "security"),
     "feed": ("url",),
     "schedule": ("timezone",),
+    "dkim": ("selector", "domain"),
 }
 
 
@@ -128,6 +130,20 @@ class SmtpConfig:
     user: str = ""
     """Empty means the server needs no login."""
     security: str = "starttls"
+
+
+@dataclass(frozen=True)
+class DkimConfig:
+    """`[dkim]` in practice.toml: the key Chairside signs with (`chairside dkim new`) is
+    published at `<selector>._domainkey.<domain>`; the key itself is in the keychain."""
+
+    selector: str
+    domain: str
+
+    @property
+    def record_name(self) -> str:
+        """Where the key is published; also the keychain account the key is kept under."""
+        return f"{self.selector}._domainkey.{self.domain}"
 
 
 @dataclass(frozen=True)
@@ -158,6 +174,8 @@ class Practice:
     """`[providers.NAME]` tables: settings for email providers (baa, audience_id, domain…)."""
     todo: tuple[str, ...] = ()
     """Settings still holding a `TODO` placeholder from `chairside init`."""
+    dkim: DkimConfig | None = None
+    """Set when Chairside signs what `send` delivers (the relay does not)."""
 
 
 # How practice.toml spells the settings whose Python names differ.
@@ -287,7 +305,7 @@ def load_practice(workspace: Workspace) -> Practice:
         values["logo_url"] = _check_url(values["logo_url"], "[brand] logo", problems)
     path = workspace.practice_file
     unknown_keys(data, PRACTICE_KEYS[""], problems, where="", path=path)
-    for section in ("email", "brand", "smtp", "feed", "schedule"):
+    for section in ("email", "brand", "smtp", "feed", "schedule", "dkim"):
         if isinstance(data.get(section), dict):
             unknown_keys(
                 data[section], PRACTICE_KEYS[section], problems, where=f"[{section}] ", path=path
@@ -301,8 +319,32 @@ def load_practice(workspace: Workspace) -> Practice:
     for name, table in providers.items():
         if not isinstance(table.get("baa", False), bool):
             problems.add(f"[providers.{name}] baa: must be true or false")
+    dkim = _dkim(data.get("dkim"), values["from_email"], problems)
     problems.raise_if_any()
-    return Practice(**values, smtp=smtp_config, providers=providers, todo=shown_todo)
+    return Practice(**values, smtp=smtp_config, providers=providers, todo=shown_todo, dkim=dkim)
+
+
+_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+
+
+def is_dns_name(name: str) -> bool:
+    """Whether `name` is a DNS name of letters, digits, hyphens (a selector, a domain)."""
+    return bool(name) and all(_DNS_LABEL.match(label) for label in name.rstrip(".").split("."))
+
+
+def _dkim(table: object, from_email: str, problems: Problems) -> DkimConfig | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        problems.add("[dkim] must be a section, written [dkim] on its own line")
+        return None
+    selector = get_str(table, "selector", problems, where="[dkim] ")
+    domain = get_str(table, "domain", problems, where="[dkim] ") or from_email.rpartition("@")[2]
+    if not is_dns_name(selector):
+        problems.add(f'[dkim] selector: {selector!r} is not a DNS name like "chairside1"')
+    if not is_dns_name(domain):
+        problems.add(f'[dkim] domain: {domain!r} is not a domain like "example.com"')
+    return DkimConfig(selector.lower(), domain.lower().rstrip("."))
 
 
 def _check_zone(table: object, problems: Problems) -> None:

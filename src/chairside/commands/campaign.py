@@ -203,8 +203,10 @@ def check(options: Options, name: str, as_json: bool, strict: bool) -> None:
     import json
 
     from chairside.checks import ERROR, run_checks, summary
+    from chairside.commands.doctor import warn_if_blocked
 
     workspace = options.workspace()
+    warn_if_blocked(workspace)  # what `chairside doctor` last found about delivery
     findings = run_checks(workspace, name)
     if as_json:
         click.echo(json.dumps([f.as_dict() for f in findings], indent=2))

@@ -167,6 +167,7 @@ def send(
     import threading
 
     from chairside.checks import refuse_if_errors
+    from chairside.commands.doctor import warn_if_blocked
     from chairside.delivery import prepare
     from chairside.errors import ChairsideError
     from chairside.providers.smtp import resolve
@@ -190,6 +191,7 @@ def send(
             f"No concern {segment!r} has a version here. The versions: "
             f"{', '.join(prepared.rendered)}."
         )
+    warn_if_blocked(workspace)  # what `chairside doctor` last found about delivery
     if not test_address:
         from chairside.returnpath.freshness import echo_unsynced
 

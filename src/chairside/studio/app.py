@@ -20,6 +20,7 @@ from chairside.errors import ChairsideError
 from chairside.studio.pagekit import Studio, studio_of
 from chairside.studio.pages import (
     campaigns,
+    doctor,
     edit,
     inbox,
     month,
@@ -105,6 +106,7 @@ def create_app(workspace: Workspace, guard: Guard) -> Starlette:
         *settings.routes,
         *inbox.routes,
         *themes.routes,
+        *doctor.routes,
         Mount("/static", StaticFiles(packages=[("chairside.studio", "static")]), name="static"),
     ]
     app = Starlette(

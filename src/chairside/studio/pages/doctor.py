@@ -1,0 +1,62 @@
+"""Delivery: what `chairside doctor` found (its last run, kept by the doctor), and a button
+to check again; each problem with the DNS records to add, as the DNS host's page asks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from chairside.studio.pagekit import post, studio_of
+
+
+def _areas(result: dict | None) -> list[tuple[str, list[dict]]]:
+    """The checks grouped by area, in the doctor's order."""
+    areas: dict[str, list[dict]] = {}
+    for check in (result or {}).get("checks", []):
+        if isinstance(check, dict):
+            areas.setdefault(str(check.get("area", "")), []).append(check)
+    return list(areas.items())
+
+
+def _when(result: dict | None) -> str:
+    try:
+        at = datetime.fromisoformat(str((result or {})["at"])).astimezone()
+    except (KeyError, ValueError):
+        return ""
+    return f"{at.day} {at:%B %Y} at {at:%H:%M}"
+
+
+def _render(request: Request, result: dict | None, **extra) -> Response:
+    return studio_of(request).render(
+        request,
+        "doctor.html",
+        areas=_areas(result),
+        when=_when(result),
+        problems=(result or {}).get("problems", 0),
+        warnings=(result or {}).get("warnings", 0),
+        **extra,
+    )
+
+
+async def page(request: Request) -> Response:
+    from chairside.doctor import last_result
+
+    result = await run_in_threadpool(last_result, studio_of(request).workspace)
+    return _render(request, result)
+
+
+async def check(request: Request, form: FormData) -> Response:
+    from chairside import doctor
+
+    workspace = studio_of(request).workspace
+    online = form.get("online") == "yes"
+    await run_in_threadpool(doctor.run, workspace, online=online)
+    return _render(request, doctor.last_result(workspace), checked=True)
+
+
+routes = [Route("/doctor", page), post("/doctor/check", check)]
