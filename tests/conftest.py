@@ -72,3 +72,13 @@ def http_server() -> Iterator[HttpRecorder]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(autouse=True)
+def witness_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This computer's witness of what it sent (chairside.witness), in a folder of this
+    test's own: CHAIRSIDE_STATE_HOME, inherited by subprocesses. A test of a new computer
+    points it at another folder."""
+    home = tmp_path_factory.mktemp("state-home")
+    monkeypatch.setenv("CHAIRSIDE_STATE_HOME", str(home))
+    return home

@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.csvsafe",
         "chairside.placeholders",
         "chairside.tokens",
+        "chairside.witness",
     ),
     (
         "chairside.content",

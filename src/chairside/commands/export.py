@@ -56,6 +56,12 @@ from chairside.commands.options import Options, audience_option, pass_options
     help="Also push patients a crashed push left in doubt (they may get it twice).",
 )
 @click.option(
+    "--continue-from-copy",
+    is_flag=True,
+    help="With --push: this folder is the latest copy of the practice; continue a push "
+    "started from another computer or copy (see `chairside send --help`).",
+)
+@click.option(
     "--without-baa",
     is_flag=True,
     help="Push concern variants to a provider without a business associate agreement.",
@@ -87,6 +93,7 @@ def export(
     domain: str | None,
     schedule: str | None,
     resend_unknown: bool,
+    continue_from_copy: bool,
     without_baa: bool,
     concern_tags: bool,
     force: bool,
@@ -159,7 +166,13 @@ def export(
     warning = check_baa(provider, without_baa=without_baa)
     if warning:
         click.echo(warning, err=True)
-    report = run_push(workspace, provider, api_base=api_base, resend_unknown=resend_unknown)
+    report = run_push(
+        workspace,
+        provider,
+        api_base=api_base,
+        resend_unknown=resend_unknown,
+        continue_from_copy=continue_from_copy,
+    )
     echo_report(report)
     finish(report)
 
