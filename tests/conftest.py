@@ -40,9 +40,13 @@ def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
     recorder = SmtpRecorder()
     controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
     controller.start()
+    # asyncio's count of the connections the server holds (no public name): a test that
+    # kills a sender waits for 0, so no message still in flight can arrive after it counts.
+    recorder.open_connections = lambda: controller.server._active_count
     try:
         yield recorder, controller.port
     finally:
+        recorder.release()  # a reply still held would keep the server from stopping
         controller.stop()
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from chairside.journal import SENDING, SENT, Journal
 from chairside.ledger import Ledger, LedgerError, open_ledger
 from tests.support import assert_user_error
-from tests.test_send import send, sendable, spawn_send, status, wait_for
+from tests.test_send import kill_mid_send, send, sendable, spawn_send, status, wait_for
 
 STATE = ".chairside"  # a practice's state folder; its sent logs go in campaigns/ beside it
 
@@ -99,12 +98,7 @@ def test_a_ledger_replaced_by_an_older_copy_is_rebuilt(tmp_workspace, smtp_serve
 
 def test_a_ledger_copied_without_its_wal_after_a_kill_is_rebuilt(tmp_workspace, smtp_server, run):
     server, port = smtp_server
-    server.delay = 0.05
-    process = spawn_send(tmp_workspace, port)
-    wait_for(lambda: len(server.received) >= 10)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    server.delay = 0
+    kill_mid_send(tmp_workspace, server, port, 10)
     state = tmp_workspace / ".chairside"
     assert (state / "state.db-wal").stat().st_size > 0  # the records are in the WAL
     copy = tmp_workspace / "copied.db"
@@ -272,12 +266,15 @@ def test_status_while_a_send_runs_never_mistakes_it_for_a_crash(tmp_workspace, s
     orphan: `status` checks under the write lock, so it neither refuses nor releases it.
     A rebuild is refused meanwhile, naming the send."""
     server, port = smtp_server
-    server.delay = 0.02
+    server.hold_after(2)
     process = spawn_send(tmp_workspace, port)
     try:
-        wait_for(lambda: len(server.received) >= 2)
+        wait_for(lambda: server.held >= 1)
         busy = run("rebuild-ledger", "2026-12", cwd=tmp_workspace)
         assert_user_error(busy, "already being delivered by `chairside send` (process")
+        result = run("status", "2026-12", "--json", cwd=tmp_workspace)
+        assert result.exit_code == 0 and json.loads(result.output)["running"], result.output
+        server.release()
         while process.poll() is None:
             result = run("status", "2026-12", "--json", cwd=tmp_workspace)
             assert result.exit_code == 0, result.output

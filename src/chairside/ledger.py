@@ -67,7 +67,7 @@ from chairside.journal import (
     status_record,
 )
 from chairside.journal import FAILED as FAILED  # the statuses, for the ledger's users
-from chairside.tokens import KEY_FILE, load_keys, practice_id
+from chairside.tokens import KEY_FILE, practice_id
 from chairside.witness import Seen, Witness
 
 SCHEMA = """
@@ -409,7 +409,7 @@ class Ledger:
         self.notes = []
         root = self.state_dir.parent
         with _guard(root / KEY_FILE):
-            self._witness = Witness(practice_id(load_keys(root)))
+            self._witness = Witness(practice_id(root))
         with self._transaction():
             journal = self._journal(campaign)
             with _guard(journal.path):

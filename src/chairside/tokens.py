@@ -40,20 +40,30 @@ def load_keys(root: Path) -> list[bytes]:
     """The practice's keys, the one to make codes with first, then older ones that still
     resolve; moved forward from `.chairside/secret.key`, or created if the practice never
     sent anything. Storage problems raise OSError."""
+    return _load(root)[0]
+
+
+def practice_id(root: Path) -> str:
+    """The practice's id, the same in every copy of its folder (kept in its key file): what
+    this computer's witness (`chairside.witness`) is kept under."""
+    return _load(root)[1]
+
+
+def _load(root: Path) -> tuple[list[bytes], str]:
     path = root / KEY_FILE
     old = _old_key(root / ".chairside" / OLD_KEY_FILE)
     if path.is_file():
-        keys = _read(path)
+        keys, known = _read(path)
         if not keys:  # emptied on purpose: the way to start again with a new key
             keys = [secrets.token_bytes(32)]
-            _write(path, keys)
         wanted = keys + [k for k in [old] if k and k not in keys]
-        if wanted != keys:
-            _write(path, wanted)
+        ident = known or _id_of(wanted[0])
+        if wanted != keys or not known:
+            _write(path, wanted, ident)
             keys = wanted
     elif old is not None:
-        keys = [old]
-        _write(path, keys)
+        keys, ident = [old], _id_of(old)
+        _write(path, keys, ident)
     else:
         if has_sent(root):
             raise ChairsideError(
@@ -65,11 +75,12 @@ def load_keys(root: Path) -> list[bytes]:
                 "can still unsubscribe by replying)."
             )
         keys = [secrets.token_bytes(32)]
-        _write(path, keys)
+        ident = _id_of(keys[0])
+        _write(path, keys, ident)
     for other in sorted(root.glob(KEY_FILE.replace(".txt", "*.txt"))):
         if other.name != KEY_FILE:  # a sync tool's conflicted copy: its codes still resolve
-            keys += [k for k in _read(other) if k not in keys]
-    return keys
+            keys += [k for k in _read(other)[0] if k not in keys]
+    return keys, ident
 
 
 def load_key(state_dir: Path) -> bytes:
@@ -77,10 +88,8 @@ def load_key(state_dir: Path) -> bytes:
     return load_keys(state_dir.parent)[0]
 
 
-def practice_id(keys: list[bytes]) -> str:
-    """The practice's id, the same in every copy of its folder (made from its key): what
-    this computer's witness (`chairside.witness`) is kept under."""
-    return hashlib.sha256(b"chairside practice " + keys[0]).hexdigest()[:20]
+def _id_of(key: bytes) -> str:
+    return hashlib.sha256(b"chairside practice " + key).hexdigest()[:20]
 
 
 def has_sent(root: Path) -> bool:
@@ -99,15 +108,24 @@ def has_sent(root: Path) -> bool:
         return True  # unreadable: not evidence of nothing
 
 
-def _read(path: Path) -> list[bytes]:
+def _read(path: Path) -> tuple[list[bytes], str | None]:
+    """The keys in a key file, and the practice id it names (if it does)."""
+    keys, ident = [], None
     try:
-        lines = path.read_text(encoding="ascii").splitlines()
-        return [bytes.fromhex(line.split()[-1]) for line in lines if _is_key(line)]
+        for line in path.read_text(encoding="ascii").splitlines():
+            if not _is_key(line):
+                continue
+            label, _, value = line.strip().rpartition(" ")
+            if label == "practice":
+                ident = value
+            else:
+                keys.append(bytes.fromhex(value))
     except (UnicodeDecodeError, ValueError):
         raise ChairsideError(
             f"{path} is damaged. It is the key behind the unsubscribe codes in emails "
             "already sent: restore it from a backup (deleting it makes old codes unusable)."
         ) from None
+    return keys, ident
 
 
 def _is_key(line: str) -> bool:
@@ -117,13 +135,14 @@ def _is_key(line: str) -> bool:
 def _old_key(path: Path) -> bytes | None:
     if not path.is_file():
         return None
-    keys = _read(path)
+    keys = _read(path)[0]
     return keys[0] if keys else None
 
 
-def _write(path: Path, keys: list[bytes]) -> None:
+def _write(path: Path, keys: list[bytes], ident: str) -> None:
     """Atomically, fsync'd (mail carrying codes made with it may leave right after), 0600."""
-    lines = [f"current {keys[0].hex()}"] + [f"older {key.hex()}" for key in keys[1:]]
+    lines = [f"practice {ident}", f"current {keys[0].hex()}"]
+    lines += [f"older {key.hex()}" for key in keys[1:]]
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="ascii") as handle:
