@@ -282,7 +282,7 @@ def test_a_crash_inside_a_group_commit_keeps_the_sent_and_frees_the_sending(tmp_
     def sending(key):
         return status_record(SENDING, rows=[[key, key, "v"]], via="smtp")
 
-    with open_ledger(tmp_path) as ledger:
+    with open_ledger(tmp_path / ".chairside") as ledger:
         ledger.commit_group("c", [sending("a@example.com"), sending("b@example.com")])
         monkeypatch.setattr(ledger_module, "apply", _crash)
         with pytest.raises(SystemExit):
@@ -295,9 +295,9 @@ def test_a_crash_inside_a_group_commit_keeps_the_sent_and_frees_the_sending(tmp_
             )
         monkeypatch.undo()
         assert ledger.rows("c")[0].status == SENDING  # the commit never happened
-    with open_ledger(tmp_path) as ledger:
+    with open_ledger(tmp_path / ".chairside") as ledger:
         assert ledger.statuses("c") == {"a@example.com": SENT, "b@example.com": SENDING}
-    with open_ledger(tmp_path) as ledger:  # and the journal agrees after the release
+    with open_ledger(tmp_path / ".chairside") as ledger:  # and the journal agrees after the release
         assert ledger.statuses("c") == {"a@example.com": SENT, "b@example.com": SENDING}
 
 
@@ -310,7 +310,7 @@ def test_after_a_failed_group_commit_nothing_more_is_written(tmp_path, monkeypat
     from chairside.journal import SENDING, status_record
     from chairside.ledger import GroupCommit, LedgerError, open_ledger
 
-    with open_ledger(tmp_path) as ledger:
+    with open_ledger(tmp_path / ".chairside") as ledger:
         commits = GroupCommit(ledger, "c", gather=0)
         commits.commit([status_record(SENDING, rows=[["a", "a", "v"]], via="smtp")])
 
@@ -323,7 +323,7 @@ def test_after_a_failed_group_commit_nothing_more_is_written(tmp_path, monkeypat
         monkeypatch.undo()
         with pytest.raises(LedgerError, match="is full"):
             commits.commit([status_record(SENDING, rows=[["c", "c", "v"]], via="smtp")])
-    with open_ledger(tmp_path) as ledger:
+    with open_ledger(tmp_path / ".chairside") as ledger:
         assert ledger.statuses("c") == {"a": SENDING}  # "b" rolled forward, then released
 
 
