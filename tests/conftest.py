@@ -79,10 +79,12 @@ def http_server() -> Iterator[HttpRecorder]:
 
 
 @pytest.fixture(autouse=True)
-def witness_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def witness_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """This computer's witness of what it sent (chairside.witness), in a folder of this
     test's own: CHAIRSIDE_STATE_HOME, inherited by subprocesses. A test of a new computer
-    points it at another folder."""
+    points it at another folder. Set apart from the test's `monkeypatch`, so a test's
+    `monkeypatch.undo()` never sends it to the real user folder."""
     home = tmp_path_factory.mktemp("state-home")
-    monkeypatch.setenv("CHAIRSIDE_STATE_HOME", str(home))
-    return home
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CHAIRSIDE_STATE_HOME", str(home))
+        yield home
