@@ -186,6 +186,34 @@ def test_a_new_computer_waits_for_a_yes_then_resumes_once(
     assert again.exit_code in (0, 3) and "0 sent now" in again.output, again.output
 
 
+def test_the_studio_asks_the_same_question_in_its_own_words(
+    practice, tmp_path, smtp_server, run, monkeypatch
+):
+    """`copy_doubt` is what the studio's Send page shows beside a box to tick; ticked, it
+    passes `continue_from_copy` to `send_campaign` (the function `chairside send` calls)."""
+    from chairside.delivery import prepare
+    from chairside.ledger import CopyDoubt, copy_doubt
+    from chairside.providers.smtp import SmtpSettings
+    from chairside.sending import send_campaign
+
+    server, port = smtp_server
+    kill_mid_send(practice, server, port, 120)
+    state = practice / ".chairside"
+    assert copy_doubt(state, NAME) is None  # the computer that sent it
+    monkeypatch.setenv("CHAIRSIDE_STATE_HOME", str(tmp_path / "new-computer-state"))
+    doubt = copy_doubt(state, NAME)
+    assert doubt is not None and doubt.kind == "new-computer" and doubt.said["sent"] >= 116
+    assert "confirm it to continue" in doubt.plain
+    assert not re.search(r"sent-log|\.jsonl|\.chairside|--|chairside ", doubt.plain)
+    workspace = Workspace(practice)
+    settings = SmtpSettings(host="127.0.0.1", port=port, security="none")
+    with pytest.raises(CopyDoubt):
+        send_campaign(workspace, prepare(workspace, NAME), settings)
+    report = send_campaign(workspace, prepare(workspace, NAME), settings, continue_from_copy=True)
+    assert report.sent > 0 and copy_doubt(state, NAME) is None
+    assert_everyone_once(run, practice, server)
+
+
 def test_a_new_computer_with_only_the_visible_files(
     practice, tmp_path, smtp_server, run, monkeypatch
 ):

@@ -120,12 +120,15 @@ class CopyDoubt(LedgerError):
     this computer wrote), "other-history" (its sent log is not the one this computer
     wrote), "log-missing" (the ledger has rows, the campaign folder no sent log)."""
 
-    def __init__(self, message: str, *, kind: str, campaign: str, said: dict[str, int]):
+    def __init__(self, message: str, *, kind: str, campaign: str, said: dict[str, int], plain: str):
         super().__init__(message)
         self.kind = kind
         self.campaign = campaign
         self.said = said
         """What the sent log in this folder says, by status (sent, sending…)."""
+        self.plain = plain
+        """The same for the studio: no file, option or command; it ends by saying what
+        confirming does (the page offers it as a box to tick)."""
 
 
 def _now() -> str:
@@ -235,7 +238,7 @@ class Ledger:
         self.db.close()
         if self._witness is not None:
             with suppress(OSError):
-                self._witness.sync()
+                self._witness.close()
 
     # Reading
 
@@ -407,20 +410,8 @@ class Ledger:
         a missing sent log is started again from the ledger.
         """
         self.notes = []
-        root = self.state_dir.parent
-        with _guard(root / KEY_FILE):
-            self._witness = Witness(practice_id(root))
         with self._transaction():
-            journal = self._journal(campaign)
-            with _guard(journal.path):
-                others = journal.others()
-            if others:
-                raise LedgerError(_conflicted(journal, others))
-            records = _read(journal)
-            with _guard(self._witness.path(campaign)):
-                seen = self._witness.get(campaign)
-            has_rows = self._has_rows(campaign)
-            doubt = _doubt(self, journal, records, seen, has_rows)
+            journal, records, doubt = self._doubt(campaign)
             if doubt is not None and not confirmed:
                 raise doubt
             self._last.pop(campaign, None)
@@ -430,6 +421,28 @@ class Ledger:
             if last is not None:
                 self._witnessed(campaign, last, durable=True)
         return self.notes
+
+    def doubt(self, campaign: str) -> CopyDoubt | None:
+        """What `trust` would ask a person to confirm, or None; changes nothing. Problems
+        no confirmation settles (a sync tool's second sent log, a sent log of another
+        campaign, damage) raise LedgerError."""
+        with self._transaction():
+            return self._doubt(campaign)[2]
+
+    def _doubt(self, campaign: str) -> tuple[Journal, list[dict], CopyDoubt | None]:
+        root = self.state_dir.parent
+        if self._witness is None:
+            with _guard(root / KEY_FILE):
+                self._witness = Witness(practice_id(root))
+        journal = self._journal(campaign)
+        with _guard(journal.path):
+            others = journal.others()
+        if others:
+            raise LedgerError(_conflicted(journal, others))
+        records = _read(journal)
+        with _guard(self._witness.path(campaign)):
+            seen = self._witness.get(campaign)
+        return journal, records, _doubt(self, journal, records, seen, self._has_rows(campaign))
 
     def _has_rows(self, campaign: str) -> bool:
         query = "SELECT 1 FROM deliveries WHERE campaign = ? LIMIT 1"
@@ -605,6 +618,18 @@ def _doubt(
             kind="new-computer" if records else "log-missing",
             campaign=campaign,
             said=counts,
+            plain=(
+                f"This computer has not sent this campaign before, but this copy of the "
+                f"practice folder says it was sent ({told}): from another computer, or from "
+                "another copy of the folder. If a newer copy exists there, open that one "
+                "instead. If this is the latest copy, confirm it to continue: nobody it "
+                "lists as sent gets the campaign again."
+                if records
+                else "This campaign was sent, but this copy of the practice folder has lost "
+                "its record of who was sent it. Put back the practice folder it was sent "
+                "from (or a backup of it). Only if that record is lost for good, confirm to "
+                "start it again from what Chairside noted here."
+            ),
         )
     sent_here = f"this computer sent {campaign} until {_when(seen.at)} (from {seen.folder})"
     if not records:
@@ -617,6 +642,11 @@ def _doubt(
             kind="log-missing",
             campaign=campaign,
             said=counts,
+            plain=f"This copy of the practice folder has lost its record of who was sent "
+            f"this campaign, which this computer sent until {_when(seen.at)}. Put back the "
+            "practice folder you sent it from (or a backup of it). Only if that record is "
+            "lost for good, confirm to start it again from what Chairside noted here; "
+            "patients it lacks may get the campaign twice.",
         )
     if records[-1]["seq"] < seen.seq:
         return CopyDoubt(
@@ -629,6 +659,11 @@ def _doubt(
             kind="older",
             campaign=campaign,
             said=counts,
+            plain=f"This copy of the practice folder is older than what this computer sent: "
+            f"its record of this campaign stops on {_when(records[-1]['at'])}, but this "
+            f"computer went on sending it until {_when(seen.at)}. Open the newer copy "
+            "instead. Only if it is lost for good, confirm to continue from this one: the "
+            f"patients sent after {_when(records[-1]['at'])} may get the campaign twice.",
         )
     mine = next((r for r in reversed(records) if r["seq"] == seen.seq), None)
     if mine is None or record_hash(mine) != seen.hash:
@@ -641,6 +676,10 @@ def _doubt(
             kind="other-history",
             campaign=campaign,
             said=counts,
+            plain="This copy of the practice folder has a different record of who was sent "
+            "this campaign than the one this computer wrote: it has probably been sent from "
+            "another computer too, so some patients may already have it twice. Check which "
+            "copy of the folder is the latest; confirm only if it is this one.",
         )
     return None
 
@@ -729,6 +768,14 @@ def _disagree(ledger: Ledger, journal: Journal, campaign: str, theirs: tuple, ou
         f"{ledger.path} and its journal {journal.path} disagree about {len(differ)} patients "
         f"of {campaign}{example}. " + _WHY_STOP.format(rebuild=REBUILD.format(campaign=campaign))
     )
+
+
+def copy_doubt(state_dir: Path, campaign: str) -> CopyDoubt | None:
+    """For a face that asks before it sends (the studio's Send, Resume and Push): why this
+    copy of the practice folder may not be the latest, or None. Show `.plain` with a box
+    to tick; ticked, pass `continue_from_copy=True` to `send_campaign` or `push`."""
+    with open_ledger(state_dir) as ledger:
+        return ledger.doubt(campaign)
 
 
 def rebuild_ledger(state_dir: Path, campaign: str) -> tuple[dict[str, int], Path | None]:

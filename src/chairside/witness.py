@@ -14,9 +14,10 @@ else the user's own state folder: `%LOCALAPPDATA%\\Chairside` on Windows,
 `~/Library/Application Support/Chairside` on macOS, `$XDG_STATE_HOME/chairside` (by
 default `~/.local/state/chairside`) elsewhere.
 
-It is written after each journal record (atomically, without an fsync: it may lag the sent
-log after a power cut, which only makes it less strict, never wrong) and fsync'd when the
-ledger closes.
+It is written after each journal record (in place, without an fsync, two slots in turn so a
+torn write never spoils the last good one: it may lag the sent log after a power cut, which
+only makes it less strict, never wrong), and fsync'd when trusted and when the ledger
+closes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,56 +58,70 @@ class Seen:
     """The practice folder it was written in."""
 
 
+SLOT = 1024
+"""Bytes per record in a witness file: two slots, written in turn, so that a write cut
+short by a crash spoils at most the one being written, never the last complete one."""
+
+
 class Witness:
     """This computer's witness for one practice. Storage problems raise OSError (the
     ledger names the file for the user)."""
 
     def __init__(self, practice_id: str) -> None:
         self.dir = home() / "sent" / practice_id
-        self._written: set[Path] = set()
+        self._files: dict[str, int] = {}
 
     def path(self, campaign: str) -> Path:
-        return self.dir / f"{campaign}.json"
+        return self.dir / f"{campaign}.witness"
 
     def get(self, campaign: str) -> Seen | None:
         """What this computer last wrote of `campaign`; None if nothing, or if its record
         cannot be read (then the folder cannot be vouched for: the caller asks a person)."""
-        path = self.path(campaign)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return Seen(int(data["seq"]), str(data["hash"]), str(data["at"]), str(data["folder"]))
+            data = self.path(campaign).read_bytes()
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            return None
+        found = [_parse(data[n : n + SLOT]) for n in (0, SLOT)]
+        return max((s for s in found if s), key=lambda s: s.seq, default=None)
 
     def put(self, campaign: str, seen: Seen, *, durable: bool = False) -> None:
-        """Record `seen` (atomically: a reader sees the old or the new, never half)."""
-        path = self.path(campaign)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{campaign}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(seen.__dict__, handle)
-                if durable:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        if not durable:
-            self._written.add(path)
+        """Record `seen`: one write into the slot of its number's parity, the other slot
+        keeping the one before (see SLOT). Costs microseconds: it follows every record."""
+        fd = self._files.get(campaign)
+        if fd is None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path(campaign), os.O_RDWR | os.O_CREAT | _BINARY, 0o600)
+            self._files[campaign] = fd
+        os.lseek(fd, (seen.seq % 2) * SLOT, os.SEEK_SET)
+        os.write(fd, _slot(seen))
+        if durable:
+            os.fsync(fd)
 
-    def sync(self) -> None:
-        """Make what `put` wrote since the last sync durable."""
-        for path in self._written:
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                continue
+    def close(self) -> None:
+        """Make what `put` wrote durable, and let go of the files."""
+        files, self._files = self._files, {}
+        for fd in files.values():
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        self._written.clear()
+
+
+_BINARY = getattr(os, "O_BINARY", 0)
+
+
+def _slot(seen: Seen) -> bytes:
+    text = json.dumps({**seen.__dict__, "folder": seen.folder[-700:]}, ensure_ascii=True)
+    line = f"{zlib.crc32(text.encode()):08x} {text}"
+    return line.ljust(SLOT - 1).encode("ascii") + b"\n"
+
+
+def _parse(slot: bytes) -> Seen | None:
+    try:
+        crc, _, text = slot.decode("ascii").strip().partition(" ")
+        if int(crc, 16) != zlib.crc32(text.encode()):
+            return None
+        data = json.loads(text)
+        return Seen(int(data["seq"]), str(data["hash"]), str(data["at"]), str(data["folder"]))
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
