@@ -319,3 +319,50 @@ def test_a_missing_key_is_refused_once_the_practice_has_sent(practice, tmp_path,
     assert_user_error(refused, "unsubscribe-key.txt is missing", "Put it back")
     assert not (practice / "unsubscribe-key.txt").exists()
     assert duplicates(server) == 0
+
+
+def test_a_push_from_a_new_computer_waits_for_a_yes_too(
+    tmp_workspace, tmp_path, http_server, run, monkeypatch
+):
+    """Provider pushes go through the same check: a push this computer never made, that
+    the folder says was made, is refused until confirmed; then nobody is handed over twice."""
+    from tests.test_provider_sendgrid import KEY, allow_baa, delivered, push
+
+    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
+    accepted: list[dict] = []
+    http_server.route(
+        "POST", r"/v3/mail/send", lambda request: (accepted.append(request.json()), (202, b""))[1]
+    )
+    allow_baa(tmp_workspace)
+    first = push(run, tmp_workspace, http_server, "--audience", _first_rows(tmp_workspace, 12))
+    assert first.exit_code == 0, first.output
+    handed = len(delivered(accepted))
+    moved = tmp_path / "moved"
+    copy_skipping_hidden(tmp_workspace, moved)
+    monkeypatch.setenv("CHAIRSIDE_STATE_HOME", str(tmp_path / "new-computer-state"))
+
+    refused = push(run, moved, http_server)
+    assert_user_error(refused, "This computer has not sent 2026-12", "--continue-from-copy")
+    assert len(delivered(accepted)) == handed
+    again = push(run, moved, http_server, "--continue-from-copy")
+    assert again.exit_code == 0, again.output
+    addresses = [address for address, _tag in delivered(accepted)]
+    assert len(addresses) == 31 == len(set(addresses))
+
+
+def _first_rows(root: Path, rows: int) -> str:
+    lines = (root / "audiences/patients.csv").read_text(encoding="utf-8").splitlines()
+    path = root.parent / f"first-{rows}.csv"
+    path.write_text("\n".join(lines[: rows + 1]) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_a_sync_tools_copy_of_the_key_file_keeps_its_codes(practice, smtp_server, run):
+    """Two computers each made a key (a conflicted copy of unsubscribe-key.txt): the codes
+    made with the one in the conflicted copy still resolve."""
+    server, port = smtp_server
+    assert send(run, practice, port).exit_code == 0
+    key_file = practice / "unsubscribe-key.txt"
+    key_file.rename(practice / "unsubscribe-key (conflicted copy).txt")
+    key_file.write_text("")  # this computer's own, new key
+    assert_codes_resolve(practice, server)  # made with the key now in the conflicted copy
