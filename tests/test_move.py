@@ -366,3 +366,24 @@ def test_a_sync_tools_copy_of_the_key_file_keeps_its_codes(practice, smtp_server
     key_file.rename(practice / "unsubscribe-key (conflicted copy).txt")
     key_file.write_text("")  # this computer's own, new key
     assert_codes_resolve(practice, server)  # made with the key now in the conflicted copy
+
+
+def test_the_witness_keeps_the_last_good_record_and_a_confirmed_copy_replaces_it(tmp_path):
+    from chairside.witness import SLOT, Seen, Witness
+
+    witness = Witness("practice")
+    for seq in range(1, 13):
+        witness.put(NAME, Seen(seq, f"h{seq}", "2026-12-05T10:00:00+00:00", "/p"))
+    assert witness.get(NAME).seq == 12
+    path = witness.path(NAME)
+    data = bytearray(path.read_bytes())
+    data[SLOT + 10 : SLOT + 40] = b"x" * 30  # seq 11's slot, as a write cut short leaves it
+    path.write_bytes(bytes(data))
+    assert witness.get(NAME) == Seen(12, "h12", "2026-12-05T10:00:00+00:00", "/p")
+    data[10:40] = b"x" * 30  # both spoiled: not readable, which is not "nothing sent"
+    path.write_bytes(bytes(data))
+    assert witness.get(NAME) is None
+    witness.put(NAME, Seen(5, "h5", "2026-12-05T10:00:00+00:00", "/q"), durable=True)
+    witness.put(NAME, Seen(6, "h6", "2026-12-05T10:00:00+00:00", "/q"))
+    witness.close()
+    assert Witness("practice").get(NAME).seq == 6  # the confirmed copy's history, not 12

@@ -143,12 +143,15 @@ def wait_for_line(stream, text: str, timeout: float = 60.0) -> None:
             seen += chunk
 
 
-def kill_mid_send(root: Path, server, port: int, answered: int, *args: str) -> None:
+def kill_mid_send(
+    root: Path, server, port: int, answered: int, *args: str, in_flight: int = 1
+) -> None:
     """`chairside send` killed (SIGKILL, as a crash or a power cut) once `answered` messages
-    were answered and the next is at the server, its reply held: it cannot end first."""
+    were answered and the next `in_flight` are at the server, their replies held: it cannot
+    end first."""
     server.hold_after(answered)
     process = spawn_send(root, port, *args)
-    wait_for(lambda: server.held >= 1)
+    wait_for(lambda: server.held >= in_flight)
     process.send_signal(signal.SIGKILL)
     process.wait()
     wait_for(lambda: server.open_connections() == 0)  # all it sent has been taken

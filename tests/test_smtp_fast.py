@@ -13,7 +13,15 @@ import pytest
 
 from chairside.providers.smtp import NOT_STARTED, SmtpConnection, SmtpSettings, stuffed
 from tests.support import PipeliningRecorder, PipeliningScripted, assert_user_error
-from tests.test_send import send, sendable, spawn_send, status, wait_for
+from tests.test_send import (
+    kill_mid_send,
+    send,
+    sendable,
+    spawn_send,
+    status,
+    wait_for,
+    wait_for_line,
+)
 
 
 def start(handler):
@@ -23,6 +31,7 @@ def start(handler):
 
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
+    handler.open_connections = lambda: controller.server._active_count  # see conftest.py
     return controller
 
 
@@ -113,13 +122,9 @@ def test_a_killed_pipelined_send_on_four_connections_loses_nobody_and_repeats_no
     tmp_workspace, piped, run
 ):
     server, port = piped
-    server.delay = 0.03
     everyone = set(sendable(run, tmp_workspace))
-    process = spawn_send(tmp_workspace, port, "--connections", "4")
-    wait_for(lambda: len(server.received) >= 12)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert len(server.received) < len(everyone)
+    kill_mid_send(tmp_workspace, server, port, 12, "--connections", "4", in_flight=4)
+    assert len(server.received) == 12 + 4 < len(everyone)
     rerun = send(run, tmp_workspace, port, "--connections", "4")
     delivered = Counter(server.recipients())
     assert max(delivered.values()) == 1, "someone got the campaign twice"
@@ -333,11 +338,13 @@ def test_ctrl_c_on_four_pipelined_connections_finishes_each_message_in_hand(
     """A stop finishes the message on each connection and abandons the envelopes sent
     ahead of it (the connection is closed before their data: the server discards them)."""
     server, port = piped
-    server.delay = 0.03
+    server.hold_after(8)
     process = spawn_send(tmp_workspace, port, "--connections", "4")
-    wait_for(lambda: len(server.received) >= 8)
+    wait_for(lambda: server.held == 4)  # a message in hand on each connection
     process.send_signal(signal.SIGINT)
-    _out, err = process.communicate(timeout=30)
+    wait_for_line(process.stderr, "Stopping after the current message")
+    server.release()
+    _out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     report = status(run, tmp_workspace)
     assert report["unknown"] == [] and report["sent"] == len(server.received) < 31

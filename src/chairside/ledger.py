@@ -383,6 +383,7 @@ class Ledger:
         return journal
 
     def _journal_and_apply(self, campaign: str, record: dict) -> None:
+        self._practice()
         record = {"seq": self._seq(campaign) + 1, "at": _now(), "campaign": campaign, **record}
         journal = self._journal(campaign)
         with _guard(journal.path):
@@ -429,19 +430,25 @@ class Ledger:
         with self._transaction():
             return self._doubt(campaign)[2]
 
-    def _doubt(self, campaign: str) -> tuple[Journal, list[dict], CopyDoubt | None]:
-        root = self.state_dir.parent
+    def _practice(self) -> Witness:
+        """This computer's witness for the practice; its key file is made first if the
+        practice has none (a sent log never exists without the key its codes need)."""
         if self._witness is None:
+            root = self.state_dir.parent
             with _guard(root / KEY_FILE):
                 self._witness = Witness(practice_id(root))
+        return self._witness
+
+    def _doubt(self, campaign: str) -> tuple[Journal, list[dict], CopyDoubt | None]:
+        witness = self._practice()
         journal = self._journal(campaign)
         with _guard(journal.path):
             others = journal.others()
         if others:
             raise LedgerError(_conflicted(journal, others))
         records = _read(journal)
-        with _guard(self._witness.path(campaign)):
-            seen = self._witness.get(campaign)
+        with _guard(witness.path(campaign)):
+            seen = witness.get(campaign)
         return journal, records, _doubt(self, journal, records, seen, self._has_rows(campaign))
 
     def _has_rows(self, campaign: str) -> bool:

@@ -86,14 +86,18 @@ class Witness:
 
     def put(self, campaign: str, seen: Seen, *, durable: bool = False) -> None:
         """Record `seen`: one write into the slot of its number's parity, the other slot
-        keeping the one before (see SLOT). Costs microseconds: it follows every record."""
+        keeping the one before (see SLOT). Costs microseconds: it follows every record.
+
+        `durable`: fsync'd, and written to both slots, so that it replaces whatever was
+        there, even a later number (a person confirmed that this copy is the one to follow)."""
         fd = self._files.get(campaign)
         if fd is None:
             self.dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path(campaign), os.O_RDWR | os.O_CREAT | _BINARY, 0o600)
             self._files[campaign] = fd
-        os.lseek(fd, (seen.seq % 2) * SLOT, os.SEEK_SET)
-        os.write(fd, _slot(seen))
+        slot = _slot(seen)
+        os.lseek(fd, 0 if durable else (seen.seq % 2) * SLOT, os.SEEK_SET)
+        os.write(fd, slot * 2 if durable else slot)
         if durable:
             os.fsync(fd)
 
