@@ -40,9 +40,13 @@ def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
     recorder = SmtpRecorder()
     controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
     controller.start()
+    # asyncio's count of the connections the server holds (no public name): a test that
+    # kills a sender waits for 0, so no message still in flight can arrive after it counts.
+    recorder.open_connections = lambda: controller.server._active_count
     try:
         yield recorder, controller.port
     finally:
+        recorder.release()  # a reply still held would keep the server from stopping
         controller.stop()
 
 
@@ -72,3 +76,15 @@ def http_server() -> Iterator[HttpRecorder]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(autouse=True)
+def witness_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """This computer's witness of what it sent (chairside.witness), in a folder of this
+    test's own: CHAIRSIDE_STATE_HOME, inherited by subprocesses. A test of a new computer
+    points it at another folder. Set apart from the test's `monkeypatch`, so a test's
+    `monkeypatch.undo()` never sends it to the real user folder."""
+    home = tmp_path_factory.mktemp("state-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CHAIRSIDE_STATE_HOME", str(home))
+        yield home

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -56,17 +57,43 @@ def read_written(tmp_path: Path, name: str, text: str) -> Article:
     return read_post(path)
 
 
+class _Gate(threading.Event):
+    """One hold of an SmtpRecorder: set when released; `waiting`: the replies it holds."""
+
+    waiting = 0
+
+
 class SmtpRecorder:
     """An aiosmtpd handler that keeps what it receives and fails on demand.
 
     `refuse[address] = [451, 0]` answers RCPT for that address with 451 once, then accepts
-    (0 = accept); `delay` slows every DATA reply, to catch a sender mid-run.
+    (0 = accept); `delay` slows every DATA reply. To catch a sender mid-run, whatever the
+    machine's load, `hold_after(n)` answers the first n messages and holds the reply to every
+    later one (taken, not answered: `held` counts them) until `release()`.
     """
 
     def __init__(self) -> None:
         self.received: list[tuple[str, bytes]] = []
         self.refuse: dict[str, list[int]] = {}
         self.delay = 0.0
+        self.hold_from: int | None = None
+        self._gate = _Gate()
+        self.open_connections = lambda: 0  # set by the smtp_server fixture
+
+    @property
+    def held(self) -> int:
+        """Messages taken whose reply is held now (since the last `hold_after`)."""
+        return self._gate.waiting
+
+    def hold_after(self, answered: int) -> None:
+        self._gate.set()  # a new hold: replies still held by an earlier one are let go
+        self._gate = _Gate()
+        self.hold_from = answered
+
+    def release(self) -> None:
+        """Answer the messages held, and every later one at once."""
+        self.hold_from = None
+        self._gate.set()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         codes = self.refuse.get(address.lower())
@@ -80,11 +107,18 @@ class SmtpRecorder:
     async def handle_DATA(self, server, session, envelope):
         # The message counts as taken once its data has arrived, as at a real server; the
         # reply comes after `delay`, so a sender killed meanwhile never learns it was taken.
+        import asyncio
+
+        number = len(self.received)
         for rcpt in envelope.rcpt_tos:
             self.received.append((rcpt.lower(), envelope.original_content))
+        gate = self._gate
+        if self.hold_from is not None and number >= self.hold_from:
+            gate.waiting += 1
+            while not gate.is_set():  # the server's loop keeps serving the others meanwhile
+                await asyncio.sleep(0.005)
+            gate.waiting -= 1
         if self.delay:
-            import asyncio
-
             await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
 

@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "chairside.secrets",
         "chairside.words",
         "chairside.clock",
+        "chairside.witness",
     ),
     (
         "chairside.content",

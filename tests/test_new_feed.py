@@ -4,7 +4,7 @@ and `--base-url` gives a saved page the address its relative links need."""
 from __future__ import annotations
 
 import socket
-import time
+import threading
 import tomllib
 from pathlib import Path
 
@@ -131,13 +131,17 @@ def test_a_feed_larger_than_the_limit(tmp_workspace, run, server, monkeypatch):
 
 def test_a_server_that_stops_answering(tmp_workspace, run, server, monkeypatch):
     monkeypatch.setattr(fetch, "TIMEOUT", httpx.Timeout(0.3))
+    answer = threading.Event()
 
     def slow(request):
-        time.sleep(1.0)
+        answer.wait(60)  # no answer until the test has its result, however slow the machine
         return 200, FEED.encode()
 
     server.route("GET", "/slow", slow)
-    result = run("new", "2027-01", "--feed", f"{server.url}/slow", cwd=tmp_workspace)
+    try:
+        result = run("new", "2027-01", "--feed", f"{server.url}/slow", cwd=tmp_workspace)
+    finally:
+        answer.set()
     assert_user_error(result, "stopped sending")
 
 

@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -376,12 +377,17 @@ def test_a_push_killed_mid_request_reports_the_batch_unknown(
 ):
     audience = big_list(tmp_path, 1200)
     slow = []
+    released, answered = threading.Event(), threading.Event()
 
     def hold_second(request):
         slow.append(len(request.json()["members"]))
-        if len(slow) == 2:
-            time.sleep(3)  # the push is killed while it waits for this answer
-        return mailchimp.subscribe(request)
+        if len(slow) != 2:
+            return mailchimp.subscribe(request)
+        released.wait(60)  # the push is killed while it waits for this answer
+        try:
+            return mailchimp.subscribe(request)
+        finally:
+            answered.set()
 
     http_server.routes.insert(0, ("POST", re.compile(f"/3.0/lists/{LIST}$"), hold_second))
     env = {**os.environ, "MAILCHIMP_API_KEY": KEY}
@@ -416,7 +422,8 @@ def test_a_push_killed_mid_request_reports_the_batch_unknown(
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    time.sleep(3.2)  # the server finishes the held request: those members are in Mailchimp
+    released.set()  # the server finishes the held request: those members are in Mailchimp
+    assert answered.wait(60)
     in_doubt = slow[1]
 
     rerun = push(run, tmp_workspace, http_server, "--audience", str(audience))

@@ -120,23 +120,50 @@ def spawn_send(root: Path, port: int, *args: str) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_for(condition, timeout: float = 20.0) -> None:
+def wait_for(condition, timeout: float = 60.0) -> None:
+    """Until `condition()` holds: what it waits for is arranged (a server holding its
+    reply), so the deadline only stops a test that would hang."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
 
 
-def test_a_killed_send_resumes_without_duplicates_or_losses(tmp_workspace, smtp_server, run):
-    server, port = smtp_server
-    server.delay = 0.05
-    everyone = set(sendable(run, tmp_workspace))
-    process = spawn_send(tmp_workspace, port)
-    wait_for(lambda: len(server.received) >= 10)
+def wait_for_line(stream, text: str, timeout: float = 60.0) -> None:
+    """Read a subprocess's output until a line holds `text` (the rest stays unread)."""
+    import selectors
+
+    deadline, seen = time.monotonic() + timeout, b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream.fileno(), selectors.EVENT_READ)
+        while text.encode() not in seen:
+            assert selector.select(max(0.0, deadline - time.monotonic())), ("timed out", seen)
+            chunk = os.read(stream.fileno(), 4096)
+            assert chunk, ("the process ended", seen)
+            seen += chunk
+
+
+def kill_mid_send(
+    root: Path, server, port: int, answered: int, *args: str, in_flight: int = 1
+) -> None:
+    """`chairside send` killed (SIGKILL, as a crash or a power cut) once `answered` messages
+    were answered and the next `in_flight` are at the server, their replies held: it cannot
+    end first."""
+    server.hold_after(answered)
+    process = spawn_send(root, port, *args)
+    wait_for(lambda: server.held >= in_flight)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    wait_for(lambda: server.open_connections() == 0)  # all it sent has been taken
+    server.release()
+
+
+def test_a_killed_send_resumes_without_duplicates_or_losses(tmp_workspace, smtp_server, run):
+    server, port = smtp_server
+    everyone = set(sendable(run, tmp_workspace))
+    kill_mid_send(tmp_workspace, server, port, 10)
     before = Counter(server.recipients())
-    assert 10 <= len(before) < len(everyone)
+    assert 10 < len(before) <= 10 + CONNECTIONS < len(everyone)
 
     rerun = send(run, tmp_workspace, port)
     delivered = Counter(server.recipients())
@@ -157,15 +184,14 @@ def test_a_kill_while_the_server_answers_leaves_an_unknown_never_resent(
     tmp_workspace, smtp_server, run
 ):
     server, port = smtp_server
-    server.delay = 1.0
+    server.hold_after(0)  # every message taken, none answered
     process = spawn_send(tmp_workspace, port)
-    wait_for(lambda: len(server.received) >= 1)  # the first messages taken, no reply yet
-    time.sleep(0.3)  # every connection has handed its first message over
+    wait_for(lambda: server.held == CONNECTIONS)  # each connection has handed one over
     process.send_signal(signal.SIGKILL)
     process.wait()
+    server.release()
     taken = server.recipients()
-    assert 1 <= len(taken) <= CONNECTIONS
-    server.delay = 0
+    assert len(taken) == CONNECTIONS
     rerun = send(run, tmp_workspace, port)
     assert f"unknown: {len(taken)} messages may or may not have arrived" in rerun.output
     assert rerun.exit_code == 3
@@ -176,11 +202,13 @@ def test_a_kill_while_the_server_answers_leaves_an_unknown_never_resent(
 
 def test_ctrl_c_finishes_the_current_message_and_stops(tmp_workspace, smtp_server, run):
     server, port = smtp_server
-    server.delay = 0.05
+    server.hold_after(5)
     process = spawn_send(tmp_workspace, port)
-    wait_for(lambda: len(server.received) >= 5)
+    wait_for(lambda: server.held >= 1)
     process.send_signal(signal.SIGINT)
-    _out, err = process.communicate(timeout=20)
+    wait_for_line(process.stderr, "Stopping after the current message")
+    server.release()  # only now can the messages in hand be finished
+    _out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     report = status(run, tmp_workspace)
     assert report["unknown"] == []  # the message in hand was finished, not abandoned
@@ -191,15 +219,16 @@ def test_ctrl_c_finishes_the_current_message_and_stops(tmp_workspace, smtp_serve
 
 def test_a_second_send_of_the_same_campaign_refuses_to_start(tmp_workspace, smtp_server, run):
     server, port = smtp_server
-    server.delay = 0.05
+    server.hold_after(2)  # the first send cannot end before the test has looked
     process = spawn_send(tmp_workspace, port)
     try:
-        wait_for(lambda: len(server.received) >= 2)
+        wait_for(lambda: server.held >= 1)
         second = send(run, tmp_workspace, port)
         assert_user_error(second, "already being delivered by `chairside send`")
         assert status(run, tmp_workspace)["running"] is True
     finally:
-        process.wait(timeout=30)
+        server.release()
+        process.wait(timeout=60)
     assert process.returncode == 0
     assert max(Counter(server.recipients()).values()) == 1
     assert len(server.received) == len(sendable(run, tmp_workspace))

@@ -13,7 +13,15 @@ import pytest
 
 from chairside.providers.smtp import NOT_STARTED, SmtpConnection, SmtpSettings, stuffed
 from tests.support import PipeliningRecorder, PipeliningScripted, assert_user_error
-from tests.test_send import send, sendable, spawn_send, status, wait_for
+from tests.test_send import (
+    kill_mid_send,
+    send,
+    sendable,
+    spawn_send,
+    status,
+    wait_for,
+    wait_for_line,
+)
 
 
 def start(handler):
@@ -23,6 +31,7 @@ def start(handler):
 
     controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
+    handler.open_connections = lambda: controller.server._active_count  # see conftest.py
     return controller
 
 
@@ -113,13 +122,9 @@ def test_a_killed_pipelined_send_on_four_connections_loses_nobody_and_repeats_no
     tmp_workspace, piped, run
 ):
     server, port = piped
-    server.delay = 0.03
     everyone = set(sendable(run, tmp_workspace))
-    process = spawn_send(tmp_workspace, port, "--connections", "4")
-    wait_for(lambda: len(server.received) >= 12)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert len(server.received) < len(everyone)
+    kill_mid_send(tmp_workspace, server, port, 12, "--connections", "4", in_flight=4)
+    assert len(server.received) == 12 + 4 < len(everyone)
     rerun = send(run, tmp_workspace, port, "--connections", "4")
     delivered = Counter(server.recipients())
     assert max(delivered.values()) == 1, "someone got the campaign twice"
@@ -282,7 +287,7 @@ def test_a_crash_inside_a_group_commit_keeps_the_sent_and_frees_the_sending(tmp_
     def sending(key):
         return status_record(SENDING, rows=[[key, key, "v"]], via="smtp")
 
-    with open_ledger(tmp_path) as ledger:
+    with open_ledger(tmp_path / ".chairside") as ledger:
         ledger.commit_group("c", [sending("a@example.com"), sending("b@example.com")])
         monkeypatch.setattr(ledger_module, "apply", _crash)
         with pytest.raises(SystemExit):
@@ -295,9 +300,9 @@ def test_a_crash_inside_a_group_commit_keeps_the_sent_and_frees_the_sending(tmp_
             )
         monkeypatch.undo()
         assert ledger.rows("c")[0].status == SENDING  # the commit never happened
-    with open_ledger(tmp_path) as ledger:
+    with open_ledger(tmp_path / ".chairside") as ledger:
         assert ledger.statuses("c") == {"a@example.com": SENT, "b@example.com": SENDING}
-    with open_ledger(tmp_path) as ledger:  # and the journal agrees after the release
+    with open_ledger(tmp_path / ".chairside") as ledger:  # and the journal agrees after the release
         assert ledger.statuses("c") == {"a@example.com": SENT, "b@example.com": SENDING}
 
 
@@ -310,7 +315,7 @@ def test_after_a_failed_group_commit_nothing_more_is_written(tmp_path, monkeypat
     from chairside.journal import SENDING, status_record
     from chairside.ledger import GroupCommit, LedgerError, open_ledger
 
-    with open_ledger(tmp_path) as ledger:
+    with open_ledger(tmp_path / ".chairside") as ledger:
         commits = GroupCommit(ledger, "c", gather=0)
         commits.commit([status_record(SENDING, rows=[["a", "a", "v"]], via="smtp")])
 
@@ -323,7 +328,7 @@ def test_after_a_failed_group_commit_nothing_more_is_written(tmp_path, monkeypat
         monkeypatch.undo()
         with pytest.raises(LedgerError, match="is full"):
             commits.commit([status_record(SENDING, rows=[["c", "c", "v"]], via="smtp")])
-    with open_ledger(tmp_path) as ledger:
+    with open_ledger(tmp_path / ".chairside") as ledger:
         assert ledger.statuses("c") == {"a": SENDING}  # "b" rolled forward, then released
 
 
@@ -333,11 +338,13 @@ def test_ctrl_c_on_four_pipelined_connections_finishes_each_message_in_hand(
     """A stop finishes the message on each connection and abandons the envelopes sent
     ahead of it (the connection is closed before their data: the server discards them)."""
     server, port = piped
-    server.delay = 0.03
+    server.hold_after(8)
     process = spawn_send(tmp_workspace, port, "--connections", "4")
-    wait_for(lambda: len(server.received) >= 8)
+    wait_for(lambda: server.held == 4)  # a message in hand on each connection
     process.send_signal(signal.SIGINT)
-    _out, err = process.communicate(timeout=30)
+    wait_for_line(process.stderr, "Stopping after the current message")
+    server.release()
+    _out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     report = status(run, tmp_workspace)
     assert report["unknown"] == [] and report["sent"] == len(server.received) < 31

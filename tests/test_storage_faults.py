@@ -59,7 +59,7 @@ def test_a_full_disk_reported_by_fsync(tmp_workspace, smtp_server, run, monkeypa
     monkeypatch.setattr(os, "fsync", fsync)
     result = send(run, tmp_workspace, port)
     monkeypatch.undo()
-    assert_user_error(result, "The disk holding", "journal/2026-12.log is full")
+    assert_user_error(result, "The disk holding", "campaigns/2026-12/sent-log.jsonl is full")
     assert 0 < len(server.received) < 31
     assert_nobody_twice_after_rerun(run, tmp_workspace, port, server)
 

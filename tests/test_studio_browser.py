@@ -241,13 +241,15 @@ def test_test_send_then_send_stop_resume_and_status(page, studio, smtp_server, r
     page.goto(f"{studio.url}/c/2026-12/send")
     page.get_by_role("button", name="Send to patients…").click()
     assert "to 31 patients now?" in page.locator("form.confirm").inner_text()
-    recorder.delay = 0.6  # slow enough to stop it midway, on all four connections at once
+    recorder.hold_after(3 + 3)  # the tests, 3 patients, then replies wait: it cannot end
     page.get_by_role("button", name="Yes, send to 31 patients").click()
     expect(page.locator('#progress[data-running="yes"]')).to_be_visible()
     while int(counts(page).get("sent", 0)) < 3:  # htmx refreshes the box every second
         page.wait_for_timeout(100)
     assert "time-left" in counts(page)
-    page.get_by_role("button", name="Stop (after the current message)").click()
+    with page.expect_navigation():  # the studio has asked the send to stop...
+        page.get_by_role("button", name="Stop (after the current message)").click()
+    recorder.release()  # ...and only now are the messages in hand answered
     expect(page.locator('#progress[data-running="no"]')).to_be_visible(timeout=20_000)
     assert "Stopped." in page.locator("#progress").inner_text()
     stopped = counts(page)
@@ -260,7 +262,6 @@ def test_test_send_then_send_stop_resume_and_status(page, studio, smtp_server, r
     status = json.loads(run("status", "2026-12", "--json", cwd=studio.root).output)
     assert status["sent"] == sent_first and status["pending"] == 31 - sent_first
 
-    recorder.delay = 0
     page.get_by_role("button", name="Resume sending…").click()
     left = 31 - sent_first
     page.get_by_role("button", name=f"Yes, send to {left} patient").click()

@@ -75,32 +75,38 @@ def test_a_bad_test_address_is_explained(studio):
 
 def test_stopping_the_studio_mid_send_finishes_the_current_message(tmp_path, smtp_server, run):
     import json
-    import time
+    import threading
+
+    from tests.test_send import wait_for
 
     recorder, port = smtp_server
     root = copy_demo(tmp_path / "practice")
     practice = root / "practice.toml"
     practice.write_text(practice.read_text("utf-8").replace("port = 1025", f"port = {port}"))
     studio = StudioServer(root)
+    closing = threading.Thread(target=studio.close)  # what Ctrl-C does
     try:
         client = studio.client()
         token = csrf_of(client.get("/c/2026-12/send").text)
-        recorder.delay = 0.2
+        recorder.hold_after(2)  # the send cannot end before the studio is stopped
         answer = client.post("/c/2026-12/send/start", data={"csrf": token, "expected": "31"})
         assert answer.status_code == 303
-        deadline = time.monotonic() + 20
-        while len(recorder.received) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_for(lambda: recorder.held >= 1)
+        closing.start()
+        job = studio.app.app.state.studio.jobs["2026-12"]  # inside the guard middleware
+        wait_for(job.stop.is_set)  # the studio asked the send to stop...
     finally:
-        studio.close()  # what Ctrl-C does
+        recorder.release()  # ...and only now can the messages in hand be finished
+        if closing.is_alive():
+            closing.join(timeout=60)
+        else:
+            studio.close()
     assert not studio.thread.is_alive()
     status = json.loads(run("status", "2026-12", "--json", cwd=root).output)
     assert status["unknown"] == []  # the message in flight was finished, not cut
     assert status["sent"] == len(recorder.received) < 31
     assert status["pending"] == 31 - status["sent"]
     # ...and the CLI continues where the studio stopped.
-    recorder.delay = 0
     result = run("send", "2026-12", "--smtp-port", str(port), cwd=root)
     assert result.exit_code == 0, result.output
     assert len(recorder.recipients()) == 31 == len(set(recorder.recipients()))

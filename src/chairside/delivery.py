@@ -19,7 +19,7 @@ from chairside.campaign import Campaign
 from chairside.message import Filled, MessageTemplate, Person
 from chairside.render.pipeline import Rendered
 from chairside.rendered import render_campaign, templates_for
-from chairside.tokens import Tokens, load_key
+from chairside.tokens import Tokens, practice_tokens
 from chairside.workspace import Practice, Workspace
 
 STATE_DIR = ".chairside"
@@ -79,20 +79,21 @@ def prepare(workspace: Workspace, name: str, *, audience_file: Path | None = Non
         rendered={r.segment: r for r in rendered},
         templates=templates_for(practice, rendered),
         audience=audience,
-        tokens=Tokens(_key(workspace)),
+        tokens=_tokens(workspace),
         fallen_back=fallen_back,
     )
 
 
-def _key(workspace: Workspace) -> bytes:
-    """The token key; a folder Chairside cannot write is a clear error, not a traceback."""
+def _tokens(workspace: Workspace) -> Tokens:
+    """The practice's tokens (see `chairside.tokens`); a folder Chairside cannot write is a
+    clear error, not a traceback."""
     from chairside.ledger import storage_error
     from chairside.tokens import KEY_FILE
 
     try:
-        return load_key(state_dir(workspace))
+        return practice_tokens(workspace.root)
     except OSError as exc:
-        raise storage_error(state_dir(workspace) / KEY_FILE, exc) from None
+        raise storage_error(workspace.root / KEY_FILE, exc) from None
 
 
 _CODE_IN = (
@@ -128,7 +129,7 @@ def unsubscribe_codes(
     addresses |= read_suppressed(workspace.suppressed_file)
     with open_ledger(state_dir(workspace)) as ledger:
         addresses |= ledger.emails()
-    resolver = Tokens(_key(workspace))
+    resolver = _tokens(workspace)
     found, bad = [], []
     for given in codes:
         code = code_of(given)

@@ -1,42 +1,110 @@
-"""The ledger's journal: one JSON line per change to a campaign's rows, append-only.
+"""The ledger's journal, the campaign's *sent log*: one JSON line per change to a
+campaign's rows, append-only, kept in the campaign's own folder
+(`campaigns/<name>/sent-log.jsonl`) so that every copy of the practice folder carries it,
+even one that skips hidden folders (where the ledger, `.chairside/state.db`, lives).
 
 A record is the change itself (`apply` turns it into SQL), so the ledger applies the very
 record it has just journalled, and a rebuild replays the same records through the same
 code. `replay` reads what the records say without SQLite, for the check before each send.
-See `chairside.ledger` for the order of writes."""
+See `chairside.ledger` for the order of writes, `chairside.witness` for how an older copy
+of the folder is told from the latest."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 from pathlib import Path
 
 SENDING, SENT, FAILED, DEFERRED = "sending", "sent", "failed", "deferred"
+LOG_NAME = "sent-log.jsonl"
+"""The sent log's name in the campaign folder: plain, so that a person keeps it."""
 
 
 class DamagedJournal(ValueError):
-    """A journal line that is not a record (other than a last line cut short)."""
+    """A journal line that is not a record (other than a last line cut short), or two
+    journals of one campaign that disagree."""
+
+
+def journal_path(state_dir: Path, campaign: str) -> Path:
+    """Where `campaign`'s sent log is: in its folder, beside campaign.toml. `state_dir` is
+    the practice's `.chairside` folder, so the practice folder is its parent."""
+    return state_dir.parent / "campaigns" / campaign / LOG_NAME
+
+
+def encode(record: dict) -> bytes:
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def record_hash(record: dict) -> str:
+    """A fingerprint of one record (of its line, as `append` wrote it): two copies of a sent
+    log that have the same record at the same number share their history up to there."""
+    return hashlib.sha256(encode(record)).hexdigest()[:32]
 
 
 class Journal:
-    """`.chairside/journal/<campaign>.log`: the append-only record of a campaign's changes.
+    """`campaigns/<campaign>/sent-log.jsonl`: the append-only record of a campaign's changes.
 
     Reading and writing raise OSError as they come (the ledger names the file for the user).
     """
 
     def __init__(self, state_dir: Path, campaign: str) -> None:
-        self.path = state_dir / "journal" / f"{campaign}.log"
+        self.campaign = campaign
+        self.path = journal_path(state_dir, campaign)
+        self.old_path = state_dir / "journal" / f"{campaign}.log"
+        """Where Chairside kept it before it moved into the campaign folder."""
+
+    def migrate(self) -> bool:
+        """Move a journal kept in `.chairside/journal/` into the campaign folder (whole,
+        fsync'd, then the old file removed); True if it moved. Two that disagree raise
+        DamagedJournal: neither is thrown away."""
+        if not self.old_path.is_file():
+            return False
+        old = self.old_path.read_bytes()
+        if self.path.is_file():
+            if not self.path.read_bytes().startswith(old[: old.rfind(b"\n") + 1]):
+                raise DamagedJournal(
+                    f"{self.path} and {self.old_path} are two different records of who was "
+                    f"sent {self.campaign}; Chairside stops rather than guess. Ask for help "
+                    "(keep both files)."
+                )
+            self.old_path.unlink()
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        moving = self.path.with_name(f".{LOG_NAME}.moving")
+        with moving.open("wb") as handle:
+            handle.write(old)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(moving, self.path)
+        _fsync_dir(self.path.parent)
+        self.old_path.unlink()
+        return True
+
+    def others(self) -> list[Path]:
+        """Other copies of the sent log in the campaign folder, as sync tools make them
+        ("sent-log (conflicted copy).jsonl", "sent-log.sync-conflict-….jsonl",
+        "sent-log-LAPTOP.jsonl", "sent-log (1).jsonl")."""
+        folder = self.path.parent
+        if not folder.is_dir():
+            return []
+        stem = LOG_NAME.split(".")[0]
+        return sorted(p for p in folder.iterdir() if p.name.startswith(stem) and p.name != LOG_NAME)
 
     def read(self) -> list[dict]:
         """Every complete record; a last line cut short by a crash was never applied, and
         is cut off so the next record starts on a line of its own."""
-        if not self.path.is_file():
+        return self.read_file(self.path, repair=True)
+
+    def read_file(self, path: Path, *, repair: bool = False) -> list[dict]:
+        """The records of `path` (this sent log, or another copy of it)."""
+        if not path.is_file():
             return []
-        data = self.path.read_bytes()
+        data = path.read_bytes()
         complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            with self.path.open("r+b") as handle:
+        if len(complete) != len(data) and repair:
+            with path.open("r+b") as handle:
                 handle.truncate(len(complete))
         lines = complete.decode("utf-8", "replace").splitlines()
         try:  # one parse for the whole file: several times faster than one per line
@@ -51,19 +119,31 @@ class Journal:
                     raise ValueError(line)
             except ValueError:
                 raise DamagedJournal(
-                    f"{self.path}, line {number}: damaged. This journal is the second record "
+                    f"{path}, line {number}: damaged. This journal is the second record "
                     "of who was sent what; Chairside stops rather than guess. Ask for help."
                 ) from None
         raise AssertionError("unreachable: the whole file failed to parse")
 
     def append(self, record: dict) -> None:
         """Write one record and fsync it: it must outlive a power cut before state.db moves."""
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("ab") as handle:
-            handle.write(line.encode("utf-8"))
+            created = handle.tell() == 0
+            handle.write(encode(record))
             handle.flush()
             os.fsync(handle.fileno())
+        if created:  # its name in the folder must outlive a power cut too
+            _fsync_dir(self.path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name == "nt":  # pragma: no cover - Windows cannot open a folder to fsync it
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def status_record(status: str, **fields) -> dict:

@@ -16,12 +16,19 @@ A row left in `sending` means the process stopped mid-transaction: the message m
 not have been delivered. It is reported as unknown and resent only when asked. A row that
 is released (deleted) is pending again: nothing was transmitted.
 
-The journal (`.chairside/journal/<campaign>.log`) is append-only: every change to a
-campaign's rows is one JSON line, written and fsync'd *before* the change is committed to
-state.db, numbered by a counter that state.db keeps too. Replaying the journal gives the
-ledger back (`rebuild`); comparing the two (`check`) finds a ledger that was deleted,
-replaced by an older copy, or copied without its `-wal` file, before anyone is sent the
-campaign twice.
+The journal, the campaign's sent log (`campaigns/<campaign>/sent-log.jsonl`, see
+`chairside.journal`), is append-only: every change to a campaign's rows is one JSON line,
+written and fsync'd *before* the change is committed to state.db, numbered by a counter
+that state.db keeps too. Replaying the journal gives the ledger back (`rebuild`); comparing
+the two (`check`) finds a ledger that was deleted, replaced by an older copy, or copied
+without its `-wal` file, before anyone is sent the campaign twice.
+
+The sent log sits in the campaign's folder, so it travels with every copy of the practice
+folder, even one that skips hidden folders (`.chairside/`). Before a delivery, `trust`
+also compares it with this computer's witness (`chairside.witness`): a copy of the folder
+older than what this computer sent, one with another history, or one from elsewhere (no
+witness) that has already sent, is refused (`CopyDoubt`) until a person confirms it is the
+latest copy. Once trusted, a ledger that lacks what the sent log says is rebuilt from it.
 
 Concurrent SMTP connections share commits (`commit_group`): one journal record and one
 transaction carry each connection's last outcome and its next `sending`, so at most one row
@@ -46,12 +53,14 @@ from chairside import clock
 from chairside.errors import ChairsideError
 from chairside.journal import (
     DEFERRED,
+    LOG_NAME,
     SENDING,
     SENT,
     DamagedJournal,
     Journal,
     apply,
     group_record,
+    record_hash,
     replay,
     sending_keys,
     snapshot,
@@ -59,6 +68,8 @@ from chairside.journal import (
     status_record,
 )
 from chairside.journal import FAILED as FAILED  # the statuses, for the ledger's users
+from chairside.tokens import KEY_FILE, practice_id
+from chairside.witness import Seen, Witness
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -99,6 +110,28 @@ class LedgerError(ChairsideError):
 
 class LedgerUnreadable(LedgerError):
     """state.db is empty or damaged: only a rebuild from the journals can replace it."""
+
+
+CONTINUE = "--continue-from-copy"
+
+
+class CopyDoubt(LedgerError):
+    """This copy of the practice folder may not be the latest one (see `Ledger.trust`):
+    nothing is sent until a person confirms it is (`send --continue-from-copy`, or the
+    studio's confirmation box). `kind` says why: "new-computer" (this computer never sent
+    the campaign, and the folder says it was sent), "older" (the sent log ends before what
+    this computer wrote), "other-history" (its sent log is not the one this computer
+    wrote), "log-missing" (the ledger has rows, the campaign folder no sent log)."""
+
+    def __init__(self, message: str, *, kind: str, campaign: str, said: dict[str, int], plain: str):
+        super().__init__(message)
+        self.kind = kind
+        self.campaign = campaign
+        self.said = said
+        """What the sent log in this folder says, by status (sent, sending…)."""
+        self.plain = plain
+        """The same for the studio: no file, option or command; it ends by saying what
+        confirming does (the page offers it as a box to tick)."""
 
 
 def _now() -> str:
@@ -157,6 +190,12 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.state_dir = path.parent
+        self.notes: list[str] = []
+        """What `trust` repaired on its own, in words for the summary."""
+        self._journals: dict[str, Journal] = {}
+        self._witness: Witness | None = None
+        self._trusted: set[str] = set()
+        self._last: dict[str, dict] = {}
         with _guard(path):
             path.parent.mkdir(parents=True, exist_ok=True)
             emptied = path.exists() and path.stat().st_size == 0
@@ -195,16 +234,22 @@ class Ledger:
             raise
 
     def close(self) -> None:
-        """Checkpoint the WAL into state.db, so the file alone holds everything."""
+        """Checkpoint the WAL into state.db, so the file alone holds everything; make the
+        witness durable."""
         with suppress(sqlite3.Error):
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
+        if self._witness is not None:
+            with suppress(OSError):
+                self._witness.close()
 
     # Reading
 
     def statuses(self, campaign: str) -> dict[str, str]:
-        """Patient key → status, after checking the ledger against the journal."""
-        self.check(campaign)
+        """Patient key → status, after checking the ledger against the journal (unless
+        `trust` checked it already: then this process is the one changing it)."""
+        if campaign not in self._trusted:
+            self.check(campaign)
         query = "SELECT patient, status FROM deliveries WHERE campaign = ?"
         with _guard(self.path):
             return dict(self.db.execute(query, (campaign,)))
@@ -331,66 +376,186 @@ class Ledger:
                     self.db.execute("ROLLBACK")
                 raise
 
+    def _journal(self, campaign: str) -> Journal:
+        """The campaign's sent log, moved forward from `.chairside/journal/` first (called
+        inside a transaction, so two processes never move it at once)."""
+        journal = self._journals.get(campaign)
+        if journal is None:
+            journal = Journal(self.state_dir, campaign)
+            with _guard(journal.path):
+                try:
+                    journal.migrate()
+                except DamagedJournal as exc:
+                    raise LedgerError(str(exc)) from None
+            self._journals[campaign] = journal
+        return journal
+
     def _journal_and_apply(self, campaign: str, record: dict) -> None:
-        record = {"seq": self._seq(campaign) + 1, "at": _now(), **record}
-        journal = Journal(self.state_dir, campaign)
+        self._practice()
+        record = {"seq": self._seq(campaign) + 1, "at": _now(), "campaign": campaign, **record}
+        journal = self._journal(campaign)
         with _guard(journal.path):
             journal.append(record)
+        self._last[campaign] = record
+        if campaign in self._trusted:
+            self._witnessed(campaign, record)
         apply(self.db, campaign, record)
+
+    def _witnessed(self, campaign: str, record: dict, *, durable: bool = False) -> None:
+        assert self._witness is not None
+        seen = Seen(record["seq"], record_hash(record), record["at"], str(self.state_dir.parent))
+        with _guard(self._witness.path(campaign)):
+            self._witness.put(campaign, seen, durable=durable)
+
+    # Before a delivery: is this copy of the practice folder the latest?
+
+    def trust(self, campaign: str, *, confirmed: bool = False) -> list[str]:
+        """Refuse (CopyDoubt) unless this copy of the practice folder can be sent from, then
+        `check` it, rebuilding a ledger that lacks what the sent log says; returns what was
+        repaired, in words. From here on this computer's witness follows the sent log.
+
+        `confirmed`: a person said this folder is the latest copy (a new computer, a
+        restored backup whose newer copy is lost): the witness is set to this sent log, and
+        a missing sent log is started again from the ledger.
+        """
+        self.notes = []
+        with self._transaction():
+            journal, records, doubt = self._doubt(campaign)
+            if doubt is not None and not confirmed:
+                raise doubt
+            self._last.pop(campaign, None)
+            self._check(campaign, journal, records, repair=True, confirmed=confirmed)
+            last = self._last.get(campaign) or (records[-1] if records else None)
+            self._trusted.add(campaign)
+            if last is not None:
+                self._witnessed(campaign, last, durable=True)
+        return self.notes
+
+    def doubt(self, campaign: str) -> CopyDoubt | None:
+        """What `trust` would ask a person to confirm, or None; changes nothing. Problems
+        no confirmation settles (a sync tool's second sent log, a sent log of another
+        campaign, damage) raise LedgerError."""
+        with self._transaction():
+            return self._doubt(campaign)[2]
+
+    def _practice(self) -> Witness:
+        """This computer's witness for the practice; its key file is made first if the
+        practice has none (a sent log never exists without the key its codes need)."""
+        if self._witness is None:
+            root = self.state_dir.parent
+            with _guard(root / KEY_FILE):
+                self._witness = Witness(practice_id(root))
+        return self._witness
+
+    def _doubt(self, campaign: str) -> tuple[Journal, list[dict], CopyDoubt | None]:
+        witness = self._practice()
+        journal = self._journal(campaign)
+        with _guard(journal.path):
+            others = journal.others()
+        if others:
+            raise LedgerError(_conflicted(journal, others))
+        records = _read(journal)
+        with _guard(witness.path(campaign)):
+            seen = witness.get(campaign)
+        return journal, records, _doubt(self, journal, records, seen, self._has_rows(campaign))
+
+    def _has_rows(self, campaign: str) -> bool:
+        query = "SELECT 1 FROM deliveries WHERE campaign = ? LIMIT 1"
+        with _guard(self.path):
+            return self.db.execute(query, (campaign,)).fetchone() is not None
 
     # The journal against the ledger
 
     def check(self, campaign: str) -> None:
         """Refuse (LedgerError) when state.db is missing `campaign`'s records, is older than
-        its journal, or disagrees with it.
+        its sent log, disagrees with it, or has rows the sent log lacks (the log was
+        deleted, or the campaign folder replaced by an older copy).
 
         A last journal record that a crash kept from state.db is applied (it was written
         first); if it was `sending`, its patients are then released, as nothing is handed
-        over before that commit returns. A journal behind state.db (deleted, or from before
-        journals) is brought level with a snapshot of state.db. All of it happens under the
-        write lock, so a change another process is making cannot pass for a crash.
+        over before that commit returns. All of it happens under the write lock, so a
+        change another process is making cannot pass for a crash.
         """
-        journal = Journal(self.state_dir, campaign)
         with self._transaction():
+            journal = self._journal(campaign)
+            self._check(campaign, journal, _read(journal), repair=False, confirmed=False)
+
+    def _check(
+        self,
+        campaign: str,
+        journal: Journal,
+        records: list[dict],
+        *,
+        repair: bool,
+        confirmed: bool,
+    ) -> None:
+        """`check`, inside the caller's transaction. `repair`: a ledger behind the sent log
+        whose rows are all the sent log says up to there (nothing of its own, so nothing
+        lost) is rebuilt from it. `confirmed`: a ledger ahead of its sent log starts the
+        log again from a snapshot of itself."""
+        seq = self._seq(campaign)
+        last = records[-1]["seq"] if records else 0
+        orphans = _orphans(records, seq)
+        for orphan in orphans:
+            apply(self.db, campaign, orphan)
+            seq = orphan["seq"]
+        keys = sending_keys(orphans[-1]) if orphans else []
+        if keys:
+            self._journal_and_apply(campaign, {"op": "release", "keys": keys})
             records = _read(journal)
-            seq = self._seq(campaign)
-            last = records[-1]["seq"] if records else 0
-            orphans = _orphans(records, seq)
-            for orphan in orphans:
-                apply(self.db, campaign, orphan)
-                seq = orphan["seq"]
-            keys = sending_keys(orphans[-1]) if orphans else []
-            if keys:
-                self._journal_and_apply(campaign, {"op": "release", "keys": keys})
-                records = _read(journal)
-            if seq < last:
+            last = seq = records[-1]["seq"]
+        if seq < last:
+            if not (repair and self._is_prefix(campaign, records, seq)):
                 raise LedgerError(_behind(self, journal, campaign, records, seq))
-            has_rows = self.db.execute(
-                "SELECT 1 FROM deliveries WHERE campaign = ? LIMIT 1", (campaign,)
-            ).fetchone()
-            if seq > last or (not records and has_rows):
-                self._journal_and_apply(campaign, {"op": "snapshot", **snapshot(self.db, campaign)})
-                return
-            if not records:
-                return
-            theirs = replay(records)
-            ours = state_of(self.db, campaign)
-            if theirs != ours:
-                raise LedgerError(_disagree(self, journal, campaign, theirs, ours))
+            self._replace(campaign, records)
+            counts = _counts(replay(records)[0])
+            what = "no record" if seq == 0 else "an older record"
+            self.notes.append(
+                f"The ledger ({self.path}) had {what} of {campaign}; it was rebuilt from the "
+                f"campaign's sent log ({journal.path}: {counts})."
+            )
+            return
+        has_rows = self._has_rows(campaign)
+        if seq > last or (not records and has_rows):
+            if not confirmed:
+                raise LedgerError(_log_behind(self, journal, campaign, bool(records)))
+            self._journal_and_apply(campaign, {"op": "snapshot", **snapshot(self.db, campaign)})
+            self.notes.append(
+                f"Started the sent log of {campaign} ({journal.path}) again from the ledger."
+            )
+            return
+        if not records:
+            return
+        theirs = replay(records)
+        ours = state_of(self.db, campaign)
+        if theirs != ours:
+            raise LedgerError(_disagree(self, journal, campaign, theirs, ours))
+
+    def _is_prefix(self, campaign: str, records: list[dict], seq: int) -> bool:
+        """Whether the ledger holds exactly what the first `seq` records say."""
+        return replay([r for r in records if r["seq"] <= seq]) == state_of(self.db, campaign)
+
+    def _replace(self, campaign: str, records: list[dict]) -> None:
+        """Replace `campaign`'s rows and steps with what `records` say (in a transaction)."""
+        for table in ("deliveries", "steps", "journal_seq"):
+            self.db.execute(f"DELETE FROM {table} WHERE campaign = ?", (campaign,))
+        for record in records:
+            apply(self.db, campaign, record)
 
     def rebuild(self, campaign: str) -> dict[str, int]:
-        """Replace `campaign`'s rows and steps with what its journal says; counts by status."""
-        records = _read(Journal(self.state_dir, campaign))
-        if not records:
-            raise LedgerError(
-                f"There is no journal for {campaign} in {self.state_dir / 'journal'}: nothing "
-                "to rebuild the ledger from."
-            )
+        """Replace `campaign`'s rows and steps with what its journal says; counts by status.
+        Refused when the ledger has changes the sent log lacks (rebuilding would lose them)."""
         with self._transaction():
-            for table in ("deliveries", "steps", "journal_seq"):
-                self.db.execute(f"DELETE FROM {table} WHERE campaign = ?", (campaign,))
-            for record in records:
-                apply(self.db, campaign, record)
+            journal = self._journal(campaign)
+            records = _read(journal)
+            if not records:
+                raise LedgerError(
+                    f"There is no sent log of {campaign} ({journal.path}), so no journal to "
+                    "rebuild the ledger from."
+                )
+            if self._seq(campaign) > records[-1]["seq"]:
+                raise LedgerError(_log_behind(self, journal, campaign, True))
+            self._replace(campaign, records)
         with _guard(self.path):
             query = "SELECT status, count(*) FROM deliveries WHERE campaign = ? GROUP BY status"
             return dict(self.db.execute(query, (campaign,)))
@@ -415,9 +580,162 @@ def _orphans(records: list[dict], seq: int) -> list[dict]:
 def _read(journal: Journal) -> list[dict]:
     with _guard(journal.path):
         try:
-            return journal.read()
+            records = journal.read()
         except DamagedJournal as exc:
             raise LedgerError(str(exc)) from None
+    other = records[-1].get("campaign", journal.campaign) if records else journal.campaign
+    if other != journal.campaign:
+        raise LedgerError(
+            f"{journal.path} is the sent log of {other}, not of {journal.campaign}: it came "
+            f"with a copy of {other}'s folder. It says nothing about {journal.campaign}; if "
+            f"{journal.campaign} was never sent, delete this copy of it, then run the same "
+            "command again."
+        )
+    return records
+
+
+def _when(at: str) -> str:
+    """An ISO time from a record, as people write it, in this computer's time zone."""
+    try:
+        moment = datetime.fromisoformat(at).astimezone()
+    except ValueError:
+        return at
+    return f"{moment.day} {moment:%B %Y} at {moment:%H:%M}"
+
+
+def _doubt(
+    ledger: Ledger, journal: Journal, records: list[dict], seen: Seen | None, has_rows: bool
+) -> CopyDoubt | None:
+    """Why this copy of the practice folder may not be the latest (see `Ledger.trust`)."""
+    campaign = journal.campaign
+    said, _steps = replay(records)
+    counts = {s: sum(1 for v in said.values() if v == s) for s in set(said.values())}
+    told = _counts(said)
+    how = (
+        f"If this folder is the latest copy of the practice, run the same command with "
+        f"{CONTINUE} to continue from it"
+    )
+    if seen is None:
+        if not (records or has_rows):
+            return None  # never started, anywhere this folder knows of
+        where = (
+            f"the sent log in this folder ({journal.path}) says {told}, last on "
+            f"{_when(records[-1]['at'])}"
+            if records
+            else f"the ledger ({ledger.path}) has a record of it but the campaign folder has "
+            f"no sent log ({journal.path})"
+        )
+        return CopyDoubt(
+            f"This computer has not sent {campaign} of this practice before, but {where}: it "
+            "was sent from another computer or another copy of the practice folder. "
+            f"{how}: patients it lists as sent are not sent it again. If a newer copy of the "
+            "folder exists elsewhere (the computer it was sent from), use that one instead.",
+            kind="new-computer" if records else "log-missing",
+            campaign=campaign,
+            said=counts,
+            plain=(
+                f"This computer has not sent this campaign before, but this copy of the "
+                f"practice folder says it was sent ({told}): from another computer, or from "
+                "another copy of the folder. If a newer copy exists there, open that one "
+                "instead. If this is the latest copy, confirm it to continue: nobody it "
+                "lists as sent gets the campaign again."
+                if records
+                else "This campaign was sent, but this copy of the practice folder has lost "
+                "its record of who was sent it. Put back the practice folder it was sent "
+                "from (or a backup of it). Only if that record is lost for good, confirm to "
+                "start it again from what Chairside noted here."
+            ),
+        )
+    sent_here = f"this computer sent {campaign} until {_when(seen.at)} (from {seen.folder})"
+    if not records:
+        return CopyDoubt(
+            f"The sent log of {campaign} ({journal.path}) is missing, but {sent_here}. It is "
+            "the record of who was sent the campaign: put it back (from the folder this copy "
+            "came from, or a backup) and run the same command again. Only if it is lost for "
+            f"good: {CONTINUE} starts it again from what the ledger ({ledger.path}) records; "
+            "patients it lacks may get the campaign twice.",
+            kind="log-missing",
+            campaign=campaign,
+            said=counts,
+            plain=f"This copy of the practice folder has lost its record of who was sent "
+            f"this campaign, which this computer sent until {_when(seen.at)}. Put back the "
+            "practice folder you sent it from (or a backup of it). Only if that record is "
+            "lost for good, confirm to start it again from what Chairside noted here; "
+            "patients it lacks may get the campaign twice.",
+        )
+    if records[-1]["seq"] < seen.seq:
+        return CopyDoubt(
+            f"This copy of the practice folder is older than what this computer sent: its "
+            f"sent log of {campaign} ({journal.path}) ends on {_when(records[-1]['at'])} "
+            f"({told}), but {sent_here}. Sending from it would give the patients sent since "
+            "then the campaign a second time. Use the newer copy of the folder (and its "
+            f"{LOG_NAME}). Only if it is lost for good: run the same command with {CONTINUE}; "
+            f"the patients sent after {_when(records[-1]['at'])} may get it twice.",
+            kind="older",
+            campaign=campaign,
+            said=counts,
+            plain=f"This copy of the practice folder is older than what this computer sent: "
+            f"its record of this campaign stops on {_when(records[-1]['at'])}, but this "
+            f"computer went on sending it until {_when(seen.at)}. Open the newer copy "
+            "instead. Only if it is lost for good, confirm to continue from this one: the "
+            f"patients sent after {_when(records[-1]['at'])} may get the campaign twice.",
+        )
+    mine = next((r for r in reversed(records) if r["seq"] == seen.seq), None)
+    if mine is None or record_hash(mine) != seen.hash:
+        return CopyDoubt(
+            f"The sent log of {campaign} in this folder ({journal.path}, {told}) is not the "
+            f"one this computer wrote: {sent_here}, and this one tells another story from "
+            "then on. Another computer has probably sent it from another copy of the "
+            "folder, so some patients may already have it twice. Check which copy is the "
+            f"latest; {how.lower()[3:]} (this computer then follows it).",
+            kind="other-history",
+            campaign=campaign,
+            said=counts,
+            plain="This copy of the practice folder has a different record of who was sent "
+            "this campaign than the one this computer wrote: it has probably been sent from "
+            "another computer too, so some patients may already have it twice. Check which "
+            "copy of the folder is the latest; confirm only if it is this one.",
+        )
+    return None
+
+
+def _conflicted(journal: Journal, others: list[Path]) -> str:
+    """A sync tool's copies of the sent log beside it: what each holds, and what to do."""
+    records = _read(journal)
+    mine = [record_hash(r) for r in records]
+    advice = []
+    for other in others:
+        try:
+            theirs = [record_hash(r) for r in journal.read_file(other)]
+        except (DamagedJournal, OSError):
+            theirs = None
+        if theirs is not None and mine[: len(theirs)] == theirs:
+            advice.append(f"{other.name} holds nothing the sent log lacks: delete it")
+        elif theirs is not None and theirs[: len(mine)] == mine:
+            advice.append(
+                f"{other.name} is newer than {LOG_NAME}: replace {LOG_NAME} with it (rename "
+                f"it to {LOG_NAME})"
+            )
+        else:
+            advice.append(
+                f"{other.name} tells another story than {LOG_NAME} (the campaign was sent from "
+                "two copies of the folder): keep both files and ask for help"
+            )
+    return (
+        f"{journal.path.parent} holds more than one sent log of {journal.campaign}, as a "
+        "sync tool leaves them when two computers changed the file; Chairside stops rather "
+        f"than guess who was sent it. {'; '.join(advice)}; then run the same command again."
+    )
+
+
+def _log_behind(ledger: Ledger, journal: Journal, campaign: str, some: bool) -> str:
+    what = "is older than the ledger" if some else "is missing"
+    return (
+        f"The sent log of {campaign} ({journal.path}) {what} ({ledger.path} records more): "
+        "the campaign folder was replaced by an older copy, or the file deleted. Put the "
+        "latest sent log back and run the same command again. Only if it is lost for good: "
+        f"`chairside send {campaign} {CONTINUE}` starts it again from the ledger."
+    )
 
 
 def _counts(statuses: dict[str, str]) -> str:
@@ -428,8 +746,9 @@ def _counts(statuses: dict[str, str]) -> str:
 
 _WHY_STOP = (
     "Sending now could give patients the campaign a second time, so Chairside stops. The "
-    "journal is written before every message is handed over, so it is the better record: "
-    "rebuild the ledger from it with `{rebuild}`, then run the same command again."
+    "journal (the campaign's sent log) is written before every message is handed over, so "
+    "it is the better record: rebuild the ledger from it with `{rebuild}`, then run the "
+    "same command again."
 )
 
 
@@ -464,6 +783,14 @@ def _disagree(ledger: Ledger, journal: Journal, campaign: str, theirs: tuple, ou
         f"{ledger.path} and its journal {journal.path} disagree about {len(differ)} patients "
         f"of {campaign}{example}. " + _WHY_STOP.format(rebuild=REBUILD.format(campaign=campaign))
     )
+
+
+def copy_doubt(state_dir: Path, campaign: str) -> CopyDoubt | None:
+    """For a face that asks before it sends (the studio's Send, Resume and Push): why this
+    copy of the practice folder may not be the latest, or None. Show `.plain` with a box
+    to tick; ticked, pass `continue_from_copy=True` to `send_campaign` or `push`."""
+    with open_ledger(state_dir) as ledger:
+        return ledger.doubt(campaign)
 
 
 def rebuild_ledger(state_dir: Path, campaign: str) -> tuple[dict[str, int], Path | None]:

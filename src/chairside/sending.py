@@ -86,6 +86,7 @@ def send_campaign(
     pipelining: bool = True,
     resend_unknown: bool = False,
     retry_failed: bool = False,
+    continue_from_copy: bool = False,
     stop: threading.Event | None = None,
     on_start: Callable[[int], None] = lambda total: None,
     on_message: Callable[[], None] = lambda: None,
@@ -95,6 +96,9 @@ def send_campaign(
 
     A run that stops itself sets `report.halted`; `report.totals` says where everyone
     stands at the end (None only when the ledger itself could not be read).
+
+    Nothing is sent from a copy of the practice folder that may not be the latest
+    (`Ledger.trust` raises CopyDoubt) unless `continue_from_copy`: a person confirmed it is.
     """
     name = prepared.campaign.name
     dkim.attach(prepared.practice, prepared.templates.values())  # signs when [dkim] is set
@@ -102,6 +106,7 @@ def send_campaign(
     report = SendReport(name)
     state = state_dir(workspace)
     with campaign_lock(state, name, holder="send"), open_ledger(state) as ledger:
+        report.notes = ledger.trust(name, confirmed=continue_from_copy)
         work = plan(
             prepared,
             ledger.statuses(name),

@@ -95,6 +95,8 @@ class SendReport:
     halted: str | None = None
     """Why the run stopped itself (a server refusal, the breaker, a lost server, storage)."""
     totals: Totals | None = None
+    notes: list[str] = field(default_factory=list)
+    """What was repaired before sending (a ledger rebuilt from the sent log)."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def summary(report: SendReport) -> list[str]:
         line += (
             f"; failed {t.failed}, deferred {t.deferred}, unknown {t.unknown}, pending {t.pending}"
         )
-    lines = [line + "."]
+    lines = [*report.notes, line + "."]
     for email, reply in report.failed:
         lines.append(f"  failed (suppressed from now on): {mask(email)}: {mask_reply(reply)}")
     for email, reply in report.deferred:

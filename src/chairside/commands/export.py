@@ -57,6 +57,12 @@ from chairside.commands.options import Options, audience_option, pass_options
     help='Also push patients a crashed push left in doubt, "unknown" (they may get it twice).',
 )
 @click.option(
+    "--continue-from-copy",
+    is_flag=True,
+    help="With --push: this folder is the latest copy of the practice; continue a push "
+    "started from another computer or copy (see `chairside send --help`).",
+)
+@click.option(
     "--without-baa",
     is_flag=True,
     help="Push (or write a bundle of) a concern's version for a provider without a business "
@@ -91,6 +97,7 @@ def export(
     domain: str | None,
     schedule: str | None,
     resend_unknown: bool,
+    continue_from_copy: bool,
     without_baa: bool,
     concern_tags: bool,
     force: bool,
@@ -169,7 +176,13 @@ def export(
     from chairside.returnpath.freshness import echo_unsynced
 
     echo_unsynced(workspace, campaign=name)
-    report = run_push(workspace, provider, api_base=api_base, resend_unknown=resend_unknown)
+    report = run_push(
+        workspace,
+        provider,
+        api_base=api_base,
+        resend_unknown=resend_unknown,
+        continue_from_copy=continue_from_copy,
+    )
     echo_report(report)
     finish(report)
 

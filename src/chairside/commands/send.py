@@ -86,6 +86,12 @@ def smtp_options(command):
     help="Also resend patients marked failed (after `unsubscribe --undo` of a wrong bounce).",
 )
 @click.option(
+    "--continue-from-copy",
+    is_flag=True,
+    help="This folder is the latest copy of the practice: continue a campaign sent from "
+    "another computer or copy of the folder (asked for when Chairside cannot tell).",
+)
+@click.option(
     "--test",
     "test_address",
     metavar="ADDRESS",
@@ -123,6 +129,7 @@ def send(
     dry_run: bool,
     resend_unknown: bool,
     retry_failed: bool,
+    continue_from_copy: bool,
     test_address: str | None,
     concern: str | None,
     old_concern: str | None,
@@ -133,15 +140,20 @@ def send(
     """Send campaign NAME over SMTP: each sendable patient gets exactly one message.
 
     Safe to stop (Ctrl-C finishes the current message) and to run again: every patient is
-    recorded in .chairside/state.db (and its journal), and a rerun sends only to those not
-    yet sent. If the computer crashed mid-message, those patients (at most one per
-    connection) are reported as "unknown" (the message went out but the server's answer
-    never came back, so nobody knows whether it arrived) and resent only with
-    --resend-unknown. Only a
+    recorded in the campaign's sent log, campaigns/NAME/sent-log.jsonl (keep it with the
+    folder), and in .chairside/state.db, and a rerun sends only to those not yet sent. If
+    the computer crashed mid-message, those patients (at most one per connection) are
+    reported as "unknown" (the message went out but the server's answer never came back,
+    so nobody knows whether it arrived) and resent only with --resend-unknown. Only a
     mailbox's own permanent refusal (e.g. 550 5.1.1 unknown user) marks a patient failed
     and adds them to audiences/suppressed.csv; a refusal of the server or the account
     (login, relay, policy, content, size) stops the run, suppresses nobody and says what
     to fix.
+
+    The practice folder can move: a copy that lost .chairside/ is rebuilt from the sent
+    log. A copy older than what this computer sent (a restored backup) is refused; so is,
+    until you confirm it is the latest copy with --continue-from-copy, a campaign this
+    computer never sent that the folder says was sent (a new computer).
 
     Exit code: 0 everyone sendable has it; 3 the run ended but some are failed, deferred,
     unknown or pending; 1 the run stopped (server refusal, storage problem).
@@ -161,6 +173,7 @@ def send(
       chairside send 2026-12 --rate 120
       chairside send 2026-12 --connections 2
       chairside send 2026-12 --retry-failed
+      chairside send 2026-12 --continue-from-copy
     """
     import signal
     import sys
@@ -245,6 +258,7 @@ def send(
             pipelining=not no_pipelining,
             resend_unknown=resend_unknown,
             retry_failed=retry_failed,
+            continue_from_copy=continue_from_copy,
             stop=stop,
             on_start=on_start,
             on_message=lambda: bar.update(1) if bar else None,
@@ -266,6 +280,10 @@ def _print_dry_run(workspace, prepared, resend_unknown: bool, retry_failed: bool
     from chairside.sending import plan
 
     with open_ledger(state_dir(workspace)) as ledger:
+        for note in ledger.trust(
+            prepared.campaign.name
+        ):  # what the send would refuse, it refuses here too
+            click.echo(note)
         work = plan(
             prepared,
             ledger.statuses(prepared.campaign.name),
@@ -343,13 +361,14 @@ def rebuild_ledger(options: Options, name: str) -> None:
     """Rebuild the ledger of campaign NAME (who was sent it) from its journal.
 
     The ledger (.chairside/state.db) records each patient's message: sent, failed,
-    deferred, unknown or pending. `send`, `export --push` and `status` refuse to go on
-    when it has lost NAME's records, is older than its journal
-    (.chairside/journal/NAME.log) or disagrees with it: sending then could give patients
-    the campaign twice. The journal is written before every message is handed over, so
-    the rebuilt ledger forgets nobody who was sent it; patients who were in flight are
-    reported as unknown (their message went out, but its answer never came back). A
-    state.db that cannot be opened at all is moved aside
+    deferred, unknown or pending. `status` refuses to go on when it has lost NAME's
+    records, is older than its journal (the campaign's sent log,
+    campaigns/NAME/sent-log.jsonl) or disagrees with it: sending then could give patients
+    the campaign twice. (`send` and `export --push` rebuild it themselves when the ledger
+    holds nothing the sent log lacks.) The journal is written before every message is
+    handed over, so the rebuilt ledger forgets nobody who was sent it; patients who were
+    in flight are reported as unknown (their message went out, but its answer never came
+    back). A state.db that cannot be opened at all is moved aside
     (state.db.unusable-TIME), never deleted.
 
     \b

@@ -55,19 +55,23 @@ def push(
     *,
     api_base: str | None = None,
     resend_unknown: bool = False,
+    continue_from_copy: bool = False,
     on_batch: Callable[[int], None] = lambda n: None,
 ) -> PushReport:
     """Hand every sendable patient to the provider once, batch by batch, resumably.
 
     Holds the campaign's lock throughout. Problems found before the first request raise
-    ChairsideError; a push stopped later returns its report with `stopped` set, so the
-    summary still says where everyone stands (see `finish`)."""
+    ChairsideError (CopyDoubt for a copy of the practice folder that may not be the latest,
+    unless `continue_from_copy`: see `Ledger.trust`); a push stopped later returns its
+    report with `stopped` set, so the summary still says where everyone stands (see
+    `finish`)."""
     name = provider.prepared.campaign.name
     report = PushReport(provider.name, name)
     members = provider.members()
     state = state_dir(workspace)
     holder = f"export --push {provider.name}"
     with campaign_lock(state, name, holder=holder), open_ledger(state) as ledger:
+        report.notes += ledger.trust(name, confirmed=continue_from_copy)
         http = provider.connect(api_base)
         handed: set[str] = set()
         try:
