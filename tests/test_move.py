@@ -65,7 +65,8 @@ def codes_in(server) -> dict[str, str]:
 def assert_codes_resolve(root: Path, server) -> None:
     """Every code in the mail already sent names its patient, in this folder."""
     codes = codes_in(server)
-    entries = unsubscribe_codes(Workspace(root), list(codes.values()), "test")
+    entries, bad = unsubscribe_codes(Workspace(root), list(codes.values()), "test")
+    assert bad == []
     assert [email for email, _reason, _where in entries] == list(codes)
 
 
@@ -387,3 +388,38 @@ def test_the_witness_keeps_the_last_good_record_and_a_confirmed_copy_replaces_it
     witness.put(NAME, Seen(6, "h6", "2026-12-05T10:00:00+00:00", "/q"))
     witness.close()
     assert Witness("practice").get(NAME).seq == 6  # the confirmed copy's history, not 12
+
+
+def test_the_studio_send_page_asks_before_going_on_from_a_copy(
+    practice, tmp_path, smtp_server, run, monkeypatch
+):
+    """On a new computer the studio's confirmation shows why, with a box to tick; Yes
+    without the box sends nobody, with it the send resumes and nobody gets it twice."""
+    from tests.support import StudioServer, csrf_of
+    from tests.test_studio_send import run_to_its_end
+
+    server, port = smtp_server
+    kill_mid_send(practice, server, port, 120)
+    path = practice / "practice.toml"
+    path.write_text(path.read_text().replace("port = 1025", f"port = {port}"))
+    monkeypatch.setenv("CHAIRSIDE_STATE_HOME", str(tmp_path / "new-computer-state"))
+    sent = len(server.received)
+    studio = StudioServer(practice)
+    try:
+        client = studio.client()
+        token = csrf_of(client.get(f"/c/{NAME}/send").text)
+        confirm = client.post(f"/c/{NAME}/send/confirm", data={"csrf": token})
+        assert "copy-doubt" in confirm.text and 'name="continue_from_copy"' in confirm.text
+        expected = re.search(r'name="expected" value="(\d+)"', confirm.text).group(1)
+        refused = client.post(f"/c/{NAME}/send/start", data={"csrf": token, "expected": expected})
+        assert refused.status_code == 200 and "copy-doubt" in refused.text
+        assert len(server.received) == sent
+        started = client.post(
+            f"/c/{NAME}/send/start",
+            data={"csrf": token, "expected": expected, "continue_from_copy": "yes"},
+        )
+        assert started.status_code == 303, started.text
+        run_to_its_end(client)
+    finally:
+        studio.close()
+    assert_everyone_once(run, practice, server)

@@ -272,7 +272,23 @@ async def confirm(request: Request, form: FormData) -> Response:
         lambda: _prepared_for_send(studio.workspace, name, **choices)
     )
     context = await run_in_threadpool(_context, studio, name, False)
-    return studio.render(request, "send.html", confirm_count=count, **choices, **context)
+    doubt = await run_in_threadpool(_doubt, studio.workspace, name)
+    return studio.render(
+        request, "send.html", confirm_count=count, copy_doubt=doubt, **choices, **context
+    )
+
+
+def _doubt(workspace: Workspace, name: str) -> str:
+    """Why this copy of the practice folder may not be the latest (a restored backup, a new
+    computer), in the page's words; "" when there is no doubt. The office confirms it with
+    a box on the confirmation, as `--continue-from-copy` does."""
+    from chairside.ledger import copy_doubt
+
+    try:
+        doubt = copy_doubt(state_dir(workspace), name)
+    except ChairsideError as exc:  # the ledger's own refusal: shown when the send starts
+        return exc.format_message()
+    return doubt.plain if doubt is not None else ""
 
 
 async def start(request: Request, form: FormData) -> Response:
@@ -293,13 +309,21 @@ async def start(request: Request, form: FormData) -> Response:
     with campaign_lock(state_dir(workspace), name):
         pass
     choices = _choices(form)
+    from_copy = form.get("continue_from_copy") == "yes"
     prepared, count = await run_in_threadpool(
         lambda: _prepared_for_send(workspace, name, **choices)
     )
-    if str(count) != str(form.get("expected", "")):
+    doubt = "" if from_copy else await run_in_threadpool(_doubt, workspace, name)
+    if str(count) != str(form.get("expected", "")) or doubt:
         context = await run_in_threadpool(_context, studio, name, False)
         return studio.render(
-            request, "send.html", confirm_count=count, changed=True, **choices, **context
+            request,
+            "send.html",
+            confirm_count=count,
+            changed=not doubt,
+            copy_doubt=doubt,
+            **choices,
+            **context,
         )
     settings = smtp_settings(prepared)
     job = SendJob(name, before=peek_counts(state_dir(workspace), name))
@@ -312,6 +336,7 @@ async def start(request: Request, form: FormData) -> Response:
                 prepared,
                 settings,
                 **choices,
+                continue_from_copy=from_copy,
                 stop=job.stop,
                 on_start=job.on_start,
                 on_message=job.on_message,
@@ -480,7 +505,8 @@ async def push_confirm(request: Request, form: FormData) -> Response:
         )
     warning = warning and _without_baa(provider.title)
     push = {"provider": chosen, "title": provider.title, "count": count, "warning": warning}
-    return studio.render(request, "send.html", push=push, **context)
+    doubt = await run_in_threadpool(_doubt, studio.workspace, name)
+    return studio.render(request, "send.html", push=push, copy_doubt=doubt, **context)
 
 
 async def push_start(request: Request, form: FormData) -> Response:
@@ -493,18 +519,25 @@ async def push_start(request: Request, form: FormData) -> Response:
     with campaign_lock(state_dir(workspace), name):  # refused here if a send runs elsewhere
         pass
     provider, count, warning = await run_in_threadpool(_provider, workspace, name, form)
-    if str(count) != str(form.get("expected", "")):
+    from_copy = form.get("continue_from_copy") == "yes"
+    doubt = "" if from_copy else await run_in_threadpool(_doubt, workspace, name)
+    if str(count) != str(form.get("expected", "")) or doubt:
         context = await run_in_threadpool(_context, studio, name, False)
         push = {"provider": provider.name, "title": provider.title, "count": count,
-                "warning": warning, "changed": True}  # fmt: skip
-        return studio.render(request, "send.html", push=push, **context)
+                "warning": warning, "changed": not doubt}  # fmt: skip
+        return studio.render(request, "send.html", push=push, copy_doubt=doubt, **context)
     job = SendJob(name, provider=provider.name, before=peek_counts(state_dir(workspace), name))
     job.total, job.started = count, time.monotonic()
 
     def work() -> None:
         _run(
             job,
-            lambda: pushing.push(workspace, provider, on_batch=job.on_batch),
+            lambda: pushing.push(
+                workspace,
+                provider,
+                on_batch=job.on_batch,
+                continue_from_copy=from_copy,
+            ),
             pushing.summary,
             pushing.finish,
         )
