@@ -508,3 +508,22 @@ def test_what_a_reply_says_decides(subject: str, first_line: str, kind: str):
     message.set_content(f"{first_line}\n\nOn Tue, Dec 1, 2026, Harbor Lane Dental wrote:\n> Hi\n")
     raw = message.as_bytes()
     assert cl.classify(cl.parse(raw), raw=raw).kind == kind
+
+
+def test_an_unsubscribe_by_a_code_made_with_an_older_key_still_counts(
+    imap, tmp_workspace, run, monkeypatch
+):
+    """The practice folder was synced from two computers and one key went to a conflicted
+    copy: a patient answering mail sent with that key is still unsubscribed."""
+    _configure(tmp_workspace, imap, monkeypatch)
+    old_code = Tokens(load_key(tmp_workspace / ".chairside"))("maria.lopez@example.com")
+    key_file = tmp_workspace / "unsubscribe-key.txt"
+    key_file.rename(tmp_workspace / "unsubscribe-key (conflicted copy).txt")
+    key_file.write_text("")  # this computer's own, new key
+    assert Tokens(load_key(tmp_workspace / ".chairside"))("maria.lopez@example.com") != old_code
+    mail = (MAIL / "unsub-gmail-mailto.eml").read_text()
+    mail = re.sub(r"\{TOKEN:[^}]+\}", old_code, mail).replace("\n", "\r\n").encode()
+    imap.append("INBOX", [mail])
+    result = run("inbox", cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    assert "maria.lopez@example.com" in read_suppressed(tmp_workspace / "audiences/suppressed.csv")

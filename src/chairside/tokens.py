@@ -165,6 +165,10 @@ class Tokens:
     def __call__(self, address: str) -> str:
         return self._token(self._macs[0], address)
 
+    def every(self, address: str) -> list[str]:
+        """The address's token under each key, the current one first."""
+        return [self._token(mac, address) for mac in self._macs]
+
     @staticmethod
     def _token(mac, address: str) -> str:
         mac = mac.copy()

@@ -263,8 +263,10 @@ class Resolver:
     def token(self, token: str | None) -> str | None:
         if not token:
             return None
-        if self._by_token is None:  # one HMAC per known address, made once per run
-            self._by_token = {self._tokens(a): a for a in self.known.values()}
+        if self._by_token is None:  # one HMAC per known address and key, once per run
+            self._by_token = {
+                token: a for a in self.known.values() for token in self._tokens.every(a)
+            }
         return self._by_token.get(token.lower())
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from chairside.errors import ChairsideError
 from chairside.returnpath.inbox import InboxReport, Resolver, connect, load_imap, process
 from chairside.returnpath.state import DB_FILE, LedgerView, ReturnState, one_at_a_time
-from chairside.tokens import Tokens, load_key
+from chairside.tokens import practice_tokens
 from chairside.workspace import Workspace, load_practice
 
 
@@ -66,7 +66,7 @@ def read_mailbox(
         raise MailboxNotSetUp(exc.message) from None
     ledger = LedgerView(state_dir)
     resolver = Resolver(
-        Tokens(load_key(state_dir)), known_addresses(workspace, audience_file, ledger, warn)
+        practice_tokens(workspace.root), known_addresses(workspace, audience_file, ledger, warn)
     )
     with one_at_a_time(state_dir, "inbox"):
         try:
