@@ -491,3 +491,30 @@ def test_a_campaign_deleted_after_it_was_scheduled_sends_nothing(month, run, mon
     set_now(monkeypatch, "2026-12-21T09:01:00-08:00")
     result = run("due", cwd=root)
     assert "Traceback" not in result.output and patients_sent(recorder) == []
+
+
+def test_due_on_a_new_computer_holds_a_half_sent_campaign_for_a_person(
+    month, run, monkeypatch, tmp_path
+):
+    """The folder moved to a new computer mid-send: `due` never decides on its own that
+    this copy is the latest; it holds the campaign, tells the office, and sends nobody."""
+    root, recorder = month
+    run("send", "2026-12", "--test", "office@example.com", cwd=root)
+    run("approve", "2026-12", cwd=root)
+    run("schedule", "2026-12", "--at", "2026-12-21 09:00", cwd=root)
+    set_now(monkeypatch, "2026-12-21T09:01:00-08:00")
+    recorder.hold = threading.Event()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "chairside", "-C", str(root), "due"]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    assert recorder.waiting.wait(60), "the due never reached the server"
+    first.kill()
+    first.wait(30)
+    recorder.hold.set()
+    sent = len(patients_sent(recorder))
+    monkeypatch.setenv("CHAIRSIDE_STATE_HOME", str(tmp_path / "new-computer-state"))
+    set_now(monkeypatch, "2026-12-21T09:16:00-08:00")
+    held = run("due", cwd=root)
+    assert held.exit_code == 1 and "held" in held.output
+    assert "Send page" in held.output and "--continue-from-copy" not in held.output
+    assert len(patients_sent(recorder)) == sent

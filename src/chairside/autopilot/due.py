@@ -42,9 +42,20 @@ class Outcome:
 def due(workspace: Workspace) -> list[Outcome]:
     """Send every approved campaign whose time has come; hold and tell the rest."""
     outcomes = []
+    from chairside.ledger import CopyDoubt
+
     for name, status in scheduled(workspace):
         try:
             outcomes.append(_one(workspace, name, status))
+        except CopyDoubt as doubt:  # only a person can say this copy is the latest
+            outcomes.append(
+                _hold(
+                    workspace,
+                    name,
+                    f"{doubt.plain} Open its Send page to confirm and resume it; the "
+                    "schedule does not decide this on its own.",
+                )
+            )
         except ChairsideError as exc:
             outcomes.append(_hold(workspace, name, exc.format_message()))
     return outcomes
