@@ -169,6 +169,41 @@ def new_key(config: DkimConfig) -> rsa.RSAPrivateKey:
     return key
 
 
+class KeyExists(ChairsideError):
+    """A key is kept already for this selector (replacing it breaks mail signed with it)."""
+
+
+def make_key(
+    workspace: Workspace, selector: str, *, domain: str = "", replace: bool = False
+) -> tuple[DkimConfig, rsa.RSAPrivateKey]:
+    """A new signing key for `selector` (and `domain`, default the From address's), kept in
+    the keychain, and `[dkim] selector` written to practice.toml: what `chairside dkim new`
+    and the studio's Delivery page do. Returns (its settings, the key) for its record."""
+    from chairside.workspace import load_practice
+
+    practice = load_practice(workspace)
+    selector = selector.strip().lower()
+    domain = (domain or practice.from_email.rpartition("@")[2]).strip().lower().rstrip(".")
+    config = DkimConfig(selector, domain)
+    check_names(config)
+    if stored_key(config) is not None and not replace:
+        raise KeyExists(
+            f"A key for selector {selector} is kept already. Choose a new selector (e.g. "
+            f"{selector}b), so mail signed with the old key still verifies."
+        )
+    if secrets.keychain_name() is None:
+        raise ChairsideError(
+            "This computer has no keychain to keep the signing key in (on Linux: the Secret "
+            "Service, e.g. GNOME Keyring). Make the key on a computer with one, or make it "
+            "yourself (openssl genrsa 2048), set CHAIRSIDE_DKIM_KEY to it, add [dkim] "
+            f'selector = "{selector}" to practice.toml, and `chairside dkim show` prints its '
+            "record."
+        )
+    key = new_key(config)
+    write_settings(workspace, config, practice)
+    return config, key
+
+
 def stored_key(config: DkimConfig) -> rsa.RSAPrivateKey | None:
     """The signing key for `config`, or None when none is kept."""
     text = secrets.get("dkim", config.record_name)

@@ -111,34 +111,16 @@ def dkim() -> None:
 def dkim_new(options: Options, selector: str, domain: str | None, replace: bool) -> None:
     """Make a signing key for SELECTOR (a name like cs2026) and print its DNS record."""
     from chairside import dkim as signing
-    from chairside import secrets as store
-    from chairside.errors import ChairsideError
-    from chairside.workspace import DkimConfig, load_practice
 
-    workspace = options.workspace()
-    practice = load_practice(workspace)
-    selector = selector.strip().lower()
-    domain = (domain or practice.from_email.rpartition("@")[2]).strip().lower().rstrip(".")
-    config = DkimConfig(selector, domain)
-    signing.check_names(config)
-    if signing.stored_key(config) is not None and not replace:
-        raise ChairsideError(
-            f"A key for selector {selector} is kept already. Choose a new selector (e.g. "
-            f"{selector}b), so mail signed with the old key still verifies, or pass --replace."
+    try:
+        config, key = signing.make_key(
+            options.workspace(), selector, domain=domain or "", replace=replace
         )
-    if store.keychain_name() is None:
-        raise ChairsideError(
-            "This computer has no keychain to keep the signing key in (on Linux: the Secret "
-            "Service, e.g. GNOME Keyring). Make the key on a computer with one, or make it "
-            "yourself (openssl genrsa 2048), set CHAIRSIDE_DKIM_KEY to it, add [dkim] "
-            f'selector = "{selector}" to practice.toml, and `chairside dkim show` prints its '
-            "record."
-        )
-    key = signing.new_key(config)
-    signing.write_settings(workspace, config, practice)
+    except signing.KeyExists as exc:
+        raise click.ClickException(f"{exc.message} Or pass --replace.") from None
     click.echo(
-        f"Made a DKIM key for {domain} (selector {selector}), kept in this computer's keychain; "
-        "practice.toml now names the selector."
+        f"Made a DKIM key for {config.domain} (selector {config.selector}), kept in this "
+        "computer's keychain; practice.toml now names the selector."
     )
     _print_record(signing, config, key)
     click.echo(

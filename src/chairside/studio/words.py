@@ -78,6 +78,12 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
             "(the mail server's user and password, in Settings)",
         ),
         (r"with --starttls", "with STARTTLS security, in Settings"),
+        (r"`chairside dkim new[^`]*`", "Make a signing key (on the Delivery page)"),
+        (r"See `chairside doctor` for the fix", "See the Delivery page for the fix"),
+        (
+            r"practice\.toml has \[dkim\] selector ('[^']*')",
+            r"Chairside is set to sign with the key named \1",
+        ),
         (
             r"Run `chairside check`, send one with --test,",
             "Look at its checks on the Edit page, send yourself a test,",

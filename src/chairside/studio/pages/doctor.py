@@ -32,9 +32,14 @@ def _when(result: dict | None) -> str:
 
 
 def _render(request: Request, result: dict | None, **extra) -> Response:
+    from chairside.workspace import load_practice
+
+    dkim = load_practice(studio_of(request).workspace).dkim
     return studio_of(request).render(
         request,
         "doctor.html",
+        signing=dkim.record_name if dkim else "",
+        selector=f"cs{datetime.now():%Y}",
         areas=_areas(result),
         when=_when(result),
         problems=(result or {}).get("problems", 0),
@@ -59,4 +64,27 @@ async def check(request: Request, form: FormData) -> Response:
     return _render(request, doctor.last_result(workspace), checked=True)
 
 
-routes = [Route("/doctor", page), post("/doctor/check", check)]
+async def make_key(request: Request, form: FormData) -> Response:
+    """`chairside dkim new SELECTOR`: a signing key in the keychain, and its record."""
+    from chairside import dkim
+    from chairside.doctor import last_result
+    from chairside.doctor.results import Record
+    from chairside.errors import ChairsideError
+
+    workspace = studio_of(request).workspace
+    selector = str(form.get("selector", "")).strip()
+    try:
+        config, key = await run_in_threadpool(dkim.make_key, workspace, selector)
+    except ChairsideError as exc:
+        result = await run_in_threadpool(last_result, workspace)
+        return _render(request, result, key_error=exc.format_message(), selector_typed=selector)
+    record = Record("TXT", f"{config.selector}._domainkey", dkim.record_value(key), config.domain)
+    result = await run_in_threadpool(last_result, workspace)
+    return _render(request, result, new_record=record)
+
+
+routes = [
+    Route("/doctor", page),
+    post("/doctor/check", check),
+    post("/doctor/dkim", make_key),
+]
