@@ -29,6 +29,9 @@ class CampaignForm:
     """(file, tags) in the order the newsletter shows them."""
     segment_subjects: dict[str, str] = field(default_factory=dict)
     segment_intros: dict[str, str] = field(default_factory=dict)
+    call_to_action: str = ""
+    """The line after the lead post ("Jaw sore in the morning? Ask us about a night guard")."""
+    segment_calls: dict[str, str] = field(default_factory=dict)
 
 
 def one_line(value: str) -> str:
@@ -52,6 +55,7 @@ def save_campaign(
     doc["subject"] = one_line(form.subject)
     _set_or_drop(doc, "preheader", one_line(form.preheader))
     _set_or_drop(doc, "intro", prose(form.intro))
+    _set_or_drop(doc, "call_to_action", one_line(form.call_to_action))
     doc["format"] = form.format
     if form.posts:  # a form without the post list leaves [[posts]] as it is
         _write_posts(doc, form.posts)
@@ -97,7 +101,8 @@ def _write_segments(doc, form: CampaignForm, segments: tuple[Segment, ...]) -> N
     for segment in segments:
         subject = one_line(form.segment_subjects.get(segment.id, ""))
         intro = prose(form.segment_intros.get(segment.id, ""))
-        if not (subject or intro) and (section is None or segment.id not in section):
+        call = one_line(form.segment_calls.get(segment.id, ""))
+        if not (subject or intro or call) and (section is None or segment.id not in section):
             continue
         if section is None:
             section = tomlkit.table(is_super_table=True)
@@ -107,6 +112,7 @@ def _write_segments(doc, form: CampaignForm, segments: tuple[Segment, ...]) -> N
         body = section[segment.id]
         _set_or_drop(body, "subject", subject)
         _set_or_drop(body, "intro", intro)
+        _set_or_drop(body, "call_to_action", call)
         if not body:
             del section[segment.id]
     if section is not None and not section:

@@ -237,6 +237,8 @@ def form_values(form: FormData, segments) -> CampaignForm:
         posts=[(file, tags) for _, _, file, tags in posts],
         segment_subjects={s.id: str(form.get(f"subject_{s.id}", "")) for s in segments},
         segment_intros={s.id: str(form.get(f"intro_{s.id}", "")) for s in segments},
+        call_to_action=str(form.get("call_to_action", "")),
+        segment_calls={s.id: str(form.get(f"call_{s.id}", "")) for s in segments},
     )
 
 
