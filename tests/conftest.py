@@ -51,6 +51,20 @@ def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
 
 
 @pytest.fixture
+def imap():
+    """A real IMAP server (Debian's Dovecot) on 127.0.0.1, its mailboxes in a temporary
+    folder (tests/imap_server.py)."""
+    from tests.imap_server import Dovecot
+
+    server = Dovecot()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def tmp_workspace(tmp_path: Path) -> Path:
     """A copy of the demo practice in the repository, safe to change."""
     return copy_demo(tmp_path / "practice")

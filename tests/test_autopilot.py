@@ -126,6 +126,19 @@ def month(tmp_workspace: Path, smtp_server, monkeypatch) -> tuple[Path, object]:
     return tmp_workspace, recorder
 
 
+def kill_due_mid_send(root: Path, recorder: HoldingRecorder) -> None:
+    """`chairside due` killed (kill -9) while the server holds its first patient's reply:
+    that message was taken, no answer came back."""
+    recorder.hold = threading.Event()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "chairside", "-C", str(root), "due"]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    assert recorder.waiting.wait(60), "the due never reached the server"
+    first.kill()
+    first.wait(30)
+    recorder.hold.set()
+
+
 def patients_sent(recorder) -> list[str]:
     return [r for r in recorder.recipients() if r.startswith("p")]
 
@@ -463,14 +476,7 @@ def test_due_killed_mid_send_resumes_without_sending_anyone_twice(month, run, mo
     run("approve", "2026-12", cwd=root)
     run("schedule", "2026-12", "--at", "2026-12-21 09:00", cwd=root)
     set_now(monkeypatch, "2026-12-21T09:01:00-08:00")
-    recorder.hold = threading.Event()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    command = [sys.executable, "-m", "chairside", "-C", str(root), "due"]
-    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    assert recorder.waiting.wait(60), "the due never reached the server"
-    first.kill()
-    first.wait(30)
-    recorder.hold.set()
+    kill_due_mid_send(root, recorder)
     taken = set(patients_sent(recorder))
     assert read_status(find_workspace(root), "2026-12").started_at
 
@@ -503,14 +509,7 @@ def test_due_on_a_new_computer_holds_a_half_sent_campaign_for_a_person(
     run("approve", "2026-12", cwd=root)
     run("schedule", "2026-12", "--at", "2026-12-21 09:00", cwd=root)
     set_now(monkeypatch, "2026-12-21T09:01:00-08:00")
-    recorder.hold = threading.Event()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    command = [sys.executable, "-m", "chairside", "-C", str(root), "due"]
-    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    assert recorder.waiting.wait(60), "the due never reached the server"
-    first.kill()
-    first.wait(30)
-    recorder.hold.set()
+    kill_due_mid_send(root, recorder)
     sent = len(patients_sent(recorder))
     monkeypatch.setenv("CHAIRSIDE_STATE_HOME", str(tmp_path / "new-computer-state"))
     set_now(monkeypatch, "2026-12-21T09:16:00-08:00")

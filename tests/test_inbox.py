@@ -52,16 +52,6 @@ LEFT = {  # mail that is not Chairside's: stays unread where it is
 # failed) are handled like the rest: marked read, nobody suppressed or counted.
 
 
-@pytest.fixture
-def imap() -> Iterator[Dovecot]:
-    server = Dovecot()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _mailbox(workspace: Path) -> dict[str, bytes]:
     """The test mails, with each `{TOKEN:address}` made in this practice, CRLF line ends."""
     tokens = Tokens(load_key(workspace / ".chairside"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +23,6 @@ PRACTICE = "harborlanedental.example.com"
 @pytest.fixture(autouse=True)
 def _dovecot_installed() -> None:
     need("Debian's dovecot-imapd", shutil.which(DOVECOT) is not None)
-
-
-@pytest.fixture
-def imap() -> Iterator[Dovecot]:
-    server = Dovecot()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _patients(workspace: Path) -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 
 from chairside.scaffold import next_month
 from tests.conftest import free_port
-from tests.support import REPO, need
+from tests.support import REPO, need, smtp_with_login
 
 FEED = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Your Practice</title><link>https://your-practice.example.com/</link>
@@ -79,26 +79,8 @@ def _uncomment(practice: Path, section: str, values: dict[str, str]) -> None:
 
 @pytest.fixture
 def smtp_login():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult
-
-    from tests.support import SmtpRecorder
-
-    def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = (auth_data.login, auth_data.password) == (SMTP_USER.encode(), SMTP_PASSWORD.encode())
-        return AuthResult(success=ok, handled=False)
-
-    recorder = SmtpRecorder()
-    controller = Controller(
-        recorder,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=authenticator,
-        auth_require_tls=False,
-    )
-    controller.start()
-    yield recorder, controller.port
-    controller.stop()
+    with smtp_with_login(SMTP_USER, SMTP_PASSWORD) as server:
+        yield server
 
 
 def test_the_readme_quickstart_works_as_written(tmp_path, run, monkeypatch, smtp_login):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from chairside.sending import CONNECTIONS
-from tests.support import assert_user_error
+from tests.support import assert_user_error, smtp_with_login
 
 FAST = ("--retry-delay", "0.01")
 
@@ -289,27 +289,8 @@ def test_a_login_without_a_password_is_refused_before_connecting(tmp_workspace, 
 
 @pytest.fixture
 def auth_server():
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult
-
-    from tests.conftest import free_port
-    from tests.support import SmtpRecorder
-
-    def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = auth_data.login == b"office" and auth_data.password == b"right"
-        return AuthResult(success=ok, handled=False)
-
-    recorder = SmtpRecorder()
-    controller = Controller(
-        recorder,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=authenticator,
-        auth_require_tls=False,
-    )
-    controller.start()
-    yield recorder, controller.port
-    controller.stop()
+    with smtp_with_login("office", "right") as server:
+        yield server
 
 
 def test_authentication(tmp_workspace, auth_server, run, monkeypatch):

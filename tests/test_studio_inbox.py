@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from chairside.audience.suppression import read_suppressed
-from tests.imap_server import DOVECOT, PASSWORD, USER, Dovecot
+from tests.imap_server import DOVECOT, PASSWORD, USER
 from tests.support import StudioServer, copy_demo, csrf_of
 
 PRACTICE = "harborlanedental.example.com"
@@ -24,16 +24,6 @@ def _dovecot_installed() -> None:
     from tests.support import need
 
     need("Debian's dovecot-imapd", shutil.which(DOVECOT) is not None)
-
-
-@pytest.fixture
-def imap():
-    server = Dovecot()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from chairside import secrets
 from chairside.workspace import Workspace, load_practice
 from tests.conftest import free_port
-from tests.support import StudioServer, copy_demo, csrf_of
+from tests.support import StudioServer, copy_demo, csrf_of, smtp_with_login
 
 SMTP_USER, SMTP_PASSWORD = "office@harborlanedental.example.com", "s3cret-smtp-Pa55"
 
@@ -110,27 +110,8 @@ def test_init_placeholders_show_as_fields_to_fill_in(run, tmp_path):
 
 @pytest.fixture
 def smtp_login():
-    """A real SMTP server (aiosmtpd) that wants a login, with or without STARTTLS offered."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult
-
-    from tests.support import SmtpRecorder
-
-    def authenticator(server, session, envelope, mechanism, auth_data):
-        ok = auth_data.login == SMTP_USER.encode() and auth_data.password == SMTP_PASSWORD.encode()
-        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
-
-    recorder = SmtpRecorder()
-    controller = Controller(
-        recorder,
-        hostname="127.0.0.1",
-        port=free_port(),
-        authenticator=authenticator,
-        auth_require_tls=False,
-    )
-    controller.start()
-    yield recorder, controller.port
-    controller.stop()
+    with smtp_with_login(SMTP_USER, SMTP_PASSWORD) as server:
+        yield server
 
 
 def _smtp_form(port: int, password: str, security: str = "none") -> dict:
