@@ -165,7 +165,11 @@ def measure(root: Path, port: int, how: str, count: int) -> dict:
     from chairside.providers.smtp import SmtpSettings
     from chairside.workspace import Workspace
 
+    # A fresh send each run: no send record (its fast copy, the campaign's sent log) and a
+    # computer of its own that remembers nothing (the witness), never the user's own.
     shutil.rmtree(root / ".chairside", ignore_errors=True)
+    (root / "campaigns" / CAMPAIGN / "sent-log.jsonl").unlink(missing_ok=True)
+    os.environ["CHAIRSIDE_STATE_HOME"] = tempfile.mkdtemp()
     prepared = prepare(Workspace(root), CAMPAIGN)
     patients = prepared.audience.patients[:count]
     prepared.audience.patients[:] = patients
