@@ -72,3 +72,12 @@ def http_server() -> Iterator[HttpRecorder]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(autouse=True)
+def studio_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Studio pages wait for their parts rather than loading them as fragments, so a page's
+    content does not depend on how busy the machine is (tests of the fragments set it to 0)."""
+    from chairside.studio import state
+
+    monkeypatch.setattr(state, "WAIT", 60.0)

@@ -9,19 +9,27 @@ an edit made anywhere (studio, editor, CLI) after a check makes the campaign a d
 What pages read from large files (the patient list, the send record) is kept in `CACHE`,
 keyed by the (path, inode, mtime_ns, size) of every file it came from: a page costs
 milliseconds at 100,000 patients, and a change made anywhere (the studio, an editor, the
-CLI) is read again on the next request.
+CLI) is read again on the next request. The small results (what the list counts, what the
+ledger says) are also kept across restarts in `.chairside/cache/`, keyed by those stats and
+a hash of each file's content (stats alone could lie across restarts), written atomically
+and ignored when damaged. A page that would wait longer than `WAIT` for a heavy part
+shows the rest at once and loads that part as a fragment (`ready`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from chairside.audience.addresses import mask
 from chairside.audience.patients import Audience, load_audience
+from chairside.audience.segments import load_segments
 from chairside.autopilot.month import stage
 from chairside.autopilot.status import fingerprint, is_tested, read_status
 from chairside.campaign import CAMPAIGN_FILE
@@ -34,6 +42,12 @@ from chairside.status import Status, campaign_status
 from chairside.workspace import Practice, Workspace, load_practice
 
 RECORD_FILE = "studio.json"
+SHOW_AT_MOST = 1000
+"""Rows of the list shown on a page at most (rows that can't be used, addresses)."""
+CACHE_DIR = "cache"
+WAIT = 0.1
+"""Seconds a page waits for a part it must compute before it shows that part as a
+fragment ("Reading the send record…") loaded once it is ready."""
 _record_lock = threading.Lock()
 T = TypeVar("T")
 
@@ -52,6 +66,54 @@ def signature(paths: Iterable[Path]) -> tuple:
     return tuple(found)
 
 
+def _digest(path: Path) -> str | None:
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class Kept:
+    """How a value is kept across restarts: as JSON in `folder`, `encode`d and `decode`d
+    (a value that does not decode is computed again)."""
+
+    folder: Path
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
+
+    def file(self, key: tuple) -> Path:
+        return self.folder / (hashlib.sha256(repr(key).encode()).hexdigest()[:24] + ".json")
+
+    def load(self, key: tuple, paths: tuple[Path, ...]) -> tuple[bool, Any]:
+        """(True, value) when kept for `paths` exactly as they are now, else (False, None)."""
+        try:
+            kept = json.loads(self.file(key).read_text(encoding="utf-8"))
+            if kept["key"] != repr(key) or kept["files"] != _contents(paths):
+                return False, None
+            return True, self.decode(kept["value"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return False, None  # missing or damaged: computed again and replaced
+
+    def save(self, key: tuple, paths: tuple[Path, ...], value: Any) -> None:
+        kept = {"key": repr(key), "files": _contents(paths), "value": self.encode(value)}
+        with contextlib.suppress(OSError):  # a read-only folder: kept in memory only
+            write_text_atomic(self.file(key), json.dumps(kept))
+
+
+def _contents(paths: Iterable[Path]) -> list:
+    """`signature` with a hash of each file's content, as JSON keeps it."""
+    return [
+        [*map(_plain, entry), _digest(Path(entry[0])) if entry[1] is not None else None]
+        for entry in signature(paths)
+    ]
+
+
+def _plain(value: object) -> object:
+    return value if value is None or isinstance(value, int | str) else str(value)
+
+
 class FileCache:
     """Values computed from files, kept until one of those files changes.
 
@@ -65,7 +127,13 @@ class FileCache:
         self._entries: dict[tuple, tuple[tuple, bool, object]] = {}
         self._computing: dict[tuple, threading.Lock] = {}
 
-    def get(self, key: tuple, paths: Iterable[Path], compute: Callable[[], T]) -> T:
+    def get(
+        self,
+        key: tuple,
+        paths: Iterable[Path],
+        compute: Callable[[], T],
+        kept: Kept | None = None,
+    ) -> T:
         paths = tuple(paths)
         hit = self._hit(key, paths)
         if hit is None:
@@ -74,18 +142,60 @@ class FileCache:
             with computing:  # two requests at once: one reads, the other waits for it
                 hit = self._hit(key, paths)
                 if hit is None:
-                    before = signature(paths)
-                    try:
-                        hit = (compute(), False)
-                    except ChairsideError as exc:
-                        hit = (exc, True)
-                    if signature(paths) == before:
-                        with self._lock:
-                            self._entries[key] = (before, hit[1], hit[0])
+                    hit = self._compute(key, paths, compute, kept)
         value, failed = hit
         if failed:
             raise value  # type: ignore[misc]
         return value  # type: ignore[return-value]
+
+    def _compute(
+        self, key: tuple, paths: tuple[Path, ...], compute: Callable[[], T], kept: Kept | None
+    ) -> tuple[object, bool]:
+        before = signature(paths)
+        found, value = kept.load(key, paths) if kept else (False, None)
+        if found:
+            hit = (value, False)
+        else:
+            try:
+                hit = (compute(), False)
+            except ChairsideError as exc:
+                hit = (exc, True)
+        if signature(paths) == before:
+            with self._lock:
+                self._entries[key] = (before, hit[1], hit[0])
+            if kept and not found and not hit[1]:
+                kept.save(key, paths, hit[0])
+        return hit
+
+    def within(
+        self,
+        seconds: float,
+        key: tuple,
+        paths: Iterable[Path],
+        compute: Callable[[], T],
+        kept: Kept | None = None,
+    ) -> bool:
+        """Whether `get` answers within `seconds`: if not, it goes on in the background
+        (a fragment's request then waits for it rather than computing it twice)."""
+        paths = tuple(paths)
+        if self._hit(key, paths) is not None:
+            return True
+        worker = threading.Thread(
+            target=lambda: self._quietly(key, paths, compute, kept), daemon=True
+        )
+        worker.start()
+        worker.join(seconds)
+        return not worker.is_alive()
+
+    def _quietly(self, *args) -> None:
+        try:
+            self.get(*args)
+        except ChairsideError:
+            pass  # kept: the page that asks for it shows it
+        except Exception:  # a bug: logged, and the page that asks for it shows it
+            import logging
+
+            logging.getLogger("chairside.studio").exception("Reading ahead failed")
 
     def _hit(self, key: tuple, paths: tuple[Path, ...]) -> tuple[object, bool] | None:
         with self._lock:
@@ -106,10 +216,65 @@ def audience_files(workspace: Workspace) -> list[Path]:
     return [workspace.patients_file, workspace.segments_file, workspace.suppressed_file]
 
 
+def kept(workspace: Workspace, encode=lambda v: v, decode=lambda v: v) -> Kept:
+    """Values kept across restarts in the practice's `.chairside/cache/`."""
+    return Kept(state_dir(workspace) / CACHE_DIR, encode, decode)
+
+
 def audience(workspace: Workspace) -> Audience:
     """The patient list as `load_audience` reads it, read again only when one of its files
     changed. Pages only read it (a send prepares its own, fresh)."""
-    return CACHE.get(
+    return CACHE.get(*_audience_args(workspace))
+
+
+def list_summary(workspace: Workspace) -> dict:
+    """What pages show of the patient list without its addresses: its counts (rows, can be
+    emailed, each concern's, duplicates, suppressed, no consent), notes, and the first
+    `SHOW_AT_MOST` rows that can't be used (values masked); kept across restarts."""
+    return CACHE.get(*_summary_args(workspace))
+
+
+def summary_ready(workspace: Workspace, wait: float) -> bool:
+    """Whether `list_summary` answers within `wait` seconds (else it goes on in the
+    background)."""
+    return CACHE.within(wait, *_summary_args(workspace))
+
+
+def _summary_args(workspace: Workspace) -> tuple:
+    return (
+        ("summary", str(workspace.root)),
+        audience_files(workspace),
+        lambda: _summary(workspace),
+        kept(workspace),
+    )
+
+
+def _summary(workspace: Workspace) -> dict:
+    found = audience(workspace)
+    rejected = found.rejected[:SHOW_AT_MOST]
+    return {
+        "rows": found.rows,
+        "encoding": found.encoding,
+        "delimiter": found.delimiter,
+        "sendable": found.sendable,
+        "duplicates": found.duplicates,
+        "suppressed": found.suppressed,
+        "no_consent": found.no_consent,
+        "notes": list(found.notes),
+        "counts": found.segment_counts(load_segments(workspace.segments_file)),
+        "rejected": [[r.line, r.reason, mask(r.value)] for r in rejected],
+        "rejected_count": len(found.rejected),
+    }
+
+
+def audience_ready(workspace: Workspace, wait: float) -> bool:
+    """Whether `audience` answers within `wait` seconds (else it goes on in the
+    background)."""
+    return CACHE.within(wait, *_audience_args(workspace))
+
+
+def _audience_args(workspace: Workspace) -> tuple:
+    return (
         ("audience", str(workspace.root)),
         audience_files(workspace),
         lambda: load_audience(workspace),
@@ -134,10 +299,22 @@ def ledger_files(workspace: Workspace, name: str) -> list[Path]:
 def status(workspace: Workspace, name: str, *, show: bool = False) -> Status:
     """`chairside status NAME` (LedgerError when the record cannot be trusted), read again
     only when the ledger, the journal or the patient list changed."""
-    return CACHE.get(
+    return CACHE.get(*_status_args(workspace, name, show))
+
+
+def status_ready(workspace: Workspace, name: str, wait: float, *, show: bool = False) -> bool:
+    """Whether `status` answers within `wait` seconds (else it goes on in the background)."""
+    return CACHE.within(wait, *_status_args(workspace, name, show))
+
+
+def _status_args(workspace: Workspace, name: str, show: bool) -> tuple:
+    # Kept across restarts masked only: the addresses shown on request are read again.
+    keep = None if show else kept(workspace, Status.as_dict, lambda d: Status(**d))
+    return (
         ("status", str(workspace.root), name, show),
         ledger_files(workspace, name) + audience_files(workspace),
         lambda: _status(workspace, name, show),
+        keep,
     )
 
 
@@ -200,12 +377,26 @@ def delivery(workspace: Workspace, name: str) -> Delivery:
         counts = peek_counts(state, name)
         sent = counts.get(SENT, 0)
         return Delivery(sent, sum(counts.values()) - sent, False, True)
-    sent, other, pushed, problem = CACHE.get(
+    sent, other, pushed, problem = CACHE.get(*_delivery_args(workspace, name))
+    return Delivery(sent, other, pushed, False, problem)
+
+
+def delivery_ready(workspace: Workspace, name: str, wait: float) -> bool:
+    """Whether `delivery` answers within `wait` seconds (else it goes on in the
+    background); a running send is read at once."""
+    if is_locked(state_dir(workspace), name):
+        return True
+    return CACHE.within(wait, *_delivery_args(workspace, name))
+
+
+def _delivery_args(workspace: Workspace, name: str) -> tuple:
+    # The check against the journal costs a read of both: done once per change of either.
+    return (
         ("delivery", str(workspace.root), name),
         ledger_files(workspace, name),
-        lambda: _delivered(state, name),
+        lambda: _delivered(state_dir(workspace), name),
+        kept(workspace, list, tuple),
     )
-    return Delivery(sent, other, pushed, False, problem)
 
 
 def _delivered(state: Path, name: str) -> tuple[int, int, bool, str | None]:
@@ -293,7 +484,7 @@ def warm(workspace: Workspace, names: list[str] | None = None) -> None:
 
     try:
         practice(workspace)
-        audience(workspace)
+        list_summary(workspace)
     except ChairsideError:
         pass
     for name in campaign_names(workspace) if names is None else names:

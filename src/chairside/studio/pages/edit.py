@@ -17,9 +17,10 @@ from chairside.audience.segments import load_segments
 from chairside.campaign import FORMAT_LABELS, check_name, load_settings, read_articles
 from chairside.content.topics import explain
 from chairside.errors import ChairsideError
+from chairside.studio import state
 from chairside.studio.campaignform import CampaignForm, save_campaign
 from chairside.studio.pagekit import post, studio_of
-from chairside.studio.state import delivery, fingerprint, record, remember
+from chairside.studio.state import delivery, delivery_ready, fingerprint, record, remember
 from chairside.studio.uploads import scratch_dir
 from chairside.studio.words import plain
 from chairside.workspace import Workspace
@@ -131,7 +132,9 @@ def _previews(workspace: Workspace, name: str) -> list[dict]:
         return []
 
 
-def _load(workspace: Workspace, name: str, *, fresh: bool) -> dict:
+def _load(workspace: Workspace, name: str, *, fresh: bool, wait: float | None = None) -> dict:
+    """With `wait`, what was sent of it is left to a fragment (`delivered` None) when
+    reading the send record takes longer than that."""
     context = _page_context(workspace, name)
     error = None
     checked: dict = {}
@@ -147,7 +150,11 @@ def _load(workspace: Workspace, name: str, *, fresh: bool) -> dict:
         warnings=checked.get("warnings"),
         previews=_previews(workspace, name) if not error else [],
         version=checked.get("fingerprint", ""),
-        delivered=delivery(workspace, name),
+        delivered=(
+            delivery(workspace, name)
+            if wait is None or delivery_ready(workspace, name, wait)
+            else None
+        ),
     )
     return context
 
@@ -162,7 +169,9 @@ async def edit(
     """The page; `errors` beside their form ("add" for adding posts, "page" at the top)."""
     studio = studio_of(request)
     name = check_name(request.path_params["name"])
-    context = await run_in_threadpool(_load, studio.workspace, name, fresh=False)
+    context = await run_in_threadpool(
+        lambda: _load(studio.workspace, name, fresh=False, wait=state.WAIT)
+    )
     with studio.lock:
         notes = studio.notes.pop(name, ())
     return studio.render(
@@ -177,6 +186,15 @@ async def edit(
         notice=notice,
         **context,
     )
+
+
+async def sent(request: Request) -> Response:
+    """What was sent of the campaign (a warning beside the form), loaded by the page when
+    reading the send record took a while."""
+    studio = studio_of(request)
+    name = check_name(request.path_params["name"])
+    found = await run_in_threadpool(delivery, studio.workspace, name)
+    return studio.render(request, "edit_sent.html", delivered=found)
 
 
 async def add(request: Request, form: FormData) -> Response:
@@ -273,6 +291,7 @@ async def preview(request: Request) -> Response:
 
 routes = [
     Route("/c/{name}/edit", edit),
+    Route("/c/{name}/edit/sent", sent),
     post("/c/{name}/edit", save),
     post("/c/{name}/posts/add", add, again=edit, where="add"),
     post("/c/{name}/posts/remove", remove, again=edit, where="posts"),
