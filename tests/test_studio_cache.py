@@ -213,3 +213,18 @@ def test_the_campaigns_list_loads_as_a_fragment_while_a_send_record_is_read(tmp_
     finally:
         release.set()
         studio.close()
+
+
+def test_the_read_ahead_runs_in_a_child_process_and_the_studio_loads_what_it_kept(
+    tmp_path, reads, monkeypatch
+):
+    """The 100k read takes no time from the studio's own thread: this process never
+    reads the list, yet knows its counts."""
+    monkeypatch.setattr(state, "AHEAD", True)
+    workspace = Workspace(copy_demo(tmp_path / "practice"))
+    state.read_ahead(workspace)
+    summary = state.list_summary(workspace)
+    assert summary["sendable"] > 0 and reads == []
+    assert state.delivery(workspace, "2026-12").sent == 0 and reads == []
+    assert state.status(workspace, "2026-12").pending == summary["sendable"]
+    assert reads == []

@@ -21,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -48,6 +50,11 @@ CACHE_DIR = "cache"
 WAIT = 0.1
 """Seconds a page waits for a part it must compute before it shows that part as a
 fragment ("Reading the send record…") loaded once it is ready."""
+AHEAD = True
+"""Whether what pages wait for is read ahead in a child process (`read_ahead`). Python
+runs one thread of a process at a time: a read of 100,000 patients in the studio's own
+process would slow every page meanwhile. Tests read in their own process."""
+_ahead_lock = threading.Lock()
 _record_lock = threading.Lock()
 T = TypeVar("T")
 
@@ -60,18 +67,36 @@ def signature(paths: Iterable[Path]) -> tuple:
         try:
             info = path.stat()
         except OSError:
+            info = None
+        if info is None or (info.st_size == 0 and path.name.endswith("-wal")):
+            # An empty write-ahead log holds nothing: the same as none (a reader of the
+            # ledger leaves one behind, the next writer removes it).
             found.append((str(path), None))
         else:
             found.append((str(path), info.st_ino, info.st_mtime_ns, info.st_size))
     return tuple(found)
 
 
-def _digest(path: Path) -> str | None:
-    try:
-        with path.open("rb") as handle:
-            return hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
-    except OSError:
+_digests: dict[tuple, str | None] = {}
+
+
+def _digest(stats: tuple) -> str | None:
+    """A hash of the content of the file `stats` (an entry of `signature`) describes,
+    computed once per process for those stats (which this process trusts, as `FileCache`
+    does): the ledger is hashed once, not once per campaign."""
+    if stats[1] is None:
         return None
+    found = _digests.get(stats)
+    if found is None:
+        try:
+            with open(stats[0], "rb") as handle:
+                found = hashlib.file_digest(handle, "blake2b").hexdigest()[:32]
+        except OSError:
+            return None
+        if len(_digests) > 1000:
+            _digests.clear()
+        _digests[stats] = found
+    return found
 
 
 @dataclass(frozen=True)
@@ -104,10 +129,7 @@ class Kept:
 
 def _contents(paths: Iterable[Path]) -> list:
     """`signature` with a hash of each file's content, as JSON keeps it."""
-    return [
-        [*map(_plain, entry), _digest(Path(entry[0])) if entry[1] is not None else None]
-        for entry in signature(paths)
-    ]
+    return [[*map(_plain, entry), _digest(entry)] for entry in signature(paths)]
 
 
 def _plain(value: object) -> object:
@@ -137,9 +159,7 @@ class FileCache:
         paths = tuple(paths)
         hit = self._hit(key, paths)
         if hit is None:
-            with self._lock:
-                computing = self._computing.setdefault(key, threading.Lock())
-            with computing:  # two requests at once: one reads, the other waits for it
+            with self._computing_lock(key):  # two at once: one reads, the other waits
                 hit = self._hit(key, paths)
                 if hit is None:
                     hit = self._compute(key, paths, compute, kept)
@@ -167,6 +187,10 @@ class FileCache:
                 kept.save(key, paths, hit[0])
         return hit
 
+    def _computing_lock(self, key: tuple) -> threading.Lock:
+        with self._lock:
+            return self._computing.setdefault(key, threading.Lock())
+
     def within(
         self,
         seconds: float,
@@ -174,28 +198,32 @@ class FileCache:
         paths: Iterable[Path],
         compute: Callable[[], T],
         kept: Kept | None = None,
+        ahead: Callable[[], object] | None = None,
     ) -> bool:
         """Whether `get` answers within `seconds`: if not, it goes on in the background
-        (a fragment's request then waits for it rather than computing it twice)."""
+        (a fragment's request then waits for it rather than computing it twice), after
+        `ahead()`, which may keep the value on disk from another process."""
         paths = tuple(paths)
         if self._hit(key, paths) is not None:
             return True
-        worker = threading.Thread(
-            target=lambda: self._quietly(key, paths, compute, kept), daemon=True
-        )
+
+        def work() -> None:
+            with self._computing_lock(key):
+                if self._hit(key, paths) is not None:
+                    return
+                try:
+                    if ahead is not None and kept is not None:
+                        ahead()  # reads in another process; does not take this key
+                    self._compute(key, paths, compute, kept)
+                except Exception:  # a bug: logged, and the page that asks for it shows it
+                    import logging
+
+                    logging.getLogger("chairside.studio").exception("Reading ahead failed")
+
+        worker = threading.Thread(target=work, daemon=True)
         worker.start()
         worker.join(seconds)
         return not worker.is_alive()
-
-    def _quietly(self, *args) -> None:
-        try:
-            self.get(*args)
-        except ChairsideError:
-            pass  # kept: the page that asks for it shows it
-        except Exception:  # a bug: logged, and the page that asks for it shows it
-            import logging
-
-            logging.getLogger("chairside.studio").exception("Reading ahead failed")
 
     def _hit(self, key: tuple, paths: tuple[Path, ...]) -> tuple[object, bool] | None:
         with self._lock:
@@ -205,8 +233,10 @@ class FileCache:
         return entry[2], entry[1]
 
     def clear(self) -> None:
+        """Forget everything read (as a new process starts), the hashes of files too."""
         with self._lock:
             self._entries.clear()
+            _digests.clear()
 
 
 CACHE = FileCache()
@@ -237,7 +267,7 @@ def list_summary(workspace: Workspace) -> dict:
 def summary_ready(workspace: Workspace, wait: float) -> bool:
     """Whether `list_summary` answers within `wait` seconds (else it goes on in the
     background)."""
-    return CACHE.within(wait, *_summary_args(workspace))
+    return CACHE.within(wait, *_summary_args(workspace), _ahead(workspace, []))
 
 
 def _summary_args(workspace: Workspace) -> tuple:
@@ -304,7 +334,7 @@ def status(workspace: Workspace, name: str, *, show: bool = False) -> Status:
 
 def status_ready(workspace: Workspace, name: str, wait: float, *, show: bool = False) -> bool:
     """Whether `status` answers within `wait` seconds (else it goes on in the background)."""
-    return CACHE.within(wait, *_status_args(workspace, name, show))
+    return CACHE.within(wait, *_status_args(workspace, name, show), _ahead(workspace, [name]))
 
 
 def _status_args(workspace: Workspace, name: str, show: bool) -> tuple:
@@ -386,7 +416,7 @@ def delivery_ready(workspace: Workspace, name: str, wait: float) -> bool:
     background); a running send is read at once."""
     if is_locked(state_dir(workspace), name):
         return True
-    return CACHE.within(wait, *_delivery_args(workspace, name))
+    return CACHE.within(wait, *_delivery_args(workspace, name), _ahead(workspace, [name]))
 
 
 def _delivery_args(workspace: Workspace, name: str) -> tuple:
@@ -495,3 +525,39 @@ def warm(workspace: Workspace, names: list[str] | None = None) -> None:
             continue
         except Exception:  # a bug: logged, and the page will show it
             logging.getLogger("chairside.studio").exception("Reading %s ahead failed", name)
+
+
+def read_ahead(workspace: Workspace, names: list[str] | None = None) -> None:
+    """`warm(workspace, names)` in a child process (`AHEAD`), which keeps what it reads in
+    .chairside/cache/ for the pages to load; in this process if the child cannot run."""
+    if not (AHEAD and _child(workspace, names)):
+        warm(workspace, names)
+
+
+def _child(workspace: Workspace, names: list[str] | None) -> bool:
+    """`warm` in a child process; whether it ran. One child at a time: a second waits,
+    then finds most of it kept."""
+    command = [sys.executable, "-m", "chairside.studio.state", str(workspace.root)]
+    with _ahead_lock:
+        try:
+            subprocess.run(
+                [*command, *(names if names is not None else ["--all"])],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                check=True,
+                timeout=600,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return True
+
+
+def _ahead(workspace: Workspace, names: list[str]) -> Callable[[], object] | None:
+    """What a page's wait reads ahead with, if anything (never `warm` in this process: the
+    waiting thread holds what it would take)."""
+    return (lambda: _child(workspace, names)) if AHEAD else None
+
+
+if __name__ == "__main__":  # read_ahead's child: ROOT (--all | NAME...)
+    names = sys.argv[2:]
+    warm(Workspace(Path(sys.argv[1])), None if names == ["--all"] else names)

@@ -375,7 +375,7 @@ def _start(studio: Studio, job: SendJob, work) -> None:
             work()
             # The run changed the send record: read it ahead for the page that follows.
             ahead = threading.Thread(
-                target=state.warm, args=(studio.workspace, [job.name]), daemon=True
+                target=state.read_ahead, args=(studio.workspace, [job.name]), daemon=True
             )
             ahead.start()
 
@@ -532,7 +532,7 @@ async def lifespan(app):
     finishes its current message, then the studio exits."""
     studio: Studio = app.state.studio
     threading.Thread(
-        target=state.warm, args=(studio.workspace,), name="read ahead", daemon=True
+        target=state.read_ahead, args=(studio.workspace,), name="read ahead", daemon=True
     ).start()
     yield
     for job in list(studio.jobs.values()):
