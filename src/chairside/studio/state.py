@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -43,11 +44,12 @@ from chairside.ledger import SENT, LedgerError, is_locked, open_ledger, peek_cou
 from chairside.status import Status, campaign_status
 from chairside.workspace import Practice, Workspace, load_practice
 
+log = logging.getLogger("chairside.studio")
 RECORD_FILE = "studio.json"
 SHOW_AT_MOST = 1000
 """Rows of the list shown on a page at most (rows that can't be used, addresses)."""
 CACHE_DIR = "cache"
-WAIT = 0.1
+WAIT = 0.05
 """Seconds a page waits for a part it must compute before it shows that part as a
 fragment ("Reading the send record…") loaded once it is ready."""
 AHEAD = True
@@ -212,13 +214,11 @@ class FileCache:
                 if self._hit(key, paths) is not None:
                     return
                 try:
-                    if ahead is not None and kept is not None:
+                    if ahead is not None and kept is not None and not kept.load(key, paths)[0]:
                         ahead()  # reads in another process; does not take this key
-                    self._compute(key, paths, compute, kept)
+                    self._compute(key, paths, compute, kept)  # loads what it kept
                 except Exception:  # a bug: logged, and the page that asks for it shows it
-                    import logging
-
-                    logging.getLogger("chairside.studio").exception("Reading ahead failed")
+                    log.exception("Reading ahead failed")
 
         worker = threading.Thread(target=work, daemon=True)
         worker.start()
@@ -267,7 +267,7 @@ def list_summary(workspace: Workspace) -> dict:
 def summary_ready(workspace: Workspace, wait: float) -> bool:
     """Whether `list_summary` answers within `wait` seconds (else it goes on in the
     background)."""
-    return CACHE.within(wait, *_summary_args(workspace), _ahead(workspace, []))
+    return CACHE.within(wait, *_summary_args(workspace), _ahead(workspace, "summary"))
 
 
 def _summary_args(workspace: Workspace) -> tuple:
@@ -334,7 +334,9 @@ def status(workspace: Workspace, name: str, *, show: bool = False) -> Status:
 
 def status_ready(workspace: Workspace, name: str, wait: float, *, show: bool = False) -> bool:
     """Whether `status` answers within `wait` seconds (else it goes on in the background)."""
-    return CACHE.within(wait, *_status_args(workspace, name, show), _ahead(workspace, [name]))
+    return CACHE.within(
+        wait, *_status_args(workspace, name, show), _ahead(workspace, f"status:{name}")
+    )
 
 
 def _status_args(workspace: Workspace, name: str, show: bool) -> tuple:
@@ -416,7 +418,9 @@ def delivery_ready(workspace: Workspace, name: str, wait: float) -> bool:
     background); a running send is read at once."""
     if is_locked(state_dir(workspace), name):
         return True
-    return CACHE.within(wait, *_delivery_args(workspace, name), _ahead(workspace, [name]))
+    return CACHE.within(
+        wait, *_delivery_args(workspace, name), _ahead(workspace, f"delivery:{name}")
+    )
 
 
 def _delivery_args(workspace: Workspace, name: str) -> tuple:
@@ -510,38 +514,33 @@ def warm(workspace: Workspace, names: list[str] | None = None) -> None:
     campaign's send record), so the first page after the studio starts, or after a send
     ends, answers at once. Meant for a background thread: a problem is left for the page
     that shows it."""
-    import logging
-
-    try:
-        practice(workspace)
-        list_summary(workspace)
-    except ChairsideError:
-        pass
-    for name in campaign_names(workspace) if names is None else names:
-        try:
-            delivery(workspace, name)
-            status(workspace, name)
-        except ChairsideError:
-            continue
-        except Exception:  # a bug: logged, and the page will show it
-            logging.getLogger("chairside.studio").exception("Reading %s ahead failed", name)
+    for part in _parts(workspace, names):
+        _read(workspace, part)
 
 
 def read_ahead(workspace: Workspace, names: list[str] | None = None) -> None:
-    """`warm(workspace, names)` in a child process (`AHEAD`), which keeps what it reads in
-    .chairside/cache/ for the pages to load; in this process if the child cannot run."""
-    if not (AHEAD and _child(workspace, names)):
+    """`warm` in a child process (`AHEAD`), which keeps what it reads in .chairside/cache/
+    for the pages to load; in this process if the child cannot run."""
+    parts = _parts(workspace, names)
+    if not (AHEAD and _child(workspace, parts)):
         warm(workspace, names)
 
 
-def _child(workspace: Workspace, names: list[str] | None) -> bool:
-    """`warm` in a child process; whether it ran. One child at a time: a second waits,
-    then finds most of it kept."""
-    command = [sys.executable, "-m", "chairside.studio.state", str(workspace.root)]
+def _parts(workspace: Workspace, names: list[str] | None) -> list[str]:
+    parts = ["practice", "summary"]
+    for name in campaign_names(workspace) if names is None else names:
+        parts += [f"delivery:{name}", f"status:{name}"]
+    return parts
+
+
+def _child(workspace: Workspace, parts: list[str]) -> bool:
+    """`parts` (see `_read`) read in a child process; whether it ran. One child at a time:
+    a second waits, then finds what the first kept."""
+    command = [sys.executable, "-m", "chairside.studio.state", str(workspace.root), *parts]
     with _ahead_lock:
         try:
             subprocess.run(
-                [*command, *(names if names is not None else ["--all"])],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 check=True,
@@ -552,12 +551,29 @@ def _child(workspace: Workspace, names: list[str] | None) -> bool:
     return True
 
 
-def _ahead(workspace: Workspace, names: list[str]) -> Callable[[], object] | None:
-    """What a page's wait reads ahead with, if anything (never `warm` in this process: the
-    waiting thread holds what it would take)."""
-    return (lambda: _child(workspace, names)) if AHEAD else None
+def _ahead(workspace: Workspace, part: str) -> Callable[[], object] | None:
+    """What a page's wait for `part` reads ahead with, if anything (never in this process:
+    the waiting thread holds what that would take)."""
+    return (lambda: _child(workspace, [part])) if AHEAD else None
 
 
-if __name__ == "__main__":  # read_ahead's child: ROOT (--all | NAME...)
-    names = sys.argv[2:]
-    warm(Workspace(Path(sys.argv[1])), None if names == ["--all"] else names)
+def _read(workspace: Workspace, part: str) -> None:
+    """One part of what pages read: practice, summary, delivery:NAME or status:NAME."""
+    kind, _, name = part.partition(":")
+    reads = {
+        "practice": lambda: practice(workspace),
+        "summary": lambda: list_summary(workspace),
+        "delivery": lambda: delivery(workspace, name),
+        "status": lambda: status(workspace, name),
+    }
+    try:
+        reads[kind]()
+    except ChairsideError:
+        return  # left for the page that shows it
+    except Exception:  # a bug: logged, and the page will show it
+        log.exception("Reading %s ahead failed", part)
+
+
+if __name__ == "__main__":  # _child's process: ROOT PART...
+    for part in sys.argv[2:]:
+        _read(Workspace(Path(sys.argv[1])), part)
