@@ -68,14 +68,21 @@ def test_a_change_the_files_stats_hide_is_seen_after_a_restart(tmp_path, reads):
     assert len(reads) == 2
 
 
-@pytest.mark.parametrize("damage", ["not json {", '{"key": 1}', "[]", ""])
+@pytest.mark.parametrize("damage", ["not json {", '{"key": 1}', "[]", "", "value"])
 def test_a_damaged_cache_is_ignored_and_replaced(tmp_path, reads, damage):
+    import json
+
     workspace = Workspace(copy_demo(tmp_path / "practice"))
     first = state.list_summary(workspace)
     kept = list((workspace.root / ".chairside" / "cache").glob("*.json"))
     assert kept
     for path in kept:
-        path.write_text(damage, encoding="utf-8")
+        if damage == "value":  # the files still match, the value lost a field
+            entry = json.loads(path.read_text(encoding="utf-8"))
+            del entry["value"]["sendable"]
+            path.write_text(json.dumps(entry), encoding="utf-8")
+        else:
+            path.write_text(damage, encoding="utf-8")
     restart()
     assert state.list_summary(workspace) == first
     assert len(reads) == 2

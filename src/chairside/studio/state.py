@@ -246,9 +246,16 @@ def audience_files(workspace: Workspace) -> list[Path]:
     return [workspace.patients_file, workspace.segments_file, workspace.suppressed_file]
 
 
-def kept(workspace: Workspace, encode=lambda v: v, decode=lambda v: v) -> Kept:
+def kept(workspace: Workspace, encode, decode) -> Kept:
     """Values kept across restarts in the practice's `.chairside/cache/`."""
     return Kept(state_dir(workspace) / CACHE_DIR, encode, decode)
+
+
+def _shaped(value: Any, like: type, size: int) -> Any:
+    """`value` if JSON gave it the shape it was written in, else ValueError (damaged)."""
+    if not isinstance(value, like) or len(value) != size:
+        raise ValueError("damaged")
+    return value
 
 
 def audience(workspace: Workspace) -> Audience:
@@ -275,7 +282,7 @@ def _summary_args(workspace: Workspace) -> tuple:
         ("summary", str(workspace.root)),
         audience_files(workspace),
         lambda: _summary(workspace),
-        kept(workspace),
+        kept(workspace, dict, lambda d: _shaped(d, dict, 11)),
     )
 
 
@@ -341,13 +348,17 @@ def status_ready(workspace: Workspace, name: str, wait: float, *, show: bool = F
 
 def _status_args(workspace: Workspace, name: str, show: bool) -> tuple:
     # Kept across restarts masked only: the addresses shown on request are read again.
-    keep = None if show else kept(workspace, Status.as_dict, lambda d: Status(**d))
+    keep = None if show else kept(workspace, Status.as_dict, _status_from)
     return (
         ("status", str(workspace.root), name, show),
         ledger_files(workspace, name) + audience_files(workspace),
         lambda: _status(workspace, name, show),
         keep,
     )
+
+
+def _status_from(kept: dict) -> Status:
+    return Status(**_shaped(kept, dict, 7))
 
 
 def _status(workspace: Workspace, name: str, show: bool) -> Status:
@@ -429,7 +440,7 @@ def _delivery_args(workspace: Workspace, name: str) -> tuple:
         ("delivery", str(workspace.root), name),
         ledger_files(workspace, name),
         lambda: _delivered(state_dir(workspace), name),
-        kept(workspace, list, tuple),
+        kept(workspace, list, lambda v: tuple(_shaped(v, list, 4))),
     )
 
 
