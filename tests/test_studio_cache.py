@@ -235,3 +235,39 @@ def test_the_read_ahead_runs_in_a_child_process_and_the_studio_loads_what_it_kep
     assert state.delivery(workspace, "2026-12").sent == 0 and reads == []
     assert state.status(workspace, "2026-12").pending == summary["sendable"]
     assert reads == []
+
+
+def test_the_edit_page_shows_at_once_and_loads_the_form_once_the_campaign_is_checked(
+    tmp_path, monkeypatch
+):
+    """A post changed in an editor: the campaign is built and checked again (a build
+    held here until released), the page meanwhile says so; the form then has the change."""
+    from chairside.studio.pages import edit
+
+    root = copy_demo(tmp_path / "practice")
+    studio = StudioServer(root)
+    try:
+        client = studio.client()
+        assert 'id="check-summary"' in client.get("/c/2026-12/edit").text
+        release = threading.Event()
+        real = edit.build_and_check
+
+        def held(workspace, name):
+            assert release.wait(30)
+            return real(workspace, name)
+
+        monkeypatch.setattr(edit, "build_and_check", held)
+        monkeypatch.setattr(state, "WAIT", 0.0)
+        toml = root / "campaigns/2026-12/campaign.toml"
+        toml.write_text(
+            toml.read_text(encoding="utf-8").replace('subject = "', 'subject = "Changed: ', 1),
+            encoding="utf-8",
+        )
+        page = client.get("/c/2026-12/edit")
+        assert "Checking the campaign…" in page.text and "Changed: " not in page.text
+        assert 'hx-get="/c/2026-12/edit/body"' in page.text
+        release.set()
+        body = client.get("/c/2026-12/edit/body").text
+        assert "Changed: " in body and 'id="check-summary"' in body and "<html" not in body
+    finally:
+        studio.close()
