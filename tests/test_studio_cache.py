@@ -271,3 +271,27 @@ def test_the_edit_page_shows_at_once_and_loads_the_form_once_the_campaign_is_che
         assert "Changed: " in body and 'id="check-summary"' in body and "<html" not in body
     finally:
         studio.close()
+
+
+def test_one_child_reads_every_campaigns_send_record_for_the_list(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    root = copy_demo(tmp_path / "practice")
+    shutil.copytree(root / "campaigns/2026-12", root / "campaigns/2026-11")
+    workspace = Workspace(root)
+    children: list[list[str]] = []
+    real = subprocess.run
+
+    def counted(command, **kwargs):
+        children.append(command)
+        return real(command, **kwargs)
+
+    monkeypatch.setattr(state, "AHEAD", True)
+    monkeypatch.setattr(state.subprocess, "run", counted)
+    state.CACHE.clear()
+    state.deliveries_ready(workspace, ["2026-12", "2026-11"], 0)  # both read in background
+    assert state.delivery(workspace, "2026-12").sent == 0  # waits for them
+    assert state.delivery(workspace, "2026-11").sent == 0
+    assert len(children) == 1
+    assert children[0][-2:] == ["delivery:2026-12", "delivery:2026-11"]

@@ -4,7 +4,6 @@ never sent (after a confirmation)."""
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from pathlib import Path
 
@@ -32,10 +31,8 @@ async def campaigns(request: Request, *, notice: str = "") -> Response:
 
     def read() -> list | None:
         names = campaign_names(workspace)
-        deadline = time.monotonic() + state.WAIT
-        for name in names:
-            if not state.delivery_ready(workspace, name, max(deadline - time.monotonic(), 0)):
-                return None
+        if not state.deliveries_ready(workspace, names, state.WAIT):
+            return None
         return [campaign_state(workspace, name) for name in names]
 
     states = await run_in_threadpool(read)
