@@ -13,7 +13,8 @@ CLI) is read again on the next request. The small results (what the list counts,
 ledger says) are also kept across restarts in `.chairside/cache/`, keyed by those stats and
 a hash of each file's content (stats alone could lie across restarts), written atomically
 and ignored when damaged. A page that would wait longer than `WAIT` for a heavy part
-shows the rest at once and loads that part as a fragment (`ready`).
+shows the rest at once and loads that part as a fragment (the `*_ready` functions); the
+heavy reads are done in a child process (`read_ahead`).
 """
 
 from __future__ import annotations
@@ -134,11 +135,7 @@ class Kept:
 
 def _contents(paths: Iterable[Path]) -> list:
     """`signature` with a hash of each file's content, as JSON keeps it."""
-    return [[*map(_plain, entry), _digest(entry)] for entry in signature(paths)]
-
-
-def _plain(value: object) -> object:
-    return value if value is None or isinstance(value, int | str) else str(value)
+    return [[*entry, _digest(entry)] for entry in signature(paths)]
 
 
 class FileCache:
@@ -598,6 +595,8 @@ def _read(workspace: Workspace, part: str) -> None:
         "delivery": lambda: delivery(workspace, name),
         "status": lambda: status(workspace, name),
     }
+    if kind == "status" and is_locked(state_dir(workspace), name):
+        return  # a send runs: its page shows live counts, and the check would slow it
     try:
         reads[kind]()
     except ChairsideError:
