@@ -102,3 +102,14 @@ def witness_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CHAIRSIDE_STATE_HOME", str(home))
         yield home
+
+
+@pytest.fixture(autouse=True)
+def studio_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Studio pages wait for their parts rather than loading them as fragments, so a page's
+    content does not depend on how busy the machine is (tests of the fragments set it to 0),
+    and read them in the test's process (a test of the child process sets AHEAD)."""
+    from chairside.studio import state
+
+    monkeypatch.setattr(state, "WAIT", 60.0)
+    monkeypatch.setattr(state, "AHEAD", False)

@@ -77,3 +77,52 @@ def test_every_page_fits_a_phone_and_passes_axe(browser, studio, tmp_path):
     finally:
         context.close()
     assert found == {}
+
+
+def test_pages_whose_part_is_still_read_fit_a_phone_pass_axe_and_then_show_it(
+    browser, tmp_path, monkeypatch
+):
+    """The list and the send record held unread (as a 100k read is slow): each page shows
+    at once with its part saying so, and the browser swaps the part in once it is read."""
+    import threading
+
+    from chairside.studio import state
+
+    release = threading.Event()
+
+    def held(real):
+        def slow(*args, **kwargs):
+            assert release.wait(60)
+            return real(*args, **kwargs)
+
+        return slow
+
+    monkeypatch.setattr(state, "load_audience", held(state.load_audience))
+    monkeypatch.setattr(state, "_delivered", held(state._delivered))
+    monkeypatch.setattr(state, "WAIT", 0.0)
+    state.CACHE.clear()
+    server = StudioServer(copy_demo(tmp_path / "practice"))
+    context = browser.new_context(viewport={"width": WIDTH, "height": 740}, bypass_csp=True)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    found = {}
+    try:
+        page.goto(server.login_url)
+        for path in ("/", "/c/2026-12/send", "/c/2026-12/edit", "/patients"):
+            page.goto(f"{server.url}{path}")
+            assert page.locator("[hx-trigger='load']").count() >= 1, path
+            width, violations = check(page)
+            if width > WIDTH or violations:
+                found[path] = (width, violations)
+        assert page.get_by_text("Counting patients…").is_visible()
+        release.set()
+        page.wait_for_selector("#counts")  # swapped in by htmx, on the same page
+        assert not page.get_by_text("Counting patients…").is_visible()
+        width, violations = check(page)
+        if width > WIDTH or violations:
+            found["/patients (counted)"] = (width, violations)
+    finally:
+        release.set()
+        context.close()
+        server.close()
+    assert found == {}

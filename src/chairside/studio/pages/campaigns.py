@@ -16,6 +16,7 @@ from starlette.routing import Route
 from chairside.campaign import campaign_file, check_name
 from chairside.campaignops import next_name
 from chairside.errors import ChairsideError
+from chairside.studio import state
 from chairside.studio.pagekit import post, studio_of
 from chairside.studio.state import campaign_names, campaign_state
 from chairside.studio.uploads import safe_name, save, scratch_dir, uploads
@@ -23,12 +24,30 @@ from chairside.studio.words import plain
 
 
 async def campaigns(request: Request, *, notice: str = "") -> Response:
+    """The list at once when every campaign's send record is known within `WAIT`, else
+    the page with the list loaded as a fragment (`campaign_list`)."""
+    studio = studio_of(request)
+    workspace = studio.workspace
+
+    def read() -> list | None:
+        names = campaign_names(workspace)
+        if not state.deliveries_ready(workspace, names, state.WAIT):
+            return None
+        return [campaign_state(workspace, name) for name in names]
+
+    states = await run_in_threadpool(read)
+    return studio.render(
+        request, "campaigns.html", campaigns=states, reading=states is None, notice=notice
+    )
+
+
+async def campaign_list(request: Request) -> Response:
     studio = studio_of(request)
     workspace = studio.workspace
     states = await run_in_threadpool(
         lambda: [campaign_state(workspace, name) for name in campaign_names(workspace)]
     )
-    return studio.render(request, "campaigns.html", campaigns=states, notice=notice)
+    return studio.render(request, "campaigns_list.html", campaigns=states)
 
 
 async def new_form(
@@ -153,6 +172,7 @@ async def create(request: Request, form: FormData) -> Response:
 
 routes = [
     Route("/", campaigns),
+    Route("/campaigns/list", campaign_list),
     Route("/new", new_form),
     post("/new", create),
     post("/copy", copy),

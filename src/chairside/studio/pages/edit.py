@@ -3,8 +3,10 @@ the preview of every version beside the form, and `check`'s findings beside thei
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import threading
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -14,12 +16,19 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from chairside.audience.segments import load_segments
-from chairside.campaign import FORMAT_LABELS, check_name, load_settings, read_articles
+from chairside.campaign import (
+    FORMAT_LABELS,
+    campaign_file,
+    check_name,
+    load_settings,
+    read_articles,
+)
 from chairside.content.topics import explain
 from chairside.errors import ChairsideError
+from chairside.studio import state
 from chairside.studio.campaignform import CampaignForm, save_campaign
 from chairside.studio.pagekit import post, studio_of
-from chairside.studio.state import delivery, fingerprint, record, remember
+from chairside.studio.state import delivery, delivery_ready, fingerprint, record, remember
 from chairside.studio.uploads import scratch_dir
 from chairside.studio.words import plain
 from chairside.workspace import Workspace
@@ -49,13 +58,41 @@ def build_and_check(workspace: Workspace, name: str) -> dict:
     return record(workspace, name)
 
 
+_checks: dict[tuple[str, str], threading.Lock] = {}
+_checks_lock = threading.Lock()
+
+
 def current_check(workspace: Workspace, name: str) -> dict:
-    """The remembered check if nothing changed since, else a fresh build and check."""
-    remembered = record(workspace, name)
+    """The remembered check if nothing changed since, else a fresh build and check (one at
+    a time per campaign: a second asker waits, then finds it remembered)."""
+    with _checks_lock:
+        lock = _checks.setdefault((str(workspace.root), name), threading.Lock())
+    with lock:
+        if is_current(workspace, name):
+            return record(workspace, name)
+        return build_and_check(workspace, name)
+
+
+def is_current(workspace: Workspace, name: str) -> bool:
+    """Whether the remembered check was made for the campaign as it is now, and built."""
     built = (workspace.build_dir / name / "manifest.json").is_file()
-    if built and remembered.get("fingerprint") == fingerprint(workspace, name):
-        return remembered
-    return build_and_check(workspace, name)
+    return built and record(workspace, name).get("fingerprint") == fingerprint(workspace, name)
+
+
+def check_ready(workspace: Workspace, name: str, wait: float) -> bool:
+    """Whether `current_check` answers within `wait` seconds (else it goes on in the
+    background, and the page loads the form once it is done)."""
+    if is_current(workspace, name):
+        return True
+
+    def check() -> None:
+        with contextlib.suppress(ChairsideError):  # the form's request shows it
+            current_check(workspace, name)
+
+    worker = threading.Thread(target=check, daemon=True)
+    worker.start()
+    worker.join(wait)
+    return not worker.is_alive()
 
 
 def place_findings(findings: list[dict], titles: dict[str, str]) -> dict[str, list[dict]]:
@@ -131,7 +168,9 @@ def _previews(workspace: Workspace, name: str) -> list[dict]:
         return []
 
 
-def _load(workspace: Workspace, name: str, *, fresh: bool) -> dict:
+def _load(workspace: Workspace, name: str, *, fresh: bool, wait: float | None = None) -> dict:
+    """With `wait`, what was sent of it is left to a fragment (`delivered` None) when
+    reading the send record takes longer than that."""
     context = _page_context(workspace, name)
     error = None
     checked: dict = {}
@@ -147,7 +186,11 @@ def _load(workspace: Workspace, name: str, *, fresh: bool) -> dict:
         warnings=checked.get("warnings"),
         previews=_previews(workspace, name) if not error else [],
         version=checked.get("fingerprint", ""),
-        delivered=delivery(workspace, name),
+        delivered=(
+            delivery(workspace, name)
+            if wait is None or delivery_ready(workspace, name, wait)
+            else None
+        ),
     )
     return context
 
@@ -162,7 +205,13 @@ async def edit(
     """The page; `errors` beside their form ("add" for adding posts, "page" at the top)."""
     studio = studio_of(request)
     name = check_name(request.path_params["name"])
-    context = await run_in_threadpool(_load, studio.workspace, name, fresh=False)
+    workspace = studio.workspace
+    campaign_file(workspace, name)  # a typo is an error, not a page that checks nothing
+    wait = None if errors else state.WAIT  # an error is shown beside its field, in the form
+    if wait is not None and not await run_in_threadpool(check_ready, workspace, name, wait):
+        context = {"name": name, "checking": True, "delivered": None}
+    else:
+        context = await run_in_threadpool(lambda: _load(workspace, name, fresh=False, wait=wait))
     with studio.lock:
         notes = studio.notes.pop(name, ())
     return studio.render(
@@ -177,6 +226,24 @@ async def edit(
         notice=notice,
         **context,
     )
+
+
+async def body(request: Request) -> Response:
+    """The form with its previews and findings, loaded by the page when the campaign had
+    to be built and checked first."""
+    studio = studio_of(request)
+    name = check_name(request.path_params["name"])
+    context = await run_in_threadpool(_load, studio.workspace, name, fresh=False)
+    return studio.render(request, "edit_body.html", fragment=True, **context)
+
+
+async def sent(request: Request) -> Response:
+    """What was sent of the campaign (a warning beside the form), loaded by the page when
+    reading the send record took a while."""
+    studio = studio_of(request)
+    name = check_name(request.path_params["name"])
+    found = await run_in_threadpool(delivery, studio.workspace, name)
+    return studio.render(request, "edit_sent.html", delivered=found)
 
 
 async def add(request: Request, form: FormData) -> Response:
@@ -275,6 +342,8 @@ async def preview(request: Request) -> Response:
 
 routes = [
     Route("/c/{name}/edit", edit),
+    Route("/c/{name}/edit/sent", sent),
+    Route("/c/{name}/edit/body", body),
     post("/c/{name}/edit", save),
     post("/c/{name}/posts/add", add, again=edit, where="add"),
     post("/c/{name}/posts/remove", remove, again=edit, where="posts"),

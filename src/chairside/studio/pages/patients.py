@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from chairside.audience.addresses import mask
 from chairside.audience.columnchoice import columns_for, forget_columns, remember_columns
 from chairside.audience.columns import SETTABLE
 from chairside.audience.patients import Audience, read_audience
@@ -50,7 +49,6 @@ FIELD_LABELS = {
     "consent": "Consent to email (yes/no)",
     "opt_out": "Opted out of email (yes/no)",
 }
-SHOW_AT_MOST = 1000
 
 
 def read_with(workspace: Workspace, path: Path, mapping: dict[str, str]) -> Audience:
@@ -91,7 +89,9 @@ def _columns(workspace: Workspace) -> dict:
     return state.CACHE.get(("columns", str(workspace.root)), [path, workspace.segments_file], read)
 
 
-def _report(workspace: Workspace, *, show: bool) -> dict:
+def _report(workspace: Workspace, *, show: bool, wait: float | None = None) -> dict:
+    """The page's context; with `wait`, the list's part is left to a fragment ("Counting
+    patients…", `counting`) when reading it takes longer than that."""
     path = workspace.patients_file
     segments = load_segments(workspace.segments_file)
     context: dict = {
@@ -105,23 +105,34 @@ def _report(workspace: Workspace, *, show: bool) -> dict:
         "found": {},
         "kept": None,
         "audience": None,
+        "counting": False,
     }
     if not path.is_file():
         return context
     context.update(_columns(workspace))
+    if wait is not None:
+        ready = state.audience_ready if show else state.summary_ready
+        if not ready(workspace, wait):
+            context["counting"] = True
+            return context
     try:
-        audience = state.audience(workspace)
+        # Addresses only when asked for: else the summary, kept across restarts.
+        summary = state.list_summary(workspace)
+        audience = state.audience(workspace) if show else None
     except ChairsideError as exc:
         context["error"] = plain(exc.format_message())
         return context
-    shown = (lambda v: v) if show else mask
     context.update(
-        audience=audience,
-        delimiter=DELIMITER_NAMES[audience.delimiter],
-        counts=audience.segment_counts(segments),
-        rejected=[(r.line, r.reason, shown(r.value)) for r in audience.rejected[:SHOW_AT_MOST]],
-        rejected_count=len(audience.rejected),
-        patients=audience.patients[:SHOW_AT_MOST] if show else [],
+        audience=summary,
+        delimiter=DELIMITER_NAMES[summary["delimiter"]],
+        counts=summary["counts"],
+        rejected=(
+            [(r.line, r.reason, r.value) for r in audience.rejected[: state.SHOW_AT_MOST]]
+            if audience
+            else [tuple(r) for r in summary["rejected"]]
+        ),
+        rejected_count=summary["rejected_count"],
+        patients=audience.patients[: state.SHOW_AT_MOST] if audience else [],
     )
     return context
 
@@ -129,8 +140,16 @@ def _report(workspace: Workspace, *, show: bool) -> dict:
 async def patients(request: Request) -> Response:
     studio = studio_of(request)
     show = request.query_params.get("show") == "1"
-    context = await run_in_threadpool(_report, studio.workspace, show=show)
+    context = await run_in_threadpool(_report, studio.workspace, show=show, wait=state.WAIT)
     return studio.render(request, "patients.html", **context)
+
+
+async def patients_list(request: Request) -> Response:
+    """The list's part of the page alone, loaded by the page when counting took a while."""
+    studio = studio_of(request)
+    show = request.query_params.get("show") == "1"
+    context = await run_in_threadpool(_report, studio.workspace, show=show)
+    return studio.render(request, "patients_list.html", fragment=True, **context)
 
 
 def _mapping(form: FormData) -> dict[str, str]:
@@ -308,6 +327,7 @@ async def discard(request: Request, form: FormData) -> Response:
 
 routes = [
     Route("/patients", patients),
+    Route("/patients/list", patients_list),
     post("/patients/upload", upload),
     post("/patients/columns", columns),
     post("/patients/columns/forget", forget),

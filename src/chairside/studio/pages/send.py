@@ -150,7 +150,7 @@ def _live(workspace: Workspace, name: str, job: SendJob | None) -> dict:
                 "status_error": None}  # fmt: skip
     try:
         found = peek_counts(state_dir(workspace), name)
-        sendable = state.audience(workspace).sendable
+        sendable = state.list_summary(workspace)["sendable"]
     except ChairsideError as exc:
         return {"status": None, "status_error": exc.format_message()}
     counts = {
@@ -163,18 +163,29 @@ def _live(workspace: Workspace, name: str, job: SendJob | None) -> dict:
     return {"status": None, "counts": counts, "seconds_left": None, "status_error": None}
 
 
-def _context(studio: Studio, name: str, show: bool = False, *, poll: bool = False) -> dict:
+def _context(
+    studio: Studio, name: str, show: bool = False, *, poll: bool = False, wait: float | None = None
+) -> dict:
+    """With `wait`, a status that takes longer than that to read is left to the progress
+    fragment (`reading`); a page that confirms a number never waits."""
     workspace = studio.workspace
     job = studio.jobs.get(name)
     running = bool(job and job.running) or is_locked(state_dir(workspace), name)
+    reading = (
+        not running
+        and wait is not None
+        and not state.status_ready(workspace, name, wait, show=show)
+    )
     context = {
         "name": name,
         "job": job,
         "running": running,
         "ours": bool(job and job.running),
         "show": show,
-        **(_live(workspace, name, job) if running else _status(workspace, name, show)),
+        "reading": reading,
     }
+    if not reading:
+        context.update(_live(workspace, name, job) if running else _status(workspace, name, show))
     if not poll:  # the progress box alone does not say whether a test was sent
         context["tested"] = is_tested(read_status(workspace, name), fingerprint(workspace, name))
         context["push_keys"] = _keys_missing(workspace)
@@ -196,7 +207,8 @@ async def send_page(
     studio = studio_of(request)
     name = _name(request)
     show = request.query_params.get("show") == "1"
-    context = await run_in_threadpool(_context, studio, name, show)
+    wait = None if errors else state.WAIT  # an error is shown in the progress box
+    context = await run_in_threadpool(lambda: _context(studio, name, show, wait=wait))
     return studio.render(
         request, "send.html", status_code=status_code, errors=errors or {}, **context
     )
@@ -206,7 +218,8 @@ async def progress(request: Request) -> Response:
     """The progress box alone, polled by htmx while a send runs."""
     studio = studio_of(request)
     name = _name(request)
-    context = await run_in_threadpool(lambda: _context(studio, name, poll=True))
+    show = request.query_params.get("show") == "1"
+    context = await run_in_threadpool(lambda: _context(studio, name, show, poll=True))
     return studio.render(request, "progress.html", **context)
 
 
@@ -387,7 +400,7 @@ def _start(studio: Studio, job: SendJob, work) -> None:
             work()
             # The run changed the send record: read it ahead for the page that follows.
             ahead = threading.Thread(
-                target=state.warm, args=(studio.workspace, [job.name]), daemon=True
+                target=state.read_ahead, args=(studio.workspace, [job.name]), daemon=True
             )
             ahead.start()
 
@@ -548,12 +561,16 @@ async def push_start(request: Request, form: FormData) -> Response:
 
 @contextlib.asynccontextmanager
 async def lifespan(app):
-    """Reads ahead what the pages show (in the background); on Ctrl-C every running send
-    finishes its current message, then the studio exits."""
+    """Reads ahead what the pages show (in the background), the keychain's providers
+    too; on Ctrl-C every running send finishes its current message, then the studio
+    exits."""
     studio: Studio = app.state.studio
-    threading.Thread(
-        target=state.warm, args=(studio.workspace,), name="read ahead", daemon=True
-    ).start()
+
+    def ahead() -> None:
+        _keys_missing(studio.workspace)  # the keychain's first answer costs 0.15 s
+        state.read_ahead(studio.workspace)
+
+    threading.Thread(target=ahead, name="read ahead", daemon=True).start()
     yield
     for job in list(studio.jobs.values()):
         job.stop.set()
