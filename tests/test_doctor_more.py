@@ -4,8 +4,6 @@ recent refusals read from what `inbox` recorded, and the practice's details."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from chairside.doctor.details import check_details
 from chairside.doctor.providers import check_providers
 from chairside.doctor.refusals import check_refusals
@@ -68,40 +66,57 @@ def test_a_provider_without_a_key_says_where_to_put_it(tmp_workspace, monkeypatc
     assert check.status == "problem" and "SENDGRID_API_KEY" in check.message
 
 
-def test_refusals_are_counted_by_receiver_with_a_likely_cause(tmp_path):
-    db = sqlite3.connect(tmp_path / "returnpath.db")
-    db.execute(
-        "CREATE TABLE refusals (campaign TEXT, receiver TEXT, code TEXT, detail TEXT, at TEXT)"
-    )
+def test_refusals_are_counted_by_receiver_with_a_likely_cause(tmp_path, monkeypatch):
+    """What `inbox` records (returnpath.state), read back by the doctor."""
+    from chairside.returnpath.state import Refusal, ReturnState
+
+    monkeypatch.setenv("CHAIRSIDE_NOW", "2026-12-20T10:00:00+00:00")
+    state = ReturnState(tmp_path)
     rows = [
-        ("2026-12", "gmail.com", "5.7.26", "unauthenticated email from x is not accepted"),
-        ("2026-12", "gmail.com", "5.7.26", "unauthenticated email"),
-        ("2026-12", "outlook.com", "5.7.1", "listed at Spamhaus"),
-        ("2025-01", "yahoo.com", "5.7.9", "old"),
+        ("Gmail", "not authenticated", "5.7.26 unauthenticated email from x is not accepted"),
+        ("Gmail", "not authenticated", "5.7.26 unauthenticated email"),
+        ("Outlook", "blocked", "5.7.1 listed at Spamhaus"),
     ]
-    db.executemany(
-        "INSERT INTO refusals VALUES (?, ?, ?, ?, ?)",
-        [(*r, "2020-01-01" if r[0] == "2025-01" else "2099-01-01") for r in rows],
-    )
-    db.commit()
-    db.close()
+    try:
+        for number, (provider, reason, detail) in enumerate(rows):
+            state.add_refusal(
+                Refusal(
+                    f"k{number}",
+                    "2026-12",
+                    provider,
+                    f"p{number}@example.com",
+                    reason,
+                    detail,
+                    "2026-12-10T09:00:00+00:00",
+                )
+            )
+        state.add_refusal(
+            Refusal(
+                "old",
+                "2026-01",
+                "Yahoo",
+                "p9@example.com",
+                "blocked",
+                "5.7.9",
+                "2026-01-10T09:00:00+00:00",
+            )
+        )
+    finally:
+        state.close()
     report = Report()
     check_refusals(tmp_path, report)
     found = {c.name: c.message for c in report.checks}
-    assert "refused 2 of the practice's messages" in found["Refused by gmail.com"]
-    assert "not authenticated" in found["Refused by gmail.com"]
-    assert "blocklist" in found["Refused by outlook.com"]
-    assert "Refused by yahoo.com" not in found  # older than the window
+    assert "refused 2 of the practice's messages" in found["Refused by Gmail"]
+    assert "not authenticated" in found["Refused by Gmail"]
+    assert "blocklist" in found["Refused by Outlook"]
+    assert "Refused by Yahoo" not in found  # older than the window
 
 
-def test_no_record_of_refusals_is_ok_and_an_unknown_shape_is_no_finding(tmp_path):
+def test_no_record_of_refusals_is_ok_and_a_damaged_one_is_no_finding(tmp_path):
     report = Report()
     check_refusals(tmp_path, report)
     assert report.checks[0].status == "ok"
-    db = sqlite3.connect(tmp_path / "returnpath.db")
-    db.execute("CREATE TABLE refusals (something TEXT)")
-    db.commit()
-    db.close()
+    (tmp_path / "returnpath.db").write_bytes(b"not a database")
     report = Report()
     check_refusals(tmp_path, report)
     assert [c.status for c in report.checks] == ["ok"]

@@ -91,6 +91,13 @@ def _offset_form(value: datetime) -> str:
     return value.isoformat(timespec="minutes")
 
 
+def stored(text: str) -> datetime:
+    """A time Chairside stored (ISO 8601), aware: one written without an offset is UTC, as
+    the send record and the return path write theirs."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def spoken(value: datetime, tz: ZoneInfo | None = None) -> str:
     """'Tuesday 5 January 2027, 09:00 (PST)': how a person reads a time."""
     local = value.astimezone(tz) if tz else value

@@ -22,7 +22,6 @@ from chairside.autopilot.status import (
     fingerprint,
     is_approved,
     read_status,
-    when,
     write_status,
 )
 from chairside.errors import ChairsideError
@@ -77,7 +76,7 @@ def _one(workspace: Workspace, name: str, status: Status) -> Outcome:
         return _hold(
             workspace,
             name,
-            f"It started going out on {clock.spoken(when(status.started_at), tz)} but did "
+            f"It started going out on {clock.spoken(clock.stored(status.started_at), tz)} but did "
             f"not finish, and it is now more than {status.window_hours:g} hours past "
             "its time. It waits for a person: resume it from the Send page, which sends only "
             "to those who have not had it.",

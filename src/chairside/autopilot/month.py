@@ -3,6 +3,7 @@ held, sending, sent, closed — with what comes next."""
 
 from __future__ import annotations
 
+from chairside import clock
 from chairside.autopilot.schedule import describe_schedule, went_out
 from chairside.autopilot.status import (
     Stage,
@@ -10,7 +11,6 @@ from chairside.autopilot.status import (
     is_approved,
     is_tested,
     read_status,
-    when,
 )
 from chairside.workspace import Workspace
 
@@ -47,9 +47,9 @@ def _after_sending(workspace: Workspace, name: str, sent_at: str) -> Stage:
     from chairside.delivery import state_dir
     from chairside.returnpath.state import read_last_synced
 
-    sent = when(sent_at)
+    sent = clock.stored(sent_at)
     read = read_last_synced(state_dir(workspace)).get("inbox", "")
     report = workspace.build_dir / name / "report.html"
-    if read and when(read) >= sent and report.is_file():
+    if read and clock.stored(read) >= sent and report.is_file():
         return Stage("closed", "Sent; the mailbox was read since and the report made.")
     return Stage("sent", "Sent. Read the mailbox, then look at the report, to close the month.")

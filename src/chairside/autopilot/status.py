@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from pathlib import Path
 
 from chairside.errors import ChairsideError
@@ -143,9 +142,3 @@ class Stage:
 
     word: str
     detail: str
-
-
-def when(text: str) -> datetime:
-    """A stored time, aware (the ledger's and the return path's are UTC)."""
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
