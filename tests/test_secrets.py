@@ -79,3 +79,14 @@ def test_a_missing_key_names_both_places(monkeypatch) -> None:
 def test_unknown_secret_is_a_usage_error(tmp_workspace: Path, run) -> None:
     result = run("secrets", "set", "ftp", cwd=tmp_workspace, input="x\n")
     assert result.exit_code == 2
+
+
+def test_a_file_keyring_picked_by_itself_is_no_keychain(monkeypatch) -> None:
+    """keyrings.alt comes with the test tools; on a computer without a real keychain
+    keyring would choose its plain-text file by itself. Chairside says there is no keychain
+    instead of writing passwords to a file."""
+    assert secrets.keychain_name() is not None  # the test's own file, chosen on purpose
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND")
+    assert secrets.keychain_name() is None
+    with pytest.raises(secrets.NoKeychain):
+        secrets.store("smtp", "pw", "office@127.0.0.1")
