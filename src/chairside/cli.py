@@ -53,9 +53,16 @@ def cli(ctx: click.Context, directory: Path) -> None:
       chairside preview 2026-12 --open
       chairside audience --campaign 2026-12
       chairside check 2026-12
+      chairside doctor
       chairside send 2026-12 --test office@your-practice.com
       chairside send 2026-12
       chairside inbox && chairside report 2026-12
+
+    \b
+    From then on, on autopilot:
+      chairside new --next
+      chairside approve 2027-01
+      chairside schedule 2027-01 --at "2027-01-05 09:00"
 
     Or do the same month in your browser: chairside studio
     """
