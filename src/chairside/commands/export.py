@@ -130,8 +130,8 @@ def export(
       chairside export 2026-12 --to eml --out ~/Desktop/december
       chairside export 2026-12 --to mbox --out ~/Desktop/december.mbox
       chairside export 2026-12 --to mailchimp --out ~/Desktop/december-mailchimp
-      MAILCHIMP_API_KEY=... chairside export 2026-12 --to mailchimp --push --audience-id a1b2c3
-      SENDGRID_API_KEY=... chairside export 2026-12 --to sendgrid --push \\
+      chairside export 2026-12 --to mailchimp --push --audience-id a1b2c3
+      chairside export 2026-12 --to sendgrid --push \\
           --schedule 2026-12-01T09:00-05:00
     """
     from chairside.delivery import prepare

@@ -203,9 +203,9 @@ def sync(
 
     \b
     Examples:
-      MAILCHIMP_API_KEY=... chairside sync --from mailchimp --audience-id a1b2c3d4e5
-      SENDGRID_API_KEY=... chairside sync --from sendgrid --dry-run
-      MAILGUN_API_KEY=... chairside sync --from mailgun --domain mg.example.com
+      chairside sync --from mailchimp --audience-id a1b2c3d4e5
+      chairside sync --from sendgrid --dry-run
+      chairside sync --from mailgun --domain mg.example.com
     """
     from chairside.audience.addresses import mask
     from chairside.delivery import state_dir
