@@ -517,3 +517,19 @@ def test_due_on_a_new_computer_holds_a_half_sent_campaign_for_a_person(
     assert held.exit_code == 1 and "held" in held.output
     assert "Send page" in held.output and "--continue-from-copy" not in held.output
     assert len(patients_sent(recorder)) == sent
+
+
+def test_new_next_with_the_mail_server_down_drafts_and_says_no_test_went(
+    tmp_workspace: Path, run, monkeypatch
+) -> None:
+    from tests.conftest import free_port
+
+    feed_path = tmp_workspace.parent / "feed.xml"
+    feed_path.write_text(feed(AFTER))
+    practice(tmp_workspace, free_port(), feed_path)  # nothing listens there
+    set_now(monkeypatch, "2026-12-28T09:00:00-08:00")
+    result = run("new", "--next", cwd=tmp_workspace)
+    assert result.exit_code == 0, result.output
+    assert "no test was sent" in result.output
+    assert (tmp_workspace / "campaigns/2027-01/campaign.toml").is_file()
+    assert not read_status(find_workspace(tmp_workspace), "2027-01").tested_at
