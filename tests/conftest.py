@@ -54,8 +54,10 @@ def smtp_server() -> Iterator[tuple[SmtpRecorder, int]]:
 def imap():
     """A real IMAP server (Debian's Dovecot) on 127.0.0.1, its mailboxes in a temporary
     folder (tests/imap_server.py)."""
-    from tests.imap_server import Dovecot
+    from tests.imap_server import DOVECOT, Dovecot
+    from tests.support import need
 
+    need("dovecot (apt-get install dovecot-imapd)", Path(DOVECOT).exists())
     server = Dovecot()
     server.start()
     try:

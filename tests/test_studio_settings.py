@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from pathlib import Path
 
 import lxml.html
@@ -264,24 +263,12 @@ def test_provider_keys_go_to_the_keychain_and_their_settings_to_the_file(studio)
 
 
 # -- the mailbox, against a real Dovecot ---------------------------------------------------
-@pytest.fixture
-def dovecot():
-    from tests.imap_server import DOVECOT, Dovecot
-
-    if not shutil.which(DOVECOT) and not Path(DOVECOT).exists():
-        pytest.skip("Dovecot is not installed")
-    server = Dovecot()
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_mailbox_test_logs_in_and_opens_the_folder(studio, dovecot):
+def test_mailbox_test_logs_in_and_opens_the_folder(studio, imap):
     from tests.imap_server import PASSWORD, USER
 
     form = {
         "imap_host": "127.0.0.1",
-        "imap_port": str(dovecot.port),
+        "imap_port": str(imap.port),
         "imap_tls": "none",
         "imap_user": USER,
         "imap_folder": "INBOX",

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 from chairside.checks.base import WARNING, CheckContext, Finding, rule
 from chairside.returnpath.freshness import unsynced_warnings
-from chairside.returnpath.state import read_refusals
 
 # Gmail's bulk-sender rules (2024) apply from 5,000 messages a day to Gmail addresses.
 BULK_SENDER = 5000
@@ -61,25 +60,11 @@ def _list_size(context: CheckContext) -> int:
 
 def _refusals(context: CheckContext) -> Iterator[Finding]:
     """Mail providers that refused the practice's mail (spam-like, blocked, policy…)."""
-    from collections import Counter
-
     from chairside.delivery import state_dir
+    from chairside.returnpath.report import refusal_alarms
 
-    groups = Counter(
-        (r.provider, r.campaign or "an earlier campaign", r.reason)
-        for r in read_refusals(state_dir(context.workspace))
-    )
-    for (provider, campaign, reason), count in groups.most_common():
-        yield Finding(
-            "mail-refused",
-            WARNING,
-            "campaign",
-            "practice.toml [email] from",
-            f"{provider} refused {count} message{'s' * (count != 1)} of {campaign} as "
-            f"{reason}: the practice's mail was refused, not the patients' addresses (they "
-            "stay on the list). Check the sending domain's SPF, DKIM and DMARC, the "
-            "unsubscribe link and the content before sending to them again.",
-        )
+    for alarm in refusal_alarms(state_dir(context.workspace)):
+        yield Finding("mail-refused", WARNING, "campaign", "practice.toml [email] from", alarm)
 
 
 @rule

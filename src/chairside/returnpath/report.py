@@ -321,19 +321,26 @@ def build_report(
     return report
 
 
-def refusal_alarms(folder, name: str) -> list[str]:
-    """One sentence per mailbox provider that refused the practice's mail of campaign
-    `name` (spam-like, blocked, policy…): a deliverability alarm, never a patient's fault."""
+def refusal_alarms(folder, campaign: str | None = None) -> list[str]:
+    """One sentence per mailbox provider that refused the practice's mail (spam-like,
+    blocked, policy…), of `campaign` or, without it, of every campaign (each named): a
+    deliverability alarm, never a patient's fault. What `report` and `check` say."""
     from collections import Counter
 
     from chairside.returnpath.state import read_refusals
 
-    groups = Counter((r.provider, r.reason) for r in read_refusals(folder) if r.campaign == name)
+    groups = Counter(
+        (r.provider, r.campaign or "an earlier campaign", r.reason)
+        for r in read_refusals(folder)
+        if campaign is None or r.campaign == campaign
+    )
     return [
-        f"{provider} refused {count} message{'s' * (count != 1)} as {reason}: the practice's "
-        "mail was refused, not the patients' addresses (they stay on the list). Check the "
-        "sending domain's set-up and the content before the next campaign."
-        for (provider, reason), count in groups.most_common()
+        f"{provider} refused {count} message{'s' * (count != 1)}"
+        f"{'' if campaign else f' of {which}'} as {reason}: the practice's mail was refused, "
+        "not the patients' addresses (they stay on the list). Check the sending domain's "
+        "SPF, DKIM and DMARC, the unsubscribe link and the content before sending to them "
+        "again."
+        for (provider, which, reason), count in groups.most_common()
     ]
 
 
