@@ -230,9 +230,6 @@ class ReturnState:
         )
         return cursor.rowcount == 1
 
-    def is_held(self, key: str) -> bool:
-        return self.db.execute("SELECT 1 FROM held WHERE key = ?", (key,)).fetchone() is not None
-
     def held(self, *, status: str | None = "held") -> list[Held]:
         query = (
             "SELECT id, key, kind, email, campaign, detail, reason, evidence, status, at "
@@ -247,10 +244,6 @@ class ReturnState:
             (held_id,),
         ).fetchone()
         return Held(*row) if row else None
-
-    def held_message(self, held_id: int) -> bytes | None:
-        row = self.db.execute("SELECT message FROM held WHERE id = ?", (held_id,)).fetchone()
-        return zlib.decompress(row[0]) if row and row[0] else None
 
     def decide(self, held_id: int, status: str) -> bool:
         """Mark a held item applied or dismissed; False when it was decided already."""
@@ -388,11 +381,6 @@ class LedgerView:
         """The campaigns sent to `email`, oldest first."""
         return self._by_email.get(email.lower(), []) if self.deliveries else []
 
-    def email_for(self, message_id: str | None) -> str | None:
-        """The address a message Chairside sent went to, by its Message-ID (SMTP sends)."""
-        found = self.by_message_id(message_id)
-        return found.email if found is not None else None
-
     def by_message_id(self, message_id: str | None) -> Delivery | None:
         """The message Chairside sent with this Message-ID (over SMTP), if any."""
         if not message_id or not self.deliveries:
@@ -409,13 +397,6 @@ class LedgerView:
             return found.campaign
         sent = [d for d in self.sent_to(email) if at is None or d.at <= at]
         return sent[-1].campaign if sent else None
-
-    def last_sent(self, *, via: str | None = None) -> str | None:
-        """When the latest message went out (on route `via`, or any)."""
-        times = [
-            d.at for d in self.deliveries if d.status == "sent" and (via is None or d.via == via)
-        ]
-        return max(times, default=None)
 
     def routes(self) -> set[str]:
         return {d.via for d in self.deliveries if d.status == "sent"}
