@@ -15,11 +15,11 @@ from chairside.autopilot.status import (
 from chairside.workspace import Workspace
 
 
-def stage(workspace: Workspace, name: str) -> Stage:
+def stage(workspace: Workspace, name: str, current: str | None = None) -> Stage:
     """Where `name` is along the month: drafted, tested, approved, scheduled, held, sent,
-    closed — with what comes next."""
+    closed — with what comes next. `current`: its fingerprint, when the caller has it."""
     status = read_status(workspace, name)
-    current = fingerprint(workspace, name)
+    current = current or fingerprint(workspace, name)
     if status.done_at:
         return _after_sending(workspace, name, status.done_at)
     if not status.started_at and (first := went_out(workspace, name)):

@@ -36,7 +36,7 @@ from chairside.audience.addresses import mask
 from chairside.audience.patients import Audience, load_audience
 from chairside.audience.segments import load_segments
 from chairside.autopilot.month import stage
-from chairside.autopilot.status import fingerprint, is_tested, read_status
+from chairside.autopilot.status import fingerprint
 from chairside.campaign import CAMPAIGN_FILE
 from chairside.delivery import state_dir
 from chairside.errors import ChairsideError
@@ -495,7 +495,8 @@ class CampaignState:
 
 def campaign_state(workspace: Workspace, name: str) -> CampaignState:
     remembered = record(workspace, name)
-    current = remembered.get("fingerprint") == fingerprint(workspace, name)
+    printed = fingerprint(workspace, name)
+    current = remembered.get("fingerprint") == printed
     errors = remembered.get("errors") if current else None
     warnings = remembered.get("warnings") if current else None
     sent = delivery(workspace, name)
@@ -508,15 +509,15 @@ def campaign_state(workspace: Workspace, name: str) -> CampaignState:
     elif sent.sent and sent.other:
         state, step = "partly sent", "Resume the send, or see its status"
     elif sent.sent:
-        month = stage(workspace, name)  # sent, or closed once read back and reported on
+        month = stage(workspace, name, printed)  # sent, or closed once read back and reported on
         state, step = (
             (month.word, month.detail) if month.word == "closed" else ("sent", "See its status")
         )
     elif errors:
         state, step = "needs fixes", f"Fix {errors} error{'s' * (errors != 1)}"
-    elif (month := stage(workspace, name)).word in ("approved", "scheduled", "held"):
+    elif (month := stage(workspace, name, printed)).word in ("approved", "scheduled", "held"):
         state, step = month.word, month.detail
-    elif is_tested(read_status(workspace, name), fingerprint(workspace, name)):
+    elif month.word == "tested":
         state, step = "tested", "Approve it, then send it or schedule it"
     elif errors is None:
         state, step = "draft", "Edit it and check it"
