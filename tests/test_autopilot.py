@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import tomllib
 from pathlib import Path
 
@@ -16,47 +15,14 @@ from chairside.autopilot.status import read_status
 from chairside.workspace import find_workspace
 from tests.conftest import free_port
 from tests.support import SmtpRecorder, write_patients
+from tests.test_send import wait_for
 
 
-class HoldingRecorder(SmtpRecorder):
-    """Keeps what it receives; with `hold` set, the first message's reply waits until the
-    test sets that event (`waiting` says it has arrived), so a race is arranged, not hoped
-    for."""
+def messages(recorder: SmtpRecorder) -> list:
+    """Every message the server took, parsed."""
+    from email import message_from_bytes
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.hold: threading.Event | None = None
-        self.waiting = threading.Event()
-
-    async def handle_DATA(self, server, session, envelope):
-        import asyncio
-
-        reply = await super().handle_DATA(server, session, envelope)
-        if self.hold is not None and not self.waiting.is_set():
-            self.waiting.set()
-            await asyncio.get_running_loop().run_in_executor(None, self.hold.wait, 120)
-        return reply
-
-    @property
-    def messages(self) -> list:
-        from email import message_from_bytes
-
-        return [message_from_bytes(data) for _, data in self.received]
-
-
-@pytest.fixture
-def smtp_server():
-    from aiosmtpd.controller import Controller
-
-    recorder = HoldingRecorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield recorder, controller.port
-    finally:
-        if recorder.hold is not None:
-            recorder.hold.set()
-        controller.stop()
+    return [message_from_bytes(data) for _, data in recorder.received]
 
 
 FEED_ITEM = """<item><title>{title}</title><link>https://harborlanedental.example.com/blog/{slug}/</link>
@@ -126,17 +92,22 @@ def month(tmp_workspace: Path, smtp_server, monkeypatch) -> tuple[Path, object]:
     return tmp_workspace, recorder
 
 
-def kill_due_mid_send(root: Path, recorder: HoldingRecorder) -> None:
-    """`chairside due` killed (kill -9) while the server holds its first patient's reply:
-    that message was taken, no answer came back."""
-    recorder.hold = threading.Event()
+def due_process(root: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     command = [sys.executable, "-m", "chairside", "-C", str(root), "due"]
-    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    assert recorder.waiting.wait(60), "the due never reached the server"
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+
+
+def kill_due_mid_send(root: Path, recorder: SmtpRecorder) -> None:
+    """`chairside due` killed (kill -9) while the server holds its first patient's reply:
+    that message was taken, no answer came back."""
+    recorder.hold_after(0)
+    first = due_process(root)
+    wait_for(lambda: recorder.held >= 1)
     first.kill()
     first.wait(30)
-    recorder.hold.set()
+    wait_for(lambda: recorder.open_connections() == 0)  # all it sent has been taken
+    recorder.release()
 
 
 def patients_sent(recorder) -> list[str]:
@@ -229,12 +200,12 @@ def test_due_holds_an_unapproved_campaign_and_tells_the_office_once(month, run, 
     held = run("due", cwd=root)
     assert held.exit_code == 1 and "nobody has approved it" in held.output
     assert patients_sent(recorder) == []
-    office = [m for m in recorder.messages if "was not sent" in m["Subject"]]
+    office = [m for m in messages(recorder) if "was not sent" in m["Subject"]]
     assert len(office) == 1 and office[0]["To"] == "frontdesk@harborlanedental.example.com"
 
     set_now(monkeypatch, "2026-12-21T09:16:00-08:00")
     run("due", cwd=root)
-    assert len([m for m in recorder.messages if "was not sent" in m["Subject"]]) == 1
+    assert len([m for m in messages(recorder) if "was not sent" in m["Subject"]]) == 1
     from chairside.autopilot.month import stage
 
     assert stage(find_workspace(root), "2026-12").word == "held"
@@ -281,14 +252,13 @@ def test_two_due_at_once_send_each_patient_once(month, run, monkeypatch) -> None
     run("approve", "2026-12", cwd=root)
     run("schedule", "2026-12", "--at", "2026-12-21 09:00", cwd=root)
     set_now(monkeypatch, "2026-12-21T09:01:00-08:00")
-    gate = threading.Event()
-    recorder.hold = gate  # the server answers the first patient's DATA only once released
+    recorder.hold_after(0)  # the first due's first message waits until both have run
+    first = due_process(root)
+    wait_for(lambda: recorder.held >= 1)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     command = [sys.executable, "-m", "chairside", "-C", str(root), "due"]
-    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    assert recorder.waiting.wait(60), "the first due never reached the server"
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    gate.set()
+    recorder.release()
     out, _ = first.communicate(timeout=120)
     assert "busy" in second.stdout, second.stdout + second.stderr
     assert sorted(patients_sent(recorder)) == [f"p{n}@example.com" for n in range(6)]
@@ -322,8 +292,8 @@ def test_new_next_drafts_from_the_posts_since_the_last_campaign(
     check = run("check", "2027-01", cwd=tmp_workspace)
     assert "default-copy" not in check.output and "concern-named" not in check.output
     # The office got a test of each version and a summary; the test counts for approval.
-    assert any("[TEST" in m["Subject"] for m in recorder.messages)
-    assert any("ready for your approval" in m["Subject"] for m in recorder.messages)
+    assert any("[TEST" in m["Subject"] for m in messages(recorder))
+    assert any("ready for your approval" in m["Subject"] for m in messages(recorder))
     assert read_status(find_workspace(tmp_workspace), "2027-01").tested_at
 
     again = run("new", "--next", cwd=tmp_workspace)
@@ -455,15 +425,15 @@ def test_a_day_before_an_unapproved_campaign_the_office_gets_a_fresh_test_once(
     set_now(monkeypatch, "2026-12-21T10:00:00-08:00")  # 23 hours before
     reminded = run("due", cwd=root)
     assert reminded.exit_code == 0 and "reminded" in reminded.output
-    tests = [m for m in recorder.messages if m["Subject"].startswith("[TEST")]
-    summaries = [m for m in recorder.messages if "ready for your approval" in m["Subject"]]
+    tests = [m for m in messages(recorder) if m["Subject"].startswith("[TEST")]
+    summaries = [m for m in messages(recorder) if "ready for your approval" in m["Subject"]]
     assert tests and len(summaries) == 1
     body = summaries[0].get_payload()
     assert "patients" in body and "Tuesday 22 December 2026, 09:00" in body
     assert "Approve" in body
     assert patients_sent(recorder) == []
     run("due", cwd=root)
-    assert len([m for m in recorder.messages if "ready for your" in m["Subject"]]) == 1
+    assert len([m for m in messages(recorder) if "ready for your" in m["Subject"]]) == 1
     # The test it sent counts: the office can approve without sending another.
     assert run("approve", "2026-12", cwd=root).exit_code == 0
 
@@ -486,7 +456,7 @@ def test_due_killed_mid_send_resumes_without_sending_anyone_twice(month, run, mo
     everyone = patients_sent(recorder)
     assert len(everyone) == len(set(everyone)), "someone got it twice"
     assert set(everyone) >= taken
-    assert any("in doubt" in m["Subject"] for m in recorder.messages)
+    assert any("in doubt" in m["Subject"] for m in messages(recorder))
     assert read_status(find_workspace(root), "2026-12").done_at
 
 
@@ -522,7 +492,6 @@ def test_due_on_a_new_computer_holds_a_half_sent_campaign_for_a_person(
 def test_new_next_with_the_mail_server_down_drafts_and_says_no_test_went(
     tmp_workspace: Path, run, monkeypatch
 ) -> None:
-    from tests.conftest import free_port
 
     feed_path = tmp_workspace.parent / "feed.xml"
     feed_path.write_text(feed(AFTER))
