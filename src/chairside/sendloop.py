@@ -499,7 +499,12 @@ class _Connection:
                     return
                 continue
             try:
-                exchanged = self.connection.exchange(hand.message.data if hand else None, envelope)
+                exchanged = self.connection.exchange(
+                    hand.message.data if hand else None,
+                    envelope,
+                    as_carried=True,
+                    meanwhile=job.message.sign if job else None,
+                )
             except ChairsideError as exc:  # reconnecting failed (nothing was in hand)
                 self._commit(changes + run.lost_server(job, exc), [])
                 return
