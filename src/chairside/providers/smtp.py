@@ -25,7 +25,6 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -287,7 +286,6 @@ class SmtpConnection:
         envelope: list[bytes] | None,
         *,
         as_carried: bool = False,
-        meanwhile: Callable[[], None] | None = None,
     ) -> Exchange:
         """Finish the message in hand (`data`: its envelope was accepted, and it is recorded
         as `sending`) and start the next (`envelope`, from `envelope()`), the two together
@@ -295,9 +293,7 @@ class SmtpConnection:
         outcome is in the result. Opening a connection that fails raises ChairsideError.
 
         `as_carried`: `data` is already as DATA carries it (a `MessageTemplate`'s, whose
-        bytes are built that way: see `Filled`), so it is not looked over again (~50 µs).
-        `meanwhile`: work to do once everything is on its way, before the first answer is
-        waited for (the next message's DKIM signature: the thread waits once for both)."""
+        bytes are built that way: see `Filled`), so it is not looked over again (~50 µs)."""
         if self.client is None:
             assert data is None, "a message in hand needs the connection its envelope used"
             self.open()
@@ -323,9 +319,6 @@ class SmtpConnection:
                     return Exchange(NotDelivered(str(exc) or type(exc).__name__), NOT_STARTED)
             self.in_data = False
             sent_envelope = sent == len(out) > dot  # if not, the reply read below tells
-            if meanwhile is not None:
-                meanwhile()
-                meanwhile = None
             try:
                 code, reply = client.getreply()
             except (OSError, smtplib.SMTPException) as exc:
@@ -346,16 +339,9 @@ class SmtpConnection:
                 return Exchange(result, NOT_STARTED)
         if envelope is None:
             return Exchange(result, NOT_STARTED)
-        started = self._start(envelope, already_sent=sent_envelope, meanwhile=meanwhile)
-        return Exchange(result, started)
+        return Exchange(result, self._start(envelope, already_sent=sent_envelope))
 
-    def _start(
-        self,
-        envelope: list[bytes],
-        *,
-        already_sent: bool,
-        meanwhile: Callable[[], None] | None = None,
-    ) -> Exception | None:
+    def _start(self, envelope: list[bytes], *, already_sent: bool) -> Exception | None:
         """Send (unless `already_sent`) and check MAIL, RCPT and DATA: None once the server
         answered 354, else the refusal of the first stage that failed (RFC 2920: later
         replies are that failure's consequences) or NotDelivered. After a refusal the
@@ -373,9 +359,6 @@ class SmtpConnection:
                     if refused is not None:
                         break  # one at a time: nothing more after a refusal
                     client.sock.sendall(command)
-                if meanwhile is not None:
-                    meanwhile()
-                    meanwhile = None
                 code, reply = client.getreply()
                 codes.append(code)
                 if refused is None and code not in ok:
