@@ -4,7 +4,9 @@ received verifies with dkimpy's own verifier against the key served by a test DN
 
 from __future__ import annotations
 
+import base64
 import email
+import hashlib
 import re
 
 import dkim as dkimpy
@@ -200,8 +202,93 @@ def test_a_non_ascii_address_and_a_folded_encoded_name_verify(tmp_workspace):
 
     prepared = prepare(Workspace(tmp_workspace), "2026-12")
     template = next(iter(prepared.templates.values()))
-    template.sign = dkim.Signer(DOMAIN, "cs", KEY).sign
+    signer = dkim.Signer(DOMAIN, "cs", KEY)
+    template.signing = dkim.TemplateSigning(signer, template.head, template.body_pieces())
     name = "José Ñandú, a name long enough that its encoded words are folded over lines"
     data = template.fill(Person("josé@exämple.com", name, "tok123")).data
     assert b"\r\n =?utf-8?" in data  # the To header really is folded
     assert dkimpy.verify(data, dnsfunc=lambda name, timeout=5: RECORD)
+
+
+_piece = st.binary(max_size=12).map(lambda b: bytes(b" \t\r\nab="[c % 7] for c in b))
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(_piece, min_size=1, max_size=6), data=st.data())
+def test_a_body_hashed_in_pieces_is_the_whole_body_hashed(pieces, data):
+    """The per-version canonical pieces give the hash of the whole body canonicalised at
+    once, whatever spaces, tabs and line ends meet at the joins (or it falls back to that)."""
+    values = data.draw(st.lists(_piece, min_size=len(pieces) - 1, max_size=len(pieces) - 1))
+    whole = [pieces[0]]
+    for value, piece in zip(values, pieces[1:], strict=True):
+        whole += [value, piece]
+    expected = hashlib.sha256(dkim.relaxed_body(b"".join(whole))).digest()
+    assert dkim.CanonicalBody(pieces).body_hash(values) == base64.b64encode(expected).decode()
+
+
+def _tags(message: bytes) -> dict[bytes, bytes]:
+    signature = email.message_from_bytes(message)["DKIM-Signature"]
+    return dkimpy.util.parse_tag_value(re.sub(rb"\s+", b"", signature.encode()))
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    from chairside.delivery import prepare
+    from tests.support import copy_demo
+
+    root = copy_demo(tmp_path_factory.mktemp("practice"))
+    templates = list(prepare(Workspace(root), "2026-12").templates.values())
+    signer = dkim.Signer(DOMAIN, "cs", KEY)
+    for template in templates:
+        template.signing = dkim.TemplateSigning(signer, template.head, template.body_pieces())
+    return signer, templates
+
+
+@settings(max_examples=40, deadline=None)
+@given(name=st.text(alphabet=" \t.=José\u00a0ab<>&\"'", max_size=40))
+def test_what_a_send_signs_is_what_the_whole_message_signer_signs(versions, name):
+    """A version's messages signed from its pieces (what `send` does) carry the body hash
+    and signed header fields `Signer.sign` gives the finished message, and verify; and what
+    `fill` makes needs no dot-stuffing, so the send hands it to the server as it is."""
+    from chairside.message import Person
+    from chairside.providers.smtp import stuffed
+
+    signer, templates = versions
+    for template in templates:
+        filled = template.fill(Person("pat@example.com", name, "tok123"))
+        data = filled.data
+        assert dkimpy.verify(data, dnsfunc=lambda name, timeout=5: RECORD)
+        unsigned = data[data.index(b"\r\n", data.index(b" b=")) + 2 :]
+        while unsigned[:1] in (b" ", b"\t"):  # the rest of the folded signature
+            unsigned = unsigned[unsigned.index(b"\r\n") + 2 :]
+        again = _tags(signer.sign(unsigned))
+        assert (_tags(data)[b"bh"], _tags(data)[b"h"]) == (again[b"bh"], again[b"h"])
+        assert stuffed(data) == data
+
+
+def test_message_ids_are_unique_and_not_a_count():
+    from chairside.message import new_message_id
+
+    ids = [new_message_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", one) for one in ids[:100])
+    # Keyed: one seen tells nothing of the next (no shared prefix, unlike a counter).
+    assert len({one[:6] for one in ids[:1000]}) > 990
+
+
+def test_a_message_retried_after_a_refusal_is_sent_signed_once(tmp_workspace, run, smtp_server):
+    """A 451 on someone's envelope: their message, whose signature was made while the
+    refusal was awaited, goes later on the same signature, and verifies."""
+    server, port = smtp_server
+    value = make_key(run, tmp_workspace)
+    first = "maria.lopez@example.com"
+    server.refuse[first] = [451, 0]
+    result = run(
+        "send", "2026-12", "--smtp-port", str(port), "--retry-delay", "0.01", cwd=tmp_workspace
+    )
+    assert result.exit_code == 0, result.output
+    with dns_server({f"cs2026._domainkey.{DOMAIN}": [("TXT", value)]}) as nameserver:
+        lookup = verifier(nameserver)
+        got = [data for to, data in server.received if to == first]
+        assert len(got) == 1 and dkimpy.verify(got[0], dnsfunc=lookup)
+        assert got[0].count(b"DKIM-Signature:") == 1

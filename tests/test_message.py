@@ -7,7 +7,6 @@ import dataclasses
 import email
 import html
 import re
-import uuid
 from email import policy
 from email.header import decode_header, make_header
 from email.headerregistry import Address
@@ -384,7 +383,7 @@ def test_lf_line_ends_are_the_crlf_message_without_its_crs(
     demo: Demo, first_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """fill(eol=LF) converts the variant once; it must equal converting every message."""
-    monkeypatch.setattr("chairside.message.uuid.uuid4", lambda: uuid.UUID(int=7))
+    monkeypatch.setattr("chairside.message.new_message_id", lambda: "7" * 32)
     monkeypatch.setattr("chairside.message.time.time", lambda: 1_800_000_000.0)  # one Date
     text = f".Leading dot\nFrom here on\nHi {placeholders.FIRST_NAME},\n.\n"
     templates = [*demo.templates.values(), small_template(demo.practice, text)]

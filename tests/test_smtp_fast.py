@@ -11,7 +11,13 @@ from collections import Counter
 
 import pytest
 
-from chairside.providers.smtp import NOT_STARTED, SmtpConnection, SmtpSettings, stuffed
+from chairside.providers.smtp import (
+    NOT_STARTED,
+    NotDelivered,
+    SmtpConnection,
+    SmtpSettings,
+    stuffed,
+)
 from tests.support import PipeliningRecorder, PipeliningScripted, assert_user_error
 from tests.test_send import (
     kill_mid_send,
@@ -58,14 +64,15 @@ class Wiretap:
 
     def __init__(self, monkeypatch) -> None:
         self.writes: list[bytes] = []
-        real = socket.socket.sendall
         tap = self
+        for name in ("sendall", "send"):
+            real = getattr(socket.socket, name)
 
-        def sendall(sock, data, *args):
-            tap.writes.append(bytes(data))
-            return real(sock, data, *args)
+            def write(sock, data, *args, real=real):
+                tap.writes.append(bytes(data))
+                return real(sock, data, *args)
 
-        monkeypatch.setattr(socket.socket, "sendall", sendall)
+            monkeypatch.setattr(socket.socket, name, write)
 
 
 def test_pipelining_sends_the_next_envelope_with_the_end_of_a_message(piped, monkeypatch):
@@ -81,6 +88,9 @@ def test_pipelining_sends_the_next_envelope_with_the_end_of_a_message(piped, mon
         connection.envelope("office@example.com", "b@example.com"),
     )
     assert second.result.startswith("250") and second.envelope is None
+    # The end of a's message and b's envelope left in one write (one system call).
+    envelope_b = b"MAIL FROM:<office@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n"
+    assert [w for w in tap.writes if w.endswith(b"body\r\n.\r\n" + envelope_b)]
     last = connection.exchange(b"Subject: b\r\n\r\nbody\r\n", None)
     assert last.result.startswith("250") and last.envelope is NOT_STARTED
     connection.close()
@@ -88,6 +98,38 @@ def test_pipelining_sends_the_next_envelope_with_the_end_of_a_message(piped, mon
     assert together[0] == b"MAIL FROM:<office@example.com>\r\nRCPT TO:<a@example.com>\r\nDATA\r\n"
     assert server.recipients() == ["a@example.com", "b@example.com"]
     assert b"\r\n.leading dot\r\n" in server.received[0][1]  # dot-stuffed, then unstuffed
+
+
+@pytest.mark.parametrize("unsent", [20, 60])
+def test_a_write_cut_short_is_not_delivered_only_if_the_final_dot_stayed(
+    piped, monkeypatch, unsent
+):
+    """The end of a message and the next envelope leave in one write; when the write fails
+    part-way, the message was delivered or not by whether its final "." left (60 bytes of
+    that write unsent: the dot stayed; 20: only part of the next envelope stayed)."""
+    server, port = piped
+    connection = SmtpConnection(SmtpSettings("127.0.0.1", port, "none"))
+    connection.open()
+    connection.exchange(None, connection.envelope("office@example.com", "a@example.com"))
+    real = socket.socket.send
+
+    def cut_short(sock, data, *args):
+        if len(data) > unsent:
+            return real(sock, memoryview(data)[: len(data) - unsent], *args)
+        raise ConnectionResetError("reset by peer")
+
+    monkeypatch.setattr(socket.socket, "send", cut_short)
+    outcome = connection.exchange(
+        b"Subject: a\r\n\r\nbody\r\n", connection.envelope("office@example.com", "b@x.com")
+    )
+    monkeypatch.undo()
+    connection.close()
+    if unsent > 57:  # the 57-byte envelope and the end of the message stayed
+        assert isinstance(outcome.result, NotDelivered)
+        assert server.recipients() == []
+    else:
+        assert outcome.result.startswith("250") and outcome.envelope is NOT_STARTED
+        assert server.recipients() == ["a@example.com"]
 
 
 def test_stuffing_doubles_leading_dots_and_fixes_line_ends():
@@ -385,3 +427,36 @@ def test_an_unreadable_reply_to_the_end_of_a_message_is_unknown_not_retried():
         connection.send("office@example.com", "a@example.com", b"Subject: a\r\n\r\nx\r\n")
     connection.close()
     listener.close()
+
+
+def test_work_given_to_a_group_commit_is_done_while_waiting_and_never_holds_the_group():
+    """`meanwhile` (a message's DKIM signature) is done by a thread that will wait for its
+    group before it waits, and by the thread that leads the commit only after it."""
+    import threading
+
+    from chairside.ledger import GroupCommit
+
+    class HeldLedger:  # commits only when the test lets it: the race is arranged
+        def __init__(self) -> None:
+            self.groups: list[list[dict]] = []
+            self.started, self.go = threading.Event(), threading.Event()
+
+        def commit_group(self, campaign: str, changes: list[dict]) -> None:
+            self.started.set()
+            assert self.go.wait(30)
+            self.groups.append(changes)
+
+    ledger = HeldLedger()
+    commits = GroupCommit(ledger, "2026-12", members=2, gather=30.0)  # waits for both
+    done: list[str] = []
+    first = threading.Thread(target=commits.commit, args=([{"a": 1}], lambda: done.append("a")))
+    first.start()
+    wait_for(lambda: done == ["a"])  # the first will wait for the second: works first
+    second = threading.Thread(target=commits.commit, args=([{"b": 2}], lambda: done.append("b")))
+    second.start()
+    assert ledger.started.wait(30)  # the second leads: the group is being committed …
+    assert done == ["a"]  # … before the leader's own work
+    ledger.go.set()
+    first.join(30)
+    second.join(30)
+    assert done == ["a", "b"] and ledger.groups == [[{"a": 1}, {"b": 2}]]

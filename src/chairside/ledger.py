@@ -43,7 +43,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -925,9 +925,20 @@ class GroupCommit:
             self.members -= 1
             self._cond.notify_all()
 
-    def commit(self, changes: list[dict]) -> None:
-        if not changes:
-            return
+    def commit(self, changes: list[dict], meanwhile: Callable[[], None] | None = None) -> None:
+        """Wait until `changes` are durable. `meanwhile`: this thread's work while its group
+        gathers and commits (the next message's DKIM signature: RSA, done outside the
+        interpreter lock, costs nothing while the thread would wait anyway). Done before
+        waiting; by the thread that leads the commit, after it, so no group waits for it."""
+        if changes:
+            meanwhile = self._commit(changes, meanwhile)
+        if meanwhile is not None:
+            meanwhile()
+
+    def _commit(
+        self, changes: list[dict], meanwhile: Callable[[], None] | None
+    ) -> Callable[[], None] | None:
+        """`commit`; returns `meanwhile` if it is still to be done."""
         with self._cond:
             if not self._waiting:
                 self._opened = time.monotonic()
@@ -938,14 +949,21 @@ class GroupCommit:
                 if self.error is not None:
                     raise self.error
                 if self._done > mine:
-                    return
+                    return meanwhile
+                left = None
                 if not self._busy:
                     left = self._opened + self.gather - time.monotonic()
                     if self._arrived >= self.members or left <= 0:
                         break
-                    self._cond.wait(left)
+                if meanwhile is not None:  # about to wait: the work first, outside the lock
+                    self._cond.release()
+                    try:
+                        meanwhile()
+                    finally:
+                        self._cond.acquire()
+                    meanwhile = None
                     continue
-                self._cond.wait()
+                self._cond.wait(left)
             taken, self._waiting, self._arrived = self._waiting, [], 0
             self._collecting += 1
             self._busy = True
@@ -962,3 +980,4 @@ class GroupCommit:
             self._done = mine + 1
             self._busy = False
             self._cond.notify_all()
+        return meanwhile

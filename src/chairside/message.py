@@ -19,12 +19,14 @@ From-escaping or dot-stuffing.
 from __future__ import annotations
 
 import copy
+import hashlib
 import html
+import itertools
+import os
 import re
 import textwrap
 import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
@@ -32,6 +34,7 @@ from email.quoprimime import body_encode, header_encode
 from email.utils import formatdate
 from functools import lru_cache
 from secrets import token_hex
+from typing import Protocol
 
 from chairside import placeholders
 from chairside.errors import ChairsideError
@@ -45,6 +48,25 @@ SOFT_BREAK = b"=\r\n"
 # has such a line and needs neither, per message. (Header lines start with a name or a space.)
 _UNSAFE_LINE_START = re.compile(rb"^(?:(>*)From |\.)", re.MULTILINE)
 _ATEXT_WORDS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]+")
+
+
+class _MessageIds:
+    """Message-IDs nobody can work out from another one (a bounce that quotes one is proof
+    it came back from that patient's mail, `chairside.returnpath.proof`): a BLAKE2b of a
+    counter keyed with 32 random bytes drawn once. uuid4 would ask the operating system for
+    random bytes per message, a system call that makes a sending thread give up the
+    interpreter lock and wait behind the others to get it back."""
+
+    def __init__(self) -> None:
+        self._key = os.urandom(32)
+        self._count = itertools.count()
+
+    def __call__(self) -> str:
+        number = next(self._count).to_bytes(8, "big")
+        return hashlib.blake2b(number, key=self._key, digest_size=16).hexdigest()
+
+
+new_message_id = _MessageIds()
 
 
 def qp(text: str) -> bytes:
@@ -180,14 +202,47 @@ def _to_line(name: str) -> tuple[bytes, bytes]:
     return b"To: " + "\r\n ".join(words).encode("ascii") + b"\r\n <", b">\r\n"
 
 
-@dataclass(frozen=True)
-class Filled:
-    """One recipient's message."""
+class Signing(Protocol):
+    """What `chairside.dkim` attaches to a template when the practice signs: the
+    DKIM-Signature of a message from its per-patient header fields and the values between
+    the version's `body_pieces`, its costly part left for later (`Pending`)."""
 
-    data: bytes
-    message_id: str
-    smtputf8: bool
-    """The address is not ASCII: the server must support SMTPUTF8 (RFC 6531)."""
+    def __call__(self, header_block: bytes, values: Sequence[bytes]) -> Pending: ...
+
+
+class Pending(Protocol):
+    def header(self) -> bytes:
+        """The header line (made on the first call)."""
+        ...
+
+
+class Filled:
+    """One recipient's message. Its `data` is as SMTP DATA carries it (RFC 5321 4.5.2):
+    CRLF line ends and no other CR or LF, no line starting with ".", ending in CRLF — the
+    variant's pieces are encoded so, and each value is made so as it is filled in."""
+
+    __slots__ = ("_data", "_signature", "message_id", "smtputf8")
+
+    def __init__(
+        self, data: bytes, message_id: str, smtputf8: bool, signature: Pending | None = None
+    ) -> None:
+        self._data = data
+        self._signature = signature
+        self.message_id = message_id
+        self.smtputf8 = smtputf8
+        """The address is not ASCII: the server must support SMTPUTF8 (RFC 6531)."""
+
+    def sign(self) -> None:
+        """Make its DKIM signature now, if it has one still to make."""
+        if self._signature is not None:
+            self._data = self._signature.header() + self._data
+            self._signature = None
+
+    @property
+    def data(self) -> bytes:
+        """The message's bytes (signed first, if it is still to be)."""
+        self.sign()
+        return self._data
 
 
 @dataclass(frozen=True)
@@ -214,8 +269,8 @@ class _Form:
 class MessageTemplate:
     """A variant's message, encoded once; `fill` makes one recipient's bytes."""
 
-    sign: Callable[[bytes], bytes] | None = None
-    """Set by `chairside.dkim.attach` when the practice signs: applied to the final bytes."""
+    signing: Signing | None = None
+    """Set by `chairside.dkim` when the practice signs: what goes over SMTP is signed."""
 
     def __init__(self, *, practice: Practice, subject: str, html_body: str, text_body: str) -> None:
         for header, value in (
@@ -251,6 +306,8 @@ class MessageTemplate:
             'Content-Type: text/{}; charset="utf-8"\r\n'
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         )
+        self.head = head
+        """The version's own header fields, the same in every message (CRLF line ends)."""
         self._forms = {
             CRLF: _Form(
                 head=head,
@@ -263,6 +320,18 @@ class MessageTemplate:
         }
         self._date_second = -1
         self._date = b""
+
+    def body_pieces(self) -> list[bytes]:
+        """The body's fixed pieces (CRLF line ends), in order: a message's body is these
+        with its values between them, the text part's in its order, then the HTML part's."""
+        form = self._forms[CRLF]
+        pieces = [form.text_head]
+        for part, after in ((form.text, form.html_head), (form.html, form.tail)):
+            pieces[-1] += part.static[0]
+            for piece in part.static[1:]:
+                pieces.append(piece)  # a value comes before each of these
+            pieces[-1] += after
+        return pieces
 
     def _form(self, eol: bytes) -> _Form:
         """The pieces with `eol` line ends, converted on first use (once per variant)."""
@@ -300,7 +369,7 @@ class MessageTemplate:
         name = placeholders.clean_name(person.first_name)
         greeting = name or practice.greeting_fallback
         link = https or mailto  # unique per patient: encoded directly, never cached
-        message_id = f"<{uuid.uuid4().hex}@{self.domain}>"
+        message_id = f"<{new_message_id()}@{self.domain}>"
         to_before, to_after = _to_line(name)
         email = person.email
         smtputf8 = not email.isascii()
@@ -336,16 +405,16 @@ class MessageTemplate:
         if eol != CRLF:
             values = [value.replace(CRLF, eol) for value in values]
         header_block, text_name, text_link, html_name, html_link = values
+        text_values = {placeholders.FIRST_NAME: text_name, placeholders.UNSUBSCRIBE_URL: text_link}
+        html_values = {placeholders.FIRST_NAME: html_name, placeholders.UNSUBSCRIBE_URL: html_link}
         out = [form.head, header_block, form.text_head]
-        form.text.fill(
-            out, {placeholders.FIRST_NAME: text_name, placeholders.UNSUBSCRIBE_URL: text_link}
-        )
+        form.text.fill(out, text_values)
         out.append(form.html_head)
-        form.html.fill(
-            out, {placeholders.FIRST_NAME: html_name, placeholders.UNSUBSCRIBE_URL: html_link}
-        )
+        form.html.fill(out, html_values)
         out.append(form.tail)
         data = b"".join(out)
-        if self.sign is not None and eol == CRLF:  # what goes over SMTP is signed, not mbox
-            data = self.sign(data)
+        if self.signing is not None and eol == CRLF:  # what goes over SMTP is signed, not mbox
+            filled = [text_values[token] for token in form.text.tokens]
+            filled += [html_values[token] for token in form.html.tokens]
+            return Filled(data, message_id, smtputf8, self.signing(header_block, filled))
         return Filled(data, message_id, smtputf8)

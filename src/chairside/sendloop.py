@@ -335,8 +335,10 @@ class Run:
         row = [patient.key, patient.email, self.prepared.variant_id(patient)]
         return status_record(SENDING, rows=[row], via="smtp")
 
-    def commit(self, changes: list[dict], bounced: list) -> None:
-        self.commits.commit(changes)
+    def commit(
+        self, changes: list[dict], bounced: list, meanwhile: Callable[[], None] | None = None
+    ) -> None:
+        self.commits.commit(changes, meanwhile)
         if bounced:
             with self.lock:
                 add_suppressions(self.suppressed_file, bounced)
@@ -499,7 +501,9 @@ class _Connection:
                     return
                 continue
             try:
-                exchanged = self.connection.exchange(hand.message.data if hand else None, envelope)
+                exchanged = self.connection.exchange(
+                    hand.message.data if hand else None, envelope, as_carried=True
+                )
             except ChairsideError as exc:  # reconnecting failed (nothing was in hand)
                 self._commit(changes + run.lost_server(job, exc), [])
                 return
@@ -513,7 +517,9 @@ class _Connection:
                 more, hand, wait = self._started(job, exchanged.envelope)
                 changes += more
                 delay = max(delay, wait)
-            if not self._commit(changes, bounced):
+            # The new message in hand is signed (when the practice signs) while the commit
+            # is waited for: its bytes go in the next exchange.
+            if not self._commit(changes, bounced, meanwhile=hand.message.sign if hand else None):
                 return
             if delay and not hand:  # a 4xx or a lost connection: back off before retrying
                 run.stop.wait(delay)
@@ -574,9 +580,11 @@ class _Connection:
         self.again.clear()
         self._commit(changes, [])
 
-    def _commit(self, changes: list[dict], bounced: list) -> bool:
+    def _commit(
+        self, changes: list[dict], bounced: list, meanwhile: Callable[[], None] | None = None
+    ) -> bool:
         try:
-            self.run.commit(changes, bounced)
+            self.run.commit(changes, bounced, meanwhile)
         except LedgerError as exc:
             self.run.ledger_failed(exc)
             self.connection._drop()

@@ -280,11 +280,20 @@ class SmtpConnection:
             b"DATA\r\n",
         ]
 
-    def exchange(self, data: bytes | None, envelope: list[bytes] | None) -> Exchange:
+    def exchange(
+        self,
+        data: bytes | None,
+        envelope: list[bytes] | None,
+        *,
+        as_carried: bool = False,
+    ) -> Exchange:
         """Finish the message in hand (`data`: its envelope was accepted, and it is recorded
         as `sending`) and start the next (`envelope`, from `envelope()`), the two together
         when the server offers PIPELINING. Never raises for the server's answers: each side's
-        outcome is in the result. Opening a connection that fails raises ChairsideError."""
+        outcome is in the result. Opening a connection that fails raises ChairsideError.
+
+        `as_carried`: `data` is already as DATA carries it (a `MessageTemplate`'s, whose
+        bytes are built that way: see `Filled`), so it is not looked over again (~50 µs)."""
         if self.client is None:
             assert data is None, "a message in hand needs the connection its envelope used"
             self.open()
@@ -293,16 +302,23 @@ class SmtpConnection:
         result: str | Exception | None = None
         sent_envelope = False
         if data is not None:
-            try:
-                client.sock.sendall(stuffed(data) + b".\r\n")
-            except OSError as exc:  # the final "." was not handed to the network
-                self._drop()
-                return Exchange(NotDelivered(str(exc) or type(exc).__name__), NOT_STARTED)
-            self.in_data = False
+            # The message's end and the next envelope in one write when pipelining (each
+            # system call costs a sending thread the interpreter lock), sent by hand so it
+            # is known whether the final "." left.
+            out = (data if as_carried else stuffed(data)) + b".\r\n"
+            dot = len(out)
             if envelope is not None and self.pipelining:
-                with contextlib.suppress(OSError):  # the reply read below tells what happened
-                    client.sock.sendall(b"".join(envelope))
-                    sent_envelope = True
+                out += b"".join(envelope)
+            view, sent = memoryview(out), 0
+            try:
+                while sent < len(out):
+                    sent += client.sock.send(view[sent:])
+            except OSError as exc:
+                if sent < dot:  # the final "." was not handed to the network
+                    self._drop()
+                    return Exchange(NotDelivered(str(exc) or type(exc).__name__), NOT_STARTED)
+            self.in_data = False
+            sent_envelope = sent == len(out) > dot  # if not, the reply read below tells
             try:
                 code, reply = client.getreply()
             except (OSError, smtplib.SMTPException) as exc:
