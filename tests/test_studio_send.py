@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 
-from chairside.ledger import campaign_lock
+from chairside.ledger import DEFERRED, campaign_lock, open_ledger
 from chairside.studio.words import plain
 from tests.support import StudioServer, copy_demo, csrf_of
 
@@ -32,6 +33,20 @@ def test_a_send_held_by_the_cli_shows_as_running_and_is_not_started_twice(studio
         assert "already being sent from another window" in answer.text
         assert "chairside send" not in answer.text
     assert recorder.received == []
+
+
+def test_the_progress_of_a_send_from_another_window_is_read_from_the_ledger(studio):
+    """The poll's numbers: the ledger's counts by status; not sent yet, the rest of the list."""
+    with open_ledger(studio.root / ".chairside") as ledger:
+        members = [(f"p{n}@example.com", f"p{n}@example.com", "v") for n in range(7)]
+        ledger.mark_batch_sending("2026-12", "smtp", "b1", members[:6])
+        ledger.finish_batch("2026-12", "b1", reply="250", failed={"p0@example.com": "5.1.1"})
+        ledger.finish("2026-12", "p1@example.com", DEFERRED, reply="451")
+        ledger.mark_sending("2026-12", *members[6])
+    with campaign_lock(studio.root / ".chairside", "2026-12"):
+        box = studio.client().get("/c/2026-12/send/progress").text
+    shown = dict(re.findall(r'data-count="([a-z-]+)">(\d+)<', box))
+    assert shown == {"sent": "4", "deferred": "1", "failed": "1", "unknown": "1", "pending": "24"}
 
 
 def test_a_count_that_changed_since_the_confirmation_is_asked_again(studio, smtp_server):

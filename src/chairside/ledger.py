@@ -33,6 +33,10 @@ latest copy. Once trusted, a ledger that lacks what the sent log says is rebuilt
 Concurrent SMTP connections share commits (`commit_group`): one journal record and one
 transaction carry each connection's last outcome and its next `sending`, so at most one row
 per connection is ever `sending`.
+
+A campaign's rows are also counted by status (`status_counts`), by triggers in the
+transaction of every change, so that a running send's progress, polled, reads four numbers
+rather than every row. They are only shown; `check` leaves them equal to the rows.
 """
 
 from __future__ import annotations
@@ -85,7 +89,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (campaign, patient)
 );
--- counts by status without reading the rows: a running send's progress, polled
+-- a campaign's rows of one status: a provider's batch in flight, the counts' check
 CREATE INDEX IF NOT EXISTS deliveries_by_status ON deliveries (campaign, status);
 CREATE TABLE IF NOT EXISTS steps (        -- provider objects made once per campaign
     campaign   TEXT NOT NULL,
@@ -99,6 +103,32 @@ CREATE TABLE IF NOT EXISTS journal_seq (  -- the last journal line applied, per 
     seq        INTEGER NOT NULL
 );
 """
+COUNTS = (
+    # deliveries counted by status, so a send's progress is read without reading its rows
+    "CREATE TABLE status_counts (campaign TEXT NOT NULL, status TEXT NOT NULL, "
+    "n INTEGER NOT NULL, PRIMARY KEY (campaign, status))",
+    # kept in step by triggers, in the transaction of every change to a row, whoever
+    # writes it; a REPLACE deletes through the DELETE trigger only with recursive_triggers
+    """CREATE TRIGGER deliveries_counted_in AFTER INSERT ON deliveries BEGIN
+        INSERT INTO status_counts (campaign, status, n) VALUES (new.campaign, new.status, 1)
+        ON CONFLICT (campaign, status) DO UPDATE SET n = n + 1;
+    END""",
+    """CREATE TRIGGER deliveries_counted_out AFTER DELETE ON deliveries BEGIN
+        UPDATE status_counts SET n = n - 1 WHERE campaign = old.campaign AND status = old.status;
+        DELETE FROM status_counts WHERE campaign = old.campaign AND status = old.status AND n = 0;
+    END""",
+    """CREATE TRIGGER deliveries_counted_moved AFTER UPDATE OF campaign, status ON deliveries
+    WHEN old.status != new.status OR old.campaign != new.campaign BEGIN
+        UPDATE status_counts SET n = n - 1 WHERE campaign = old.campaign AND status = old.status;
+        DELETE FROM status_counts WHERE campaign = old.campaign AND status = old.status AND n = 0;
+        INSERT INTO status_counts (campaign, status, n) VALUES (new.campaign, new.status, 1)
+        ON CONFLICT (campaign, status) DO UPDATE SET n = n + 1;
+    END""",
+    "INSERT INTO status_counts (campaign, status, n) "
+    "SELECT campaign, status, count(*) FROM deliveries GROUP BY campaign, status",
+)
+"""What `Ledger` adds to a state.db without the counts by status (made before them, or
+new), in one transaction with the rows they count."""
 LOCK_TIMEOUT = 30.0
 """Seconds to wait for another program holding state.db before giving up."""
 REBUILD = "chairside rebuild-ledger {campaign}"
@@ -220,7 +250,10 @@ class Ledger:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 # FULL: a committed "sending" must survive a power cut, not only a crash.
                 self.db.execute("PRAGMA synchronous=FULL")
+                # A row replaced by a conflict then leaves the counts through their trigger.
+                self.db.execute("PRAGMA recursive_triggers=ON")
                 self.db.executescript(SCHEMA)
+                self._add_counts()
         except sqlite3.DatabaseError as exc:
             self.db.close()
             raise LedgerUnreadable(
@@ -232,6 +265,17 @@ class Ledger:
         except LedgerError:
             self.db.close()
             raise
+
+    def _add_counts(self) -> None:
+        """Add the counts by status (`COUNTS`) if state.db lacks them: once, under the
+        write lock, so no change to the rows falls between the count and its triggers."""
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'status_counts'"
+        if self.db.execute(query).fetchone():
+            return
+        with self._transaction():
+            if not self.db.execute(query).fetchone():  # another process may have been first
+                for statement in COUNTS:
+                    self.db.execute(statement)
 
     def close(self) -> None:
         """Checkpoint the WAL into state.db, so the file alone holds everything; make the
@@ -263,7 +307,7 @@ class Ledger:
             return [Row(*row) for row in self.db.execute(query, (campaign,))]
 
     def counts(self, campaign: str) -> dict[str, int]:
-        """Status → how many of `campaign`'s rows have it (one indexed query)."""
+        """Status → how many of `campaign`'s rows have it (kept counts, not the rows)."""
         with _guard(self.path):
             return dict(self.db.execute(_COUNTS, (campaign,)))
 
@@ -425,6 +469,7 @@ class Ledger:
                 raise doubt
             self._last.pop(campaign, None)
             self._check(campaign, journal, records, repair=True, confirmed=confirmed)
+            self._recount(campaign)
             last = self._last.get(campaign) or (records[-1] if records else None)
             self._trusted.add(campaign)
             if last is not None:
@@ -474,11 +519,13 @@ class Ledger:
         A last journal record that a crash kept from state.db is applied (it was written
         first); if it was `sending`, its patients are then released, as nothing is handed
         over before that commit returns. All of it happens under the write lock, so a
-        change another process is making cannot pass for a crash.
+        change another process is making cannot pass for a crash. The counts by status are
+        left equal to the rows (`_recount`).
         """
         with self._transaction():
             journal = self._journal(campaign)
             self._check(campaign, journal, _read(journal), repair=False, confirmed=False)
+            self._recount(campaign)
 
     def _check(
         self,
@@ -531,6 +578,19 @@ class Ledger:
         if theirs != ours:
             raise LedgerError(_disagree(self, journal, campaign, theirs, ours))
 
+    def _recount(self, campaign: str) -> None:
+        """Make `campaign`'s counts by status those of its rows where they differ (inside
+        the caller's transaction). The triggers keep them in step, so only a state.db
+        changed around them differs (a REPLACE without recursive_triggers, say); the counts
+        are only shown, the rows decide who is sent what."""
+        rows = dict(self.db.execute(_COUNT_ROWS, (campaign,)))
+        if rows != dict(self.db.execute(_COUNTS, (campaign,))):
+            self.db.execute("DELETE FROM status_counts WHERE campaign = ?", (campaign,))
+            self.db.executemany(
+                "INSERT INTO status_counts (campaign, status, n) VALUES (?, ?, ?)",
+                [(campaign, status, n) for status, n in rows.items()],
+            )
+
     def _is_prefix(self, campaign: str, records: list[dict], seq: int) -> bool:
         """Whether the ledger holds exactly what the first `seq` records say."""
         return replay([r for r in records if r["seq"] <= seq]) == state_of(self.db, campaign)
@@ -556,9 +616,8 @@ class Ledger:
             if self._seq(campaign) > records[-1]["seq"]:
                 raise LedgerError(_log_behind(self, journal, campaign, True))
             self._replace(campaign, records)
-        with _guard(self.path):
-            query = "SELECT status, count(*) FROM deliveries WHERE campaign = ? GROUP BY status"
-            return dict(self.db.execute(query, (campaign,)))
+            self._recount(campaign)
+        return self.counts(campaign)
 
 
 def _orphans(records: list[dict], seq: int) -> list[dict]:
@@ -814,7 +873,8 @@ def rebuild_ledger(state_dir: Path, campaign: str) -> tuple[dict[str, int], Path
         ledger.close()
 
 
-_COUNTS = "SELECT status, count(*) FROM deliveries WHERE campaign = ? GROUP BY status"
+_COUNTS = "SELECT status, n FROM status_counts WHERE campaign = ?"
+_COUNT_ROWS = "SELECT status, count(*) FROM deliveries WHERE campaign = ? GROUP BY status"
 
 
 def peek_counts(state_dir: Path, campaign: str) -> dict[str, int]:
@@ -828,6 +888,11 @@ def peek_counts(state_dir: Path, campaign: str) -> dict[str, int]:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=LOCK_TIMEOUT)
         try:
             return dict(db.execute(_COUNTS, (campaign,)))
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            # made before the counts, and no ledger has opened it since to add them
+            return dict(db.execute(_COUNT_ROWS, (campaign,)))
         finally:
             db.close()
 

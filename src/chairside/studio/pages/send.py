@@ -135,8 +135,8 @@ def _status(workspace: Workspace, name: str, show: bool) -> dict:
 
 def _live(workspace: Workspace, name: str, job: SendJob | None) -> dict:
     """While a send runs, counts only (polled every second or two, so never the rows or
-    the list): our own run counts in memory; one from another window by one indexed query
-    of the ledger."""
+    the list): our own run counts in memory; one from another window by the ledger's counts
+    by status, kept beside its rows."""
     if job and job.running:
         before = job.before
         counts = {
