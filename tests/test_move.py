@@ -156,6 +156,12 @@ def test_a_whole_folder_backup_put_back_is_refused(practice, tmp_path, smtp_serv
             "Use the newer copy",
             "--continue-from-copy",
         )
+    # `status` still shows this copy's counts, and says they may be old.
+    shown = run("status", NAME, cwd=practice)
+    assert shown.exit_code == 0
+    assert "Note: This copy of the practice folder is older" in shown.output
+    as_json = json.loads(run("status", NAME, "--json", cwd=practice).output)
+    assert as_json["copy_doubt"].startswith("This copy of the practice folder is older")
     assert len(server.received) == sent and duplicates(server) == 0
     assert_codes_resolve(practice, server)
 

@@ -8,7 +8,16 @@ from pathlib import Path
 
 from chairside.audience.addresses import mask
 from chairside.audience.patients import Audience
-from chairside.ledger import DEFERRED, FAILED, SENDING, SENT, Row, is_locked, open_ledger
+from chairside.ledger import (
+    DEFERRED,
+    FAILED,
+    SENDING,
+    SENT,
+    LedgerError,
+    Row,
+    is_locked,
+    open_ledger,
+)
 
 ADDRESS = re.compile(r"[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;:]+\.[^\s<>()\[\]\"',;:]+")
 
@@ -27,6 +36,9 @@ class Status:
     deferred: list[dict[str, str]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     pending: int = 0
+    doubt: str | None = None
+    """Why this copy of the practice folder may not be the latest (its counts may be old),
+    as `send` would say before refusing; None when it can be sent from."""
 
     def as_dict(self) -> dict:
         return {
@@ -37,6 +49,7 @@ class Status:
             "deferred": self.deferred,
             "unknown": self.unknown,
             "pending": self.pending,
+            "copy_doubt": self.doubt,
         }
 
 
@@ -51,8 +64,15 @@ def campaign_status(name: str, audience: Audience, *, state: Path, show: bool = 
     with open_ledger(state) as ledger:
         ledger.check(name)  # a deleted or older ledger must not read as "nothing sent"
         rows: list[Row] = ledger.rows(name)
+        said = None
+        if rows:  # (nothing recorded, nothing to doubt: and no key file made by looking)
+            try:
+                doubt = ledger.doubt(name)
+                said = doubt.message if doubt is not None else None
+            except LedgerError as exc:  # what no confirmation settles: `send` says it too
+                said = exc.message
     running = is_locked(state, name)
-    status = Status(name, running)
+    status = Status(name, running, doubt=said)
     recorded = set()
     for row in rows:
         recorded.add(row.patient)
