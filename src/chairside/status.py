@@ -36,7 +36,7 @@ class Status:
     deferred: list[dict[str, str]] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
     pending: int = 0
-    doubt: str | None = None
+    copy_doubt: str | None = None
     """Why this copy of the practice folder may not be the latest (its counts may be old),
     as `send` would say before refusing; None when it can be sent from."""
 
@@ -49,7 +49,7 @@ class Status:
             "deferred": self.deferred,
             "unknown": self.unknown,
             "pending": self.pending,
-            "copy_doubt": self.doubt,
+            "copy_doubt": self.copy_doubt,
         }
 
 
@@ -72,7 +72,7 @@ def campaign_status(name: str, audience: Audience, *, state: Path, show: bool = 
             except LedgerError as exc:  # what no confirmation settles: `send` says it too
                 said = exc.message
     running = is_locked(state, name)
-    status = Status(name, running, doubt=said)
+    status = Status(name, running, copy_doubt=said)
     recorded = set()
     for row in rows:
         recorded.add(row.patient)

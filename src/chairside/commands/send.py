@@ -342,8 +342,8 @@ def status(
         click.echo(json.dumps(found.as_dict(), indent=2))
         return
     click.echo(f"{name}{' (sending now)' if found.running else ''}:")
-    if found.doubt:
-        click.echo(f"  Note: {found.doubt}")
+    if found.copy_doubt:
+        click.echo(f"  Note: {found.copy_doubt}")
     click.echo(f"  sent      {found.sent:>7}")
     click.echo(f"  failed    {len(found.failed):>7}")
     for item in found.failed:

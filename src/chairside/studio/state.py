@@ -358,7 +358,7 @@ def _status_args(workspace: Workspace, name: str, show: bool) -> tuple:
 
 
 def _status_from(kept: dict) -> Status:
-    return Status(**_shaped(kept, dict, 7))
+    return Status(**_shaped(kept, dict, 8))
 
 
 def _status(workspace: Workspace, name: str, show: bool) -> Status:
