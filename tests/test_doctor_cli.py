@@ -260,3 +260,34 @@ def test_a_fresh_practice_from_init_is_checked_without_a_traceback(tmp_path, run
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "From address: The From address is still a placeholder" in result.output
     assert "Details: Still a placeholder (TODO): name, address" in result.output
+
+
+def test_the_practice_can_name_its_mail_servers_authority(
+    tmp_workspace, run, certificates, monkeypatch
+):
+    """`[smtp] ca_file`: a mail server with the practice's own certificates is trusted by
+    `doctor` and by `send` (over real STARTTLS), besides the computer's own authorities;
+    a file that is missing or not a certificate is a clear error."""
+    controller = _tls_server(certificates, "server.pem", "server.key")
+    try:
+        set_smtp(tmp_workspace, controller.port, "starttls", "office")
+        monkeypatch.setenv("CHAIRSIDE_SMTP_PASSWORD", "right")
+        assert mail_server_lines(run, tmp_workspace, monkeypatch)["Encryption"][0] == "problem"
+        path = tmp_workspace / "practice.toml"
+        text = path.read_text()
+        path.write_text(text.replace("[smtp]\n", '[smtp]\nca_file = "tls/mail-ca.pem"\n', 1))
+        (tmp_workspace / "tls").mkdir()
+        missing = run("doctor", cwd=tmp_workspace)
+        assert_user_error(missing, "[smtp] ca_file: tls/mail-ca.pem does not exist")
+        (tmp_workspace / "tls" / "mail-ca.pem").write_text("not a certificate\n")
+        sent = run("send", "2026-12", cwd=tmp_workspace)
+        assert_user_error(sent, "[smtp] ca_file", "not a certificate in PEM format")
+        (tmp_workspace / "tls" / "mail-ca.pem").write_bytes((certificates / "ca.pem").read_bytes())
+        found = mail_server_lines(run, tmp_workspace, monkeypatch)
+        assert found["Encryption"][0] == "warning"  # trusted; the test CA's lasts two days
+        assert found["Login"][0] == "ok"
+        sent = run("send", "2026-12", cwd=tmp_workspace)
+        assert sent.exit_code == 0, sent.output
+        assert len(controller.handler.received) > 20
+    finally:
+        controller.stop()

@@ -147,7 +147,7 @@ def check_imap_login(config, password: str, *, timeout: float = 20.0) -> CheckRe
     """Connect to the mailbox (`chairside.returnpath.inbox.ImapConfig`), encrypt as
     `config.tls` says, log in and open `config.folder` read-only: nothing is changed."""
     from chairside.errors import ChairsideError
-    from chairside.returnpath.inbox import tls_context
+    from chairside.providers.smtp import tls_context
 
     where = f"The mailbox server {config.host}:{config.port}"
     if not config.host:
@@ -155,7 +155,7 @@ def check_imap_login(config, password: str, *, timeout: float = 20.0) -> CheckRe
     if not password:
         return CheckResult(False, "Type the mailbox's password first.", "password")
     try:
-        context = tls_context(config) if config.tls != "none" else None
+        context = tls_context(config.ca_file, "[imap]") if config.tls != "none" else None
     except ChairsideError as exc:
         return CheckResult(False, exc.format_message(), "security")
     imap: imaplib.IMAP4 | None = None

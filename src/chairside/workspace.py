@@ -113,7 +113,7 @@ PRACTICE_KEYS = {
     ),
     "email": ("from", "from_name", "reply_to", "unsubscribe_url", "unsubscribe_email"),
     "brand": ("color", "text_color", "logo", "logo_alt", "theme"),
-    "smtp": ("host", "port", "user", "security"),
+    "smtp": ("host", "port", "user", "security", "ca_file"),
     "feed": ("url",),
     "schedule": ("timezone",),
     "dkim": ("selector", "domain"),
@@ -130,6 +130,9 @@ class SmtpConfig:
     user: str = ""
     """Empty means the server needs no login."""
     security: str = "starttls"
+    ca_file: Path | None = None
+    """A certificate authority to trust besides this computer's (a server with the
+    practice's own certificates), as a PEM file."""
 
 
 @dataclass(frozen=True)
@@ -311,7 +314,7 @@ def load_practice(workspace: Workspace) -> Practice:
                 data[section], PRACTICE_KEYS[section], problems, where=f"[{section}] ", path=path
             )
     _check_zone(data.get("schedule"), problems)
-    smtp_config = _smtp(smtp, problems)
+    smtp_config = _smtp(smtp, problems, workspace.root)
     providers = data.get("providers", {})
     if not isinstance(providers, dict) or not all(isinstance(v, dict) for v in providers.values()):
         problems.add("[providers.NAME] must be sections, like [providers.mailchimp]")
@@ -363,7 +366,7 @@ def _check_zone(table: object, problems: Problems) -> None:
         )
 
 
-def _smtp(table: dict, problems: Problems) -> SmtpConfig:
+def _smtp(table: dict, problems: Problems, root: Path) -> SmtpConfig:
     port = table.get("port", 0)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         problems.add("[smtp] port: must be a number such as 587")
@@ -371,9 +374,18 @@ def _smtp(table: dict, problems: Problems) -> SmtpConfig:
     security = get_str(table, "security", problems, where="[smtp] ", default="starttls")
     if security not in SECURITY:
         problems.add(f'[smtp] security: must be "starttls", "ssl" or "none", not {security!r}')
+    ca_name = get_str(table, "ca_file", problems, where="[smtp] ")
+    ca_file = (root / Path(ca_name).expanduser()) if ca_name else None
+    if ca_file is not None and not ca_file.is_file():
+        problems.add(
+            f"[smtp] ca_file: {ca_name} does not exist. It names the PEM file with the "
+            "certificate of the authority that signed your mail server's (relative to the "
+            "folder of practice.toml)."
+        )
     return SmtpConfig(
         host=get_str(table, "host", problems, where="[smtp] "),
         port=port,
         user=get_str(table, "user", problems, where="[smtp] "),
         security=security,
+        ca_file=ca_file,
     )

@@ -113,7 +113,7 @@ def check_smtp(practice: Practice, report: Report, dns: Dns | None = None) -> No
                 settings.host,
                 settings.port,
                 timeout=TIMEOUT,
-                context=ssl.create_default_context(),
+                context=settings.tls(),
             )
         else:
             client = _client(_Resolved, address, settings.host, settings.port, timeout=TIMEOUT)
@@ -159,7 +159,7 @@ def _converse(client: smtplib.SMTP, settings, local: bool, report: Report) -> No
                     )
                 )
                 return
-            client.starttls(context=ssl.create_default_context())
+            client.starttls(context=settings.tls())
             client.ehlo()
     except ssl.SSLCertVerificationError as exc:
         report.add(_bad_certificate(where, exc))

@@ -26,6 +26,7 @@ import smtplib
 import socket
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -51,10 +52,30 @@ class SmtpSettings:
     user: str = ""
     password: str = ""
     timeout: float = 60.0
+    ca_file: Path | None = None
 
     @property
     def where(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def tls(self) -> ssl.SSLContext:
+        return tls_context(self.ca_file, "[smtp]")
+
+
+def tls_context(ca_file: Path | None, section: str) -> ssl.SSLContext:
+    """Checks a server's certificate and name against this computer's trusted authorities
+    and, when the practice names one (`ca_file` under `section`), that authority too."""
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise ChairsideError(
+                f"{section} ca_file: {ca_file} is not a certificate in PEM format ({exc}). "
+                "Ask whoever runs the mail server for its CA certificate as a .pem file "
+                "(text starting with -----BEGIN CERTIFICATE-----)."
+            ) from None
+    return context
 
 
 class Refused(Exception):
@@ -206,13 +227,13 @@ class SmtpConnection:
         try:
             if s.security == "ssl":
                 client: smtplib.SMTP = smtplib.SMTP_SSL(
-                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+                    s.host, s.port, timeout=s.timeout, context=s.tls()
                 )
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             client.ehlo()
             if s.security == "starttls":
-                client.starttls(context=ssl.create_default_context())
+                client.starttls(context=s.tls())
                 client.ehlo()
             if s.user:
                 client.login(s.user, s.password)
@@ -443,7 +464,14 @@ def resolve(
     password = secrets.get("smtp", f"{chosen_user}@{chosen_host}") if chosen_user else ""
     if chosen_user and not password:
         raise ChairsideError(f"[smtp] user is {chosen_user!r}. " + secrets.missing("smtp"))
-    return SmtpSettings(chosen_host, chosen_port, chosen_security, chosen_user, password)
+    return SmtpSettings(
+        chosen_host,
+        chosen_port,
+        chosen_security,
+        chosen_user,
+        password,
+        ca_file=practice_smtp.ca_file,
+    )
 
 
 class SmtpServer(Provider):

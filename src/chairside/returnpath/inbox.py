@@ -25,6 +25,7 @@ from pathlib import Path
 from chairside import secrets
 from chairside.audience.addresses import mask
 from chairside.errors import ChairsideError
+from chairside.providers.smtp import tls_context
 from chairside.returnpath import classify as cl
 from chairside.returnpath import proof
 from chairside.returnpath.evidence import header_text
@@ -139,19 +140,6 @@ def load_imap(workspace: Workspace) -> ImapConfig:
     return ImapConfig(host, port or default_port, user, folder, tls, after, ca_file, authserv_id)
 
 
-def tls_context(config: ImapConfig) -> ssl.SSLContext:
-    """Verifies the server's certificate and name: this computer's trusted authorities, and
-    `[imap] ca_file` when set."""
-    try:
-        return ssl.create_default_context(cafile=config.ca_file)
-    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-        raise ChairsideError(
-            f"[imap] ca_file: {config.ca_file} is not a certificate in PEM format ({exc}). "
-            "Ask whoever runs the mail server for its CA certificate as a .pem file "
-            "(text starting with -----BEGIN CERTIFICATE-----)."
-        ) from None
-
-
 def connect(config: ImapConfig) -> imaplib.IMAP4:
     """A logged-in connection; the password from the environment or the keychain."""
     password = secrets.get("imap", f"{config.user}@{config.host}")
@@ -159,7 +147,7 @@ def connect(config: ImapConfig) -> imaplib.IMAP4:
         raise ChairsideError(
             f"No password for the mailbox {config.user}. " + secrets.missing("imap")
         )
-    context = tls_context(config) if config.tls != "none" else None
+    context = tls_context(config.ca_file, "[imap]") if config.tls != "none" else None
     try:
         if config.tls == "ssl":
             imap = imaplib.IMAP4_SSL(config.host, config.port, ssl_context=context, timeout=30)

@@ -303,12 +303,14 @@ async def smtp_save(request: Request, form: FormData) -> Response:
         _store_secret("smtp", password, account, errors, needs=values["smtp_user"])
     result = None
     if form.get("action") == "test" and not (errors or other):
+        practice = await run_in_threadpool(load_practice, workspace)
         settings = SmtpSettings(
             values["smtp_host"],
             port or DEFAULT_PORTS.get(security, 587),
             security,
             values["smtp_user"],
             secrets.get("smtp", account) if values["smtp_user"] else "",
+            ca_file=practice.smtp.ca_file,  # [smtp] ca_file, kept as it was
         )
         result = await run_in_threadpool(check_smtp_login, settings)
         _place(result, errors, {"password": "password", "": "smtp_host"}, "smtp_")
