@@ -74,6 +74,8 @@ class SmtpRecorder:
 
     def __init__(self) -> None:
         self.received: list[tuple[str, bytes]] = []
+        self.senders: dict[str, str] = {}
+        """Each recipient's envelope sender (MAIL FROM), the last one."""
         self.refuse: dict[str, list[int]] = {}
         self.delay = 0.0
         self.hold_from: int | None = None
@@ -112,6 +114,7 @@ class SmtpRecorder:
         number = len(self.received)
         for rcpt in envelope.rcpt_tos:
             self.received.append((rcpt.lower(), envelope.original_content))
+            self.senders[rcpt.lower()] = envelope.mail_from
         gate = self._gate
         if self.hold_from is not None and number >= self.hold_from:
             gate.waiting += 1

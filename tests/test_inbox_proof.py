@@ -330,6 +330,56 @@ def test_a_bounce_to_the_return_address_made_for_the_patient_is_proof(
     assert patient in read_suppressed(tmp_workspace / "audiences/suppressed.csv")
 
 
+def test_a_send_from_a_bounce_address_gives_each_patient_a_return_address_that_proves(
+    imap, tmp_workspace, run, monkeypatch, smtp_server
+):
+    """`[email] bounce_address`: `send` gives each message the envelope sender
+    `bounces+b-CODE@…` made for its patient; a bounce the receiving side delivers to that
+    address, quoting nothing, suppresses that patient, and nobody else it names."""
+    server, port = smtp_server
+    path = tmp_workspace / "practice.toml"
+    text = path.read_text()
+    path.write_text(
+        text.replace("[email]\n", f'[email]\nbounce_address = "bounces@{PRACTICE}"\n', 1)
+    )
+    sent = run("send", "2026-12", "--smtp-port", str(port), cwd=tmp_workspace)
+    assert sent.exit_code == 0, sent.output
+    tokens = Tokens(load_key(tmp_workspace / ".chairside"))
+    assert len(server.senders) > 20
+    for email, sender in server.senders.items():
+        assert sender == f"bounces+b-{tokens(email)}@{PRACTICE}"
+    patient, other = sorted(server.senders)[:2]
+    _configure(tmp_workspace, imap, monkeypatch)
+    delivered = f"Delivered-To: {server.senders[patient]}\r\nTo: news@".encode()
+    bounce = _dsn([(patient, "5.1.1", "550 5.1.1 User unknown")])
+    misdirected = _dsn([(other, "5.1.1", "550 5.1.1 User unknown")])
+    imap.append(
+        "INBOX",
+        [
+            bounce.replace(b"To: news@", delivered, 1),
+            misdirected.replace(b"To: news@", delivered, 1),
+        ],
+    )
+    assert run("inbox", cwd=tmp_workspace).exit_code == 0
+    suppressed = read_suppressed(tmp_workspace / "audiences/suppressed.csv")
+    assert patient in suppressed and other not in suppressed
+
+
+@pytest.mark.parametrize(
+    ("address", "said"),
+    [
+        ("bounces@elsewhere.example.com", "must be an address of harborlanedental"),
+        (f"bounces+x@{PRACTICE}", "must not contain '+'"),
+        ("not an address", "is not an email address"),
+    ],
+)
+def test_a_bounce_address_that_cannot_work_is_a_clear_error(tmp_workspace, run, address, said):
+    path = tmp_workspace / "practice.toml"
+    text = path.read_text()
+    path.write_text(text.replace("[email]\n", f'[email]\nbounce_address = "{address}"\n', 1))
+    assert_user_error(run("send", "2026-12", "--dry-run", cwd=tmp_workspace), said)
+
+
 def test_an_enormous_or_hostile_message_is_read_in_part_and_nothing_is_lost(
     imap, tmp_workspace, run, monkeypatch
 ):

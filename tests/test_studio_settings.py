@@ -392,3 +392,15 @@ def test_the_blog_feed_and_time_zone_are_set_on_the_practice_page(studio):
     wrong = _post(studio, "/settings", dict(form, schedule_timezone="Springfield time"))
     assert wrong.status_code == 400
     assert "is not a time zone name" in _beside(wrong.text, "schedule_timezone")
+
+
+def test_a_bounce_address_is_set_on_the_practice_page_and_a_foreign_one_refused(studio):
+    foreign = dict(PRACTICE_FORM, email_bounce_address="bounces@elsewhere.example.com")
+    refused = _post(studio, "/settings", foreign)
+    assert refused.status_code == 400
+    assert "must be an address of lakesidedental" in _beside(refused.text, "email_bounce_address")
+    assert "[email]" not in lxml.html.fromstring(refused.text).text_content()
+    form = dict(PRACTICE_FORM, email_bounce_address="bounces@lakesidedental.example.com")
+    assert _post(studio, "/settings", form).status_code == 200
+    practice = load_practice(Workspace(studio.root))
+    assert practice.return_path("ab" * 13) == f"bounces+b-{'ab' * 13}@lakesidedental.example.com"

@@ -177,6 +177,8 @@ class _Job:
 
     patient: Patient
     message: Filled
+    sender: str
+    """The envelope sender (MAIL FROM): the practice's return address for this patient."""
     attempts: int = 0
     started: int = 0
     """`_Run.refusals` when its envelope went out: refusals seen before it, it can confirm."""
@@ -247,7 +249,6 @@ class Run:
         self.opened = 0
         self.failure: BaseException | None = None
         self.name = prepared.campaign.name
-        self.sender = prepared.practice.from_email
 
     @property
     def ended(self) -> bool:
@@ -328,7 +329,8 @@ class Run:
             patient.first_name,
             self.prepared.tokens(patient.email),
         )
-        return _Job(patient, self.prepared.templates[patient.segment].fill(person))
+        message = self.prepared.templates[patient.segment].fill(person)
+        return _Job(patient, message, self.prepared.practice.return_path(person.token))
 
     def sending(self, job: _Job) -> dict:
         patient = job.patient
@@ -489,7 +491,7 @@ class _Connection:
             if job is not None:
                 job.started = run.refusals
                 try:
-                    envelope = self.connection.envelope(run.sender, job.patient.email)
+                    envelope = self.connection.envelope(job.sender, job.patient.email)
                 except CannotCarry as reason:
                     changes += run.deferred(job, str(reason), has_row=False)
                     job = None

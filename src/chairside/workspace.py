@@ -111,7 +111,14 @@ PRACTICE_KEYS = {
         "schedule",  # read by chairside.autopilot.due
         "dkim",
     ),
-    "email": ("from", "from_name", "reply_to", "unsubscribe_url", "unsubscribe_email"),
+    "email": (
+        "from",
+        "from_name",
+        "reply_to",
+        "unsubscribe_url",
+        "unsubscribe_email",
+        "bounce_address",
+    ),
     "brand": ("color", "text_color", "logo", "logo_alt", "theme"),
     "smtp": ("host", "port", "user", "security", "ca_file"),
     "feed": ("url",),
@@ -179,6 +186,18 @@ class Practice:
     """Settings still holding a `TODO` placeholder from `chairside init`."""
     dkim: DkimConfig | None = None
     """Set when Chairside signs what `send` delivers (the relay does not)."""
+    bounce_address: str = ""
+    """`[email] bounce_address`: each patient's message is sent from a return address of
+    its own made from it (`return_path`), so a bounce is tied to its patient for certain."""
+
+    def return_path(self, code: str) -> str:
+        """The envelope sender (MAIL FROM) of the message for the patient whose unsubscribe
+        code is `code`: `bounces+b-CODE@domain` when there is a bounce address (VERP; what
+        `chairside.returnpath.evidence.return_code` reads back), else the From address."""
+        if not self.bounce_address:
+            return self.from_email
+        local, _, domain = self.bounce_address.rpartition("@")
+        return f"{local}+b-{code}@{domain}"
 
 
 # How practice.toml spells the settings whose Python names differ.
@@ -188,6 +207,7 @@ SHOWN = {
     "reply_to": "[email] reply_to",
     "unsubscribe_url": "[email] unsubscribe_url",
     "unsubscribe_email": "[email] unsubscribe_email",
+    "bounce_address": "[email] bounce_address",
     "brand_color": "[brand] color",
     "brand_text_color": "[brand] text_color",
     "logo_url": "[brand] logo",
@@ -323,8 +343,38 @@ def load_practice(workspace: Workspace) -> Practice:
         if not isinstance(table.get("baa", False), bool):
             problems.add(f"[providers.{name}] baa: must be true or false")
     dkim = _dkim(data.get("dkim"), values["from_email"], problems)
+    bounce = _bounce_address(email, values["from_email"], problems)
     problems.raise_if_any()
-    return Practice(**values, smtp=smtp_config, providers=providers, todo=shown_todo, dkim=dkim)
+    return Practice(
+        **values,
+        smtp=smtp_config,
+        providers=providers,
+        todo=shown_todo,
+        dkim=dkim,
+        bounce_address=bounce,
+    )
+
+
+def _bounce_address(table: dict, from_email: str, problems: Problems) -> str:
+    """`[email] bounce_address`, checked: a plain address of the From address's domain (so
+    SPF aligns with From for DMARC) with room for `+b-` and a 26-character code."""
+    key = "[email] bounce_address"
+    value = get_str(table, "bounce_address", problems, where="[email] ")
+    if not value:
+        return ""
+    value = _check_email(value, key, problems)
+    local, _, domain = value.rpartition("@")
+    wanted = from_email.rpartition("@")[2].lower()
+    if "+" in local:
+        problems.add(f"{key}: {value!r} must not contain '+': Chairside adds +b-CODE itself")
+    elif len(local) > 35:
+        problems.add(f"{key}: the part before @ must be at most 35 characters (a code is added)")
+    if domain.lower() != wanted:
+        problems.add(
+            f"{key}: {value!r} must be an address of {wanted}, the sender's domain, so "
+            "receivers' SPF check counts for the practice (DMARC)"
+        )
+    return value
 
 
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")

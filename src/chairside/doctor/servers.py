@@ -290,7 +290,7 @@ def check_imap(workspace: Workspace, practice: Practice, report: Report) -> None
     mailbox = config.user.lower()
     for label, address in (
         ("Unsubscribe address", practice.unsubscribe_email),
-        ("Bounce address", practice.from_email),
+        ("Bounce address", practice.bounce_address or practice.from_email),
     ):
         if address.lower() == mailbox or "@" not in mailbox:
             report.add(ok(IMAP_AREA, label, f"{address} is the mailbox Chairside reads"))

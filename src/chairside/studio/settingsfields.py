@@ -59,6 +59,16 @@ PRACTICE = (
         "email",
     ),
     Field(
+        "email.bounce_address",
+        "Bounces come back to",
+        "Optional: an address of the sender's domain whose mail the Inbox page reads, like "
+        "bounces@your-practice.com. Each patient's message then carries a return address "
+        "of its own, so a bounce names its patient for certain. Only if your mail server "
+        "lets each message's sender be chosen (most hosting relays and Amazon SES do; "
+        "Microsoft 365 and Google may refuse it).",
+        "email",
+    ),
+    Field(
         "feed.url",
         "Your blog's feed",
         "Its RSS or Atom address, like https://your-practice.com/feed/. Next month's "
