@@ -10,10 +10,10 @@ the RSA with `cryptography` (OpenSSL); tests verify its every kind of output wit
 verifier. `Signer.sign` signs any message. A send signs each version's messages through
 `TemplateSigning` instead: the version's fixed header fields and body pieces are
 canonicalised once, so a patient's message costs the canonicalisation of their own few
-values, one SHA-256 pass over the body and the RSA signature. The RSA (~250 µs, OpenSSL,
-outside the interpreter lock) is done while the connection waits for the server's answer
-(`Filled.sign` from `SmtpConnection.exchange`): a thread that lets go of the lock waits
-behind the others to get it back, so it lets go once for both.
+values, one SHA-256 pass over the body and the RSA signature. The RSA (~270 µs, OpenSSL,
+outside the interpreter lock) is done while the connection waits for its group commit
+(`Filled.sign`, the `meanwhile` of `GroupCommit.commit`): a thread that lets go of the lock
+waits behind the others to get it back, so it lets go once for both.
 """
 
 from __future__ import annotations
@@ -341,22 +341,19 @@ def finish(value: bytes, signature: bytes) -> bytes:
 
 
 class Signature:
-    """A message's DKIM-Signature header, its RSA not done yet: `header()` does it (once).
-    The send has it done while the connection waits for the server's answer anyway."""
+    """A message's DKIM-Signature header, its RSA not done yet: `header()` does it. The
+    send has it done while the connection waits for its group commit anyway."""
 
-    __slots__ = ("_header", "_key", "_signed", "_value")
+    __slots__ = ("_key", "_signed", "_value")
 
     def __init__(self, value: bytes, signed: bytes, key: rsa.RSAPrivateKey) -> None:
         self._value = value
         self._signed = signed
         self._key = key
-        self._header: bytes | None = None
 
     def header(self) -> bytes:
-        if self._header is None:
-            signature = self._key.sign(self._signed, padding.PKCS1v15(), hashes.SHA256())
-            self._header = finish(self._value, signature)
-        return self._header
+        signature = self._key.sign(self._signed, padding.PKCS1v15(), hashes.SHA256())
+        return finish(self._value, signature)
 
 
 class TemplateSigning:

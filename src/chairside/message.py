@@ -212,7 +212,7 @@ class Signing(Protocol):
 
 class Pending(Protocol):
     def header(self) -> bytes:
-        """The header line (made on the first call)."""
+        """The header line (its costly part done now: `Filled.sign` asks once)."""
         ...
 
 
@@ -306,8 +306,6 @@ class MessageTemplate:
             'Content-Type: text/{}; charset="utf-8"\r\n'
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         )
-        self.head = head
-        """The version's own header fields, the same in every message (CRLF line ends)."""
         self._forms = {
             CRLF: _Form(
                 head=head,
@@ -320,6 +318,11 @@ class MessageTemplate:
         }
         self._date_second = -1
         self._date = b""
+
+    @property
+    def head(self) -> bytes:
+        """The version's own header fields, the same in every message (CRLF line ends)."""
+        return self._forms[CRLF].head
 
     def body_pieces(self) -> list[bytes]:
         """The body's fixed pieces (CRLF line ends), in order: a message's body is these

@@ -416,6 +416,20 @@ def _check_zone(table: object, problems: Problems) -> None:
         )
 
 
+def ca_file_setting(table: dict, section: str, root: Path, problems: Problems) -> Path | None:
+    """`ca_file` under `section` ([smtp], [imap]): the PEM file of the authority that signed
+    the mail server's certificate, relative to the practice folder; None when not set."""
+    name = get_str(table, "ca_file", problems, where=f"{section} ")
+    path = (root / Path(name).expanduser()) if name else None
+    if path is not None and not path.is_file():
+        problems.add(
+            f"{section} ca_file: {name} does not exist. It names the PEM file with the "
+            "certificate of the authority that signed your mail server's (relative to the "
+            "folder of practice.toml)."
+        )
+    return path
+
+
 def _smtp(table: dict, problems: Problems, root: Path) -> SmtpConfig:
     port = table.get("port", 0)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
@@ -424,14 +438,7 @@ def _smtp(table: dict, problems: Problems, root: Path) -> SmtpConfig:
     security = get_str(table, "security", problems, where="[smtp] ", default="starttls")
     if security not in SECURITY:
         problems.add(f'[smtp] security: must be "starttls", "ssl" or "none", not {security!r}')
-    ca_name = get_str(table, "ca_file", problems, where="[smtp] ")
-    ca_file = (root / Path(ca_name).expanduser()) if ca_name else None
-    if ca_file is not None and not ca_file.is_file():
-        problems.add(
-            f"[smtp] ca_file: {ca_name} does not exist. It names the PEM file with the "
-            "certificate of the authority that signed your mail server's (relative to the "
-            "folder of practice.toml)."
-        )
+    ca_file = ca_file_setting(table, "[smtp]", root, problems)
     return SmtpConfig(
         host=get_str(table, "host", problems, where="[smtp] "),
         port=port,

@@ -45,7 +45,7 @@ from chairside.returnpath.state import (
 )
 from chairside.tokens import Tokens
 from chairside.tomlfile import Problems, get_str, load_toml, unknown_keys
-from chairside.workspace import PRACTICE_FILE, Practice, Workspace
+from chairside.workspace import PRACTICE_FILE, Practice, Workspace, ca_file_setting
 
 PASSWORD_VARIABLE = "CHAIRSIDE_IMAP_PASSWORD"
 IMAP_KEYS = ("host", "port", "user", "folder", "tls", "after", "ca_file", "authserv_id")
@@ -126,14 +126,7 @@ def load_imap(workspace: Workspace) -> ImapConfig:
         if not name.isascii() or '"' in name or "\\" in name:
             problems.add(f"[imap] {name!r}: folder names must be plain ASCII, without quotes")
     authserv_id = get_str(table, "authserv_id", problems, where=where)
-    ca_name = get_str(table, "ca_file", problems, where=where)
-    ca_file = (workspace.root / Path(ca_name).expanduser()) if ca_name else None
-    if ca_file is not None and not ca_file.is_file():
-        problems.add(
-            f"[imap] ca_file: {ca_name} does not exist. It names the PEM file with the "
-            "certificate of the authority that signed your mail server's (relative to the "
-            "folder of practice.toml)."
-        )
+    ca_file = ca_file_setting(table, "[imap]", workspace.root, problems)
     unknown_keys(table, IMAP_KEYS, problems, where=where, path=workspace.practice_file)
     problems.raise_if_any()
     default_port = {"ssl": 993, "starttls": 143, "none": 143}[tls]

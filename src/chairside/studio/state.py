@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -358,7 +358,7 @@ def _status_args(workspace: Workspace, name: str, show: bool) -> tuple:
 
 
 def _status_from(kept: dict) -> Status:
-    return Status(**_shaped(kept, dict, 8))
+    return Status(**_shaped(kept, dict, len(fields(Status))))
 
 
 def _status(workspace: Workspace, name: str, show: bool) -> Status:
