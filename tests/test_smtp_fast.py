@@ -460,3 +460,17 @@ def test_work_given_to_a_group_commit_is_done_while_waiting_and_never_holds_the_
     first.join(30)
     second.join(30)
     assert done == ["a", "b"] and ledger.groups == [[{"a": 1}, {"b": 2}]]
+
+
+def test_a_refused_sender_is_explained_with_the_settings_it_comes_from(
+    tmp_workspace, scripted, run
+):
+    """A relay that will not send as the practice's return address (Microsoft 365 refuses
+    an address it does not know, 5.7.60): the run stops, nobody fails, and the advice names
+    the settings the sender is made from, as practice.toml spells them."""
+    server, port = scripted
+    server.at["MAIL"] = "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
+    result = send(run, tmp_workspace, port)
+    assert_user_error(result, "from under [email]", "bounce_address", "Nobody was suppressed")
+    assert "[sender]" not in result.output
+    assert status(run, tmp_workspace)["pending"] == 31

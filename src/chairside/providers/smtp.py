@@ -107,7 +107,8 @@ class Refused(Exception):
             )
         if self.stage == MAIL:
             return (
-                "It refused the sender: check that from under [sender] in practice.toml is "
+                "It refused the sender: check that from under [email] in practice.toml (and "
+                "bounce_address, if set: each message's return address is made from it) is "
                 "an address this server lets you send from, and that you are logged in."
             )
         if self.code == 552 or (subject, detail) in (("3", "4"), ("2", "3")):
@@ -287,7 +288,7 @@ class SmtpConnection:
                 raise ChairsideError(
                     f"The sender address {sender} has non-ASCII letters before the @, and the "
                     f"mail server {self.settings.where} cannot carry them (no SMTPUTF8). Use "
-                    "an address without them as from under [sender] in practice.toml."
+                    "an address without them as from under [email] in practice.toml."
                 )
             if not client.has_extn("smtputf8"):
                 raise CannotCarry(
