@@ -1,6 +1,7 @@
 """DKIM signing where the relay does not sign: `chairside dkim new` keeps the key in the
 keychain and prints its record; `send` signs every message, and each one a real aiosmtpd
-received verifies with dkimpy's own verifier against the key served by a test DNS server."""
+received verifies with dkimpy's own verifier, and with Perl's Mail::DKIM, against the key
+served by a test DNS server."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import email
 import hashlib
 import re
+import subprocess
 
 import dkim as dkimpy
 import dns.resolver
@@ -292,3 +294,63 @@ def test_a_message_retried_after_a_refusal_is_sent_signed_once(tmp_workspace, ru
         got = [data for to, data in server.received if to == first]
         assert len(got) == 1 and dkimpy.verify(got[0], dnsfunc=lookup)
         assert got[0].count(b"DKIM-Signature:") == 1
+
+
+# A second verifier, written by other people in another language: Mail::DKIM (Perl), the
+# one SpamAssassin and many mail servers use, asking the test DNS server for the key.
+
+MAIL_DKIM = r"""
+use strict; use warnings;
+use Mail::DKIM::Verifier; use Mail::DKIM::DNS; use Net::DNS::Resolver;
+my ($port, @files) = @ARGV;
+Mail::DKIM::DNS::resolver(Net::DNS::Resolver->new(
+    nameservers => ['127.0.0.1'], port => $port, recurse => 1,
+    udp_timeout => 5, tcp_timeout => 5, retry => 1));
+for my $file (@files) {
+    open(my $fh, '<:raw', $file) or die "$file: $!";
+    my $dkim = Mail::DKIM::Verifier->new();
+    $dkim->PRINT(do { local $/; <$fh> });
+    $dkim->CLOSE();
+    print $dkim->result_detail, "\n";
+}
+"""
+
+
+def mail_dkim(nameserver: str, messages: list[bytes], folder) -> list[str]:
+    """Mail::DKIM's verdict on each message ("pass", "fail (body has been altered)"…)."""
+    files = []
+    for number, data in enumerate(messages):
+        path = folder / f"{number}.eml"
+        path.write_bytes(data)
+        files.append(str(path))
+    port = nameserver.rpartition(":")[2]
+    out = subprocess.run(
+        ["perl", "-e", MAIL_DKIM, port, *files], capture_output=True, text=True, check=True
+    )
+    return out.stdout.splitlines()
+
+
+def test_what_send_signs_verifies_with_mail_dkim(tmp_workspace, run, smtp_server, tmp_path):
+    server, port = smtp_server
+    value = make_key(run, tmp_workspace)
+    # Patients whose names and addresses make the headers hard: non-ASCII, folded, quoted.
+    with (tmp_workspace / "audiences" / "patients.csv").open("a", encoding="utf-8") as f:
+        f.write(
+            'HLD-20001,"José Ñandú, a name long enough that its encoded words fold",Ruiz,'
+            "jose.ruiz@example.com,,Y,2026-10-01\r\n"
+            'HLD-20002,"Mary ""Doc"" O\'Brien",Smith,mary.obrien@example.com,,Y,2026-10-01\r\n'
+        )
+    with dns_server({f"cs2026._domainkey.{DOMAIN}": [("TXT", value)]}) as nameserver:
+        result = run("send", "2026-12", "--smtp-port", str(port), cwd=tmp_workspace)
+        assert result.exit_code == 0, result.output
+        messages = [data for _, data in server.received]
+        assert len(messages) > 20
+        assert any(b"\r\n =?utf-8?" in m for m in messages)  # a folded, encoded To: is there
+        verdicts = mail_dkim(nameserver, messages, tmp_path)
+        assert verdicts == ["pass"] * len(messages), verdicts
+        # The test can fail: a changed body, or a changed signed header, does not pass.
+        changed = [
+            messages[0].replace(b"Harbor Lane", b"Harbour Lane"),
+            messages[0].replace(b"Subject: ", b"Subject: Re: ", 1),
+        ]
+        assert all(v.startswith("fail") for v in mail_dkim(nameserver, changed, tmp_path))
