@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import tempfile
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chairside.journal import SENDING, SENT, Journal
 from chairside.ledger import Ledger, LedgerError, open_ledger
@@ -321,3 +324,88 @@ def test_a_push_is_journalled_and_a_deleted_ledger_stops_the_next_one(
 def test_rebuild_needs_a_journal_and_a_campaign_name(tmp_workspace, run):
     assert_user_error(run("rebuild-ledger", "../x", cwd=tmp_workspace), "cannot be a campaign")
     assert_user_error(run("rebuild-ledger", "2026-12", cwd=tmp_workspace), "no sent log")
+
+
+# A group of changes (the connections' outcomes and next `sending`s, one commit) runs each
+# statement once for all of its patients when no two changes name the same patient.
+
+_PATIENTS = [f"p{n}@example.com" for n in range(8)]
+
+
+def _changes(draw_keys):
+    from chairside.journal import DEFERRED, FAILED, status_record
+
+    statuses = st.sampled_from([SENT, FAILED, DEFERRED])
+    return st.one_of(
+        draw_keys.map(
+            lambda ks: status_record(SENDING, rows=[[k, k, "v"] for k in ks], via="smtp")
+        ),
+        st.tuples(statuses, draw_keys).map(
+            lambda s: status_record(s[0], keys=s[1], reply="250", message_id="<m@x>")
+        ),
+        st.tuples(st.sampled_from([SENT]), draw_keys).map(
+            lambda s: status_record(s[0], keys=s[1], reply="202", failed={s[1][0]: "bad"})
+        ),
+        draw_keys.map(lambda ks: {"op": "release", "keys": ks}),
+    )
+
+
+_some_keys = st.lists(st.sampled_from(_PATIENTS), min_size=1, max_size=3, unique=True)
+
+
+@st.composite
+def _apart_group(draw):
+    """Changes that each name patients of their own, as the connections' do."""
+    order = draw(st.permutations(_PATIENTS))
+    sizes = draw(st.lists(st.integers(1, 2), min_size=2, max_size=4))
+    changes, start = [], 0
+    for size in sizes:
+        keys = list(order[start : start + size])
+        start += size
+        changes.append(draw(_changes(st.just(keys))))
+    return changes
+
+
+def _rows(ledger: Ledger) -> list[tuple]:
+    query = (
+        "SELECT campaign, patient, email, variant, via, status, message_id, reply, attempts "
+        "FROM deliveries ORDER BY campaign, patient"
+    )
+    counts = "SELECT campaign, status, n FROM status_counts ORDER BY 1, 2"
+    return ledger.db.execute(query).fetchall() + ledger.db.execute(counts).fetchall()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    before=st.lists(_changes(_some_keys), max_size=6),
+    group=st.one_of(_apart_group(), st.lists(_changes(_some_keys), min_size=2, max_size=4)),
+)
+def test_a_group_leaves_the_rows_its_changes_leave_one_by_one(before, group):
+    """Whether its statements are run together (patients apart) or in turn (not), a group
+    commit leaves what its changes, committed one after another, leave."""
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        open_ledger(Path(scratch) / "a" / STATE) as grouped,
+        open_ledger(Path(scratch) / "b" / STATE) as one_by_one,
+    ):
+        for ledger in (grouped, one_by_one):
+            for change in before:
+                ledger.commit_group("c", [change])
+        grouped.commit_group("c", group)
+        for change in group:
+            one_by_one.commit_group("c", [change])
+        assert _rows(grouped) == _rows(one_by_one)
+
+
+def test_the_sent_log_is_made_with_its_folder_and_its_name_kept(tmp_path, monkeypatch):
+    """The first record makes the campaign folder and the file, and fsyncs the folder so
+    the file's name outlives a power cut; later records only append."""
+    import chairside.journal as journal_module
+
+    synced: list[Path] = []
+    monkeypatch.setattr(journal_module, "_fsync_dir", synced.append)
+    journal = Journal(tmp_path / STATE, "c")
+    journal.append({"seq": 1, "op": "release", "keys": ["a"]})
+    journal.append({"seq": 2, "op": "release", "keys": ["b"]})
+    assert synced == [journal.path.parent]
+    assert [r["seq"] for r in journal.read()] == [1, 2]

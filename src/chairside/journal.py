@@ -125,15 +125,28 @@ class Journal:
         raise AssertionError("unreachable: the whole file failed to parse")
 
     def append(self, record: dict) -> None:
-        """Write one record and fsync it: it must outlive a power cut before state.db moves."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("ab") as handle:
-            created = handle.tell() == 0
-            handle.write(encode(record))
-            handle.flush()
-            os.fsync(handle.fileno())
+        """Write one record and fsync it: it must outlive a power cut before state.db moves.
+        Four system calls when the file is there: it is in every commit."""
+        line = encode(record)
+        created = False
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | _BINARY)
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _BINARY, 0o666)
+            created = True
+        try:
+            written = 0
+            while written < len(line):
+                written += os.write(fd, line[written:])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         if created:  # its name in the folder must outlive a power cut too
             _fsync_dir(self.path.parent)
+
+
+_BINARY = getattr(os, "O_BINARY", 0)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -170,9 +183,24 @@ def sending_keys(record: dict) -> list[str]:
 
 def apply(db: sqlite3.Connection, campaign: str, record: dict) -> None:
     """Apply one journal record to `db` (inside the caller's transaction). The same code
-    runs live, when rolling a crash forward, and when rebuilding, so they cannot differ."""
-    for change in record["changes"] if record["op"] == "group" else [record]:
-        _apply(db, campaign, change, record["at"])
+    runs live, when rolling a crash forward, and when rebuilding, so they cannot differ.
+
+    A group whose changes each name patients of their own (the connections' outcomes and
+    next `sending`s) runs each statement once for all of them: in any order they leave the
+    same rows, and the commit that every connection waits for is shorter."""
+    changes = record["changes"] if record["op"] == "group" else [record]
+    at = record["at"]
+    statements = [
+        statement for change in changes for statement in _statements(campaign, change, at)
+    ]
+    if len(changes) > 1 and _apart(changes):
+        merged: dict[str, list[tuple]] = {}
+        for sql, params in statements:
+            merged.setdefault(sql, []).extend(params)
+        statements = list(merged.items())
+    for sql, params in statements:
+        if params:
+            db.executemany(sql, params)
     db.execute(
         "INSERT INTO journal_seq (campaign, seq) VALUES (?, ?) "
         "ON CONFLICT (campaign) DO UPDATE SET seq = excluded.seq",
@@ -180,67 +208,78 @@ def apply(db: sqlite3.Connection, campaign: str, record: dict) -> None:
     )
 
 
-def _apply(db: sqlite3.Connection, campaign: str, record: dict, at: str) -> None:
+def _apart(changes: list[dict]) -> bool:
+    """Each change is a status or a release of patients that no other change names."""
+    keys: list[str] = []
+    for change in changes:
+        if change["op"] == "status":
+            keys += [row[0] for row in change.get("rows", ())]
+            keys += change.get("keys", ())
+            keys += change.get("failed", {})
+        elif change["op"] == "release":
+            keys += change["keys"]
+        else:
+            return False
+    return len(keys) == len(set(keys))
+
+
+_UPSERT = (
+    "INSERT INTO deliveries (campaign, patient, email, variant, via, status, "
+    "message_id, reply, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) "
+    "ON CONFLICT (campaign, patient) DO UPDATE SET status = excluded.status, "
+    "variant = excluded.variant, via = excluded.via, message_id = excluded.message_id, "
+    "reply = coalesce(excluded.reply, reply), attempts = attempts + 1, "
+    "updated_at = excluded.updated_at WHERE status != 'sent'"
+)
+_UPDATE = (
+    "UPDATE deliveries SET status = ?, reply = ?, message_id = coalesce(?, message_id), "
+    "updated_at = ? WHERE campaign = ? AND patient = ?"
+)
+_FAIL = (  # a provider's batch: accepted, but these few refused
+    "UPDATE deliveries SET status = 'failed', reply = ?, updated_at = ? "
+    "WHERE campaign = ? AND patient = ?"
+)
+_RELEASE = "DELETE FROM deliveries WHERE campaign = ? AND patient = ? AND status != 'sent'"
+_STEP = "INSERT OR REPLACE INTO steps (campaign, provider, step, value) VALUES (?, ?, ?, ?)"
+_RESTORE = (
+    "INSERT INTO deliveries (campaign, patient, email, variant, via, status, "
+    "message_id, reply, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _statements(campaign: str, record: dict, at: str) -> list[tuple[str, list[tuple]]]:
+    """What applying one change runs: (statement, the parameters of each run), in order."""
     op = record["op"]
     if op == "status" and "rows" in record:
-        db.executemany(
-            "INSERT INTO deliveries (campaign, patient, email, variant, via, status, "
-            "message_id, reply, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?) "
-            "ON CONFLICT (campaign, patient) DO UPDATE SET status = excluded.status, "
-            "variant = excluded.variant, via = excluded.via, message_id = excluded.message_id, "
-            "reply = coalesce(excluded.reply, reply), attempts = attempts + 1, "
-            "updated_at = excluded.updated_at WHERE status != 'sent'",
-            [
-                (
-                    campaign,
-                    key,
-                    email,
-                    variant,
-                    record["via"],
-                    record["status"],
-                    record.get("message_id"),
-                    record.get("reply"),
-                    at,
-                )
-                for key, email, variant in record["rows"]
-            ],
-        )
-    elif op == "status":
-        db.executemany(
-            "UPDATE deliveries SET status = ?, reply = ?, message_id = coalesce(?, message_id), "
-            "updated_at = ? WHERE campaign = ? AND patient = ?",
-            [
-                (record["status"], record.get("reply"), record.get("message_id"), at, campaign, k)
-                for k in record["keys"]
-            ],
-        )
-        db.executemany(  # a provider's batch: accepted, but these few refused
-            "UPDATE deliveries SET status = 'failed', reply = ?, updated_at = ? "
-            "WHERE campaign = ? AND patient = ?",
-            [(reason, at, campaign, key) for key, reason in record.get("failed", {}).items()],
-        )
-    elif op == "release":
-        db.executemany(
-            "DELETE FROM deliveries WHERE campaign = ? AND patient = ? AND status != 'sent'",
-            [(campaign, key) for key in record["keys"]],
-        )
-    elif op == "step":
-        db.execute(
-            "INSERT OR REPLACE INTO steps (campaign, provider, step, value) VALUES (?, ?, ?, ?)",
-            (campaign, record["provider"], record["step"], record["value"]),
-        )
-    elif op == "snapshot":
-        db.execute("DELETE FROM deliveries WHERE campaign = ?", (campaign,))
-        db.execute("DELETE FROM steps WHERE campaign = ?", (campaign,))
-        db.executemany(
-            "INSERT INTO deliveries (campaign, patient, email, variant, via, status, "
-            "message_id, reply, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(campaign, *row) for row in record["rows"]],
-        )
-        db.executemany(
-            "INSERT INTO steps (campaign, provider, step, value) VALUES (?, ?, ?, ?)",
-            [(campaign, *step) for step in record["steps"]],
-        )
+        status, via = record["status"], record["via"]
+        message_id, reply = record.get("message_id"), record.get("reply")
+        rows = [
+            (campaign, key, email, variant, via, status, message_id, reply, at)
+            for key, email, variant in record["rows"]
+        ]
+        return [(_UPSERT, rows)]
+    if op == "status":
+        status, reply, message_id = record["status"], record.get("reply"), record.get("message_id")
+        failed = record.get("failed", {}).items()
+        return [
+            (_UPDATE, [(status, reply, message_id, at, campaign, k) for k in record["keys"]]),
+            (_FAIL, [(reason, at, campaign, key) for key, reason in failed]),
+        ]
+    if op == "release":
+        return [(_RELEASE, [(campaign, key) for key in record["keys"]])]
+    if op == "step":
+        return [(_STEP, [(campaign, record["provider"], record["step"], record["value"])])]
+    if op == "snapshot":
+        return [
+            ("DELETE FROM deliveries WHERE campaign = ?", [(campaign,)]),
+            ("DELETE FROM steps WHERE campaign = ?", [(campaign,)]),
+            (_RESTORE, [(campaign, *row) for row in record["rows"]]),
+            (
+                "INSERT INTO steps (campaign, provider, step, value) VALUES (?, ?, ?, ?)",
+                [(campaign, *step) for step in record["steps"]],
+            ),
+        ]
+    return []
 
 
 def snapshot(db: sqlite3.Connection, campaign: str) -> dict:
