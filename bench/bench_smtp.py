@@ -4,11 +4,12 @@
     python bench/bench_smtp.py --local 20000 --far 1000 --repeat 3
 
 The sink is a minimal asyncio SMTP server in its own process (PIPELINING offered, every
-message counted per recipient, nothing stored). With `--delay` it answers every command
-25 ms after it arrived, in order: a relay 25 ms away (pipelined commands share the wait).
-Each measurement is a fresh process timing only the sending (`prepare` untimed), on a fresh
-ledger, and checks the sink got each patient exactly once. Beside the default settings, the
-same run measures:
+message counted per recipient, nothing stored). It reads into one buffer of its own and
+scans each byte once, so it takes ~100 µs of CPU a message (~160 before), from the 2 cores
+the sender needs too. With `--delay` it answers every command 25 ms after it arrived, in
+order: a relay 25 ms away (pipelined commands share the wait). Each measurement is a fresh
+process timing only the sending (`prepare` untimed), on a fresh ledger, and checks the sink
+got each patient exactly once. Beside the default settings, the same run measures:
 
 * `--connections 1` and `--no-pipelining` of this code;
 * a plain smtplib loop over the same bytes (`sendmail` per message, no ledger).
@@ -57,16 +58,18 @@ TARGET_SIGNED = 1_500
 # The sink
 
 
-class Sink(asyncio.Protocol):
+class Sink(asyncio.BufferedProtocol):
     """Just enough SMTP: EHLO with PIPELINING, MAIL/RCPT/RSET/NOOP 250, DATA 354, then the
-    message up to CRLF.CRLF (250), QUIT. Replies leave `delay` s after their command came."""
+    message up to CRLF.CRLF (250), QUIT. Replies leave `delay` s after their command came.
+    Read into one buffer of its own, each byte scanned once (the sink shares the machine)."""
 
     counts: ClassVar[Counter] = Counter()
     delay = 0.0
 
     def connection_made(self, transport) -> None:
         self.transport = transport
-        self.buffer = bytearray()
+        self.buffer = bytearray(1 << 20)
+        self.end = 0  # bytes held
         self.in_data = False
         self.scanned = 0
         self.rcpt = b""
@@ -85,24 +88,30 @@ class Sink(asyncio.Protocol):
         if not self.transport.is_closing():
             self.transport.write(text)
 
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if len(self.buffer) - self.end < 1 << 16:
+            self.buffer.extend(bytes(len(self.buffer)))
+        return memoryview(self.buffer)[self.end :]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.end += nbytes
+        buffer, start = self.buffer, 0
         while True:
             if self.in_data:
-                end = self.buffer.find(b"\r\n.\r\n", max(0, self.scanned - 4))
+                end = buffer.find(b"\r\n.\r\n", max(start, self.scanned - 4), self.end)
                 if end < 0:
-                    self.scanned = len(self.buffer)
-                    return
-                del self.buffer[: end + 5]
-                self.in_data, self.scanned = False, 0
+                    self.scanned = self.end
+                    break
+                start = end + 5
+                self.in_data = False
                 self.counts[self.rcpt] += 1
                 self.reply(b"250 2.0.0 queued\r\n")
                 continue
-            end = self.buffer.find(b"\r\n")
+            end = buffer.find(b"\r\n", start, self.end)
             if end < 0:
-                return
-            line = bytes(self.buffer[:end])
-            del self.buffer[: end + 2]
+                break
+            line = bytes(buffer[start:end])
+            start = end + 2
             verb = line[:4].upper()
             if verb == b"EHLO":
                 self.reply(b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n")
@@ -110,13 +119,18 @@ class Sink(asyncio.Protocol):
                 self.rcpt = line.partition(b":")[2].strip().strip(b"<>").lower()
                 self.reply(b"250 2.1.5 ok\r\n")
             elif verb == b"DATA":
-                self.in_data = True
+                self.in_data, self.scanned = True, start
                 self.reply(b"354 go ahead\r\n")
             elif verb == b"QUIT":
                 self.reply(b"221 bye\r\n")
                 self.transport.close()
             else:  # MAIL, RSET, NOOP
                 self.reply(b"250 ok\r\n")
+        if start:  # what is left to the front
+            left = self.end - start
+            buffer[:left] = buffer[start : self.end]
+            self.end = left
+            self.scanned = max(0, self.scanned - start)
 
 
 def serve(port_file: Path, delay: float) -> None:
