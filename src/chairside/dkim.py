@@ -312,7 +312,7 @@ class Signer:
             head, body = message[: end + 2], message[end + 4 :]
         body_hash = _b64(hashlib.sha256(relaxed_body(body)).digest())
         value, signed = self.prepare(signed_fields(head), body_hash)
-        return finish(value, self.key.sign(signed, padding.PKCS1v15(), hashes.SHA256())) + message
+        return Signature(value, signed, self.key).header() + message
 
     def prepare(self, fields: Mapping[bytes, bytes], body_hash: str) -> tuple[bytes, bytes]:
         """(the DKIM-Signature value without its signature, the bytes to sign) for a message

@@ -40,7 +40,12 @@ def encode(record: dict) -> bytes:
 def record_hash(record: dict) -> str:
     """A fingerprint of one record (of its line, as `append` wrote it): two copies of a sent
     log that have the same record at the same number share their history up to there."""
-    return hashlib.sha256(encode(record)).hexdigest()[:32]
+    return line_hash(encode(record))
+
+
+def line_hash(line: bytes) -> str:
+    """`record_hash` of the record whose line (`encode`) is `line`."""
+    return hashlib.sha256(line).hexdigest()[:32]
 
 
 class Journal:
@@ -124,9 +129,9 @@ class Journal:
                 ) from None
         raise AssertionError("unreachable: the whole file failed to parse")
 
-    def append(self, record: dict) -> None:
+    def append(self, record: dict) -> bytes:
         """Write one record and fsync it: it must outlive a power cut before state.db moves.
-        Four system calls when the file is there: it is in every commit."""
+        Four system calls when the file is there: it is in every commit. Returns its line."""
         line = encode(record)
         created = False
         try:
@@ -144,6 +149,7 @@ class Journal:
             os.close(fd)
         if created:  # its name in the folder must outlive a power cut too
             _fsync_dir(self.path.parent)
+        return line
 
 
 _BINARY = getattr(os, "O_BINARY", 0)

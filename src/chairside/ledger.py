@@ -64,6 +64,7 @@ from chairside.journal import (
     Journal,
     apply,
     group_record,
+    line_hash,
     record_hash,
     replay,
     sending_keys,
@@ -439,15 +440,20 @@ class Ledger:
         record = {"seq": self._seq(campaign) + 1, "at": _now(), "campaign": campaign, **record}
         journal = self._journal(campaign)
         with _guard(journal.path):
-            journal.append(record)
+            line = journal.append(record)
         self._last[campaign] = record
         if campaign in self._trusted:
-            self._witnessed(campaign, record)
+            self._witnessed(campaign, record, line_hash(line))
         apply(self.db, campaign, record)
 
-    def _witnessed(self, campaign: str, record: dict, *, durable: bool = False) -> None:
+    def _witnessed(
+        self, campaign: str, record: dict, fingerprint: str | None = None, *, durable: bool = False
+    ) -> None:
+        """This computer's witness follows `record` (`fingerprint`: its `record_hash`, when
+        the caller has it already)."""
         assert self._witness is not None
-        seen = Seen(record["seq"], record_hash(record), record["at"], str(self.state_dir.parent))
+        fingerprint = fingerprint or record_hash(record)
+        seen = Seen(record["seq"], fingerprint, record["at"], str(self.state_dir.parent))
         with _guard(self._witness.path(campaign)):
             self._witness.put(campaign, seen, durable=durable)
 
