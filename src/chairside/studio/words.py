@@ -78,7 +78,7 @@ _REWRITES: list[tuple[re.Pattern[str], str]] = [
             "(the mail server's user and password, in Settings)",
         ),
         (r"with --starttls", "with STARTTLS security, in Settings"),
-        (r"`chairside dkim new[^`]*`", "Make a signing key (on the Delivery page)"),
+        (r"`chairside dkim new[^`]*`", "the “Make a signing key” button on the Delivery page"),
         (r"See `chairside doctor` for the fix", "See the Delivery page for the fix"),
         (
             r"practice\.toml has \[dkim\] selector ('[^']*')",
